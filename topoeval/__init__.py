@@ -1,0 +1,90 @@
+"""topoeval: how much topology did a lossy compressor or an autoencoder destroy?
+
+>>> import numpy as np
+>>> import topoeval as te
+>>> a = np.array([0.0, 3.0, 1.0, 4.0, 2.0])
+>>> np.asarray(te.persistence_diagram(a))
+array([[ 0., inf],
+       [ 1.,  3.]])
+
+The public API is flat: every public name of the submodules is available as
+``topoeval.<name>``.  Submodules are imported lazily on first use, so
+``import topoeval`` (and ``topoeval --help``) stays fast and never imports
+numba, h5py, gudhi, torch or matplotlib until they are needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .errors import *  # noqa: F401,F403  (light: no third-party imports)
+from .errors import __all__ as _errors_all
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it (each submodule lists the same names in __all__;
+# tests/test_api.py checks the two agree).
+_LAZY = {
+    # 0-D persistence
+    "Diagram": "persistence",
+    "persistence_diagram": "persistence",
+    # diagram distances
+    "wasserstein_distance": "distances",
+    "bottleneck_distance": "distances",
+    # directional sign loss
+    "dsl": "dsl",
+    "exact_dsl": "dsl",
+    "dsl_gradient": "dsl",
+    "dsl_per_axis": "dsl",
+    "mismatch_map": "dsl",
+    "find_sharpness": "dsl",
+    "SharpnessFit": "dsl",
+    # pointwise metrics
+    "mse": "metrics",
+    "rmse": "metrics",
+    "mae": "metrics",
+    "max_abs_error": "metrics",
+    "psnr": "metrics",
+    "relative_l2_error": "metrics",
+    "pearson_correlation": "metrics",
+    "pointwise_metrics": "metrics",
+    # files
+    "load_array": "io",
+    "describe_file": "io",
+    # comparison of an original with a reconstruction
+    "compare": "compare",
+    "Comparison": "compare",
+    # critical points
+    "critical_points": "critical_points",
+    "CriticalPoints": "critical_points",
+    "critical_point_errors": "critical_points",
+    "CriticalPointErrors": "critical_points",
+    # batches and sweeps
+    "batch": "batch",
+    "BatchResult": "batch",
+    "sweep": "sweep",
+    "Compressor": "sweep",
+    "get_compressor": "sweep",
+    # pictures (need the `plot` extra)
+    "plot_diagram": "plotting",
+    "plot_matching": "plotting",
+    "plot_mismatch": "plotting",
+    "plot_critical_points": "plotting",
+    "plot_fields": "plotting",
+    "write_report": "report",
+}
+
+__all__ = sorted([*_errors_all, *_LAZY, "__version__"])
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'topoeval' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

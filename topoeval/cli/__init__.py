@@ -1,0 +1,114 @@
+"""The ``topoeval`` command line: a thin layer that parses, calls the library and renders.
+
+One module per command (``topoeval/cli/<command>.py``, each defining a Click
+command named ``cli``), shared options in :mod:`topoeval.cli.options`.  The
+group loads a command's module only when that command runs, so ``topoeval
+--help`` imports neither numba, h5py nor gudhi.
+
+Exit status: 0 success, 1 bad data (or some samples failed in a batch),
+2 bad usage; one line on stderr and no traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from .. import __version__
+
+# command name -> (module, one-line help shown by `topoeval --help` without importing the module)
+COMMANDS = {
+    "compare": ("compare", "Compare an original array with its reconstruction."),
+    "diagram": ("diagram", "Export the 0-D persistence diagram of an array."),
+    "info": ("info", "Show what a file holds (datasets, shapes, dtypes, chunks)."),
+    "sharpness": ("sharpness", "Fit the DSL sharpness to a reference loss on samples."),
+    "batch": ("batch", "Evaluate every sample of HDF5 batches of reconstructions."),
+    "sweep": ("sweep", "Rate-distortion-topology sweep of real compressors."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f".{COMMANDS[name][0]}", __name__)
+        return module.cli
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, helptext) for name, (_, helptext) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="topoeval")
+@click.option("-q", "--quiet", "verbosity", flag_value=-1, help="Print only results and errors.")
+@click.option("-v", "--verbose", "verbosity", flag_value=1, help="Print progress details.")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def cli(ctx, verbosity, debug):
+    """topoeval: how much topology did a lossy compressor or an autoencoder destroy?
+
+    \b
+    Example:
+      topoeval compare sample_data/smooth2d.npy sample_data/smooth2d_sz3_1e-2.npy
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["verbosity"] = verbosity or 0
+    ctx.obj["debug"] = debug
+
+
+def _echo_error(message: str) -> None:
+    click.echo(f"topoeval: error: {message}", err=True)
+
+
+def main(args=None, prog_name="topoeval"):
+    """Entry point: run the CLI, turning errors into one line and an exit status."""
+    from ..errors import TopoevalError
+
+    argv = sys.argv[1:] if args is None else list(args)
+    debug = "--debug" in argv
+    try:
+        rv = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        _echo_error("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        if debug:
+            raise
+        # click's own usage errors: one line (plus the usage hint click gives)
+        msg = exc.format_message()
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _echo_error(msg + hint)
+        sys.exit(exc.exit_code)
+    except TopoevalError as exc:
+        if debug:
+            raise
+        _echo_error(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        _echo_error("interrupted")
+        sys.exit(130)
+    except OSError as exc:
+        if debug:
+            raise
+        _echo_error(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        sys.exit(1)
+    except Exception as exc:  # an internal bug: still one line, the traceback with --debug
+        if debug:
+            raise
+        _echo_error(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)
