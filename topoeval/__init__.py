@@ -63,8 +63,10 @@ _LAZY = {
     "batch": "batch",
     "BatchResult": "batch",
     "sweep": "sweep",
-    "Compressor": "sweep",
-    "get_compressor": "sweep",
+    # lossy compressors behind one protocol (need the `compressors` extra)
+    "Compressor": "compressors",
+    "get_compressor": "compressors",
+    "available_compressors": "compressors",
     # pictures (need the `plot` extra)
     "plot_diagram": "plotting",
     "plot_matching": "plotting",
