@@ -78,7 +78,151 @@ def naive_persistence_pairs(a, filtration="sublevel", connectivity="full", keep_
 
 # ---------------------------------------------------------------- distances
 
+
+def _naive_ground(u, v, q):
+    d = np.abs(np.asarray(u, float) - np.asarray(v, float))
+    return float(d.max()) if q == np.inf else float((d**q).sum() ** (1.0 / q))
+
+
+def _naive_diag(u, q):
+    mid = (u[0] + u[1]) / 2.0
+    return _naive_ground(u, (mid, mid), q)
+
+
+def naive_partial_matchings(n, m):
+    """Every partial matching of range(n) with range(m), as a list of (i, j) pairs."""
+    for k in range(min(n, m) + 1):
+        for rows in itertools.combinations(range(n), k):
+            for cols in itertools.permutations(range(m), k):
+                yield list(zip(rows, cols))
+
+
+def naive_diagram_costs(x, y, q):
+    """For each partial matching of finite diagrams x, y: the list of ground distances it pays."""
+    x = np.asarray(x, float).reshape(-1, 2)
+    y = np.asarray(y, float).reshape(-1, 2)
+    for pairs in naive_partial_matchings(len(x), len(y)):
+        used_x = {i for i, _ in pairs}
+        used_y = {j for _, j in pairs}
+        costs = [_naive_ground(x[i], y[j], q) for i, j in pairs]
+        costs += [_naive_diag(x[i], q) for i in range(len(x)) if i not in used_x]
+        costs += [_naive_diag(y[j], q) for j in range(len(y)) if j not in used_y]
+        yield costs
+
+
+def naive_wasserstein(x, y, order=1.0, internal_p=2.0):
+    """W_order of two small FINITE diagrams by brute force over all partial matchings."""
+    best = min(sum(c**order for c in costs) for costs in naive_diagram_costs(x, y, internal_p))
+    return best ** (1.0 / order)
+
+
+def naive_bottleneck(x, y, internal_p=np.inf):
+    """Bottleneck distance of two small FINITE diagrams by brute force over all partial matchings."""
+    return min(max(costs, default=0.0) for costs in naive_diagram_costs(x, y, internal_p))
+
+
 # ---------------------------------------------------------------- dsl
+
+
+def _naive_sigma(sign):
+    import math
+
+    if sign == "tanh":
+        return math.tanh
+    if sign == "softsign":
+        return lambda z: z / (1.0 + abs(z))
+    if sign == "sign":
+        return lambda z: float((z > 0) - (z < 0))
+    if isinstance(sign, tuple):
+        sign = sign[0]
+    return lambda z: float(sign(np.array([z], dtype=np.float64))[0])
+
+
+def _naive_step(a, idx, axis):
+    """a[idx + e_axis] - a[idx] in exact Python arithmetic (ints stay ints, no overflow)."""
+    nxt = list(idx)
+    nxt[axis] += 1
+    return a[tuple(nxt)].item() - a[idx].item()
+
+
+def dsl_naive(x, y, *, sharpness=1.0, sign="tanh", weights=None, batch_axis=None,
+              reduction="mean", normalize=True, per_axis=False):
+    """Algorithm 1 with plain loops over every cell, one axis at a time (values in float64)."""
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.dtype == np.bool_:
+        x = x.astype(np.int64)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    sig = _naive_sigma(sign)
+    s = 1.0 if sign == "sign" else float(sharpness)
+    nd = x.ndim
+    if batch_axis is not None:
+        batch_axis %= nd
+    axes = [a for a in range(nd) if a != batch_axis]
+    w = [1.0] * len(axes) if weights is None else [float(v) for v in weights]
+    nb = 1 if batch_axis is None else x.shape[batch_axis]
+    sums = [[0.0] * len(axes) for _ in range(nb)]
+    comparisons = 0.0
+    for j, a in enumerate(axes):
+        for idx in itertools.product(*(range(n) for n in x.shape)):
+            if idx[a] == x.shape[a] - 1:
+                continue
+            b = 0 if batch_axis is None else idx[batch_axis]
+            dx = _naive_step(x, idx, a)
+            dy = _naive_step(y, idx, a)
+            if sign == "sign":  # sign of the exact difference, no scaling or rounding
+                m = abs(((dx > 0) - (dx < 0)) - ((dy > 0) - (dy < 0))) / 2
+            else:
+                m = abs(sig(s * float(dx)) - sig(s * float(dy))) / 2
+            sums[b][j] += w[j] * m
+            if b == 0:
+                comparisons += w[j]
+    denom = comparisons if normalize else 1.0
+    values = np.array([[v / denom for v in row] for row in sums])  # (nb, n_axes)
+    if not per_axis:
+        values = values.sum(axis=1)
+    if batch_axis is None:
+        return values[0]
+    if reduction == "mean":
+        return values.mean(axis=0)
+    if reduction == "sum":
+        return values.sum(axis=0)
+    return values
+
+
+def exact_dsl_count_naive(x, y):
+    """Exact DSL by direct counting: opposite directions count 1, flat against not flat 1/2."""
+    x = np.asarray(x)
+    y = np.asarray(y)
+    opposite = half = 0
+    for a in range(x.ndim):
+        for idx in itertools.product(*(range(n) for n in x.shape)):
+            if idx[a] == x.shape[a] - 1:
+                continue
+            dx = _naive_step(x, idx, a)
+            dy = _naive_step(y, idx, a)
+            if (dx > 0 and dy < 0) or (dx < 0 and dy > 0):
+                opposite += 1
+            elif (dx == 0) != (dy == 0):
+                half += 1
+    return opposite + half / 2
+
+
+def mismatch_map_naive(x, y):
+    """(ndim, *shape) float64: mismatch of cells k and k + e_i stored at k, last cell 0."""
+    x = np.asarray(x)
+    y = np.asarray(y)
+    out = np.zeros((x.ndim, *x.shape))
+    for a in range(x.ndim):
+        for idx in itertools.product(*(range(n) for n in x.shape)):
+            if idx[a] == x.shape[a] - 1:
+                continue
+            dx = _naive_step(x, idx, a)
+            dy = _naive_step(y, idx, a)
+            out[(a, *idx)] = abs(((dx > 0) - (dx < 0)) - ((dy > 0) - (dy < 0))) / 2
+    return out
+
 
 # ---------------------------------------------------------------- metrics
 
