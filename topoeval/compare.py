@@ -384,7 +384,7 @@ def compare(
     >>> c.pointwise["max_abs_error"], c.dsl["exact_dsl"]
     (2.5, 1.0)
     >>> c.persistence["sublevel"]["n_points_orig"], c.persistence["sublevel"]["n_points_recon"]
-    (2, 1)
+    (3, 2)
     >>> c.to_row()["wasserstein_sublevel"]    # the pair (1, 3) matched to the diagonal
     1.414...
     """
@@ -621,3 +621,18 @@ def _critical_part(x, y, *, connectivity, min_persistence, nan_policy, batch):
         else:
             agg[k] = float(np.mean(vals)) if not k.endswith("min_persistence") else float(v)
     return agg, tuple(errs)
+
+
+# ``topoeval.compare`` is both this submodule and the function: importing the submodule
+# directly (``from topoeval.compare import Comparison``) makes the import system set the
+# package attribute ``topoeval.compare`` to the module, shadowing the lazy function.  The
+# module is therefore callable and forwards to :func:`compare`, so ``te.compare(a, b)``
+# works whichever object the attribute holds.
+class _CallableModule(type(math)):
+    def __call__(self, *args: Any, **kwargs: Any) -> Comparison:
+        return compare(*args, **kwargs)
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _CallableModule
