@@ -1,0 +1,303 @@
+"""Tests of topoeval.distances: exactness against gudhi / POT and brute force, metric properties,
+essential points, superlevel diagrams, matchings, validation, and the sparse large-diagram solver."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import topoeval as te
+from topoeval import distances as tdist
+from topoeval.errors import InvalidInputError, InvalidOptionError, NonFiniteError
+
+from . import naive
+
+gudhi = pytest.importorskip("gudhi")
+from gudhi.wasserstein import wasserstein_distance as gudhi_wasserstein  # noqa: E402
+
+ORDERS = (1.0, 2.0, 3.5)
+NORMS = (1.0, 2.0, np.inf)
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+def gudhi_w(a, b, p, q):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return gudhi_wasserstein(np.asarray(a, float), np.asarray(b, float), order=p, internal_p=q,
+                                 keep_essential_parts=True)
+
+
+def gudhi_b(a, b):
+    return gudhi.bottleneck_distance(np.asarray(a, float).reshape(-1, 2), np.asarray(b, float).reshape(-1, 2), 0)
+
+
+def check_matching(a, b, dist, m, p, q, *, bottleneck=False, essential="match"):
+    """The matching covers every point exactly once, its costs are ground distances, and it
+    achieves ``dist``."""
+    a = np.asarray(a, float).reshape(-1, 2)
+    b = np.asarray(b, float).reshape(-1, 2)
+    assert m.dtype == np.float64 and m.ndim == 2 and m.shape[1] == 3
+    ia = m[:, 0].astype(int)
+    ib = m[:, 1].astype(int)
+    keep_a = np.arange(len(a)) if essential == "match" else np.flatnonzero(np.isfinite(a[:, 1]))
+    keep_b = np.arange(len(b)) if essential == "match" else np.flatnonzero(np.isfinite(b[:, 1]))
+    assert sorted(ia[ia >= 0]) == list(keep_a)
+    assert sorted(ib[ib >= 0]) == list(keep_b)
+    assert not ((ia < 0) & (ib < 0)).any()
+    both = np.flatnonzero((ia >= 0) & (ib >= 0))
+    fin = both[np.isfinite(a[ia[both], 1]) & np.isfinite(b[ib[both], 1])]
+    expect = tdist._pair_dist(a[ia[fin], 0] - b[ib[fin], 0], a[ia[fin], 1] - b[ib[fin], 1], q)
+    np.testing.assert_allclose(m[fin, 2], expect, rtol=1e-12, atol=0)
+    if not np.isfinite(dist):
+        assert not np.isfinite(m[:, 2]).all()
+        return
+    if len(m) == 0:
+        assert dist == 0.0
+    elif bottleneck:
+        assert m[:, 2].max() == dist
+    else:
+        np.testing.assert_allclose((m[:, 2] ** p).sum() ** (1.0 / p), dist, rtol=1e-12, atol=1e-300)
+
+
+# ----------------------------------------------------------------------------- random diagram families
+
+
+def _family(rng, kind, n):
+    if kind == "normal":
+        b = rng.normal(size=n)
+        return np.column_stack([b, b + np.abs(rng.normal(size=n))])
+    if kind == "rounded":  # ties and duplicates
+        b = np.round(rng.normal(size=n), 1)
+        return np.column_stack([b, b + np.round(np.abs(rng.normal(size=n)), 1)])
+    if kind == "dups":
+        base = _family(rng, "normal", max(1, n // 3))
+        return base[rng.integers(0, len(base), n)]
+    if kind == "diagonal":
+        d = _family(rng, "normal", n)
+        on = rng.random(n) < 0.4
+        d[on, 1] = d[on, 0]
+        return d
+    if kind == "large":
+        return _family(rng, "normal", n) * 1e8
+    if kind == "tiny":
+        return _family(rng, "normal", n) * 1e-8
+    if kind == "superlevel":
+        return _family(rng, "normal", n)[:, ::-1].copy()
+    raise AssertionError(kind)
+
+
+KINDS = ("normal", "rounded", "dups", "diagonal", "large", "tiny", "superlevel")
+
+
+def _pairs(seed, kind, sizes):
+    rng = np.random.default_rng(seed)
+    for n, m in sizes:
+        a = _family(rng, kind, n)
+        b = _family(rng, kind, m) if kind != "dups" else np.concatenate([a[: m // 2], _family(rng, kind, m - m // 2)])
+        yield a, b
+
+
+SMALL_SIZES = [(0, 0), (0, 3), (4, 0), (1, 1), (3, 5), (7, 7), (12, 9), (25, 30)]
+
+
+# ----------------------------------------------------------------------------- exactness: gudhi / POT
+
+
+# POT's network simplex works to an absolute tolerance and is off by ~1e-4 relative on values
+# around 1e8; the distance is homogeneous (W(s a, s b) = s W(a, b)), so the oracle for huge and
+# tiny diagrams is POT on the rescaled diagrams (the rescaling by a power of 2 is exact).
+# gudhi assumes birth <= death: its oracle for superlevel diagrams is the negated diagrams.
+SCALE = {"large": 2.0**-27, "tiny": 2.0**27, "superlevel": -1.0}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_wasserstein_matches_gudhi_pot(kind):
+    s = SCALE.get(kind, 1.0)
+    for a, b in _pairs(11, kind, SMALL_SIZES):
+        for p in ORDERS:
+            for q in NORMS:
+                ref = gudhi_w(a * s, b * s, p, q) / abs(s)
+                got, m = te.wasserstein_distance(a, b, order=p, internal_p=q, matching=True)
+                assert got == pytest.approx(ref, rel=1e-9, abs=1e-300), (kind, len(a), len(b), p, q)
+                check_matching(a, b, got, m, p, q)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bottleneck_matches_gudhi_exactly(kind):
+    for a, b in _pairs(12, kind, SMALL_SIZES + [(60, 70)]):
+        ref = gudhi_b(-a, -b) if kind == "superlevel" else gudhi_b(a, b)
+        got, m = te.bottleneck_distance(a, b, matching=True)
+        assert got == ref, (kind, len(a), len(b))
+        check_matching(a, b, got, m, 1.0, np.inf, bottleneck=True)
+
+
+def test_brute_force_tiny():
+    rng = np.random.default_rng(13)
+    for trial in range(40):
+        kind = KINDS[trial % len(KINDS)]
+        n, m = rng.integers(0, 5, size=2)
+        a = _family(rng, kind, n)
+        b = _family(rng, kind, m)
+        for q in NORMS:
+            for p in ORDERS:
+                assert te.wasserstein_distance(a, b, order=p, internal_p=q) == pytest.approx(
+                    naive.naive_wasserstein(a, b, p, q), rel=1e-12, abs=1e-300)
+            assert te.bottleneck_distance(a, b, internal_p=q) == pytest.approx(
+                naive.naive_bottleneck(a, b, q), rel=1e-12, abs=1e-300)
+
+
+def test_superlevel_is_negated_sublevel():
+    rng = np.random.default_rng(14)
+    a = _family(rng, "superlevel", 40)
+    b = _family(rng, "superlevel", 35)
+    a = np.vstack([a, [[3.0, -np.inf]]])
+    b = np.vstack([b, [[2.5, -np.inf]]])
+    for p in ORDERS:
+        for q in NORMS:
+            got = te.wasserstein_distance(a, b, order=p, internal_p=q)
+            assert got == pytest.approx(gudhi_w(-a, -b, p, q), rel=1e-9)
+    assert te.bottleneck_distance(a, b) == gudhi_b(-a, -b)
+
+
+# ----------------------------------------------------------------------------- essential points
+
+
+def test_essential_points():
+    a = np.array([[0.0, 1.0], [0.0, np.inf], [2.0, np.inf], [5.0, -np.inf]])
+    b = np.array([[0.5, 1.0], [3.0, np.inf], [1.0, np.inf], [4.0, -np.inf]])
+    # +inf points by sorted birth: 0-1, 2-3; -inf: 5-4
+    fin = te.wasserstein_distance(a[:1], b[:1], order=2)
+    assert te.wasserstein_distance(a, b, order=2) == pytest.approx(np.sqrt(fin**2 + 1 + 1 + 1))
+    d, m = te.wasserstein_distance(a, b, order=2, matching=True)
+    check_matching(a, b, d, m, 2.0, 2.0)
+    assert {tuple(r) for r in m[1:, :2].astype(int).tolist()} == {(1, 2), (2, 1), (3, 3)}
+    assert te.bottleneck_distance(a, b) == 1.0
+    assert te.wasserstein_distance(a, b, essential="ignore") == te.wasserstein_distance(a[:1], b[:1])
+    d, m = te.wasserstein_distance(a, b, essential="ignore", matching=True)
+    check_matching(a, b, d, m, 1.0, 2.0, essential="ignore")
+    assert te.bottleneck_distance(a, b, essential="ignore") == te.bottleneck_distance(a[:1], b[:1])
+
+
+def test_essential_count_mismatch_is_inf():
+    a = np.array([[0.0, np.inf], [1.0, np.inf], [0.0, 1.0]])
+    b = np.array([[0.0, np.inf], [0.2, 0.5]])
+    assert te.wasserstein_distance(a, b) == np.inf == gudhi_w(a, b, 1.0, 2.0)
+    assert te.bottleneck_distance(a, b) == np.inf == gudhi_b(a, b)
+    d, m = te.wasserstein_distance(a, b, matching=True)
+    assert d == np.inf and np.isinf(m[:, 2]).sum() == 1
+    d, m = te.bottleneck_distance(a, b, matching=True)
+    assert d == np.inf and np.isinf(m[:, 2]).sum() == 1
+    # +inf and -inf points never match each other
+    assert te.wasserstein_distance([[0.0, np.inf]], [[0.0, -np.inf]]) == np.inf
+    assert te.wasserstein_distance([[0.0, np.inf]], [[0.0, -np.inf]], essential="ignore") == 0.0
+
+
+def test_random_essentials_against_gudhi():
+    rng = np.random.default_rng(15)
+    for _ in range(20):
+        k = int(rng.integers(0, 4))
+        a = np.vstack([_family(rng, "normal", 10), np.column_stack([rng.normal(size=k), np.full(k, np.inf)])])
+        b = np.vstack([_family(rng, "normal", 8), np.column_stack([rng.normal(size=k), np.full(k, np.inf)])])
+        for p in ORDERS:
+            assert te.wasserstein_distance(a, b, order=p, internal_p=np.inf) == pytest.approx(
+                gudhi_w(a, b, p, np.inf), rel=1e-9)
+        assert te.bottleneck_distance(a, b) == gudhi_b(a, b)
+
+
+# ----------------------------------------------------------------------------- metric properties
+
+finite = st.floats(-100, 100, allow_nan=False, allow_infinity=False)
+point = st.tuples(finite, st.floats(0, 50, allow_nan=False)).map(lambda t: (t[0], t[0] + t[1]))
+diagram = st.lists(point, min_size=0, max_size=9).map(lambda pts: np.array(pts, float).reshape(-1, 2))
+
+
+@given(diagram, diagram, diagram, st.sampled_from(ORDERS), st.sampled_from(NORMS))
+def test_metric_properties(a, b, c, p, q):
+    dab = te.wasserstein_distance(a, b, order=p, internal_p=q)
+    dba = te.wasserstein_distance(b, a, order=p, internal_p=q)
+    assert dab == pytest.approx(dba, rel=1e-12, abs=1e-12)
+    assert te.wasserstein_distance(a, a, order=p, internal_p=q) == 0.0
+    dbc = te.wasserstein_distance(b, c, order=p, internal_p=q)
+    dac = te.wasserstein_distance(a, c, order=p, internal_p=q)
+    assert dac <= dab + dbc + 1e-9 * (1 + dab + dbc)
+    bab = te.bottleneck_distance(a, b, internal_p=q)
+    assert bab == te.bottleneck_distance(b, a, internal_p=q)
+    assert te.bottleneck_distance(a, a, internal_p=q) == 0.0
+    assert te.bottleneck_distance(a, c, internal_p=q) <= bab + te.bottleneck_distance(b, c, internal_p=q) + 1e-12
+    assert bab <= dab * (1 + 1e-12) + 1e-12
+    assert te.wasserstein_distance(a, b, order=np.inf, internal_p=q) == bab
+
+
+# ----------------------------------------------------------------------------- inputs and validation
+
+
+def test_diagram_objects_and_array_likes():
+    rng = np.random.default_rng(16)
+    f = rng.normal(size=(24, 24))
+    g = f + rng.normal(size=f.shape) * 0.1
+    d1, d2 = te.persistence_diagram(f), te.persistence_diagram(g)
+    a1, a2 = np.asarray(d1), np.asarray(d2)
+    assert te.wasserstein_distance(d1, d2) == te.wasserstein_distance(a1, a2)
+    assert te.wasserstein_distance(a1.tolist(), a2.tolist()) == te.wasserstein_distance(a1, a2)
+    assert te.wasserstein_distance(d1, d2) == pytest.approx(gudhi_w(a1, a2, 1.0, 2.0), rel=1e-9)
+    assert te.bottleneck_distance(d1, d2) == gudhi_b(a1, a2)
+    s1 = te.persistence_diagram(f, filtration="superlevel")
+    s2 = te.persistence_diagram(g, filtration="superlevel")
+    assert te.wasserstein_distance(s1, s2, order=2) == pytest.approx(
+        gudhi_w(-np.asarray(s1), -np.asarray(s2), 2.0, 2.0), rel=1e-9)
+    assert te.wasserstein_distance([], []) == 0.0
+    assert te.bottleneck_distance(np.empty((0, 2)), [[0.0, 2.0]]) == 1.0
+    d, m = te.wasserstein_distance([], [], matching=True)
+    assert d == 0.0 and m.shape == (0, 3)
+
+
+@pytest.mark.parametrize("bad", [0.5, 0, -1, np.nan, "two", None])
+def test_bad_order_and_internal_p(bad):
+    with pytest.raises(InvalidOptionError, match="order"):
+        te.wasserstein_distance([[0, 1]], [[0, 1]], order=bad)
+    with pytest.raises(InvalidOptionError, match="internal_p"):
+        te.wasserstein_distance([[0, 1]], [[0, 1]], internal_p=bad)
+    with pytest.raises(InvalidOptionError, match="internal_p"):
+        te.bottleneck_distance([[0, 1]], [[0, 1]], internal_p=bad)
+
+
+def test_bad_inputs():
+    with pytest.raises(InvalidOptionError, match="essential"):
+        te.wasserstein_distance([[0, 1]], [[0, 1]], essential="drop")
+    with pytest.raises(InvalidOptionError, match="matching"):
+        te.bottleneck_distance([[0, 1]], [[0, 1]], matching="yes")
+    with pytest.raises(InvalidInputError, match=r"\(n, 2\)"):
+        te.wasserstein_distance([[0, 1, 2]], [[0, 1]])
+    with pytest.raises(NonFiniteError, match="NaN"):
+        te.wasserstein_distance([[0, np.nan]], [[0, 1]])
+    with pytest.raises(NonFiniteError, match="infinite birth"):
+        te.bottleneck_distance([[0, 1]], [[np.inf, 1]])
+
+
+# ----------------------------------------------------------------------------- real fields vs compressors
+
+
+def _gudhi_dgm(a):
+    cc = gudhi.CubicalComplex(top_dimensional_cells=np.asarray(a, float))
+    cc.compute_persistence()
+    return cc.persistence_intervals_in_dimension(0)
+
+
+@pytest.mark.parametrize("name", ["smooth2d", "shallow_water"])
+def test_sample_fields_vs_reconstructions(name):
+    files = sorted(SAMPLE.glob(f"{name}_*.npy"))
+    if not (SAMPLE / f"{name}.npy").exists() or not files:
+        pytest.skip("sample_data not generated")
+    orig = _gudhi_dgm(np.load(SAMPLE / f"{name}.npy"))
+    for f in files:
+        rec = _gudhi_dgm(np.load(f))
+        for p in (1.0, 2.0):
+            got, m = te.wasserstein_distance(orig, rec, order=p, matching=True)
+            assert got == pytest.approx(gudhi_w(orig, rec, p, 2.0), rel=1e-9), f.name
+            check_matching(orig, rec, got, m, p, 2.0)
+        assert te.bottleneck_distance(orig, rec) == gudhi_b(orig, rec), f.name
