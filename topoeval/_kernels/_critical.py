@@ -1,0 +1,318 @@
+"""Numba kernels of :mod:`topoeval.critical_points`.
+
+Every cell is classified by counting the connected components of its lower and
+upper link.  The link graph of the chosen neighbourhood (its vertices are the
+neighbour offsets, its edges the pairs of offsets joined in the triangulation)
+is precomputed in Python; the kernels only look at bitmasks of neighbours:
+
+* ``n_nb <= 16`` (1-D, 2-D, 3-D Freudenthal): a lookup table ``lut[mask]`` of
+  component counts (``2**n_nb`` int8 entries, built once by :func:`build_lut`);
+* ``16 < n_nb <= 62`` (3-D full, 4-D/5-D Freudenthal): flood fill on the
+  bitmask, a dilation step being 8 table look-ups (one per byte of the mask);
+* more neighbours (full connectivity in >= 4-D): a plain BFS over boolean arrays.
+
+Ties are broken by simulation of simplicity: cell ``p`` is *lower* than ``q``
+iff ``(a[p], p) < (a[q], q)`` with ``p``, ``q`` C-order flat indices.  For a
+neighbour offset that comes earlier in C order (negative flat offset) a tie
+therefore means "lower", for a later one "upper".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# type codes (documented in topoeval.critical_points.CriticalPoints)
+NONFINITE = -1
+REGULAR = 0
+MINIMUM = 1
+SADDLE = 2
+SADDLE1 = 3
+SADDLE2 = 4
+MAXIMUM = 5
+DEGENERATE = 6
+
+
+@njit(cache=True, nogil=True)
+def _dilate(comp, dil):
+    out = comp
+    for b in range(dil.shape[0]):
+        out |= dil[b, (comp >> (8 * b)) & 255]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def count_components_bits(mask, dil):
+    """Number of connected components of the link subgraph induced by the bits of ``mask``."""
+    count = 0
+    rest = mask
+    while rest != 0:
+        comp = rest & (-rest)
+        while True:
+            new = _dilate(comp, dil) & mask
+            if new == comp:
+                break
+            comp = new
+        rest &= ~comp
+        count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def build_lut(n_nb, dil):
+    """int8 table of component counts for every bitmask of ``n_nb`` (<= 16) neighbours."""
+    size = 1 << n_nb
+    lut = np.empty(size, dtype=np.int8)
+    for m in range(size):
+        lut[m] = count_components_bits(np.int64(m), dil)
+    return lut
+
+
+@njit(cache=True, nogil=True)
+def _type_code(cm, cp, ndim):
+    if cm == 0:
+        return MINIMUM
+    if cp == 0:
+        return MAXIMUM
+    if cm == 1 and cp == 1:
+        return REGULAR
+    if ndim <= 2:
+        return SADDLE
+    if cp == 1:
+        return SADDLE1
+    if cm == 1:
+        return SADDLE2
+    return DEGENERATE
+
+
+@njit(cache=True, nogil=True)
+def _count(mask, lut, dil):
+    if lut.size > 0:
+        return lut[mask]
+    return count_components_bits(mask, dil)
+
+
+@njit(cache=True, nogil=True)
+def classify_bits(v, shape, offs, fo, ok, use_ok, lut, dil, types, cminus, cplus):
+    """Classify every cell of the C-ordered flat array ``v`` (link of at most 62 neighbours).
+
+    v      : (n,) values (any real dtype), C order of ``shape``
+    offs   : (n_nb, d) int64 neighbour offsets;  fo: (n_nb,) flat offsets
+    ok     : (n,) bool, cells in the domain (only read when ``use_ok``)
+    lut    : int8 component table (empty -> use ``dil``);  dil: (n_bytes, 256) int64
+    types  : (n,) int8 out;  cminus, cplus: (n,) uint8 out
+    """
+    d = shape.size
+    n_nb = fo.size
+    full = (np.int64(1) << n_nb) - 1
+    n_last = shape[d - 1]
+    n_rows = v.size // n_last
+    coords = np.zeros(d, dtype=np.int64)
+    before = np.empty(n_nb, dtype=np.bool_)
+    for k in range(n_nb):
+        before[k] = fo[k] < 0
+    for r in range(n_rows):
+        row_inner = n_last >= 3 and not use_ok
+        for i in range(d - 1):
+            if coords[i] < 1 or coords[i] > shape[i] - 2:
+                row_inner = False
+        base = r * n_last
+        for j in range(n_last):
+            q = base + j
+            if use_ok and not ok[q]:
+                types[q] = NONFINITE
+                cminus[q] = 0
+                cplus[q] = 0
+                continue
+            x = v[q]
+            lo = np.int64(0)
+            if row_inner and j >= 1 and j <= n_last - 2:
+                for k in range(n_nb):
+                    y = v[q + fo[k]]
+                    if y < x or (y == x and before[k]):
+                        lo |= np.int64(1) << k
+                up = full ^ lo
+            else:
+                coords[d - 1] = j
+                valid = np.int64(0)
+                for k in range(n_nb):
+                    inside = True
+                    for i in range(d):
+                        c = coords[i] + offs[k, i]
+                        if c < 0 or c >= shape[i]:
+                            inside = False
+                            break
+                    if not inside:
+                        continue
+                    p = q + fo[k]
+                    if use_ok and not ok[p]:
+                        continue
+                    valid |= np.int64(1) << k
+                    y = v[p]
+                    if y < x or (y == x and before[k]):
+                        lo |= np.int64(1) << k
+                up = valid ^ lo
+            cm = _count(lo, lut, dil)
+            cp = _count(up, lut, dil)
+            cminus[q] = cm
+            cplus[q] = cp
+            types[q] = _type_code(cm, cp, d)
+        # advance the odometer of the leading coordinates
+        i = d - 2
+        while i >= 0:
+            coords[i] += 1
+            if coords[i] < shape[i]:
+                break
+            coords[i] = 0
+            i -= 1
+
+
+@njit(cache=True, nogil=True)
+def _count_bfs(sel, adj, deg, stack, seen):
+    n_nb = sel.size
+    for k in range(n_nb):
+        seen[k] = False
+    count = 0
+    for s in range(n_nb):
+        if not sel[s] or seen[s]:
+            continue
+        count += 1
+        seen[s] = True
+        top = 0
+        stack[0] = s
+        top = 1
+        while top > 0:
+            top -= 1
+            a = stack[top]
+            for e in range(deg[a]):
+                b = adj[a, e]
+                if sel[b] and not seen[b]:
+                    seen[b] = True
+                    stack[top] = b
+                    top += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def classify_bfs(v, shape, offs, fo, ok, use_ok, adj, deg, types, cminus, cplus):
+    """Same as :func:`classify_bits` for links of any size (boolean arrays + BFS)."""
+    d = shape.size
+    n_nb = fo.size
+    coords = np.zeros(d, dtype=np.int64)
+    lower = np.empty(n_nb, dtype=np.bool_)
+    upper = np.empty(n_nb, dtype=np.bool_)
+    stack = np.empty(n_nb, dtype=np.int64)
+    seen = np.empty(n_nb, dtype=np.bool_)
+    for q in range(v.size):
+        if q > 0:
+            i = d - 1
+            while i >= 0:
+                coords[i] += 1
+                if coords[i] < shape[i]:
+                    break
+                coords[i] = 0
+                i -= 1
+        if use_ok and not ok[q]:
+            types[q] = NONFINITE
+            cminus[q] = 0
+            cplus[q] = 0
+            continue
+        x = v[q]
+        for k in range(n_nb):
+            lower[k] = False
+            upper[k] = False
+            inside = True
+            for i in range(d):
+                c = coords[i] + offs[k, i]
+                if c < 0 or c >= shape[i]:
+                    inside = False
+                    break
+            if not inside:
+                continue
+            p = q + fo[k]
+            if use_ok and not ok[p]:
+                continue
+            y = v[p]
+            if y < x or (y == x and fo[k] < 0):
+                lower[k] = True
+            else:
+                upper[k] = True
+        cm = _count_bfs(lower, adj, deg, stack, seen)
+        cp = _count_bfs(upper, adj, deg, stack, seen)
+        cminus[q] = min(cm, 255)
+        cplus[q] = min(cp, 255)
+        types[q] = _type_code(cm, cp, d)
+
+
+@njit(cache=True, nogil=True)
+def _find(parent, a):
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]
+        a = parent[a]
+    return a
+
+
+@njit(cache=True, nogil=True)
+def cell_persistence(v, order, shape, offs, fo, ok, use_ok, birth_pers, death_pers):
+    """0-D persistence of the filtration that adds cells in ``order`` (one cell at a time).
+
+    A cell with no earlier neighbour creates a class; a cell that joins several classes kills all
+    but the one born first (elder rule, by position in ``order``).  Writes, per cell,
+    ``birth_pers[c]`` = persistence of the class created at ``c`` (inf if it never dies) and
+    ``death_pers[c]`` = the largest persistence among the classes killed at ``c``.  Both arrays
+    must be zero on entry.  Persistence is ``|a[death cell] - a[birth cell]|`` in float64.
+    """
+    n = v.size
+    d = shape.size
+    n_nb = fo.size
+    parent = np.full(n, -1, dtype=np.int64)
+    rank = np.empty(n, dtype=np.int64)
+    coords = np.empty(d, dtype=np.int64)
+    cstride = np.empty(d, dtype=np.int64)
+    s = 1
+    for i in range(d - 1, -1, -1):
+        cstride[i] = s
+        s *= shape[i]
+    for t in range(order.size):
+        q = order[t]
+        if use_ok and not ok[q]:
+            continue
+        rem = q
+        for i in range(d):
+            coords[i] = rem // cstride[i]
+            rem -= coords[i] * cstride[i]
+        parent[q] = q
+        rank[q] = t
+        root = -1
+        xq = np.float64(v[q])
+        for k in range(n_nb):
+            inside = True
+            for i in range(d):
+                c = coords[i] + offs[k, i]
+                if c < 0 or c >= shape[i]:
+                    inside = False
+                    break
+            if not inside:
+                continue
+            p = q + fo[k]
+            if parent[p] < 0:
+                continue
+            r = _find(parent, p)
+            if root < 0:
+                root = r
+                parent[q] = r
+            elif r != root:
+                if rank[r] < rank[root]:
+                    young = root
+                    root = r
+                else:
+                    young = r
+                pers = abs(xq - np.float64(v[young]))
+                birth_pers[young] = pers
+                if pers > death_pers[q]:
+                    death_pers[q] = pers
+                parent[young] = root
+                parent[q] = root
+    for q in range(n):
+        if parent[q] == q:
+            birth_pers[q] = np.inf
