@@ -92,7 +92,7 @@ class _Source:
 
 def _split_spec(spec: str) -> tuple[str | None, str]:
     """'file.h5:/ds' -> ('file.h5', '/ds'); '/ds' -> (None, '/ds')."""
-    if ":" in spec and not spec.startswith("/"):
+    if ":" in spec:
         path, ds = spec.rsplit(":", 1)
         if path and ds:
             return path, ds if ds.startswith("/") else "/" + ds

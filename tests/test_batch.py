@@ -1,0 +1,352 @@
+"""Tests of topoeval.batch and `topoeval batch`."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import topoeval as te
+from topoeval.batch import BatchResult, batch
+from topoeval.errors import (
+    DatasetNotFoundError,
+    InvalidOptionError,
+    MissingDependencyError,
+    OutputExistsError,
+    ShapeMismatchError,
+    TopoevalIOError,
+)
+from topoeval.metrics import pointwise_metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data" / "batch.h5"
+
+
+# ---- per-sample functions used by the tests (module level: picklable for worker processes)
+def raising_fn(orig, recon, *, bad=3):
+    if float(orig.ravel()[0]) == bad:
+        raise RuntimeError(f"sample with value {bad} is cursed")
+    return {"diff": float(np.abs(orig - recon).max())}
+
+
+def dying_fn(orig, recon):
+    if float(orig.ravel()[0]) == 2.0 and os.getpid() != int(os.environ.get("TE_PARENT", "0")):
+        os._exit(3)  # a worker process dies (killed, OOM ...)
+    return {"diff": float(np.abs(orig - recon).max())}
+
+
+def slow_logged_fn(orig, recon, *, log="", delay=0.0):
+    """pointwise_metrics, logging each computed sample's first value, optionally slowly."""
+    time.sleep(delay)
+    with open(log, "a") as fh:
+        fh.write(f"{float(orig.ravel()[0])}\n")
+    return pointwise_metrics(orig, recon)
+
+
+def _indexed(path, n=12, shape=(6, 5), recons=("a", "b")):
+    """A file whose sample i has value i at position 0 (so functions can tell samples apart)."""
+    rng = np.random.default_rng(7)
+    orig = rng.random((n, *shape))
+    orig.reshape(n, -1)[:, 0] = np.arange(n)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("orig", data=orig, chunks=(1, *shape))
+        for k, name in enumerate(recons):
+            f.create_dataset(f"rec/{name}", data=orig + 0.01 * (k + 1) * rng.standard_normal(orig.shape),
+                             chunks=(2, *shape))
+    return orig
+
+
+# ---- identical results whichever way it ran
+@pytest.mark.slow
+def test_serial_pool_and_dask_give_identical_rows(tmp_path):
+    pytest.importorskip("dask.distributed")
+    serial = batch("/orig", ["/sz3/*", "/zfp/1e-3"], file=SAMPLE, jobs=1)
+    pool = batch("/orig", ["/sz3/*", "/zfp/1e-3"], file=SAMPLE, jobs=2)
+    dask = batch("/orig", ["/sz3/*", "/zfp/1e-3"], file=SAMPLE, jobs=2, scheduler="local")
+    assert serial.recons == ["/sz3/1e-2", "/sz3/1e-3", "/zfp/1e-3"]
+    assert len(serial) == 48 and serial.n_failed == 0
+    assert pool.rows == serial.rows
+    assert dask.rows == serial.rows
+    # the rows are compare(...).to_row() of each sample
+    with h5py.File(SAMPLE, "r") as f:
+        expect = te.compare(f["orig"][5], f["sz3/1e-3"][5]).to_row()
+    row = serial.rows[16 + 5]
+    assert (row["recon"], row["sample"], row["status"], row["error"]) == ("/sz3/1e-3", 5, "ok", "")
+    assert {k: row[k] for k in expect} == expect
+
+
+def test_pool_matches_serial_with_compare_options(tmp_path):
+    kw = dict(file=SAMPLE, metrics="pointwise,dsl,persistence", filtration="both")
+    serial = batch("/orig", "/zfp/*", jobs=1, **kw)
+    pool = batch("/orig", "/zfp/*", jobs=2, **kw)
+    assert pool.rows == serial.rows
+    assert "wasserstein_superlevel" in serial.metric_names
+    assert "cp_false_negatives" not in serial.metric_names
+    assert serial.options["filtration"] == "both"
+    assert set(serial.columns["opt_filtration"]) == {"both"}
+
+
+# ---- inputs
+def test_shapes_checked_up_front_listing_all_mismatches(tmp_path):
+    p = tmp_path / "m.h5"
+    with h5py.File(p, "w") as f:
+        f["orig"] = np.zeros((4, 5, 5))
+        f["ok"] = np.zeros((4, 5, 5))
+        f["short"] = np.zeros((3, 5, 5))
+        f["wide"] = np.zeros((4, 5, 6))
+    calls = []
+    with pytest.raises(ShapeMismatchError, match=r"2 reconstruction.*/short \(3, 5, 5\); /wide \(4, 5, 6\)"):
+        batch("/orig", ["/ok", "/short", "/wide"], file=p, jobs=1,
+              sample_fn=lambda a, b: calls.append(1) or {})
+    assert calls == []
+
+
+def test_other_files_and_missing_datasets(tmp_path):
+    orig = _indexed(tmp_path / "a.h5")
+    with h5py.File(tmp_path / "b.h5", "w") as f:
+        f["x"] = orig + 1.0
+    res = batch(f"{tmp_path / 'a.h5'}:/orig", [f"{tmp_path / 'b.h5'}:/x", "/rec/a"],
+                file=tmp_path / "a.h5", jobs=1, sample_fn=pointwise_metrics)
+    assert res.recons == [f"{tmp_path / 'b.h5'}:/x", "/rec/a"]
+    np.testing.assert_allclose(res.columns["max_abs_error"][:12], 1.0)
+    with pytest.raises(DatasetNotFoundError, match="matches no dataset.*/orig"):
+        batch("/orig", "/nothing/*", file=tmp_path / "a.h5")
+    with pytest.raises(DatasetNotFoundError, match="'/rec' in .* is a group"):
+        batch("/orig", "/rec", file=tmp_path / "a.h5")
+    with pytest.raises(InvalidOptionError, match="no file"):
+        batch("/orig", "/rec/a")
+
+
+def test_in_memory_arrays_and_result_views():
+    rng = np.random.default_rng(1)
+    orig = rng.random((5, 7))
+    res = te.batch(orig, {"half": orig / 2, "same": orig}, jobs=1, sample_fn=pointwise_metrics)
+    assert isinstance(res, BatchResult) and len(res) == 10 and res.n_ok == 10
+    arr = res.to_numpy()
+    assert arr.shape == (10,) and arr["sample"].dtype == np.int64
+    np.testing.assert_allclose(arr["max_abs_error"][:5], np.abs(orig / 2).max(axis=1))
+    assert list(arr["recon"]) == ["half"] * 5 + ["same"] * 5
+    assert arr["mse"][5:].tolist() == [0.0] * 5
+    s = res.summary["half"]
+    errs = np.abs(orig / 2).max(axis=1)
+    assert s["n"] == 5 and s["n_failed"] == 0
+    assert s["metrics"]["max_abs_error"]["mean"] == pytest.approx(errs.mean())
+    assert s["metrics"]["max_abs_error"]["std"] == pytest.approx(errs.std())
+    assert s["metrics"]["max_abs_error"]["max"] == pytest.approx(errs.max())
+    df = res.to_pandas()
+    assert list(df.columns) == res.column_names and len(df) == 10
+
+
+# ---- nothing lost
+def test_corrupt_sample_is_recorded_and_the_batch_goes_on(tmp_path):
+    p = tmp_path / "nan.h5"
+    orig = np.random.default_rng(3).random((6, 8, 8))
+    recon = orig + 0.01
+    recon[2, 3, 4] = np.nan
+    with h5py.File(p, "w") as f:
+        f["orig"], f["recon"] = orig, recon
+    res = batch("/orig", "/recon", file=p, jobs=2, metrics="pointwise,dsl,persistence")
+    assert res.columns["status"].tolist() == ["ok", "ok", "failed", "ok", "ok", "ok"]
+    err = res.rows[2]["error"]
+    assert err.startswith("NonFiniteError") and "1 non-finite" in err
+    assert np.isnan(res.columns["mse"][2]) and not np.isnan(res.columns["mse"][[0, 1, 3]]).any()
+    assert res.summary["/recon"]["n_failed"] == 1 and res.summary["/recon"]["n_ok"] == 5
+    # nan_policy='omit' computes it
+    assert batch("/orig", "/recon", file=p, jobs=1, metrics="pointwise", nan_policy="omit").n_failed == 0
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_worker_raising(tmp_path, jobs):
+    _indexed(tmp_path / "a.h5")
+    res = batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=jobs, sample_fn=raising_fn)
+    failed = [(r["recon"], r["sample"]) for r in res.rows if r["status"] == "failed"]
+    assert failed == [("/rec/a", 3), ("/rec/b", 3)]
+    assert res.rows[3]["error"] == "RuntimeError: sample with value 3 is cursed"
+    assert res.n_ok == 22
+
+
+def test_worker_process_dying(tmp_path, monkeypatch):
+    _indexed(tmp_path / "a.h5")
+    monkeypatch.setenv("TE_PARENT", str(os.getpid()))
+    res = batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=2, sample_fn=dying_fn)
+    assert len(res) == 24
+    bad = [r for r in res.rows if r["status"] == "failed"]
+    assert {(r["recon"], r["sample"]) for r in bad} >= {("/rec/a", 2), ("/rec/b", 2)}
+    assert all("worker process died" in r["error"] for r in bad)
+    assert res.n_ok >= 12  # only blocks in flight when the worker died are lost
+
+
+def test_invalid_option_is_a_usage_error_before_any_work():
+    orig = np.zeros((3, 4))
+    with pytest.raises(InvalidOptionError, match="filtration"):
+        batch(orig, orig, jobs=1, filtration="sideways")
+    with pytest.raises(InvalidOptionError, match="jobs=0"):
+        batch(orig, orig, jobs=0)
+
+
+def test_dask_missing_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    orig = np.zeros((3, 4))
+    with pytest.raises(MissingDependencyError, match=r"topoeval\[dask\]"):
+        batch(orig, orig, scheduler="local", sample_fn=pointwise_metrics)
+
+
+# ---- outputs
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".h5"])
+def test_outputs_written_and_resume_reads_them_back(tmp_path, suffix):
+    _indexed(tmp_path / "a.h5")
+    out = tmp_path / f"res{suffix}"
+    kw = dict(file=tmp_path / "a.h5", jobs=1, sample_fn=raising_fn, output=out)
+    res = batch("/orig", "/rec/*", **kw)
+    assert out.exists() and not (tmp_path / f"res{suffix}.partial").exists()
+    with pytest.raises(OutputExistsError, match="--force"):
+        batch("/orig", "/rec/*", **kw)
+    # resume with everything finished: nothing recomputed, the same rows read back
+    again = batch("/orig", "/rec/*", resume=True, **{**kw, "sample_fn": _never})
+    assert again.rows == res.rows
+    # different options: refused
+    with pytest.raises(InvalidOptionError, match="cannot resume.*bad=3.*bad=4"):
+        batch("/orig", "/rec/*", resume=True, bad=4, **kw)
+    forced = batch("/orig", "/rec/*", force=True, bad=4, **kw)
+    assert forced.rows[4]["status"] == "failed"
+
+
+def _never(orig, recon, *, bad=3):
+    raise AssertionError("a finished row was recomputed")
+
+
+def test_output_contents(tmp_path):
+    _indexed(tmp_path / "a.h5")
+    kw = dict(file=tmp_path / "a.h5", jobs=1, sample_fn=raising_fn)
+    res = batch("/orig", "/rec/*", output=tmp_path / "r.csv", **kw)
+    with open(tmp_path / "r.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 24 and list(rows[0]) == ["recon", "sample", "diff", "opt_bad", "status", "error"]
+    assert rows[3]["status"] == "failed" and rows[3]["diff"] == "" and "cursed" in rows[3]["error"]
+    assert float(rows[5]["diff"]) == res.rows[5]["diff"]
+    with open(tmp_path / "r.summary.csv", newline="") as fh:
+        summary = list(csv.DictReader(fh))
+    assert [s["recon"] for s in summary] == ["/rec/a", "/rec/b"]
+    assert summary[0]["n_failed"] == "1"
+    assert float(summary[0]["diff_mean"]) == pytest.approx(res.summary["/rec/a"]["metrics"]["diff"]["mean"])
+
+    batch("/orig", "/rec/*", output=tmp_path / "r.json", **kw)
+    d = json.loads((tmp_path / "r.json").read_text())
+    assert d["format"] == "topoeval-batch" and d["options"] == {"bad": 3}
+    assert len(d["rows"]) == 24 and d["summary"]["/rec/b"]["n_failed"] == 1
+
+    batch("/orig", "/rec/*", output=tmp_path / "r.h5", **kw)
+    with h5py.File(tmp_path / "r.h5", "r") as f:
+        g = f["rec/a"]  # groups mirror the inputs
+        assert g.attrs["source"] == "/rec/a"
+        assert g["sample"][()].tolist() == list(range(12))
+        assert g["status"].asstr()[3] == "failed"
+        np.testing.assert_array_equal(g["diff"][()], res.columns["diff"][:12])
+        assert g["summary"].attrs["n_failed"] == 1
+        assert g["summary/diff"].shape == (4,)
+
+
+def test_output_on_a_read_only_path(tmp_path):
+    orig = np.zeros((3, 4))
+    target = Path("/proc/topoeval_results.csv")  # not writable, even by root
+    with pytest.raises(TopoevalIOError):
+        batch(orig, orig, jobs=1, output=target, sample_fn=pointwise_metrics)
+    with pytest.raises(TopoevalIOError, match="does not exist"):
+        batch(orig, orig, jobs=1, output=tmp_path / "no" / "r.csv", sample_fn=pointwise_metrics)
+    with pytest.raises(InvalidOptionError, match=".h5, .csv or .json"):
+        batch(orig, orig, jobs=1, output=tmp_path / "r.txt", sample_fn=pointwise_metrics)
+
+
+def test_inputs_are_not_modified(tmp_path):
+    _indexed(tmp_path / "a.h5")
+    before = (tmp_path / "a.h5").read_bytes()
+    os.chmod(tmp_path / "a.h5", 0o444)
+    batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=2, sample_fn=pointwise_metrics)
+    assert (tmp_path / "a.h5").read_bytes() == before
+
+
+# ---- kill and resume
+def test_killed_run_resumes_without_recomputing(tmp_path):
+    _indexed(tmp_path / "a.h5", n=40)
+    out = tmp_path / "r.json"
+    log1, log2 = tmp_path / "log1", tmp_path / "log2"
+    code = (
+        "from topoeval.batch import batch; from tests.test_batch import slow_logged_fn;"
+        f"batch('/orig', '/rec/*', file={str(tmp_path / 'a.h5')!r}, jobs=1, output={str(out)!r},"
+        f" sample_fn=slow_logged_fn, log={str(log1)!r}, delay=0.05)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    journal = tmp_path / "r.json.partial"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if journal.exists() and journal.read_text().count("\n") > 10:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    n_done = journal.read_text().count("\n") - 1  # minus the header
+    assert 10 <= n_done < 80
+    # resume: only the missing rows are computed (the log option is part of the options, keep it)
+    res = batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=2, output=out, resume=True,
+                sample_fn=slow_logged_fn, log=str(log1), delay=0.05)
+    assert len(res) == 80 and res.n_failed == 0
+    computed = log1.read_text().split()
+    # every row computed exactly once overall, except at most the rows in flight at the kill
+    assert 80 <= len(computed) <= 80 + 2
+    assert out.exists() and not journal.exists()
+    # and the rows equal those of an uninterrupted run
+    fresh = batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=1, sample_fn=slow_logged_fn,
+                  log=str(log2))
+    strip = lambda rows: [{k: v for k, v in r.items()} for r in rows]  # noqa: E731
+    assert strip(res.rows) == strip(fresh.rows)
+
+
+def test_partial_run_without_resume_is_refused(tmp_path):
+    orig = np.zeros((3, 4))
+    (tmp_path / "r.csv.partial").write_text("{}\n")
+    with pytest.raises(OutputExistsError, match="--resume"):
+        batch(orig, orig, jobs=1, output=tmp_path / "r.csv", sample_fn=pointwise_metrics)
+    res = batch(orig, orig, jobs=1, output=tmp_path / "r.csv", sample_fn=pointwise_metrics, force=True)
+    assert len(res) == 3 and not (tmp_path / "r.csv.partial").exists()
+
+
+# ---- bounded memory
+_MEM_CHILD = """
+import resource, sys, numpy as np
+from topoeval.batch import batch
+from topoeval.metrics import pointwise_metrics
+small, big = sys.argv[1], sys.argv[2]
+batch('/orig', '/recon', file=small, jobs=1, sample_fn=pointwise_metrics)  # warm up
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+res = batch('/orig', '/recon', file=big, jobs=1, sample_fn=pointwise_metrics)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+assert res.n_ok == len(res), res.rows[0]
+print((after - before) * 1024)
+"""
+
+
+@pytest.mark.slow
+def test_memory_stays_bounded_on_a_big_file(tmp_path):
+    n, shape = 48, (512, 512)  # 48 MiB per dataset, 96 MiB of input
+    rng = np.random.default_rng(11)
+    for name, count in (("small.h5", 2), ("big.h5", n)):
+        with h5py.File(tmp_path / name, "w") as f:
+            o = f.create_dataset("orig", (count, *shape), np.float32, chunks=(1, *shape))
+            r = f.create_dataset("recon", (count, *shape), np.float32, chunks=(1, *shape))
+            for i in range(count):
+                a = rng.random(shape, dtype=np.float32)
+                o[i], r[i] = a, a + 0.01
+    out = subprocess.run([sys.executable, "-c", _MEM_CHILD, str(tmp_path / "small.h5"),
+                          str(tmp_path / "big.h5")], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    growth = int(out.stdout.split()[-1])
+    input_bytes = 2 * n * shape[0] * shape[1] * 4
+    assert growth < input_bytes / 4, (growth, input_bytes)
