@@ -350,3 +350,74 @@ def test_memory_stays_bounded_on_a_big_file(tmp_path):
     growth = int(out.stdout.split()[-1])
     input_bytes = 2 * n * shape[0] * shape[1] * 4
     assert growth < input_bytes / 4, (growth, input_bytes)
+
+
+# ---- the command line
+def _cli(capsys, *args):
+    from topoeval.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def test_cli_batch_outputs_and_exit_codes(tmp_path, capsys):
+    p = tmp_path / "nan.h5"
+    orig = np.random.default_rng(3).random((5, 8, 8)).astype(np.float32)
+    with h5py.File(p, "w") as f:
+        f["orig"] = orig
+        f["sz/a"] = orig + 0.01
+        bad = orig - 0.02
+        bad[1, 0, 0] = np.nan
+        f["sz/b"] = bad
+    out = tmp_path / "r.json"
+    code, stdout, stderr = _cli(capsys, "batch", str(p), "--orig", "/orig", "--recon", "/sz/*",
+                                "--metrics", "pointwise,dsl,persistence", "-j", "2", "-o", str(out))
+    assert code == 1  # one sample failed
+    assert "1 of 10 samples failed" in stderr
+    assert "/sz/a  (5 ok, 0 failed)" in stdout and "/sz/b  (4 ok, 1 failed)" in stdout
+    assert "worst samples by wasserstein_sublevel" in stdout
+    assert "\x1b[" not in stdout and "samples/s" not in stderr  # no colours / progress in pipes
+    d = json.loads(out.read_text())
+    assert d["options"]["metrics"] == "pointwise,dsl,persistence" and len(d["rows"]) == 10
+    assert d["rows"][6]["status"] == "failed" and "NonFiniteError" in d["rows"][6]["error"]
+    # the output is never overwritten without --force (usage error, exit 2)
+    code, _, stderr = _cli(capsys, "batch", str(p), "--orig", "/orig", "--recon", "/sz/a", "-o", str(out))
+    assert code == 2 and "--force" in stderr
+    # nan-policy omit: everything ok, exit 0; -q prints only the results
+    code, stdout, stderr = _cli(capsys, "-q", "batch", str(p), "--orig", "/orig", "--recon", "/sz/*",
+                                "--metrics", "pointwise", "--nan-policy", "omit", "-j", "1",
+                                "-o", str(tmp_path / "r.csv"))
+    assert code == 0 and stderr == ""
+    assert (tmp_path / "r.csv").exists() and (tmp_path / "r.summary.csv").exists()
+    # usage errors
+    code, _, stderr = _cli(capsys, "batch", str(p), "--orig", "/orig", "--recon", "/sz/a", "--resume")
+    assert code == 2 and "--resume needs" in stderr
+    code, _, stderr = _cli(capsys, "batch", str(p), "--orig", "/orig", "--recon", "/sz/a",
+                           "--dask", "local", "--scheduler", "tcp://x:1")
+    assert code == 2
+    code, _, stderr = _cli(capsys, "batch", str(p), "--orig", "/orig", "--recon", "/sz/a",
+                           "--filtration", "up")
+    assert code == 2
+    # bad data: shapes listed, exit 1
+    with h5py.File(p, "a") as f:
+        f["short"] = orig[:3]
+    code, _, stderr = _cli(capsys, "batch", str(p), "--orig", "/orig", "--recon", "/short")
+    assert code == 1 and "/short (3, 8, 8)" in stderr
+    # an output in a folder that cannot be written
+    code, _, stderr = _cli(capsys, "batch", str(p), "--orig", "/orig", "--recon", "/sz/a",
+                           "-o", str(tmp_path / "missing" / "r.csv"))
+    assert code == 1 and "does not exist" in stderr
+
+
+def test_cli_progress_bar_on_a_terminal(tmp_path, capsys, monkeypatch):
+    _indexed(tmp_path / "a.h5")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    code, stdout, stderr = _cli(capsys, "batch", str(tmp_path / "a.h5"), "--orig", "/orig",
+                                "--recon", "/rec/*", "--metrics", "pointwise", "-j", "1")
+    assert code == 0
+    assert "samples/s" in stderr and "24/24" in stderr
+    code, stdout, stderr = _cli(capsys, "-q", "batch", str(tmp_path / "a.h5"), "--orig", "/orig",
+                                "--recon", "/rec/*", "--metrics", "pointwise", "-j", "1")
+    assert code == 0 and "samples/s" not in stderr

@@ -33,7 +33,6 @@ from __future__ import annotations
 import csv
 import fnmatch
 import inspect
-import io as _stdio
 import json
 import math
 import os
@@ -135,8 +134,8 @@ def _resolve(spec: Any, default_file: str | None, what: str, *, many: bool) -> l
     if path is None:
         if default_file is None:
             raise InvalidOptionError(
-                f"{what} {spec!r} names a dataset but no file; pass file=... or write it as "
-                "'file.h5:/dataset'"
+                f"{what} {spec!r} names a dataset but no file; give the file (the FILE argument of "
+                "`topoeval batch`, file=... in Python) or write it as 'file.h5:/dataset'"
             )
         path = os.fspath(default_file)
     with _open_h5(path) as f:
@@ -463,31 +462,9 @@ def _output_kind(output: Path) -> str:
 
 
 def _atomic(path: Path, force: bool):
-    try:
-        from .io import atomic_output
-    except ImportError:  # pragma: no cover - io.py is written concurrently
-        atomic_output = None
-    if atomic_output is not None:
-        return atomic_output(path, force=force)
-    return _local_atomic(path, force)
+    from .io import atomic_output
 
-
-class _local_atomic:  # pragma: no cover - fallback while topoeval.io lands
-    def __init__(self, path: Path, force: bool):
-        self.path, self.force = Path(path), force
-
-    def __enter__(self):
-        if self.path.exists() and not self.force:
-            raise OutputExistsError(f"{str(self.path)!r} exists; pass force=True / --force to replace it")
-        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        return self.tmp
-
-    def __exit__(self, et, ev, tb):
-        if et is None:
-            os.replace(self.tmp, self.path)
-        elif self.tmp.exists():
-            self.tmp.unlink()
-        return False
+    return atomic_output(path, force=force)
 
 
 def _write_csv(result: BatchResult, path: Path) -> None:
@@ -986,8 +963,9 @@ def batch(
         out_path = Path(output)
         _output_kind(out_path)
         journal = _journal_path(out_path)
-        if not out_path.parent.exists():
-            raise TopoevalIOError(f"the folder of the output {str(out_path)!r} does not exist; create it first")
+        from .io import check_output_path
+
+        check_output_path(out_path, force=True)  # folder exists and is writable (existence below)
         if force and not resume:
             if journal.exists():
                 journal.unlink()
