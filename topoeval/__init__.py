@@ -16,6 +16,8 @@ numba, h5py, gudhi, torch or matplotlib until they are needed.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 from .errors import *  # noqa: F401,F403  (light: no third-party imports)
 from .errors import __all__ as _errors_all
@@ -74,9 +76,31 @@ _LAZY = {
     "plot_critical_points": "plotting",
     "plot_fields": "plotting",
     "write_report": "report",
+    "save_summary_plot": "report",
+    "write_batch_report": "report",
+    "write_sweep_report": "report",
 }
 
 __all__ = sorted([*_errors_all, *_LAZY, "__version__"])
+
+
+class _Package(types.ModuleType):
+    """The package's module type: a public function keeps its name when its submodule loads.
+
+    Some public functions share their submodule's name (``te.compare`` in ``topoeval/compare.py``,
+    ``te.dsl``, ``te.batch`` ...).  The import system binds a freshly loaded submodule as a package
+    attribute, which would shadow the function; for those names the function is bound instead (as an
+    eager ``from .dsl import *`` would leave it).  ``from topoeval.dsl import X`` and
+    ``sys.modules["topoeval.dsl"]`` still reach the module.
+    """
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name and hasattr(value, name):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str):
