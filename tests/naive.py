@@ -261,4 +261,176 @@ def naive_pointwise_metrics(orig, recon, data_range=None):
     }
 
 
+def naive_masked_exact_dsl(x, y, valid):
+    """Sign mismatches of neighbouring differences, skipping pairs that touch an invalid cell.
+
+    Returns (mismatches, number of differences compared), by explicit loops over cells and axes.
+    """
+    x, y, valid = np.asarray(x, float), np.asarray(y, float), np.asarray(valid, bool)
+    mism = 0.0
+    count = 0
+    for idx in itertools.product(*(range(n) for n in x.shape)):
+        for ax in range(x.ndim):
+            if idx[ax] + 1 >= x.shape[ax]:
+                continue
+            nxt = idx[:ax] + (idx[ax] + 1,) + idx[ax + 1 :]
+            if not (valid[idx] and valid[nxt]):
+                continue
+            sx = np.sign(x[nxt] - x[idx])
+            sy = np.sign(y[nxt] - y[idx])
+            mism += abs(sx - sy) / 2
+            count += 1
+    return mism, count
+
+
 # ---------------------------------------------------------------- critical points
+def naive_cp_offsets(ndim, connectivity):
+    """Neighbour offsets of a cell: the 3**d - 1 surrounding cells, or the Freudenthal
+    offsets o and -o for o in {0, 1}**d minus 0."""
+    if connectivity == "full":
+        return [o for o in itertools.product((-1, 0, 1), repeat=ndim) if any(o)]
+    pos = [o for o in itertools.product((0, 1), repeat=ndim) if any(o)]
+    return pos + [tuple(-x for x in o) for o in pos]
+
+
+def naive_cp_joined(o1, o2, connectivity):
+    """Are two neighbours of a cell joined by an edge (of the clique complex / Kuhn triangulation)?"""
+    diff = [x - y for x, y in zip(o1, o2)]
+    if not any(diff):
+        return False
+    if connectivity == "full":
+        return max(abs(x) for x in diff) <= 1
+    return all(x in (0, 1) for x in diff) or all(x in (0, -1) for x in diff)
+
+
+def _naive_cp_components(verts, connectivity):
+    seen, count = set(), 0
+    for s in verts:
+        if s in seen:
+            continue
+        count += 1
+        seen.add(s)
+        todo = [s]
+        while todo:
+            a = todo.pop()
+            for b in verts:
+                if b not in seen and naive_cp_joined(a, b, connectivity):
+                    seen.add(b)
+                    todo.append(b)
+    return count
+
+
+def _naive_cp_links(a, connectivity, omit):
+    """Yield (cell, lower offsets, upper offsets) of every in-domain cell (SoS: (value, flat index))."""
+    a = np.asarray(a)
+    keep = [i for i, s in enumerate(a.shape) if s > 1] or [0]
+    core = a.reshape([a.shape[i] for i in keep])
+    shape = core.shape
+    offsets = naive_cp_offsets(core.ndim, connectivity)
+    domain = np.ones(shape, dtype=bool) if omit is None else ~np.asarray(omit).reshape(shape)
+    flat = {c: i for i, c in enumerate(itertools.product(*[range(s) for s in shape]))}
+    for cell, fc in flat.items():
+        if not domain[cell]:
+            yield cell, None, None, shape
+            continue
+        key = (core[cell], fc)
+        lower, upper = [], []
+        for o in offsets:
+            nb = tuple(c + x for c, x in zip(cell, o))
+            if not all(0 <= c < s for c, s in zip(nb, shape)) or not domain[nb]:
+                continue
+            (lower if (core[nb], flat[nb]) < key else upper).append(o)
+        yield cell, lower, upper, shape
+
+
+def naive_critical_points(a, connectivity="full", omit=None):
+    """Types (codes of topoeval.critical_points), lower and upper link component counts.
+
+    Explicit link construction and BFS per cell.  ``omit``: bool mask of cells left out.
+    """
+    a = np.asarray(a)
+    types = np.zeros(a.size, dtype=np.int8)
+    cm = np.zeros(a.size, dtype=np.int64)
+    cp = np.zeros(a.size, dtype=np.int64)
+    for i, (cell, lower, upper, shape) in enumerate(_naive_cp_links(a, connectivity, omit)):
+        if lower is None:
+            types[i] = -1
+            continue
+        nl = _naive_cp_components(lower, connectivity)
+        nu = _naive_cp_components(upper, connectivity)
+        cm[i], cp[i] = nl, nu
+        d = len(shape)
+        if nl == 0:
+            t = 1  # minimum (also the lone cell of a one-cell array)
+        elif nu == 0:
+            t = 5  # maximum
+        elif nl == 1 and nu == 1:
+            t = 0  # regular
+        elif d <= 2:
+            t = 2  # 2-D saddle
+        elif nu == 1:
+            t = 3  # 1-saddle
+        elif nl == 1:
+            t = 4  # 2-saddle
+        else:
+            t = 6  # degenerate
+        types[i] = t
+    return types.reshape(a.shape), cm.reshape(a.shape), cp.reshape(a.shape)
+
+
+def naive_lower_link_euler(a, connectivity="full"):
+    """Euler characteristic of the lower link of every cell (the lower link is the flag complex
+    of the joined lower neighbours; cliques enumerated explicitly)."""
+    a = np.asarray(a)
+    out = np.zeros(a.size, dtype=np.int64)
+    for i, (cell, lower, upper, shape) in enumerate(_naive_cp_links(a, connectivity, None)):
+        chi = 0
+        for k in range(1, len(lower) + 1):
+            for simplex in itertools.combinations(lower, k):
+                if all(naive_cp_joined(x, y, connectivity) for x, y in itertools.combinations(simplex, 2)):
+                    chi += (-1) ** (k - 1)
+        out[i] = chi
+    return out.reshape(a.shape)
+
+
+def naive_cell_persistence(a, connectivity="full", superlevel=False):
+    """Per-cell (birth persistence, death persistence) of the 0-D filtration by (value, flat index)
+    (descending for superlevel), elder rule by entry order; plain union-find on a Python list."""
+    a = np.asarray(a)
+    keep = [i for i, s in enumerate(a.shape) if s > 1] or [0]
+    core = a.reshape([a.shape[i] for i in keep]).astype(np.float64)
+    shape = core.shape
+    cells = list(itertools.product(*[range(s) for s in shape]))
+    order = sorted(range(len(cells)), key=lambda i: (core[cells[i]], i), reverse=superlevel)
+    index = {c: i for i, c in enumerate(cells)}
+    offsets = naive_cp_offsets(core.ndim, connectivity)
+    parent, entered = {}, {}
+    birth = np.zeros(len(cells))
+    death = np.zeros(len(cells))
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for t, i in enumerate(order):
+        entered[i] = t
+        parent[i] = i
+        roots = set()
+        for o in offsets:
+            nb = tuple(c + x for c, x in zip(cells[i], o))
+            if all(0 <= c < s for c, s in zip(nb, shape)) and index[nb] in entered and index[nb] != i:
+                roots.add(find(index[nb]))
+        if not roots:
+            continue
+        roots = sorted(roots, key=lambda r: entered[r])
+        parent[i] = roots[0]
+        for r in roots[1:]:
+            p = abs(core[cells[i]] - core[cells[r]])
+            birth[r] = p
+            death[i] = max(death[i], p)
+            parent[r] = roots[0]
+    for i in range(len(cells)):
+        if parent[i] == i:
+            birth[i] = np.inf
+    return birth.reshape(a.shape), death.reshape(a.shape)

@@ -511,13 +511,15 @@ def _samples(a: np.ndarray, batch: int | None) -> Iterable[np.ndarray]:
 
 
 def _dsl_part(x, y, valid, *, sharpness, sign, weights, batch) -> dict[str, float]:
-    from . import dsl as _dsl
+    # (never `from . import dsl`: the package attribute `dsl` may be the function or the module)
+    from .dsl import dsl as smooth_dsl
+    from .dsl import exact_dsl
 
     if valid is None:
         # x of topoeval.dsl is the reconstruction (the value is symmetric)
-        exact = _dsl.exact_dsl(y, x, weights=weights, batch_axis=batch, normalize=False)
-        rate = _dsl.exact_dsl(y, x, weights=weights, batch_axis=batch, normalize=True)
-        smooth = _dsl.dsl(y, x, sharpness=sharpness, sign=sign, weights=weights, batch_axis=batch)
+        exact = exact_dsl(y, x, weights=weights, batch_axis=batch, normalize=False)
+        rate = exact_dsl(y, x, weights=weights, batch_axis=batch, normalize=True)
+        smooth = smooth_dsl(y, x, sharpness=sharpness, sign=sign, weights=weights, batch_axis=batch)
     else:
         exact, rate, smooth = _masked_dsl(x, y, valid, sharpness=sharpness, sign=sign,
                                           weights=weights, batch=batch)

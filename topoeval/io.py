@@ -714,6 +714,8 @@ def check_output_path(path: str | os.PathLike, *, force: bool = False) -> None:
         raise TopoevalIOError(f"cannot write {path}: it is a folder; name a file")
     if path.exists() and not force:
         raise OutputExistsError(f"{path} exists already; pass --force (force=True) to replace it")
+    if parent.exists() and not parent.is_dir():
+        raise TopoevalIOError(f"cannot write {path}: {parent} is a file, not a folder")
     if not parent.is_dir():
         raise TopoevalIOError(f"cannot write {path}: the folder {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK | os.X_OK):

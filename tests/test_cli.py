@@ -1,0 +1,371 @@
+"""The command line: compare / diagram / info / sharpness, and every bad-input case of issue 5.
+
+Each bad input must give ONE line on stderr, no traceback, exit status 1 (data) or 2 (usage).
+Commands run in-process through ``topoeval.cli.main`` (the real entry point, with its error
+mapping); a few run as real subprocesses.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+import topoeval as te
+from topoeval.cli import main
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+
+
+def run(capsys, *args, stdin: bytes | None = None, monkeypatch=None):
+    if stdin is not None:
+        class FakeStdin:
+            buffer = io.BytesIO(stdin)
+
+        monkeypatch.setattr(sys, "stdin", FakeStdin)
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def assert_one_line_error(code, err, expected_code, *patterns):
+    assert code == expected_code, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("topoeval: error: ")
+    for p in patterns:
+        assert p in lines[0], (p, lines[0])
+
+
+@pytest.fixture
+def files(tmp_path):
+    rng = np.random.default_rng(42)
+    x = rng.normal(size=(6, 7)).cumsum(axis=1).astype(np.float32)
+    y = (x + 0.05 * rng.normal(size=x.shape)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    return tmp_path, x, y
+
+
+# ----------------------------------------------------------------------------- compare: success
+
+
+def test_compare_json_matches_library(capsys, files):
+    d, x, y = files
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--format", "json", "--filtration", "both",
+                         "--order", "2", "--internal-p", "inf", "--axis-weights", "1,0.5", "--sharpness", "4")
+    assert code == 0, err
+    got = json.loads(out)
+    lib = te.compare(x, y, filtration="both", order=2, internal_p=np.inf, weights=(1, 0.5), sharpness=4).to_dict()
+    assert got["metrics"] == lib["metrics"]
+    assert got["options"]["order"] == 2.0 and got["options"]["internal_p"] == "inf"
+    assert got["options"]["weights"] == [1.0, 0.5] and got["options"]["sharpness"] == 4.0
+    assert got["inputs"] == {"orig": str(d / "x.npy"), "recon": str(d / "y.npy")}
+
+
+def test_compare_table_and_csv(capsys, files):
+    d, x, y = files
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy")
+    assert code == 0, err
+    for word in ("Pointwise", "psnr", "exact_dsl", "wasserstein", "bottleneck", "cp_false_negatives"):
+        assert word in out
+    assert "cp_false_negatives_minimum" not in out  # the per-type breakdown needs -v
+    code, out, err = run(capsys, "-v", "compare", d / "x.npy", d / "y.npy")
+    assert "cp_false_negatives_minimum" in out and "computed in" in err
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--format", "csv", "--metrics",
+                         "pointwise,persistence")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 1
+    row = te.compare(x, y, metrics="pointwise,persistence").to_row()
+    assert set(rows[0]) == {"orig", "recon", *row}
+    assert float(rows[0]["wasserstein_sublevel"]) == pytest.approx(row["wasserstein_sublevel"])
+
+
+def test_compare_output_file_force_and_atomic(capsys, files):
+    d, x, y = files
+    out_file = d / "res.json"
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "-o", out_file, "--metrics", "pointwise")
+    assert code == 0 and out == "" and json.loads(out_file.read_text())["metrics"]["pointwise"]
+    before = out_file.read_bytes()
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "-o", out_file, "--metrics", "dsl")
+    assert_one_line_error(code, err, 2, str(out_file), "exists already", "--force")
+    assert out_file.read_bytes() == before
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "-o", out_file, "--metrics", "dsl",
+                         "--force")
+    assert code == 0 and "dsl" in json.loads(out_file.read_text())["metrics"]
+    assert not [p for p in os.listdir(d) if p.startswith(".res.json")]  # no temporary left
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "-o", d / "res.csv", "--metrics", "pointwise")
+    assert code == 0 and (d / "res.csv").read_text().startswith("orig,recon,mse")
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "-o", d / "res.xyz")
+    assert_one_line_error(code, err, 2, "cannot tell the format", "--format")
+
+
+def test_compare_mixed_formats_and_stdin(capsys, files, monkeypatch):
+    d, x, y = files
+    with h5py.File(d / "r.h5", "w") as f:
+        f.create_dataset("grp/recon", data=y.astype(">f8"), chunks=(1, 7))
+    y.astype("<f4").tofile(d / "y.f32")
+    ref = te.compare(x, y, metrics="pointwise").to_row()["mse"]
+    for recon, extra in ((f"{d / 'r.h5'}:/grp/recon", []), (d / "y.f32", ["--recon-shape", "6x7"]),
+                         (d / "y.f32", ["--shape", "6x7"])):
+        code, out, err = run(capsys, "compare", d / "x.npy", recon, "--metrics", "pointwise", "--format", "json",
+                             *extra)
+        assert code == 0, err
+        assert json.loads(out)["metrics"]["pointwise"]["mse"] == pytest.approx(ref)
+    buf = io.BytesIO()
+    np.save(buf, y)
+    code, out, err = run(capsys, "compare", d / "x.npy", "-", "--metrics", "pointwise", "--format", "json",
+                         stdin=buf.getvalue(), monkeypatch=monkeypatch)
+    assert code == 0, err
+    assert json.loads(out)["metrics"]["pointwise"]["mse"] == pytest.approx(ref)
+
+
+def test_compare_nan_policy_omit(capsys, files):
+    d, x, y = files
+    y[2, 3] = np.nan
+    np.save(d / "nan.npy", y)
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "nan.npy")
+    assert_one_line_error(code, err, 1, "recon holds 1 non-finite", "(2, 3)", "nan_policy='omit'")
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "nan.npy", "--nan-policy", "omit", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["metrics"]["pointwise"]["n_values"] == x.size - 1
+
+
+def test_report_and_plot_options(capsys, files):
+    pytest.importorskip("topoeval.report")
+    pytest.importorskip("matplotlib")
+    d, x, y = files
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--report", d / "r.html", "--plot",
+                         d / "s.png", "--metrics", "pointwise,dsl,persistence")
+    assert code == 0, err
+    assert (d / "r.html").stat().st_size > 0 and (d / "s.png").read_bytes()[:4] == b"\x89PNG"
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--report", d / "r.html")
+    assert_one_line_error(code, err, 2, "exists already")
+
+
+# ----------------------------------------------------------------------------- compare: bad input
+
+
+def test_missing_file(capsys, files):
+    d, _, _ = files
+    code, out, err = run(capsys, "compare", d / "nope.npy", d / "y.npy")
+    assert_one_line_error(code, err, 1, "nope.npy", "no such file")
+
+
+def test_unknown_extension(capsys, files):
+    d, _, _ = files
+    (d / "data.txt").write_text("1 2 3")
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "data.txt")
+    assert_one_line_error(code, err, 1, "unknown file extension '.txt'", ".npy")
+
+
+def test_wrong_dataset_key_lists_existing(capsys, files):
+    d, x, y = files
+    with h5py.File(d / "b.h5", "w") as f:
+        f["orig"] = x
+        f["sz3/1e-2"] = y
+    code, out, err = run(capsys, "compare", f"{d / 'b.h5'}:/orig", f"{d / 'b.h5'}:/sz3/1e-3")
+    assert_one_line_error(code, err, 1, "no dataset '/sz3/1e-3'", "/orig", "/sz3/1e-2")
+    np.savez(d / "a.npz", u=x, v=y)
+    code, out, err = run(capsys, "compare", f"{d / 'a.npz'}:u", f"{d / 'a.npz'}:w")
+    assert_one_line_error(code, err, 1, "no array 'w'", "u, v")
+    code, out, err = run(capsys, "compare", d / "a.npz", d / "y.npy")
+    assert_one_line_error(code, err, 1, "holds 2 arrays", "u, v")
+
+
+def test_raw_size_mismatch_and_missing_shape(capsys, files):
+    d, x, _ = files
+    x.tofile(d / "x.f32")  # 42 values = 168 bytes
+    code, out, err = run(capsys, "compare", d / "x.f32", d / "x.f32", "--shape", "6x8")
+    assert_one_line_error(code, err, 1, "has 168 bytes", "shape 6x8 of float32 needs 192 bytes")
+    code, out, err = run(capsys, "compare", d / "x.f32", d / "x.f32")
+    assert_one_line_error(code, err, 2, "needs its shape", "--shape")
+    code, out, err = run(capsys, "compare", d / "x.f32", d / "x.f32", "--shape", "6xseven")
+    assert_one_line_error(code, err, 2, "shape '6xseven' is not valid")
+
+
+def test_shape_mismatch_shows_both(capsys, files):
+    d, x, _ = files
+    np.save(d / "t.npy", x.T)
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "t.npy")
+    assert_one_line_error(code, err, 1, "(6, 7)", "(7, 6)")
+
+
+def test_nonfinite_count_and_position(capsys, files):
+    d, x, _ = files
+    x[1, 2] = np.inf
+    x[4, 0] = np.nan
+    np.save(d / "bad.npy", x)
+    code, out, err = run(capsys, "compare", d / "bad.npy", d / "y.npy")
+    assert_one_line_error(code, err, 1, "orig holds 2 non-finite", "(1, 2)")
+
+
+def test_pickled_object_array(capsys, files):
+    d, _, _ = files
+    np.save(d / "obj.npy", np.array([[1, None]], dtype=object), allow_pickle=True)
+    code, out, err = run(capsys, "compare", d / "obj.npy", d / "y.npy")
+    assert_one_line_error(code, err, 1, "Python objects", "never loads pickles")
+
+
+def test_corrupt_and_truncated(capsys, files):
+    d, x, _ = files
+    raw = (d / "x.npy").read_bytes()
+    (d / "trunc.npy").write_bytes(raw[: len(raw) - 20])
+    code, out, err = run(capsys, "compare", d / "trunc.npy", d / "y.npy")
+    assert_one_line_error(code, err, 1, "truncated")
+    (d / "garbage.h5").write_bytes(b"\x00" * 512)
+    code, out, err = run(capsys, "compare", d / "garbage.h5", d / "y.npy")
+    assert_one_line_error(code, err, 1, "not an HDF5 file")
+    (d / "garbage.npz").write_bytes(b"PK\x03\x04 broken")
+    code, out, err = run(capsys, "compare", d / "garbage.npz", d / "y.npy")
+    assert_one_line_error(code, err, 1, "not a readable .npz archive")
+
+
+def test_unwritable_output(capsys, files):
+    d, _, _ = files
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "-o", d / "no" / "such" / "dir.json")
+    assert_one_line_error(code, err, 1, "cannot write", "does not exist")
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "-o", d / "x.npy" / "r.json")
+    assert_one_line_error(code, err, 1, "is a file, not a folder")
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "-o", d)
+    assert code == 2 and "Traceback" not in err  # click: a directory is not a file
+
+
+@pytest.mark.parametrize("args,pattern", [
+    (["--order", "0.5"], "order=0.5"),
+    (["--filtration", "upper"], "'upper' is not one of"),
+    (["--metrics", "pointwise,colour"], "'colour' is not a metric group"),
+    (["--axis-weights", "1,x"], "comma-separated list of numbers"),
+    (["--axis-weights", "1,1,1"], "weights has shape"),
+    (["--batch-axis", "5"], "batch_axis=5 is out of range"),
+    (["--sharpness", "-2"], "sharpness=-2"),
+    (["--bogus"], "No such option"),
+])
+def test_bad_options_exit_2(capsys, files, args, pattern):
+    d, _, _ = files
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", *args)
+    assert_one_line_error(code, err, 2, pattern)
+
+
+def test_debug_shows_traceback(files):
+    d, _, _ = files
+    with pytest.raises(te.TopoevalIOError):
+        main(["--debug", "compare", str(d / "nope.npy"), str(d / "y.npy")])
+
+
+# ----------------------------------------------------------------------------- diagram / info / sharpness
+
+
+def test_diagram_exports(capsys, files):
+    d, x, _ = files
+    dg = te.persistence_diagram(x)
+    sup = te.persistence_diagram(x, filtration="superlevel")
+    code, out, err = run(capsys, "diagram", d / "x.npy", "--format", "csv", "--filtration", "both")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == ["filtration", "birth", "death", "persistence", "birth_0", "birth_1", "death_0",
+                             "death_1"]
+    subl = [r for r in rows if r["filtration"] == "sublevel"]
+    assert len(subl) == len(dg) and len(rows) == len(dg) + len(sup)
+    np.testing.assert_allclose([float(r["birth"]) for r in subl], dg.births)
+    np.testing.assert_array_equal([[int(r["birth_0"]), int(r["birth_1"])] for r in subl], dg.birth_index)
+    for r in rows:  # the positions are the critical cells: values match the array
+        assert x[int(r["birth_0"]), int(r["birth_1"])] == np.float32(float(r["birth"]))
+    assert any(r["death"] == "inf" for r in subl) and any(r["death"] == "-inf" for r in rows)
+
+    code, out, err = run(capsys, "diagram", d / "x.npy", "-o", d / "dg.npy")
+    rec = np.load(d / "dg.npy", allow_pickle=False)
+    np.testing.assert_array_equal(rec["death"], dg.deaths)
+    np.testing.assert_array_equal(rec["death_1"], dg.death_index[:, 1])
+    code, out, err = run(capsys, "diagram", d / "x.npy", "-o", d / "dg.json", "--filtration", "superlevel")
+    js = json.loads((d / "dg.json").read_text())
+    assert len(js["pairs"]["superlevel"]) == len(sup) and js["pairs"]["superlevel"][0]["death"] == "-inf"
+    code, out, err = run(capsys, "diagram", d / "x.npy", "--top", "3")
+    assert code == 0 and "the 3 most persistent" in out
+    code, out, err = run(capsys, "diagram", d / "x.npy", "--format", "npy")
+    assert_one_line_error(code, err, 2, "pass -o FILE.npy")
+    code, out, err = run(capsys, "diagram", d / "x.npy", "-o", d / "dg.npy")
+    assert_one_line_error(code, err, 2, "exists already")
+
+
+def test_info(capsys, files):
+    d, x, y = files
+    with h5py.File(d / "b.h5", "w") as f:
+        f.create_dataset("orig", data=x, chunks=(1, 7), compression="gzip")
+        f.create_dataset("sz3/1e-2", data=y)
+    code, out, err = run(capsys, "info", d / "b.h5")
+    assert code == 0, err
+    assert f"{d / 'b.h5'}:/sz3/1e-2" in out and "1x7" in out and "gzip" in out and "6x7" in out
+    code, out, err = run(capsys, "info", d / "b.h5", "--format", "json")
+    names = [e["name"] for e in json.loads(out)["datasets"]]
+    assert names == [f"{d / 'b.h5'}:/orig", f"{d / 'b.h5'}:/sz3/1e-2"]
+    x.tofile(d / "x.f32")
+    code, out, err = run(capsys, "info", d / "x.f32")
+    assert code == 0 and "42" in out and "--shape" in out
+    code, out, err = run(capsys, "info", d / "x.f32", "--shape", "5x7")
+    assert_one_line_error(code, err, 1, "has 168 bytes", "needs 140 bytes")
+    code, out, err = run(capsys, "info", d / "missing.h5")
+    assert_one_line_error(code, err, 1, "no such file")
+
+
+def test_sharpness(capsys, tmp_path):
+    rng = np.random.default_rng(3)
+    walks = np.cumsum(rng.normal(scale=0.05, size=(32, 60)), axis=1)
+    np.save(tmp_path / "w.npy", walks)
+    code, out, err = run(capsys, "sharpness", tmp_path / "w.npy", "--format", "json", "--seed", "5")
+    assert code == 0, err
+    got = json.loads(out)
+    from topoeval.dsl import find_sharpness
+
+    fit = find_sharpness(walks, seed=5)
+    assert got["sharpness"] == pytest.approx(fit.sharpness) and got["steps"] == fit.steps
+    assert got["converged"] == fit.converged and got["reference"] == "mse"
+    code, out2, err = run(capsys, "sharpness", tmp_path / "w.npy", "--format", "json", "--seed", "5")
+    assert out2 == out  # reproducible with a seed
+    code, out, err = run(capsys, "sharpness", tmp_path / "w.npy", "--reference", "mae")
+    assert code == 0 and "sharpness" in out and "mae" in out
+
+
+@pytest.mark.parametrize("command", ["compare", "diagram", "info", "sharpness"])
+def test_help_has_example(capsys, command):
+    code, out, err = run(capsys, command, "--help")
+    assert code == 0 and "Example" in out and f"topoeval {command}" in out
+
+
+def test_group_help_and_version(capsys):
+    code, out, err = run(capsys, "--help")
+    assert code == 0 and "compare" in out and "diagram" in out
+    code, out, err = run(capsys, "--version")
+    assert code == 0 and te.__version__ in out
+
+
+# ----------------------------------------------------------------------------- real processes
+
+
+def test_entry_point_on_sample_data():
+    if not (SAMPLE / "shallow_water.npy").exists():
+        pytest.skip("sample_data not generated")
+    cmd = [sys.executable, "-m", "topoeval", "compare", str(SAMPLE / "shallow_water.npy"),
+           str(SAMPLE / "shallow_water_sz3_1e-2.npy"), "--format", "json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["shape"] == [8, 64, 64] and d["metrics"]["pointwise"]["max_abs_error"] <= 0.0100001
+
+
+def test_subprocess_error_is_one_line(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "topoeval", "compare", str(tmp_path / "a.npy"),
+                          str(tmp_path / "b.npy")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.count("\n") == 1 and "no such file" in out.stderr and out.stdout == ""

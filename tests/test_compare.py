@@ -1,0 +1,270 @@
+"""te.compare / Comparison: parts agree with the modules and with gudhi/POT oracles end to end."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import topoeval as te
+from topoeval.dsl import dsl as dsl_fn  # te.dsl may be the submodule (see the report to the lead)
+from topoeval.dsl import exact_dsl
+from topoeval.errors import InvalidOptionError, NonFiniteError, ShapeMismatchError
+
+from .naive import naive_masked_exact_dsl, naive_pointwise_metrics
+
+ALL_PARTS = ("pointwise", "dsl", "persistence", "critical_points")
+
+
+def pair(seed, shape=(12, 10), noise=0.1):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=shape).cumsum(axis=0)
+    y = x + noise * rng.normal(size=shape)
+    return x, y
+
+
+def test_parts_agree_with_modules():
+    x, y = pair(1, (6, 9, 8))
+    c = te.compare(x, y, filtration="both", order=2.0, internal_p=np.inf, sharpness=5.0, sign="softsign",
+                   weights=(1.0, 0.5, 0.0), min_persistence=0.05)
+    m = te.pointwise_metrics(x, y)
+    assert dict(c.pointwise) == m
+    assert c.dsl["exact_dsl"] == exact_dsl(y, x, weights=(1.0, 0.5, 0.0))
+    assert c.dsl["exact_dsl_rate"] == pytest.approx(exact_dsl(y, x, weights=(1.0, 0.5, 0.0), normalize=True))
+    assert c.dsl["dsl"] == pytest.approx(dsl_fn(y, x, sharpness=5.0, sign="softsign", weights=(1.0, 0.5, 0.0)))
+    assert c.dsl["sharpness"] == 5.0
+    for filt in ("sublevel", "superlevel"):
+        a = te.persistence_diagram(x, filtration=filt)
+        b = te.persistence_diagram(y, filtration=filt)
+        assert c.diagrams[filt][0] == a and c.diagrams[filt][1] == b
+        p = c.persistence[filt]
+        assert p["wasserstein"] == pytest.approx(te.wasserstein_distance(a, b, order=2.0, internal_p=np.inf))
+        assert p["bottleneck"] == pytest.approx(te.bottleneck_distance(a, b))
+        assert (p["n_points_orig"], p["n_points_recon"]) == (len(a), len(b))
+        # the matching kept for plots achieves the distance
+        mt = c.matchings[filt]
+        assert mt.ndim == 2 and mt.shape[1] == 3
+        assert np.sum(mt[:, 2] ** 2) ** 0.5 == pytest.approx(p["wasserstein"], rel=1e-9)
+    assert c.critical_points == te.critical_point_errors(x, y, min_persistence=0.05).to_row()
+    assert c.options["order"] == 2.0 and c.options["internal_p"] == math.inf and c.options["sign"] == "softsign"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_against_gudhi_pot_end_to_end(seed):
+    """Wasserstein / bottleneck of compare() equal gudhi's on gudhi's own cubical diagrams."""
+    gudhi = pytest.importorskip("gudhi")
+    from gudhi.wasserstein import wasserstein_distance as gudhi_w
+
+    rng = np.random.default_rng(100 + seed)
+    shape = tuple(rng.integers(3, 9, size=rng.integers(1, 4)))
+    x = np.round(rng.normal(size=shape), 1)  # ties
+    y = x + np.round(0.3 * rng.normal(size=shape), 1)
+    order = [1.0, 2.0][seed % 2]
+    c = te.compare(x, y, metrics="persistence", filtration="both", order=order)
+
+    def dgm(a):
+        cc = gudhi.CubicalComplex(top_dimensional_cells=a)
+        cc.compute_persistence()
+        return cc.persistence_intervals_in_dimension(0)
+
+    for filt, sgn in (("sublevel", 1.0), ("superlevel", -1.0)):
+        da, db = dgm(sgn * x), dgm(sgn * y)
+        fin = lambda d: d[np.isfinite(d[:, 1])]  # noqa: E731 - both have exactly one essential class
+        ess = abs(da[~np.isfinite(da[:, 1])][0, 0] - db[~np.isfinite(db[:, 1])][0, 0])
+        w_fin = gudhi_w(fin(da), fin(db), order=order, internal_p=2.0)
+        expect = (w_fin**order + ess**order) ** (1 / order)
+        assert c.persistence[filt]["wasserstein"] == pytest.approx(expect, rel=1e-9, abs=1e-12)
+        b_fin = gudhi.bottleneck_distance(fin(da), fin(db), 0.0)
+        assert c.persistence[filt]["bottleneck"] == pytest.approx(max(b_fin, ess), rel=1e-9, abs=1e-12)
+        assert c.persistence[filt]["n_points_orig"] == int(np.sum(da[:, 1] > da[:, 0]))
+
+
+def test_identical_arrays():
+    x, _ = pair(2)
+    c = te.compare(x, x)
+    r = c.to_row()
+    assert r["mse"] == 0 and r["psnr"] == math.inf and r["pearson"] == 1.0
+    assert r["exact_dsl"] == 0 and r["dsl"] == 0
+    assert r["wasserstein_sublevel"] == 0 and r["bottleneck_sublevel"] == 0
+    assert r["cp_total_errors"] == 0
+    d = c.to_dict()
+    assert d["metrics"]["pointwise"]["psnr"] == "inf"
+    json.dumps(d, allow_nan=False)
+
+
+def test_to_dict_json_safe_and_to_row_flat():
+    x, y = pair(3)
+    y[:] = 1.0  # constant reconstruction: Pearson undefined (NaN -> null)
+    c = te.compare(x, y, filtration="both")
+    d = json.loads(json.dumps(c.to_dict(), allow_nan=False))
+    assert d["metrics"]["pointwise"]["pearson"] is None
+    assert d["options"]["filtration"] == ["sublevel", "superlevel"]
+    assert d["shape"] == [12, 10] and d["topoeval_version"] == te.__version__
+    assert set(d["metrics"]) == set(ALL_PARTS)
+    row = c.to_row()
+    assert all(isinstance(v, (int, float, str, bool)) for v in row.values())
+    for key in ("mse", "rmse", "mae", "max_abs_error", "psnr", "relative_l2_error", "pearson", "exact_dsl",
+                "dsl", "sharpness", "wasserstein_sublevel", "bottleneck_sublevel", "n_points_orig_sublevel",
+                "n_points_recon_sublevel", "wasserstein_superlevel", "cp_false_negatives",
+                "cp_false_positives", "cp_false_types"):
+        assert key in row, key
+    assert math.isnan(row["pearson"])
+
+
+def test_parts_switched_off_are_absent():
+    x, y = pair(4)
+    c = te.compare(x, y, metrics=["dsl"])
+    assert c.pointwise is None and c.persistence is None and c.critical_points is None
+    assert set(c.to_row()) == {"exact_dsl", "exact_dsl_rate", "dsl", "sharpness"}
+    assert c.diagrams == {} and c.cp_errors is None
+    c2 = te.compare(x, y, metrics="pointwise, persistence")
+    assert c2.options["metrics"] == ("pointwise", "persistence")
+    assert "wasserstein_sublevel" in c2.to_row() and "exact_dsl" not in c2.to_row()
+
+
+def test_options_validated_before_any_work(monkeypatch):
+    import topoeval.persistence as pers
+
+    def boom(*a, **k):  # pragma: no cover - must not be reached
+        raise AssertionError("computed before validating the options")
+
+    monkeypatch.setattr(pers, "persistence_diagram", boom)
+    x, y = pair(5)
+    bad = [
+        dict(metrics="pointwise,topology_x"),
+        dict(metrics=[]),
+        dict(filtration="upper"),
+        dict(connectivity="diag"),
+        dict(order=0.5),
+        dict(internal_p=0.5),
+        dict(sharpness=-1),
+        dict(sign="relu"),
+        dict(weights=(1, 1, 1)),
+        dict(weights=(1, -1)),
+        dict(batch_axis=2),
+        dict(nan_policy="drop"),
+        dict(dtype="int8"),
+        dict(min_persistence=-1),
+        dict(cp_connectivity="face"),
+        dict(data_range=0),
+    ]
+    for kw in bad:
+        with pytest.raises(InvalidOptionError):
+            te.compare(x, y, **kw)
+    with pytest.raises(TypeError):
+        te.compare(x, y, wasserstein_order=2)
+
+
+def test_bad_arrays():
+    x, y = pair(6)
+    with pytest.raises(ShapeMismatchError, match=r"\(12, 10\).*\(10, 12\)"):
+        te.compare(x, y.T)
+    y[3, 4] = np.nan
+    y[5, 0] = np.inf
+    with pytest.raises(NonFiniteError, match=r"recon holds 2 non-finite.*\(3, 4\).*nan_policy='omit'"):
+        te.compare(x, y)
+
+
+def test_nan_policy_omit():
+    x, y = pair(7, (7, 8))
+    x[2, 3] = np.nan
+    y[5, 5] = -np.inf
+    c = te.compare(x, y, nan_policy="omit", metrics="pointwise,dsl,persistence")
+    valid = np.isfinite(x) & np.isfinite(y)
+    ref = naive_pointwise_metrics(x[valid], y[valid])
+    for k in ("mse", "mae", "max_abs_error", "psnr", "pearson"):
+        assert c.pointwise[k] == pytest.approx(ref[k], rel=1e-9)
+    mism, count = naive_masked_exact_dsl(x, y, valid)
+    assert c.dsl["exact_dsl"] == mism
+    assert c.dsl["exact_dsl_rate"] == pytest.approx(mism / count)
+    # DSL with omit on finite data equals the regular DSL
+    xf, yf = pair(8, (5, 6))
+    full = te.compare(xf, yf, metrics="dsl")
+    om = te.compare(xf, yf, metrics="dsl", nan_policy="omit")
+    for k in ("exact_dsl", "exact_dsl_rate"):
+        assert om.dsl[k] == pytest.approx(full.dsl[k])
+    a = te.compare(xf, yf, metrics="dsl", nan_policy="omit", sharpness=3.0)
+    b = te.compare(xf, yf, metrics="dsl", sharpness=3.0)
+    assert a.dsl["dsl"] == pytest.approx(b.dsl["dsl"], rel=1e-6)
+    assert c.persistence["sublevel"]["n_points_orig"] == len(te.persistence_diagram(x, nan_policy="omit"))
+
+
+def test_batch_axis():
+    x, y = pair(9, (3, 6, 7))
+    c = te.compare(x, y, batch_axis=0, order=2.0, filtration="both")
+    assert c.dsl["exact_dsl"] == pytest.approx(exact_dsl(y, x, batch_axis=0))
+    for filt in ("sublevel", "superlevel"):
+        ws, bs, n = [], [], 0
+        for i in range(3):
+            a = te.persistence_diagram(x[i], filtration=filt)
+            b = te.persistence_diagram(y[i], filtration=filt)
+            ws.append(te.wasserstein_distance(a, b, order=2.0))
+            bs.append(te.bottleneck_distance(a, b))
+            n += len(a)
+        assert c.persistence[filt]["wasserstein"] == pytest.approx(np.sqrt(np.sum(np.square(ws))))
+        assert c.persistence[filt]["bottleneck"] == pytest.approx(max(bs))
+        assert c.persistence[filt]["n_points_orig"] == n
+        assert len(c.diagrams[filt][0]) == 3 and len(c.matchings[filt]) == 3
+    fn = sum(te.critical_point_errors(x[i], y[i]).to_row()["cp_false_negatives"] for i in range(3))
+    assert c.critical_points["cp_false_negatives"] == fn
+    # batch axis in the middle, with omit
+    c2 = te.compare(np.moveaxis(x, 0, 1), np.moveaxis(y, 0, 1), batch_axis=1, metrics="dsl", nan_policy="omit")
+    assert c2.dsl["exact_dsl"] == pytest.approx(c.dsl["exact_dsl"])
+
+
+def test_dtypes_and_inputs():
+    x, y = pair(10)
+    c64 = te.compare(x, y.astype(np.float32), metrics="pointwise")
+    assert c64.dtypes == ("float64", "float32")
+    c32 = te.compare(x, y, metrics="pointwise", dtype="float32")
+    assert c32.pointwise["mse"] == pytest.approx(c64.pointwise["mse"], rel=1e-4)
+    ci = te.compare((x * 10).astype(np.int16), (y * 10).astype(np.int16), dtype="input", metrics="pointwise,dsl")
+    assert ci.pointwise["n_values"] == x.size
+    cl = te.compare(x.tolist(), y.tolist(), metrics="pointwise")
+    assert cl.pointwise["mse"] == c64.pointwise["mse"] or cl.pointwise["mse"] == pytest.approx(
+        np.mean((y - x) ** 2))
+
+
+def test_frozen_repr_html():
+    x, y = pair(11)
+    c = te.compare(x, y, metrics="pointwise,persistence")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.shape = (1,)
+    r = repr(c)
+    assert "Comparison(shape=(12, 10)" in r and "wasserstein" in r and "psnr" in r
+    h = c._repr_html_()
+    assert h.startswith("<table>") and "wasserstein" in h and "Pointwise" in h
+    assert c.elapsed["total"] >= c.elapsed["persistence"] > 0
+
+
+def test_compare_callable_after_submodule_import():
+    """`from topoeval.compare import Comparison` shadows te.compare with the module: still callable."""
+    code = (
+        "import numpy as np, topoeval as te\n"
+        "from topoeval.compare import Comparison\n"
+        "c = te.compare(np.arange(5.0), np.arange(5.0), metrics='pointwise')\n"
+        "assert isinstance(c, Comparison), type(c)\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_sample_data_pair():
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "sample_data"
+    if not (root / "shallow_water.npy").exists():
+        pytest.skip("sample_data not generated")
+    x = te.load_array(root / "shallow_water.npy")
+    y = te.load_array(root / "shallow_water_sz3_1e-2.npy")
+    c = te.compare(x, y)
+    assert c.pointwise["max_abs_error"] <= 1e-2 * (1 + 1e-6)
+    assert c.persistence["sublevel"]["bottleneck"] <= 1e-2 * (1 + 1e-6)  # stability: d_B <= ||x - y||_inf
+    assert c.persistence["sublevel"]["wasserstein"] > 0

@@ -1,0 +1,353 @@
+"""File readers (npy / npz / HDF5 / raw / stdin), describe_file and atomic_output."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import zipfile
+
+import h5py
+import numpy as np
+import pytest
+
+import topoeval as te
+from topoeval.errors import (
+    DatasetNotFoundError,
+    FileFormatError,
+    InvalidDTypeError,
+    InvalidOptionError,
+    OutputExistsError,
+    TopoevalIOError,
+)
+from topoeval.io import atomic_output, parse_shape, split_spec
+
+
+@pytest.fixture
+def arr():
+    return np.random.default_rng(7).normal(size=(4, 5, 6)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- npy
+
+
+def test_npy_memmapped_readonly(tmp_path, arr):
+    p = tmp_path / "a.npy"
+    np.save(p, arr)
+    out = te.load_array(p)
+    np.testing.assert_array_equal(out, arr)
+    assert isinstance(out, np.memmap) and not out.flags.writeable
+    assert type(te.load_array(p, mmap=False)) is np.ndarray
+
+
+def test_npy_fortran_bigendian_and_cast(tmp_path, arr):
+    p = tmp_path / "f.npy"
+    np.save(p, np.asfortranarray(arr).astype(">f8"))
+    out = te.load_array(p)
+    assert out.dtype == np.float64 and out.dtype.isnative
+    np.testing.assert_array_equal(out, arr.astype(np.float64))
+    assert te.load_array(p, dtype="float32").dtype == np.float32
+
+
+def test_npy_object_array_refused(tmp_path):
+    p = tmp_path / "obj.npy"
+    np.save(p, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    with pytest.raises(FileFormatError, match="Python objects.*never loads pickles"):
+        te.load_array(p)
+
+
+def test_npy_truncated(tmp_path, arr):
+    p = tmp_path / "t.npy"
+    np.save(p, arr)
+    data = p.read_bytes()
+    p.write_bytes(data[:-10])
+    with pytest.raises(FileFormatError, match=r"truncated.*\(4, 5, 6\).*bytes"):
+        te.load_array(p)
+
+
+def test_npy_corrupt(tmp_path):
+    p = tmp_path / "c.npy"
+    p.write_bytes(b"this is not numpy at all")
+    with pytest.raises(FileFormatError, match="not a .npy file"):
+        te.load_array(p)
+    p.write_bytes(b"\x93NUMPY\x01\x00\x10\x00{'descr': <f4 ")
+    with pytest.raises(FileFormatError, match="corrupt .npy header"):
+        te.load_array(p)
+
+
+def test_npy_string_dtype(tmp_path):
+    p = tmp_path / "s.npy"
+    np.save(p, np.array(["a", "b"]))
+    with pytest.raises(InvalidDTypeError, match="not a real number type"):
+        te.load_array(p)
+
+
+def test_stdin(monkeypatch, arr):
+    buf = io.BytesIO()
+    np.save(buf, arr)
+
+    class FakeStdin:
+        buffer = io.BytesIO(buf.getvalue())
+
+    monkeypatch.setattr(sys, "stdin", FakeStdin)
+    np.testing.assert_array_equal(te.load_array("-"), arr)
+    FakeStdin.buffer = io.BytesIO(b"")
+    with pytest.raises(FileFormatError, match="no data"):
+        te.load_array("-")
+
+
+# ----------------------------------------------------------------------------- npz
+
+
+def test_npz(tmp_path, arr):
+    p = tmp_path / "a.npz"
+    np.savez_compressed(p, u=arr, v=arr * 2)
+    np.testing.assert_array_equal(te.load_array(f"{p}:v"), arr * 2)
+    with pytest.raises(DatasetNotFoundError, match=r"holds 2 arrays \(u, v\).*:KEY"):
+        te.load_array(p)
+    with pytest.raises(DatasetNotFoundError, match=r"no array 'w'; it holds: u, v"):
+        te.load_array(f"{p}:w")
+    single = tmp_path / "one.npz"
+    np.savez(single, only=arr)
+    np.testing.assert_array_equal(te.load_array(single), arr)
+
+
+def test_npz_object_and_corrupt(tmp_path):
+    p = tmp_path / "o.npz"
+    np.savez(p, x=np.array([None, 1], dtype=object))
+    with pytest.raises(FileFormatError, match="Python objects"):
+        te.load_array(f"{p}:x")
+    q = tmp_path / "c.npz"
+    np.savez(q, x=np.arange(1000.0))
+    q.write_bytes(q.read_bytes()[:200])
+    with pytest.raises(FileFormatError, match="corrupt or truncated"):
+        te.load_array(q)
+
+
+# ----------------------------------------------------------------------------- hdf5
+
+
+def test_hdf5(tmp_path, arr):
+    p = tmp_path / "d.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("grp/u", data=arr, chunks=(1, 5, 6), compression="gzip")
+        f.create_dataset("big", data=arr.astype(">f8"))
+        f.create_dataset("names", data=np.array([b"a", b"b"]))
+    np.testing.assert_array_equal(te.load_array(f"{p}:/grp/u"), arr)
+    np.testing.assert_array_equal(te.load_array(f"{p}:grp/u"), arr)
+    big = te.load_array(f"{p}:/big")
+    assert big.dtype == np.float64 and big.dtype.isnative
+    np.testing.assert_array_equal(big, arr.astype(np.float64))
+    with pytest.raises(DatasetNotFoundError, match=r"no dataset '/grp/v'; it holds: /big, /grp/u, /names"):
+        te.load_array(f"{p}:/grp/v")
+    with pytest.raises(DatasetNotFoundError, match=r"is a group.*/grp/u"):
+        te.load_array(f"{p}:/grp")
+    with pytest.raises(DatasetNotFoundError, match="holds 3 datasets"):
+        te.load_array(p)
+    with pytest.raises(InvalidDTypeError, match="not a real number type"):
+        te.load_array(f"{p}:/names")
+
+
+def test_hdf5_single_dataset_and_corrupt(tmp_path, arr):
+    p = tmp_path / "one.hdf5"
+    with h5py.File(p, "w") as f:
+        f["x"] = arr
+    np.testing.assert_array_equal(te.load_array(p), arr)
+    data = p.read_bytes()
+    trunc = tmp_path / "trunc.h5"
+    trunc.write_bytes(data[: len(data) // 2])
+    with pytest.raises(FileFormatError, match=str(trunc)):
+        te.load_array(trunc)
+    noth5 = tmp_path / "x.nc"
+    noth5.write_bytes(b"CDF\x01" + bytes(100))  # netCDF-3 classic
+    with pytest.raises(FileFormatError, match="netCDF-3"):
+        te.load_array(noth5)
+
+
+# ----------------------------------------------------------------------------- raw
+
+
+@pytest.mark.parametrize("ext,dtype", [(".f32", "<f4"), (".f64", "<f8"), (".d64", "<f8"), (".i32", "<i4"),
+                                       (".u8", "u1"), (".i16", "<i2")])
+def test_raw_extensions(tmp_path, arr, ext, dtype):
+    p = tmp_path / f"field{ext}"
+    data = (arr * 10).astype(dtype)
+    data.tofile(p)
+    out = te.load_array(p, shape="4x5x6")
+    assert out.dtype == np.dtype(dtype).newbyteorder("=")
+    np.testing.assert_array_equal(out, data)
+
+
+def test_raw_c_order_slowest_first(tmp_path):
+    """--shape is C order: the LAST dimension varies fastest in the file (SDRBench convention)."""
+    p = tmp_path / "r.f32"
+    np.arange(6, dtype="<f4").tofile(p)
+    out = te.load_array(p, shape=(2, 3))
+    assert out[0, 2] == 2 and out[1, 0] == 3
+
+
+def test_raw_byteorder_and_dtype(tmp_path, arr):
+    p = tmp_path / "b.dat"
+    arr.astype(">f4").tofile(p)
+    with pytest.raises(InvalidOptionError, match="carries no dtype.*--dtype float32"):
+        te.load_array(p, shape="4x5x6")
+    out = te.load_array(p, shape="4x5x6", dtype="float32", byteorder="big")
+    assert out.dtype.isnative
+    np.testing.assert_array_equal(out, arr)
+    wrong = te.load_array(p, shape="4x5x6", dtype="float32")  # little-endian read of big data
+    assert not np.array_equal(wrong, arr)
+
+
+def test_raw_size_mismatch_says_both_numbers(tmp_path, arr):
+    p = tmp_path / "s.f32"
+    arr.tofile(p)
+    with pytest.raises(FileFormatError, match=r"has 480 bytes but shape 4x5x7 of float32 needs 560 bytes"):
+        te.load_array(p, shape="4x5x7")
+    with pytest.raises(InvalidOptionError, match=r"needs its shape.*480 bytes hold 120 float32"):
+        te.load_array(p)
+
+
+def test_shape_parsing():
+    assert parse_shape("100x500x500") == (100, 500, 500)
+    assert parse_shape("3,4") == (3, 4)
+    for bad in ("", "3x0", "axb", "-1x2"):
+        with pytest.raises(InvalidOptionError, match="shape"):
+            parse_shape(bad)
+
+
+def test_shape_given_for_npy_must_match(tmp_path, arr):
+    p = tmp_path / "a.npy"
+    np.save(p, arr)
+    assert te.load_array(p, shape="4x5x6").shape == (4, 5, 6)
+    with pytest.raises(InvalidOptionError, match="only needed for raw"):
+        te.load_array(p, shape="4x30")
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_missing_and_unknown(tmp_path):
+    with pytest.raises(TopoevalIOError, match="no such file"):
+        te.load_array(tmp_path / "nope.npy")
+    with pytest.raises(TopoevalIOError, match="folder .* does not exist"):
+        te.load_array(tmp_path / "nodir" / "nope.npy")
+    p = tmp_path / "x.csv"
+    p.write_text("1,2\n")
+    with pytest.raises(FileFormatError, match=r"unknown file extension '.csv'.*\.npy"):
+        te.load_array(p)
+    (tmp_path / "d.npy").mkdir()
+    with pytest.raises(TopoevalIOError, match="is a folder"):
+        te.load_array(tmp_path / "d.npy")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads everything")
+def test_unreadable(tmp_path, arr):  # pragma: no cover - CI runs as root here
+    p = tmp_path / "a.npy"
+    np.save(p, arr)
+    p.chmod(0)
+    with pytest.raises(TopoevalIOError, match="permission denied"):
+        te.load_array(p)
+
+
+def test_split_spec(tmp_path):
+    assert split_spec("a.h5:/x/y") == (split_spec("a.h5")[0], "/x/y")
+    assert split_spec("a.npz:k")[1] == "k"
+    assert split_spec("dir:with:colons/a.npy")[1] is None
+    weird = tmp_path / "we:ird.npy"
+    weird.write_bytes(b"")
+    assert split_spec(str(weird))[1] is None  # an existing path is never split
+
+
+# ----------------------------------------------------------------------------- describe
+
+
+def test_describe_file(tmp_path, arr):
+    p = tmp_path / "d.h5"
+    with h5py.File(p, "w") as f:
+        d = f.create_dataset("grp/u", data=arr, chunks=(1, 5, 6), compression="gzip", compression_opts=4)
+        d.attrs["units"] = "m"
+        f.create_dataset("v", data=arr[0].astype(">f8"))
+    info = te.describe_file(p)
+    assert info["format"] == "hdf5"
+    by = {e["name"]: e for e in info["datasets"]}
+    u = by[f"{p}:/grp/u"]
+    assert u["shape"] == (4, 5, 6) and u["dtype"] == "float32" and u["chunks"] == (1, 5, 6)
+    assert u["compression"] == "gzip" and u["compression_opts"] == 4 and u["attrs"] == {"units": "m"}
+    assert by[f"{p}:/v"]["byteorder"] == "big"
+    np.testing.assert_array_equal(te.load_array(u["name"]), arr)  # the name is a valid spec
+
+    z = tmp_path / "z.npz"
+    np.savez_compressed(z, a=arr, b=np.zeros(3, np.int16))
+    names = {e["name"]: e for e in te.describe_file(z)["datasets"]}
+    assert names[f"{z}:b"]["shape"] == (3,) and names[f"{z}:b"]["dtype"] == "int16"
+
+    r = tmp_path / "r.f64"
+    np.zeros(10).tofile(r)
+    assert te.describe_file(r)["datasets"][0]["shape"] == (10,)
+
+
+# ----------------------------------------------------------------------------- atomic output
+
+
+def test_atomic_output_writes_and_refuses(tmp_path):
+    out = tmp_path / "r.csv"
+    with atomic_output(out) as tmp:
+        assert tmp.parent == tmp_path and tmp.suffix == ".csv"
+        tmp.write_text("one")
+    assert out.read_text() == "one"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+    with pytest.raises(OutputExistsError, match="exists already; pass --force"):
+        with atomic_output(out):
+            pass
+    with atomic_output(out, force=True) as tmp:
+        tmp.write_text("two")
+    assert out.read_text() == "two"
+    assert sorted(os.listdir(tmp_path)) == ["r.csv"]  # no temporary left behind
+
+
+def test_atomic_output_crash_leaves_old_file(tmp_path):
+    out = tmp_path / "r.json"
+    out.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_output(out, force=True) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash while writing")
+    assert out.read_text() == "old"
+    assert sorted(os.listdir(tmp_path)) == ["r.json"]
+
+
+def test_atomic_output_unwritable(tmp_path):
+    with pytest.raises(TopoevalIOError, match="folder .* does not exist"):
+        with atomic_output(tmp_path / "missing" / "r.csv"):
+            pass
+    with pytest.raises(TopoevalIOError, match="is a folder"):
+        with atomic_output(tmp_path):
+            pass
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(TopoevalIOError, match="is a file, not a folder"):
+        with atomic_output(tmp_path / "file" / "r.csv"):
+            pass
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as root: permissions are not enforced")
+        with pytest.raises(TopoevalIOError, match="not writable"):
+            with atomic_output(ro / "r.csv"):
+                pass
+    finally:
+        ro.chmod(0o755)
+
+
+def test_zip_member_names(tmp_path, arr):
+    """npz members written by other tools (without the .npy suffix) are skipped, not crashed on."""
+    p = tmp_path / "m.npz"
+    with zipfile.ZipFile(p, "w") as zf:
+        buf = io.BytesIO()
+        np.save(buf, arr)
+        zf.writestr("a.npy", buf.getvalue())
+        zf.writestr("README", "hello")
+    assert [e["name"] for e in te.describe_file(p)["datasets"]] == [f"{p}:a"]
