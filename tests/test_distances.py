@@ -301,3 +301,43 @@ def test_sample_fields_vs_reconstructions(name):
             assert got == pytest.approx(gudhi_w(orig, rec, p, 2.0), rel=1e-9), f.name
             check_matching(orig, rec, got, m, p, 2.0)
         assert te.bottleneck_distance(orig, rec) == gudhi_b(orig, rec), f.name
+
+
+# ----------------------------------------------------------------------------- the sparse solver
+
+
+def _sparse_value(a, b, p, q, k):
+    from topoeval._kernels import _distances as kd
+
+    mx, my, stats = kd.sparse_wasserstein(a, b, p, q, k=k, return_stats=True)
+    rows = tdist._matching_rows(np.arange(len(a)), np.arange(len(b)), mx, my, a, b, q)
+    m = tdist._finish_matching(rows)
+    return (m[:, 2] ** p).sum() ** (1.0 / p), m, stats
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sparse_solver_with_few_neighbours_matches_pot(kind):
+    """k = 1 or 2 neighbours leave most optimal pairs out: the certificate must find them."""
+    s = SCALE.get(kind, 1.0)
+    rng = np.random.default_rng(21)
+    for trial, (a, b) in enumerate(_pairs(22, kind, [(40, 50), (150, 120), (300, 310)])):
+        for p in ORDERS:
+            for q in NORMS:
+                k = int(rng.integers(1, 4))
+                got, m, stats = _sparse_value(a, b, p, q, k)
+                ref = gudhi_w(a * s, b * s, p, q) / abs(s)
+                assert got == pytest.approx(ref, rel=1e-9, abs=1e-300), (kind, trial, p, q, k, stats)
+                check_matching(a, b, got, m, p, q)
+
+
+def test_public_api_uses_sparse_solver_on_large_diagrams():
+    rng = np.random.default_rng(23)
+    f = rng.normal(size=(64, 64))
+    g = f + rng.normal(size=f.shape) * 0.3
+    a, b = _gudhi_dgm(f), _gudhi_dgm(g)
+    assert len(a) + len(b) > tdist._DENSE_MAX_POINTS
+    for p in (1.0, 2.0):
+        got, m = te.wasserstein_distance(a, b, order=p, matching=True)
+        assert got == pytest.approx(gudhi_w(a, b, p, 2.0), rel=1e-9)
+        check_matching(a, b, got, m, p, 2.0)
+    assert te.bottleneck_distance(a, b) == gudhi_b(a, b)

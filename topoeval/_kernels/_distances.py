@@ -196,3 +196,392 @@ def _bottleneck_candidates(x, y, px, py, lo, hi, tree_x, tree_y, q):
     c = _pair_dist(x[ii, 0] - y[jj, 0], x[ii, 1] - y[jj, 1], q)
     keep = (c > lo) & (c <= hi) & (np.maximum(px[ii], py[jj]) > c)
     return c[keep]
+
+
+# ----------------------------------------------------------------------------- Wasserstein (sparse)
+#
+# Augmented square assignment: rows are the points x_i of the first diagram (0..n-1) and the
+# diagonal copies e_j of the points of the second one (n..n+m-1); columns are the points y_j
+# (0..m-1) and the diagonal copies d_i (m..m+n-1).  Costs: x_i-y_j = c_ij = |x_i - y_j|_q^p
+# (candidate pairs only), x_i-d_i = dx_i (distance to the diagonal ^ p), e_j-y_j = dy_j,
+# e_j-d_i = 0 for every candidate pair (i, j): the transposes of the candidate pairs are enough
+# for the diagonal-diagonal block, since the transposes of any point-point matching match exactly
+# the diagonal copies it leaves over.  Solved by successive shortest augmenting paths (Dijkstra
+# with early exit on reduced costs c - u_r - v_c >= 0).
+#
+# Certificate over *all* pairs.  With alpha_i = u[x_i] + v[d_i] and beta_j = u[e_j] + v[y_j],
+# U_i = dx_i - alpha_i >= 0 and V_j = dy_j - beta_j >= 0 are a dual of the max-weight matching
+# problem with weights w_ij = dx_i + dy_j - c_ij whose objective equals the primal one; it is
+# feasible (so the matching is optimal over all pairs) iff c_ij >= alpha_i + beta_j for every
+# pair - checked with a KD-tree over y storing the maximum beta of each node.  Violating pairs
+# are added, the rows whose new edges have negative reduced cost are unassigned (their u
+# lowered) and re-augmented, until no violator remains.
+
+
+@njit(cache=True, nogil=True)
+def _ground(db, dd, q):
+    db = abs(db)
+    dd = abs(dd)
+    if q == np.inf:
+        return max(db, dd)
+    if q == 1.0:
+        return db + dd
+    if q == 2.0:
+        return np.hypot(db, dd)
+    return (db**q + dd**q) ** (1.0 / q)
+
+
+@njit(cache=True, nogil=True)
+def _heap_push(hk, hv, size, key, val):
+    i = size
+    hk[i] = key
+    hv[i] = val
+    while i > 0:
+        parent = (i - 1) >> 1
+        if hk[parent] <= hk[i]:
+            break
+        hk[parent], hk[i] = hk[i], hk[parent]
+        hv[parent], hv[i] = hv[i], hv[parent]
+        i = parent
+    return size + 1
+
+
+@njit(cache=True, nogil=True)
+def _heap_pop(hk, hv, size):
+    key = hk[0]
+    val = hv[0]
+    size -= 1
+    hk[0] = hk[size]
+    hv[0] = hv[size]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        small = left
+        right = left + 1
+        if right < size and hk[right] < hk[left]:
+            small = right
+        if hk[i] <= hk[small]:
+            break
+        hk[small], hk[i] = hk[i], hk[small]
+        hv[small], hv[i] = hv[i], hv[small]
+        i = small
+    return key, val, size
+
+
+@njit(cache=True, nogil=True)
+def _ssp_augment(indptr, cols, costs, u, v, row_of_col, col_of_row, order):
+    """Augment every free row in ``order`` along a shortest path (reduced costs), in place.
+
+    Returns the number of rows that could not be augmented (0 when the graph has a perfect
+    matching)."""
+    ncol = v.shape[0]
+    dist = np.full(ncol, np.inf)
+    pred = np.full(ncol, -1, np.int64)
+    settled = np.zeros(ncol, np.bool_)
+    touched = np.empty(ncol, np.int64)
+    settled_list = np.empty(ncol, np.int64)
+    cap = cols.shape[0] + 16
+    hk = np.empty(cap, np.float64)
+    hv = np.empty(cap, np.int64)
+    failed = 0
+    for s in order:
+        if col_of_row[s] != -1:
+            continue
+        ntouched = 0
+        nset = 0
+        hsize = 0
+        us = u[s]
+        for e in range(indptr[s], indptr[s + 1]):
+            c = cols[e]
+            d = costs[e] - us - v[c]
+            if d < dist[c]:
+                if dist[c] == np.inf:
+                    touched[ntouched] = c
+                    ntouched += 1
+                dist[c] = d
+                pred[c] = s
+                hsize = _heap_push(hk, hv, hsize, d, c)
+        sink = -1
+        delta = 0.0
+        while hsize > 0:
+            d, c, hsize = _heap_pop(hk, hv, hsize)
+            if settled[c] or d > dist[c]:
+                continue
+            settled[c] = True
+            settled_list[nset] = c
+            nset += 1
+            r = row_of_col[c]
+            if r == -1:
+                sink = c
+                delta = d
+                break
+            ur = u[r]
+            for e in range(indptr[r], indptr[r + 1]):
+                c2 = cols[e]
+                if settled[c2]:
+                    continue
+                nd = d + costs[e] - ur - v[c2]
+                if nd < dist[c2]:
+                    if dist[c2] == np.inf:
+                        touched[ntouched] = c2
+                        ntouched += 1
+                    dist[c2] = nd
+                    pred[c2] = r
+                    hsize = _heap_push(hk, hv, hsize, nd, c2)
+        if sink == -1:
+            failed += 1
+        else:
+            for k in range(nset):
+                c = settled_list[k]
+                dc = dist[c]
+                if c != sink:
+                    u[row_of_col[c]] += delta - dc
+                v[c] += dc - delta
+            u[s] += delta
+            c = sink
+            while True:
+                r = pred[c]
+                prev = col_of_row[r]
+                row_of_col[c] = r
+                col_of_row[r] = c
+                if r == s:
+                    break
+                c = prev
+        for k in range(ntouched):
+            c = touched[k]
+            dist[c] = np.inf
+            settled[c] = False
+            pred[c] = -1
+    return failed
+
+
+@njit(cache=True, nogil=True)
+def _kdtree_build(pts, leaf_size):
+    """Implicit 2-D KD-tree.  Returns (perm, node_start, node_end, node_left, node_right, bbox)
+    with nodes in pre-order (children after their parent); bbox rows [bmin, bmax, dmin, dmax]."""
+    n = pts.shape[0]
+    perm = np.arange(n)
+    maxnodes = 2 * (n // max(leaf_size, 1) + 1) * 2 + 1
+    start = np.empty(maxnodes, np.int64)
+    end = np.empty(maxnodes, np.int64)
+    left = np.full(maxnodes, -1, np.int64)
+    right = np.full(maxnodes, -1, np.int64)
+    bbox = np.empty((maxnodes, 4), np.float64)
+    nnodes = 1
+    start[0] = 0
+    end[0] = n
+    stack = np.empty(maxnodes, np.int64)
+    stack[0] = 0
+    top = 1
+    while top > 0:
+        top -= 1
+        node = stack[top]
+        s0 = start[node]
+        e0 = end[node]
+        bmin = np.inf
+        bmax = -np.inf
+        dmin = np.inf
+        dmax = -np.inf
+        for k in range(s0, e0):
+            b = pts[perm[k], 0]
+            d = pts[perm[k], 1]
+            bmin = min(bmin, b)
+            bmax = max(bmax, b)
+            dmin = min(dmin, d)
+            dmax = max(dmax, d)
+        bbox[node, 0] = bmin
+        bbox[node, 1] = bmax
+        bbox[node, 2] = dmin
+        bbox[node, 3] = dmax
+        if e0 - s0 <= leaf_size:
+            continue
+        axis = 0 if (bmax - bmin) >= (dmax - dmin) else 1
+        seg = perm[s0:e0].copy()
+        keys = np.empty(e0 - s0)
+        for k in range(e0 - s0):
+            keys[k] = pts[seg[k], axis]
+        o = np.argsort(keys)
+        for k in range(e0 - s0):
+            perm[s0 + k] = seg[o[k]]
+        mid = (s0 + e0) // 2
+        lnode = nnodes
+        rnode = nnodes + 1
+        nnodes += 2
+        start[lnode] = s0
+        end[lnode] = mid
+        start[rnode] = mid
+        end[rnode] = e0
+        left[node] = lnode
+        right[node] = rnode
+        stack[top] = rnode
+        stack[top + 1] = lnode
+        top += 2
+    return perm, start[:nnodes], end[:nnodes], left[:nnodes], right[:nnodes], bbox[:nnodes]
+
+
+@njit(cache=True, nogil=True)
+def _certificate_violations(x, y, alpha, beta, p, q, tol, perm, start, end, left, right, bbox,
+                            max_out):
+    """Pairs (i, j) with |x_i - y_j|_q^p < alpha_i + beta_j - tol (at most max_out of them).
+
+    Returns (ii, jj, count); count > max_out means some were left out."""
+    nnodes = start.shape[0]
+    nodemax = np.full(nnodes, -np.inf)
+    for node in range(nnodes - 1, -1, -1):
+        if left[node] == -1:
+            mb = -np.inf
+            for k in range(start[node], end[node]):
+                mb = max(mb, beta[perm[k]])
+            nodemax[node] = mb
+        else:
+            nodemax[node] = max(nodemax[left[node]], nodemax[right[node]])
+    out_i = np.empty(max_out, np.int64)
+    out_j = np.empty(max_out, np.int64)
+    count = 0
+    stack = np.empty(nnodes + 1, np.int64)
+    for i in range(x.shape[0]):
+        a = alpha[i] - tol
+        if a + nodemax[0] <= 0.0:
+            continue
+        xb = x[i, 0]
+        xd = x[i, 1]
+        top = 1
+        stack[0] = 0
+        while top > 0:
+            top -= 1
+            node = stack[top]
+            bound = a + nodemax[node]
+            if bound <= 0.0:
+                continue
+            gb = max(0.0, bbox[node, 0] - xb, xb - bbox[node, 1])
+            gd = max(0.0, bbox[node, 2] - xd, xd - bbox[node, 3])
+            if _ground(gb, gd, q) ** p >= bound:
+                continue
+            if left[node] == -1:
+                for k in range(start[node], end[node]):
+                    j = perm[k]
+                    c = _ground(xb - y[j, 0], xd - y[j, 1], q) ** p
+                    if c < a + beta[j]:
+                        if count < max_out:
+                            out_i[count] = i
+                            out_j[count] = j
+                        count += 1
+            else:
+                stack[top] = left[node]
+                stack[top + 1] = right[node]
+                top += 2
+    return out_i, out_j, count
+
+
+def _knn_pairs(x, y, k, q):
+    """Pairs (i, j): j among the k nearest points of y to x_i, and i among the k nearest of x to y_j."""
+    from scipy.spatial import cKDTree
+
+    n, m = len(x), len(y)
+    kx = min(k, m)
+    ky = min(k, n)
+    _, jx = cKDTree(y).query(x, k=kx, p=q)
+    _, iy = cKDTree(x).query(y, k=ky, p=q)
+    jx = np.asarray(jx, np.int64).reshape(n, kx)
+    iy = np.asarray(iy, np.int64).reshape(m, ky)
+    ii = np.concatenate([np.repeat(np.arange(n), kx), iy.ravel()])
+    jj = np.concatenate([jx.ravel(), np.repeat(np.arange(m), ky)])
+    return ii, jj
+
+
+def _unique_pairs(ii, jj, m):
+    key = np.unique(ii.astype(np.int64) * m + jj)
+    return key // m, key % m
+
+
+def sparse_wasserstein(x, y, p, q, k=None, return_stats=False):
+    """Exact W_p^p matching of finite diagrams x (n, 2), y (m, 2), memory O(candidate pairs).
+
+    Returns (match_x, match_y): match_x[i] = j or -1 (diagonal), match_y[j] = i or -1.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    n, m = len(x), len(y)
+    dx = _diag_dist(x, q) ** p
+    dy = _diag_dist(y, q) ** p
+    if k is None:
+        k = 12 if p <= 1.0 else 24
+        if n + m > 40000:
+            k *= 2
+    ii, jj = _knn_pairs(x, y, k, q)
+    ii, jj = _unique_pairs(ii, jj, m)
+    c = _pair_dist(x[ii, 0] - y[jj, 0], x[ii, 1] - y[jj, 1], q) ** p
+    keep = dx[ii] + dy[jj] - c > 0
+    ii, jj, c = ii[keep], jj[keep], c[keep]
+
+    R = n + m
+    u = np.zeros(R)
+    v = np.zeros(R)
+    row_of_col = np.full(R, -1, np.int64)
+    col_of_row = np.full(R, -1, np.int64)
+    # rows by increasing persistence (x_i and e_j interleaved)
+    order = np.argsort(np.concatenate([dx, dy]), kind="stable").astype(np.int64)
+    scale = float(max(dx.max(), dy.max(), np.finfo(float).tiny))
+    tol = 1e-13 * scale
+    tree = _kdtree_build(y, 16)
+    first = True
+    rounds = 0
+    n_added = 0
+    while True:
+        rounds += 1
+        # CSR of the augmented graph
+        rows = np.concatenate([ii, np.arange(n), n + jj, n + np.arange(m)])
+        colsa = np.concatenate([jj, m + np.arange(n), m + ii, np.arange(m)])
+        costa = np.concatenate([c, dx, np.zeros(len(ii)), dy])
+        o = np.argsort(rows, kind="stable")
+        rows, colsa, costa = rows[o], colsa[o], costa[o]
+        indptr = np.zeros(R + 1, np.int64)
+        np.cumsum(np.bincount(rows, minlength=R), out=indptr[1:])
+        if first:
+            # row reduction: u_r = min over the row's edges of the cost (v = 0)
+            u[:] = np.minimum.reduceat(costa, indptr[:-1])
+            first = False
+        else:
+            red = costa - u[rows] - v[colsa]
+            bad_rows = np.unique(rows[red < 0])
+            for r in bad_rows:
+                cc = col_of_row[r]
+                if cc >= 0:
+                    row_of_col[cc] = -1
+                    col_of_row[r] = -1
+            if len(bad_rows):
+                lo = np.minimum.reduceat(costa - v[colsa], indptr[:-1])
+                u[bad_rows] = lo[bad_rows]
+        failed = _ssp_augment(indptr, colsa, costa, u, v, row_of_col, col_of_row, order)
+        if failed:
+            raise RuntimeError("sparse Wasserstein solver: no perfect matching (internal error)")
+        alpha = u[:n] + v[m:]
+        beta = u[n:] + v[:m]
+        max_out = 4 * (n + m) + 1024
+        vi, vj, cnt = _certificate_violations(x, y, alpha, beta, p, q, tol, *tree, max_out)
+        cnt_kept = min(cnt, max_out)
+        vi, vj = vi[:cnt_kept], vj[:cnt_kept]
+        if cnt_kept:
+            # drop pairs already present (within rounding they may be reported)
+            present = set((ii * m + jj).tolist())
+            key = vi * m + vj
+            new = np.array([kk not in present for kk in key.tolist()], dtype=bool)
+            vi, vj = vi[new], vj[new]
+        if len(vi) == 0:
+            break
+        n_added += len(vi)
+        cnew = _pair_dist(x[vi, 0] - y[vj, 0], x[vi, 1] - y[vj, 1], q) ** p
+        ii = np.concatenate([ii, vi])
+        jj = np.concatenate([jj, vj])
+        c = np.concatenate([c, cnew])
+    match_x = np.full(n, -1, np.int64)
+    match_y = np.full(m, -1, np.int64)
+    cx = col_of_row[:n]
+    sel = cx < m
+    match_x[np.flatnonzero(sel)] = cx[sel]
+    match_y[cx[sel]] = np.flatnonzero(sel)
+    if return_stats:
+        return match_x, match_y, {"rounds": rounds, "pairs": len(ii), "added": n_added}
+    return match_x, match_y
