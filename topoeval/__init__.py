@@ -65,6 +65,8 @@ _LAZY = {
     "batch": "batch",
     "BatchResult": "batch",
     "sweep": "sweep",
+    "SweepResult": "sweep",
+    "BoundViolationWarning": "sweep",
     # lossy compressors behind one protocol (need the `compressors` extra)
     "Compressor": "compressors",
     "get_compressor": "compressors",
