@@ -425,7 +425,7 @@ def critical_points(
     Examples
     --------
     >>> import numpy as np
-    >>> from topoeval.critical_points import critical_points
+    >>> import topoeval as te
 
     A hill on a 4 x 4 grid: one maximum, a minimum in every corner, and between two
     corners on the edge a (boundary) saddle: 4 - 4 + 1 = 1, the Euler characteristic:
@@ -434,7 +434,7 @@ def critical_points(
     ...               [73, 89, 85, 61],
     ...               [67, 83, 79, 55],
     ...               [41, 57, 53, 29]])
-    >>> cp = critical_points(a)
+    >>> cp = te.critical_points(a)
     >>> cp.types
     array([[1, 2, 0, 1],
            [2, 5, 0, 2],
@@ -450,9 +450,9 @@ def critical_points(
     >>> b = np.array([[0, 0, 0],
     ...               [3, 1, 3],
     ...               [0, 0, 0]])
-    >>> critical_points(b, connectivity="freudenthal").types[1, 1]
+    >>> te.critical_points(b, connectivity="freudenthal").types[1, 1]
     np.int8(2)
-    >>> cp = critical_points(b, persistence=True)
+    >>> cp = te.critical_points(b, persistence=True)
     >>> cp.types[1]
     array([5, 2, 5], dtype=int8)
     >>> cp.persistence[1]
@@ -714,7 +714,7 @@ def critical_point_errors(
     """
     conn = _check_connectivity(connectivity)
     check_choice(nan_policy, "nan_policy", _NAN_POLICIES)
-    t = check_positive(min_persistence, "min_persistence", strict=False)
+    t = check_positive(min_persistence, "min_persistence", strict=False, allow_inf=True)
     a = _prepare(orig, "orig")
     b = _prepare(recon, "recon")
     check_same_shape(a, b)
@@ -747,3 +747,19 @@ def critical_point_errors(
     return CriticalPointErrors(
         co, cr, emap, conn, t, int(np.count_nonzero(sig_o)), int(np.count_nonzero(sig_r)), preserved
     )
+
+
+# ``topoeval.critical_points`` is both this submodule and the function: importing the
+# submodule directly (``from topoeval.critical_points import CriticalPoints``) makes the
+# import system set the package attribute ``topoeval.critical_points`` to the module,
+# shadowing the lazy function.  The module is therefore callable and forwards to
+# :func:`critical_points` (as topoeval.compare does), so ``te.critical_points(a)`` works
+# whichever object the attribute holds.
+class _CallableModule(type(dataclasses)):
+    def __call__(self, *args: Any, **kwargs: Any) -> CriticalPoints:
+        return critical_points(*args, **kwargs)
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _CallableModule
