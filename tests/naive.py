@@ -384,11 +384,15 @@ def naive_lower_link_euler(a, connectivity="full"):
     a = np.asarray(a)
     out = np.zeros(a.size, dtype=np.int64)
     for i, (cell, lower, upper, shape) in enumerate(_naive_cp_links(a, connectivity, None)):
+        # every clique once: extend a clique only by later, joined vertices
         chi = 0
-        for k in range(1, len(lower) + 1):
-            for simplex in itertools.combinations(lower, k):
-                if all(naive_cp_joined(x, y, connectivity) for x, y in itertools.combinations(simplex, 2)):
-                    chi += (-1) ** (k - 1)
+        todo = [((j,), j) for j in range(len(lower))]
+        while todo:
+            simplex, last = todo.pop()
+            chi += (-1) ** (len(simplex) - 1)
+            for j in range(last + 1, len(lower)):
+                if all(naive_cp_joined(lower[j], lower[x], connectivity) for x in simplex):
+                    todo.append((simplex + (j,), j))
         out[i] = chi
     return out.reshape(a.shape)
 
