@@ -471,3 +471,20 @@ def test_list_inputs_and_return_types():
     assert exact_dsl([0, 1, 2], [2, 1, 0]) == 2.0
     assert isinstance(dsl([0, 1, 2], [2, 1, 0]), float)
     assert isinstance(exact_dsl(np.zeros((2, 3)), np.ones((2, 3)), batch_axis=0, reduction="none"), np.ndarray)
+
+
+def test_kernel_tanh_accuracy():
+    from topoeval._kernels._dsl import tanh_array
+
+    rng = np.random.default_rng(29)
+    z = np.concatenate([
+        np.linspace(-25, 25, 200_001), rng.normal(scale=3, size=100_000),
+        np.geomspace(1e-300, 40, 10_000), -np.geomspace(1e-300, 40, 10_000),
+        [0.0, -0.0, 0.625, np.nextafter(0.625, 0), 20.0, 1e308, -1e308, np.inf, -np.inf],
+    ])
+    out = np.empty_like(z)
+    tanh_array(z, out)
+    ref = np.tanh(z)
+    ulps = np.abs(out - ref) / np.spacing(np.abs(ref))
+    assert ulps.max() <= 4, z[ulps.argmax()]
+    assert np.array_equal(np.sign(out), np.sign(ref))  # (-0.0 may come out as +0.0)

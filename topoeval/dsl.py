@@ -878,13 +878,13 @@ def _dsl_and_ds(b1, b2, kind, f, fprime, s, axes, w, denom):
     for j, a in enumerate(axes):
         if w[j] != 0.0:
             active[a] = 1
-    out = np.zeros((d, 1))
-    out_ds = np.zeros((d, 1))
+    out = np.zeros(d)
+    out_ds = np.zeros(d)
     shape = np.array(b1.shape, dtype=np.int64)
-    smooth_sums_ds(b1.reshape(-1), b2.reshape(-1), shape, active, -1, kind, s, out, out_ds)
+    smooth_sums_ds(b1.reshape(-1), b2.reshape(-1), shape, active, kind, s, out, out_ds)
     wfull = np.zeros(d)
     for j, a in enumerate(axes):
         wfull[a] = w[j]
-    val = 0.5 * float(np.dot(wfull, out[:, 0])) / denom / m
-    ds = 0.5 * float(np.dot(wfull, out_ds[:, 0])) / denom / m
+    val = 0.5 * float(np.dot(wfull, out)) / denom / m
+    ds = 0.5 * float(np.dot(wfull, out_ds)) / denom / m
     return val, ds

@@ -1,0 +1,139 @@
+"""Directional sign loss: topoeval's fused Numba kernels vs the straightforward NumPy version.
+
+Run:  python benchmarks/bench_dsl.py [--repeat 7] [--shapes 64x8x64x64,16x3x256x256]
+
+For each float32 batch (batch axis 0) it times, in the same run and interleaved:
+
+- ``floor``        one memory-bound pass that only reads both arrays (``np.add(x, y, out=buf)``)
+- ``numpy exact``  per axis ``np.diff``, ``np.sign``, ``np.abs``, ``sum`` (per sample)
+- ``topoeval exact_dsl``
+- ``numpy tanh``   per axis ``np.diff``, ``np.tanh``, ``np.abs``, ``sum`` (per sample)
+- ``topoeval dsl`` (tanh), ``dsl`` (softsign), ``dsl_gradient`` (tanh)
+- ``torch tanh``   the same NumPy formula in PyTorch (CPU), when torch is installed
+
+and prints the median time of each and the ratios numpy / topoeval and topoeval / floor.
+Both implementations are checked to agree before timing.  Timings on a shared machine are
+noisy: compare ratios from one run, not absolute times across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from topoeval.dsl import dsl, dsl_gradient, exact_dsl
+
+SHARPNESS = 16.0
+
+
+def numpy_exact(x, y):
+    total = np.zeros(x.shape[0])
+    for a in range(1, x.ndim):
+        dx, dy = np.diff(x, axis=a), np.diff(y, axis=a)
+        total += np.abs(np.sign(dx) - np.sign(dy)).sum(axis=tuple(range(1, x.ndim)), dtype=np.float64)
+    return total.mean() / 2
+
+
+def numpy_tanh(x, y, s=SHARPNESS):
+    total = np.zeros(x.shape[0])
+    for a in range(1, x.ndim):
+        dx, dy = np.diff(x, axis=a), np.diff(y, axis=a)
+        total += np.abs(np.tanh(s * dx) - np.tanh(s * dy)).sum(axis=tuple(range(1, x.ndim)),
+                                                                dtype=np.float64)
+    return total.mean() / 2
+
+
+def torch_tanh_fn():
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+
+    def run(xt, yt, s=SHARPNESS):
+        with torch.no_grad():
+            total = torch.zeros(xt.shape[0], dtype=torch.float64)
+            for a in range(1, xt.ndim):
+                dx, dy = torch.diff(xt, dim=a), torch.diff(yt, dim=a)
+                total += (torch.tanh(s * dx) - torch.tanh(s * dy)).abs().sum(
+                    dim=tuple(range(1, xt.ndim)), dtype=torch.float64)
+            return float(total.mean()) / 2
+
+    return run, torch
+
+
+def median_time(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench(shape, repeat):
+    rng = np.random.default_rng(0)
+    x = rng.random(shape, dtype=np.float32)
+    y = (x + rng.normal(scale=0.05, size=shape)).astype(np.float32)
+    # quantised copy with ties, like a compressor's output
+    y[: shape[0] // 2] = np.round(y[: shape[0] // 2] * 64) / 64
+    buf = np.empty_like(x)
+    norm = exact_dsl(x, y, batch_axis=0, normalize=True) / exact_dsl(x, y, batch_axis=0)
+
+    # agreement before timing (also compiles the kernels)
+    e = exact_dsl(x, y, batch_axis=0)
+    assert abs(e - numpy_exact(x, y)) <= 1e-9 * e, (e, numpy_exact(x, y))
+    t = dsl(x, y, batch_axis=0, sharpness=SHARPNESS, normalize=False)
+    assert abs(t - numpy_tanh(x.astype(np.float64), y.astype(np.float64))) <= 1e-9 * t
+    dsl(x, y, batch_axis=0, sign="softsign")
+    dsl_gradient(x, y, batch_axis=0, sharpness=SHARPNESS)
+
+    cases = {
+        "floor np.add(x, y, out)": lambda: np.add(x, y, out=buf),
+        "numpy exact": lambda: numpy_exact(x, y),
+        "topoeval exact_dsl": lambda: exact_dsl(x, y, batch_axis=0),
+        "numpy tanh": lambda: numpy_tanh(x, y),
+        "topoeval dsl tanh": lambda: dsl(x, y, batch_axis=0, sharpness=SHARPNESS),
+        "topoeval dsl softsign": lambda: dsl(x, y, batch_axis=0, sign="softsign"),
+        "topoeval dsl_gradient tanh": lambda: dsl_gradient(x, y, batch_axis=0, sharpness=SHARPNESS),
+    }
+    tt = torch_tanh_fn()
+    if tt is not None:
+        run, torch = tt
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        got = run(xt, yt)
+        assert abs(got - t) <= 1e-3 * t, (got, t)
+        cases["torch tanh (1 thread)"] = lambda: run(xt, yt)
+    times = {k: [] for k in cases}
+    for _ in range(repeat):  # interleaved, so that load changes hit every case alike
+        for k, fn in cases.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    mb = 2 * x.nbytes / 1e6
+    print(f"\nshape {shape} float32, batch_axis=0, {mb:.0f} MB read per pass "
+          f"(normalized exact DSL {e * norm:.4f}), median of {repeat}")
+    print(f"{'':30s} {'median ms':>10s} {'vs floor':>9s} {'GB/s':>7s}")
+    floor = med["floor np.add(x, y, out)"]
+    for k, v in med.items():
+        print(f"{k:30s} {v * 1e3:10.2f} {v / floor:8.2f}x {mb / 1e3 / v:7.2f}")
+    print(f"speed-up exact: numpy / topoeval = {med['numpy exact'] / med['topoeval exact_dsl']:.1f}x;"
+          f" tanh: numpy / topoeval = {med['numpy tanh'] / med['topoeval dsl tanh']:.1f}x")
+    return med
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--shapes", default="64x8x64x64,16x3x256x256")
+    args = p.parse_args()
+    for spec in args.shapes.split(","):
+        bench(tuple(int(v) for v in spec.split("x")), args.repeat)
+
+
+if __name__ == "__main__":
+    main()
