@@ -326,29 +326,71 @@ def persistence_diagram(
 
 
 def _compute(arr: np.ndarray, filtration: str, connectivity: str, keep_zero: bool) -> Diagram:
-    from ._kernels._persistence import union_find_padded
+    from ._kernels._persistence import radix_sort_cells, union_find_padded
 
     shape = tuple(int(s) for s in arr.shape)
     core = _squeezed_shape(shape)
     pshape = tuple(s + 2 for s in core)
     psize = int(np.prod(pshape, dtype=np.int64))
     offsets = _neighbour_offsets(pshape, connectivity)
+    n = arr.size
 
-    flat = np.asarray(arr, dtype=np.float64).reshape(-1)  # C order
-    key = -flat if filtration == "superlevel" else flat
-    mask = nonfinite_mask(flat)
-    if mask is None:
-        order = np.argsort(key, kind="stable")
-    else:
-        idx = np.flatnonzero(~mask)
-        order = idx[np.argsort(key[idx], kind="stable")]
-    # flat C-order index -> padded flat index (monotone, so the tie order is preserved)
-    multi = np.unravel_index(order, core)
-    porder = np.ravel_multi_index(tuple(m + 1 for m in multi), pshape)
-    itype = np.int32 if psize < 2**31 - 2 else np.int64
-    parent = np.full(psize, -1, dtype=itype)
-    bcells, dcells = union_find_padded(porder, porder.shape[0], parent, offsets)
+    if psize < 2**31 - 2:
+        # values in C order as a dtype numba reads; a copy only for other layouts
+        src = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+        if src.dtype == np.float16:
+            src = src.astype(np.float32)
+        elif src.dtype == np.bool_:
+            src = src.view(np.uint8)
+        src = src.reshape(-1)
+        pstrides = np.array(_c_strides(pshape), dtype=np.int64)
+        order, n_active, spare = radix_sort_cells(
+            src, filtration == "superlevel", np.array(core, dtype=np.int64), pstrides
+        )
+        del src
+        if psize <= 2 * n:
+            parent = spare.view(np.int32)[:psize]
+        else:
+            del spare
+            parent = np.empty(psize, dtype=np.int32)
+        parent.fill(-1)
+    else:  # more than 2**31 cells: argsort and int64 indices
+        flat = np.asarray(arr, dtype=np.float64).reshape(-1)
+        key = -flat if filtration == "superlevel" else flat
+        mask = nonfinite_mask(flat)
+        if mask is None:
+            order = np.argsort(key, kind="stable")
+        else:
+            idx = np.flatnonzero(~mask)
+            order = idx[np.argsort(key[idx], kind="stable")]
+        del flat, key, mask
+        multi = np.unravel_index(order, core)
+        order = np.ravel_multi_index(tuple(m + 1 for m in multi), pshape)
+        del multi
+        n_active = order.shape[0]
+        parent = np.full(psize, -1, dtype=np.int64)
+    bcells, dcells = union_find_padded(order, n_active, parent, offsets, _prefetch_offsets(pshape))
+    del order, parent
     return _make_diagram(arr, shape, core, pshape, bcells, dcells, filtration, keep_zero)
+
+
+def _prefetch_offsets(pshape: tuple[int, ...]) -> np.ndarray:
+    """First cell of every neighbour row (last-axis offset -1); none above 3-D (too many rows)."""
+    d = len(pshape)
+    if d > 3:
+        return np.empty(0, dtype=np.int64)
+    if d == 1:
+        return np.array([-1], dtype=np.int64)
+    strides = np.array(_c_strides(pshape), dtype=np.int64)
+    deltas = np.array(list(np.ndindex(*([3] * (d - 1)))), dtype=np.int64).reshape(-1, d - 1) - 1
+    return (deltas @ strides[:-1] - 1).astype(np.int64)
+
+
+def _c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides = [1] * len(shape)
+    for i in range(len(shape) - 2, -1, -1):
+        strides[i] = strides[i + 1] * shape[i + 1]
+    return tuple(strides)
 
 
 def _make_diagram(arr, shape, core, pshape, bcells, dcells, filtration, keep_zero) -> Diagram:

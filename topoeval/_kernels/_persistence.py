@@ -20,7 +20,10 @@ older one), so the birth cell of a dying component is its root.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 
 @njit(cache=True, nogil=True)
@@ -44,8 +47,34 @@ def _grow(buf, size):
     return out
 
 
+_PREFETCH_AHEAD = 8
+
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):
+    """Software prefetch (``llvm.prefetch``, read, high locality) of ``arr[idx]``."""
+    if not isinstance(arr, types.Array) or not isinstance(idx, types.Integer):
+        return None
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(
+            context, builder, aryty, ary, [args[1]], wraparound=False, boundscheck=False
+        )
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @njit(cache=True, nogil=True)
-def union_find_padded(order, n_active, parent, offsets):
+def union_find_padded(order, n_active, parent, offsets, pf_offsets):
     """0-D persistence pairs by union-find over padded cells in filtration order.
 
     Parameters
@@ -58,6 +87,9 @@ def union_find_padded(order, n_active, parent, offsets):
         Padded grid, every entry ``-1`` on entry (overwritten).
     offsets : (k,) int64 array
         Flat offsets of the neighbours in the padded grid.
+    pf_offsets : (j,) int64 array
+        Offsets to prefetch around the cell ``_PREFETCH_AHEAD`` steps ahead (the first
+        cell of every neighbour row); may be empty.
 
     Returns
     -------
@@ -66,24 +98,35 @@ def union_find_padded(order, n_active, parent, offsets):
         order; ``death_cells`` is ``-1`` for classes that never die.
     """
     k = offsets.shape[0]
+    npf = pf_offsets.shape[0]
     cap = 1024
     births = np.empty(cap, dtype=np.int64)
     deaths = np.empty(cap, dtype=np.int64)
     nb = 0
+    P = parent.shape[0]
     for r in range(n_active):
+        if npf > 0 and r + _PREFETCH_AHEAD < n_active:
+            pa = np.int64(order[r + _PREFETCH_AHEAD])
+            for j in range(npf):
+                t = pa + pf_offsets[j]
+                if t >= 0 and t < P:
+                    _prefetch(parent, t)
         p = np.int64(order[r])
         root = np.int64(-1)
         for j in range(k):
             q = p + offsets[j]
-            if parent[q] == -1:
+            v = parent[q]
+            if v == -1:
                 continue
-            rq = _find(parent, q)
+            if root >= 0 and (q == root or v == root):
+                continue
+            rq = q if v < 0 else _find(parent, q)
             if root < 0:
                 root = rq
             elif rq != root:
                 # elder rule: the component with the larger birth slot dies here
                 if parent[rq] < parent[root]:
-                    # rq has the larger slot (-(slot+2) smaller): rq is younger
+                    # rq stores -(slot+2) with the larger slot: rq is younger
                     deaths[-parent[rq] - 2] = p
                     parent[rq] = root
                 else:
@@ -101,3 +144,176 @@ def union_find_padded(order, n_active, parent, offsets):
         else:
             parent[p] = root
     return births[:nb].copy(), deaths[:nb].copy()
+
+
+# ---------------------------------------------------------------- radix sort of the cells
+_DIGIT_BITS = 11
+_N_DIGITS = 6  # 6 * 11 >= 64
+_NONFINITE_KEY = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@njit(cache=True, nogil=True)
+def _key(x, superlevel, fbuf, ubuf):
+    """Order-preserving uint64 key of a value (non-finite values -> the largest key)."""
+    v = np.float64(x)
+    if superlevel:
+        v = -v
+    v = v + 0.0  # -0.0 -> 0.0: equal values get equal keys
+    if not np.isfinite(v):
+        return _NONFINITE_KEY
+    fbuf[0] = v
+    u = ubuf[0]
+    if u >> np.uint64(63):
+        return ~u
+    return u | np.uint64(0x8000000000000000)
+
+
+@njit(cache=True, nogil=True)
+def _first_padded(pstrides):
+    p = np.int64(0)
+    for i in range(pstrides.shape[0]):
+        p += pstrides[i]
+    return p
+
+
+@njit(cache=True, nogil=True)
+def _next_row(ctr, core, pstrides, p_row):
+    """Advance the odometer over the outer axes; return the padded index of the next row."""
+    d = core.shape[0]
+    i = d - 2
+    while i >= 0:
+        ctr[i] += 1
+        p_row += pstrides[i]
+        if ctr[i] < core[i]:
+            return p_row
+        p_row -= ctr[i] * pstrides[i]
+        ctr[i] = 0
+        i -= 1
+    return p_row
+
+
+@njit(cache=True, nogil=True)
+def radix_sort_cells(src, superlevel, core, pstrides):
+    """Padded indices of the cells of ``src`` in filtration order (value, flat index).
+
+    LSD radix sort (11-bit digits) of order-preserving uint64 keys with the padded
+    index as payload; all digit histograms come from one streaming pass, and passes
+    whose digit is the same for every key are skipped.  Stable, so ties keep the
+    C order, which is the order of the padded indices.
+
+    Parameters
+    ----------
+    src : (n,) array
+        The values in C order (any real dtype numba reads).
+    superlevel : bool
+        Sort by ``-value``.
+    core : (d,) int64
+        Shape of the array (size-1 axes removed).
+    pstrides : (d,) int64
+        C strides (in cells) of the padded grid.
+
+    Returns
+    -------
+    order : (n,) uint32 or int64
+        Padded indices in filtration order; the first ``n_active`` are finite cells.
+    n_active : int
+        Number of finite cells.
+    spare : (n,) uint64
+        The sort's spare buffer (free for reuse by the caller).
+    """
+    n = src.shape[0]
+    d = core.shape[0]
+    L = core[d - 1]
+    fbuf = np.empty(1, dtype=np.float64)
+    ubuf = fbuf.view(np.uint64)
+    nb = 1 << _DIGIT_BITS
+    mask = np.uint64(nb - 1)
+    hist = np.zeros((_N_DIGITS, nb), dtype=np.int64)
+    n_bad = 0
+    for i in range(n):
+        k = _key(src[i], superlevel, fbuf, ubuf)
+        if k == _NONFINITE_KEY:
+            n_bad += 1
+        for j in range(_N_DIGITS):
+            hist[j, (k >> np.uint64(j * _DIGIT_BITS)) & mask] += 1
+    passes = np.zeros(_N_DIGITS, dtype=np.bool_)
+    n_passes = 0
+    for j in range(_N_DIGITS):
+        full = False
+        for b in range(nb):
+            if hist[j, b] == n:
+                full = True
+                break
+        if not full:
+            passes[j] = True
+            n_passes += 1
+    keys_a = np.empty(n, dtype=np.uint64)
+    keys_b = np.empty(n, dtype=np.uint64)
+    pay_a = np.empty(n, dtype=np.uint32)
+    pay_b = np.empty(n, dtype=np.uint32)
+    ctr = np.zeros(d, dtype=np.int64)
+    p0 = _first_padded(pstrides)
+    if n_passes == 0:
+        # every key equal: C order already is the filtration order
+        p_row = p0
+        i = 0
+        for row in range(n // L):
+            for j in range(L):
+                pay_a[i] = p_row + j
+                i += 1
+            p_row = _next_row(ctr, core, pstrides, p_row)
+        return pay_a, n - n_bad, keys_b
+    off = np.empty(nb, dtype=np.int64)
+    first = True
+    done = 0
+    src_is_a = True
+    for j in range(_N_DIGITS):
+        if not passes[j]:
+            continue
+        done += 1
+        last = done == n_passes
+        shift = np.uint64(j * _DIGIT_BITS)
+        s = 0
+        for b in range(nb):
+            c = hist[j, b]
+            off[b] = s
+            s += c
+        if first:
+            p_row = p0
+            i = 0
+            for row in range(n // L):
+                for jj in range(L):
+                    k = _key(src[i], superlevel, fbuf, ubuf)
+                    b = (k >> shift) & mask
+                    pos = off[b]
+                    off[b] = pos + 1
+                    keys_a[pos] = k
+                    pay_a[pos] = p_row + jj
+                    i += 1
+                p_row = _next_row(ctr, core, pstrides, p_row)
+            first = False
+            src_is_a = True
+        else:
+            if src_is_a:
+                ki, pi, ko, po = keys_a, pay_a, keys_b, pay_b
+            else:
+                ki, pi, ko, po = keys_b, pay_b, keys_a, pay_a
+            if last:
+                for i in range(n):
+                    k = ki[i]
+                    b = (k >> shift) & mask
+                    pos = off[b]
+                    off[b] = pos + 1
+                    po[pos] = pi[i]
+            else:
+                for i in range(n):
+                    k = ki[i]
+                    b = (k >> shift) & mask
+                    pos = off[b]
+                    off[b] = pos + 1
+                    ko[pos] = k
+                    po[pos] = pi[i]
+            src_is_a = not src_is_a
+    if src_is_a:
+        return pay_a, n - n_bad, keys_b
+    return pay_b, n - n_bad, keys_a
