@@ -212,7 +212,7 @@ def test_outputs_written_and_resume_reads_them_back(tmp_path, suffix):
     again = batch("/orig", "/rec/*", resume=True, **{**kw, "sample_fn": _never})
     assert again.rows == res.rows
     # different options: refused
-    with pytest.raises(InvalidOptionError, match="cannot resume.*bad=3.*bad=4"):
+    with pytest.raises(InvalidOptionError, match="cannot resume.*bad=3 in the output, 4 now"):
         batch("/orig", "/rec/*", resume=True, bad=4, **kw)
     forced = batch("/orig", "/rec/*", force=True, bad=4, **kw)
     assert forced.rows[4]["status"] == "failed"
@@ -380,7 +380,7 @@ def test_cli_batch_outputs_and_exit_codes(tmp_path, capsys):
     assert "worst samples by wasserstein_sublevel" in stdout
     assert "\x1b[" not in stdout and "samples/s" not in stderr  # no colours / progress in pipes
     d = json.loads(out.read_text())
-    assert d["options"]["metrics"] == "pointwise,dsl,persistence" and len(d["rows"]) == 10
+    assert d["options"]["metrics"] == ["pointwise", "dsl", "persistence"] and len(d["rows"]) == 10
     assert d["rows"][6]["status"] == "failed" and "NonFiniteError" in d["rows"][6]["error"]
     # the output is never overwritten without --force (usage error, exit 2)
     code, _, stderr = _cli(capsys, "batch", str(p), "--orig", "/orig", "--recon", "/sz/a", "-o", str(out))

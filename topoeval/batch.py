@@ -213,6 +213,8 @@ def _scalar(v: Any) -> Any:
 
 def _option_value(v: Any) -> Any:
     """An option as a scalar for the opt_ columns (sequences become comma-separated text)."""
+    if isinstance(v, str) or v is None:
+        return v
     v = _scalar(v)
     if v is None or isinstance(v, (str, bool, int, float)):
         return v
@@ -345,7 +347,7 @@ class BatchResult:
         out: dict[str, np.ndarray] = {}
         for name in self.column_names:
             if name.startswith("opt_"):
-                v = self.options[name[4:]]
+                v = _option_value(self.options[name[4:]])
                 values = [v] * len(self.rows)
             else:
                 values = [r.get(name) for r in self.rows]
@@ -473,7 +475,7 @@ def _write_csv(result: BatchResult, path: Path) -> None:
         w = csv.writer(fh)
         w.writerow(cols)
         for r in result.rows:
-            w.writerow([_csv_cell(result.options[c[4:]] if c.startswith("opt_") else r.get(c))
+            w.writerow([_csv_cell(_option_value(result.options[c[4:]]) if c.startswith("opt_") else r.get(c))
                         for c in cols])
 
 
@@ -670,12 +672,19 @@ def _read_journal(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def _same_options(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    norm = lambda d: json.dumps(_json_safe(dict(d)), sort_keys=True, default=str)  # noqa: E731
+    norm = lambda d: json.dumps(  # noqa: E731
+        _json_safe({k: _option_value(v) for k, v in d.items()}), sort_keys=True, default=str)
     return norm(a) == norm(b)
 
 
-def _options_text(options: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in options.items()) or "(none)"
+def _options_diff(before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+    parts = []
+    for k in dict.fromkeys([*before, *now]):
+        a = _option_value(before[k]) if k in before else "(unset)"
+        b = _option_value(now[k]) if k in now else "(unset)"
+        if json.dumps(_json_safe(a), default=str) != json.dumps(_json_safe(b), default=str):
+            parts.append(f"{k}={a!r} in the output, {b!r} now")
+    return "; ".join(parts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -952,7 +961,8 @@ def batch(
         except ImportError:  # pragma: no cover
             pass
     eff_options = {**bound_opts, **options}
-    eff_options = {k: _option_value(v) for k, v in eff_options.items()}
+    eff_options = {k: [_scalar(x) for x in v] if isinstance(v, (list, tuple, np.ndarray)) else _scalar(v)
+                   for k, v in eff_options.items()}
 
     # ---- output / resume bookkeeping
     n = orig_src.shape[0]
@@ -980,9 +990,9 @@ def batch(
                 p_opts, p_orig, rows = prev
                 if not _same_options(p_opts, eff_options):
                     raise InvalidOptionError(
-                        f"cannot resume {str(out_path)!r}: it was computed with options "
-                        f"{_options_text(p_opts)}, this run has {_options_text(eff_options)}; rerun with "
-                        "the same options, or pass --force to start over"
+                        f"cannot resume {str(out_path)!r}: the options differ ("
+                        f"{_options_diff(p_opts, eff_options)}); rerun with the same options, or pass "
+                        "--force to start over"
                     )
                 if p_orig and p_orig != orig_src.label:
                     raise InvalidOptionError(

@@ -88,7 +88,7 @@ def cli(ctx, file, orig, recons, output, force, resume, jobs, dask, scheduler, r
     if report is not None:
         from ..report import write_batch_report
 
-        write_batch_report(report, result, force=force)
+        write_batch_report(report, result, force=force, file=file)
         echo_info(f"wrote {report}", level=0)
     if result.n_failed:
         click.echo(f"topoeval: {result.n_failed} of {len(result)} samples failed (see the 'error' "
