@@ -348,6 +348,7 @@ def test_memory_stays_bounded_on_a_big_file(tmp_path):
                           str(tmp_path / "big.h5")], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     growth = int(out.stdout.split()[-1])
+    print(f"peak RSS growth {growth / 2**20:.1f} MiB for {2 * n * shape[0] * shape[1] * 4 / 2**20:.0f} MiB of input")
     input_bytes = 2 * n * shape[0] * shape[1] * 4
     assert growth < input_bytes / 4, (growth, input_bytes)
 

@@ -65,6 +65,7 @@ FORMAT_VERSION = 1
 _BASE = ("recon", "sample")
 _TAIL = ("status", "error")
 _BLOCK_BYTES = 16 * 2**20  # at most this many bytes of one input per task
+_TASK_BYTES = 256 * 2**10  # samples smaller than this are grouped into one task
 _WORST = 5  # samples listed per "worst" ranking
 
 
@@ -697,9 +698,12 @@ def _plan(orig: _Source, recons: list[_Source], todo: set[tuple[str, int]], jobs
     chunk = max([s.chunk0 for s in (orig, *recons)] + [1])
     limit = max(1, _BLOCK_BYTES // sample_bytes)
     per_worker = max(1, -(-n // (4 * max(1, jobs))))  # at least ~4 tasks per worker
-    block = max(1, min(chunk, limit, per_worker))
-    if chunk > 1 and block < chunk and chunk <= limit:
-        block = max(1, chunk // max(1, -(-chunk // block)))  # divide chunks evenly
+    if chunk > 1:  # read whole chunks (or even parts of one, when needed for parallelism)
+        block = max(1, min(chunk, limit, per_worker))
+        if block < chunk:
+            block = max(1, chunk // -(-chunk // block))
+    else:  # one sample per chunk (or contiguous): group small samples to amortise task overhead
+        block = max(1, min(limit, per_worker, _TASK_BYTES // sample_bytes))
     tasks = []
     for start in range(0, n, block):
         stop = min(n, start + block)
