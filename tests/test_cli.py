@@ -83,6 +83,10 @@ def test_compare_table_and_csv(capsys, files):
     assert "cp_false_negatives_minimum" not in out  # the per-type breakdown needs -v
     code, out, err = run(capsys, "-v", "compare", d / "x.npy", d / "y.npy")
     assert "cp_false_negatives_minimum" in out and "computed in" in err
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--metrics", "pointwise", "-v")
+    assert code == 0 and "computed in" in err  # -q / -v after the command name too
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--metrics", "pointwise", "-q")
+    assert code == 0 and err == "" and "psnr" in out and "x.npy vs" not in out  # no title
     code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--format", "csv", "--metrics",
                          "pointwise,persistence")
     rows = list(csv.DictReader(io.StringIO(out)))

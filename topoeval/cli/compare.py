@@ -16,6 +16,7 @@ from .options import (
     pop_input_params,
     resolve_format,
     verbosity,
+    verbosity_options,
     write_output,
 )
 
@@ -37,6 +38,7 @@ Exit status: 0 ok, 1 bad data, 2 bad usage.
 
 
 @click.command("compare", epilog=EPILOG)
+@verbosity_options
 @click.argument("orig", metavar="ORIG")
 @click.argument("recon", metavar="RECON")
 @input_options

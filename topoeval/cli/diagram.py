@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from .options import echo_info, input_options, load_input, output_options, resolve_format, write_output
+from .options import (
+    echo_info,
+    input_options,
+    load_input,
+    output_options,
+    resolve_format,
+    verbosity_options,
+    write_output,
+)
 
 FORMATS = ("table", "csv", "json", "npy")
 
@@ -25,6 +33,7 @@ for never-dying classes).  The .npy output is a structured array with these fiel
 
 
 @click.command("diagram", epilog=EPILOG)
+@verbosity_options
 @click.argument("array", metavar="ARRAY")
 @input_options(per_input=())
 @click.option("--filtration", type=click.Choice(["sublevel", "superlevel", "both"]), default="sublevel",

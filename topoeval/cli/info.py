@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import output_options, resolve_format, write_output
+from .options import output_options, resolve_format, verbosity_options, write_output
 
 FORMATS = ("table", "json")
 
@@ -21,6 +21,7 @@ e.g. sample_data/batch.h5:/sz3/1e-2.
 
 
 @click.command("info", epilog=EPILOG)
+@verbosity_options
 @click.argument("file", metavar="FILE")
 @click.option("--shape", metavar="N0xN1x...", help="Shape of a raw binary file (slowest axis first).")
 @click.option("--dtype", metavar="DTYPE", help="Element type of a raw binary file.")

@@ -44,6 +44,7 @@ __all__ = [
     "verbosity",
     "echo_info",
     "pop_input_params",
+    "verbosity_options",
 ]
 
 # click parameter name -> compare() keyword
@@ -297,3 +298,23 @@ def echo_info(message: str, *, level: int = 1) -> None:
     if verbosity() >= level:
         click.echo(message, err=True)
 
+
+
+def _set_verbosity(value: int):
+    def callback(ctx, param, flag):
+        if flag:
+            ctx.ensure_object(dict)["verbosity"] = value
+        return flag
+
+    return callback
+
+
+def verbosity_options(f: Callable) -> Callable:
+    """Accept ``-q`` / ``-v`` / ``--debug`` after the command name too (``topoeval compare ... -q``)."""
+    f = click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
+                     help="Show full tracebacks on errors.")(f)
+    f = click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_verbosity(1),
+                     help="Print progress details on stderr.")(f)
+    f = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_verbosity(-1),
+                     help="Print only results and errors.")(f)
+    return f

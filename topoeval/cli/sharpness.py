@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import click
 
-from .options import _parse_weights, echo_info, input_options, load_input, output_options, resolve_format, \
-    write_output
+from .options import (
+    _parse_weights,
+    echo_info,
+    input_options,
+    load_input,
+    output_options,
+    resolve_format,
+    verbosity_options,
+    write_output,
+)
 
 FORMATS = ("table", "json")
 
@@ -23,6 +31,7 @@ tuned (Adam on log s) until the mean DSL between the pairs matches the reference
 
 
 @click.command("sharpness", epilog=EPILOG)
+@verbosity_options
 @click.argument("data", metavar="DATA")
 @input_options(per_input=())
 @click.option("--reference", type=click.Choice(["mse", "mae"]), default="mse", show_default=True,
