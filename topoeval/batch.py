@@ -67,6 +67,8 @@ _TAIL = ("status", "error")
 _BLOCK_BYTES = 16 * 2**20  # at most this many bytes of one input per task
 _TASK_BYTES = 256 * 2**10  # samples smaller than this are grouped into one task
 _WORST = 5  # samples listed per "worst" ranking
+_WORKER_DIED = ("WorkerDied: a worker process died while this sample was in flight (killed, or out "
+                "of memory); --resume computes it again")
 
 
 # --------------------------------------------------------------------------------------------
@@ -739,11 +741,25 @@ def _mp_context():
     return mp.get_context("fork" if "fork" in methods and sys.platform != "darwin" else "spawn")
 
 
+def _init_worker() -> None:
+    """Pool worker start-up: one BLAS thread per process (as Dask's workers), when threadpoolctl
+    is installed - the processes are the parallelism."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(1)
+
+
+def _new_pool(jobs: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(), initializer=_init_worker)
+
+
 def _run_pool(tasks, make, jobs, sink, max_in_flight):
     from concurrent.futures.process import BrokenProcessPool
 
     pending = list(reversed(tasks))
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context())
+    pool = _new_pool(jobs)
     in_flight: dict[Any, Any] = {}
     try:
         while pending or in_flight:
@@ -762,17 +778,15 @@ def _run_pool(tasks, make, jobs, sink, max_in_flight):
                     sink(fut.result())
                 except BrokenProcessPool:
                     broken = True
-                    sink(_failed_rows(t, "a worker process died while computing this sample "
-                                         "(killed, or out of memory); rerun these with --resume "
-                                         "after removing the rows, or with fewer jobs"))
+                    sink(_failed_rows(t, _WORKER_DIED))
                 except Exception as exc:  # e.g. a result that cannot be pickled
                     sink(_failed_rows(t, f"the worker failed: {_error_text(exc)}"))
             if broken:
                 for fut, t in list(in_flight.items()):
                     in_flight.pop(fut)
-                    sink(_failed_rows(t, "a worker process died while this sample was in flight"))
+                    sink(_failed_rows(t, _WORKER_DIED))
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context())
+                pool = _new_pool(jobs)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
@@ -1006,6 +1020,8 @@ def batch(
                 wanted = set(all_keys)
                 for r in rows:
                     key = (r.get("recon"), int(r.get("sample", -1)))
+                    if str(r.get("error", "")).startswith("WorkerDied"):
+                        continue  # not a property of the sample: compute it again
                     if key in wanted:
                         finished[key] = r
         else:
@@ -1060,17 +1076,21 @@ def batch(
 
     try:
         if todo:
-            tasks = _plan(orig_src, recon_srcs, todo, jobs)
-            make = lambda t: _make_task(orig_src, t, fn, options)  # noqa: E731
-            # an invalid option is a usage error: find it on the first sample, before any work
-            first = tasks[0]
-            probe = _run_task((first[0], first[0] + 1, orig_src.payload(first[0], first[0] + 1),
-                               [(first[2][0][0].label, first[2][0][0].payload(first[0], first[0] + 1),
-                                 [first[0]])], fn, options))[0]
+            # an invalid option is a usage error: find it on the first row, before any other work
+            # (this also loads the kernels here, so forked workers start warm)
+            label, i = next(k for k in all_keys if k in todo)
+            src = next(s for s in recon_srcs if s.label == label)
+            probe = _run_task((i, i + 1, orig_src.payload(i, i + 1), [(label, src.payload(i, i + 1), [i])],
+                               fn, options))[0]
             if probe["status"] == "failed" and probe["error"].startswith(
                     ("InvalidOptionError", "TypeError", "MissingDependencyError")):
                 _raise_usage(probe["error"])
+            todo.discard((label, i))
+            sink([probe])
             _close_inputs()  # no open HDF5 handles across fork
+        if todo:
+            tasks = _plan(orig_src, recon_srcs, todo, jobs)
+            make = lambda t: _make_task(orig_src, t, fn, options)  # noqa: E731
             if scheduler is not None:
                 _run_dask(tasks, make, jobs, scheduler, sink, max_in_flight=2 * jobs)
             elif jobs == 1 or len(tasks) == 1:
