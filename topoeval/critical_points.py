@@ -177,10 +177,11 @@ def _link(ndim: int, connectivity: str):
 
 def _prepare(array: Any, name: str) -> np.ndarray:
     arr = as_real_array(array, name)
-    if arr.dtype == np.bool_:
-        arr = arr.view(np.uint8)
-    elif arr.dtype == np.float16:
+    # few kernel specialisations (compile time): exact conversions to float32 / int64
+    if arr.dtype == np.float16:
         arr = arr.astype(np.float32)
+    elif arr.dtype.kind in "biu" and arr.dtype not in (np.int64, np.uint64):
+        arr = arr.astype(np.int64)
     return arr
 
 
@@ -209,8 +210,14 @@ def _classify(arr: np.ndarray, connectivity: str, bad: np.ndarray | None):
     cm = np.empty(n, dtype=np.uint8)
     cp = np.empty(n, dtype=np.uint8)
     sh = np.array(core, dtype=np.int64)
+    inner2d = ndim == 2 and not use_ok and min(core) >= 3
+    if inner2d:
+        # unrolled kernels for the interior of 2-D arrays (the offsets order is fixed in _link)
+        kern = K.classify_2d_full_inner if connectivity == "full" else K.classify_2d_freudenthal_inner
+        ttab = K.type_table(2)
+        kern(v.reshape(core), lut, ttab, types.reshape(core), cm.reshape(core), cp.reshape(core))
     if offs.shape[0] <= 62:
-        K.classify_bits(v, sh, offs, fo, ok, use_ok, lut, dil, types, cm, cp)
+        K.classify_bits(v, sh, offs, fo, ok, use_ok, lut, dil, types, cm, cp, inner2d)
     else:
         K.classify_bfs(v, sh, offs, fo, ok, use_ok, lists, deg, types, cm, cp)
     return types.reshape(shape), cm.reshape(shape), cp.reshape(shape), ndim

@@ -93,8 +93,45 @@ def _count(mask, lut, dil):
 
 
 @njit(cache=True, nogil=True)
-def classify_bits(v, shape, offs, fo, ok, use_ok, lut, dil, types, cminus, cplus):
+def _type_table(ndim):
+    """(64, 64) int8 table: type code of a cell with (c-, c+) link components."""
+    t = np.empty((64, 64), dtype=np.int8)
+    for a in range(64):
+        for b in range(64):
+            t[a, b] = _type_code(a, b, ndim)
+    return t
+
+
+@njit(cache=True, nogil=True)
+def _slow_cell(v, q, x, coords, shape, offs, fo, ok, use_ok, before):
+    """Lower / in-domain neighbour bitmasks of a cell next to the boundary or an omitted cell."""
+    d = shape.size
+    lo = np.int64(0)
+    valid = np.int64(0)
+    for k in range(fo.size):
+        inside = True
+        for i in range(d):
+            c = coords[i] + offs[k, i]
+            if c < 0 or c >= shape[i]:
+                inside = False
+                break
+        if not inside:
+            continue
+        p = q + fo[k]
+        if use_ok and not ok[p]:
+            continue
+        valid |= np.int64(1) << k
+        y = v[p]
+        lo |= np.int64((y < x) | ((y == x) & before[k])) << k
+    return lo, valid
+
+
+@njit(cache=True, nogil=True)
+def classify_bits(v, shape, offs, fo, ok, use_ok, lut, dil, types, cminus, cplus, skip_inner):
     """Classify every cell of the C-ordered flat array ``v`` (link of at most 62 neighbours).
+
+    With ``skip_inner`` the cells away from the boundary are left alone (the 2-D kernels
+    below have done them).
 
     v      : (n,) values (any real dtype), C order of ``shape``
     offs   : (n_nb, d) int64 neighbour offsets;  fo: (n_nb,) flat offsets
@@ -111,13 +148,39 @@ def classify_bits(v, shape, offs, fo, ok, use_ok, lut, dil, types, cminus, cplus
     before = np.empty(n_nb, dtype=np.bool_)
     for k in range(n_nb):
         before[k] = fo[k] < 0
+    ttab = _type_table(d)
+    has_lut = lut.size > 0
     for r in range(n_rows):
         row_inner = n_last >= 3 and not use_ok
         for i in range(d - 1):
             if coords[i] < 1 or coords[i] > shape[i] - 2:
                 row_inner = False
         base = r * n_last
-        for j in range(n_last):
+        if row_inner and has_lut and skip_inner:
+            js = (0, n_last - 1) if n_last > 1 else (0, 0)
+            n_js = 2 if n_last > 1 else 1
+        elif row_inner and has_lut:
+            # fast path: every neighbour exists, one table look-up per link
+            for q in range(base + 1, base + n_last - 1):
+                x = v[q]
+                lo = np.int64(0)
+                for k in range(n_nb):
+                    y = v[q + fo[k]]
+                    # branch-free: (y, p) < (x, q)  <=>  y < x, or y == x for an earlier cell
+                    lo |= np.int64((y < x) | ((y == x) & before[k])) << k
+                cm = lut[lo]
+                cp = lut[full ^ lo]
+                cminus[q] = cm
+                cplus[q] = cp
+                types[q] = ttab[cm, cp]
+            js = (0, n_last - 1) if n_last > 1 else (0, 0)
+            n_js = 2 if n_last > 1 else 1
+        else:
+            js = (0, n_last - 1)
+            n_js = -1
+        n_iter = n_last if n_js < 0 else n_js
+        for jj in range(n_iter):
+            j = jj if n_js < 0 else js[jj]
             q = base + j
             if use_ok and not ok[q]:
                 types[q] = NONFINITE
@@ -125,38 +188,21 @@ def classify_bits(v, shape, offs, fo, ok, use_ok, lut, dil, types, cminus, cplus
                 cplus[q] = 0
                 continue
             x = v[q]
-            lo = np.int64(0)
             if row_inner and j >= 1 and j <= n_last - 2:
+                lo = np.int64(0)
                 for k in range(n_nb):
                     y = v[q + fo[k]]
-                    if y < x or (y == x and before[k]):
-                        lo |= np.int64(1) << k
+                    lo |= np.int64((y < x) | ((y == x) & before[k])) << k
                 up = full ^ lo
             else:
                 coords[d - 1] = j
-                valid = np.int64(0)
-                for k in range(n_nb):
-                    inside = True
-                    for i in range(d):
-                        c = coords[i] + offs[k, i]
-                        if c < 0 or c >= shape[i]:
-                            inside = False
-                            break
-                    if not inside:
-                        continue
-                    p = q + fo[k]
-                    if use_ok and not ok[p]:
-                        continue
-                    valid |= np.int64(1) << k
-                    y = v[p]
-                    if y < x or (y == x and before[k]):
-                        lo |= np.int64(1) << k
+                lo, valid = _slow_cell(v, q, x, coords, shape, offs, fo, ok, use_ok, before)
                 up = valid ^ lo
             cm = _count(lo, lut, dil)
             cp = _count(up, lut, dil)
             cminus[q] = cm
             cplus[q] = cp
-            types[q] = _type_code(cm, cp, d)
+            types[q] = ttab[cm, cp]
         # advance the odometer of the leading coordinates
         i = d - 2
         while i >= 0:
@@ -316,3 +362,55 @@ def cell_persistence(v, order, shape, offs, fo, ok, use_ok, birth_pers, death_pe
     for q in range(n):
         if parent[q] == q:
             birth_pers[q] = np.inf
+
+
+@njit(cache=True, nogil=True)
+def classify_2d_full_inner(a, lut, ttab, types, cminus, cplus):
+    """Interior cells of a 2-D array, 8-neighbourhood, offsets in itertools.product order."""
+    n, m = a.shape
+    for i in range(1, n - 1):
+        for j in range(1, m - 1):
+            x = a[i, j]
+            lo = (
+                np.int64(a[i - 1, j - 1] <= x)
+                | (np.int64(a[i - 1, j] <= x) << 1)
+                | (np.int64(a[i - 1, j + 1] <= x) << 2)
+                | (np.int64(a[i, j - 1] <= x) << 3)
+                | (np.int64(a[i, j + 1] < x) << 4)
+                | (np.int64(a[i + 1, j - 1] < x) << 5)
+                | (np.int64(a[i + 1, j] < x) << 6)
+                | (np.int64(a[i + 1, j + 1] < x) << 7)
+            )
+            cm = lut[lo]
+            cp = lut[255 ^ lo]
+            cminus[i, j] = cm
+            cplus[i, j] = cp
+            types[i, j] = ttab[cm, cp]
+
+
+@njit(cache=True, nogil=True)
+def classify_2d_freudenthal_inner(a, lut, ttab, types, cminus, cplus):
+    """Interior cells of a 2-D array, Freudenthal offsets in sorted order
+    (-1,-1) (-1,0) (0,-1) (0,1) (1,0) (1,1)."""
+    n, m = a.shape
+    for i in range(1, n - 1):
+        for j in range(1, m - 1):
+            x = a[i, j]
+            lo = (
+                np.int64(a[i - 1, j - 1] <= x)
+                | (np.int64(a[i - 1, j] <= x) << 1)
+                | (np.int64(a[i, j - 1] <= x) << 2)
+                | (np.int64(a[i, j + 1] < x) << 3)
+                | (np.int64(a[i + 1, j] < x) << 4)
+                | (np.int64(a[i + 1, j + 1] < x) << 5)
+            )
+            cm = lut[lo]
+            cp = lut[63 ^ lo]
+            cminus[i, j] = cm
+            cplus[i, j] = cp
+            types[i, j] = ttab[cm, cp]
+
+
+@njit(cache=True, nogil=True)
+def type_table(ndim):
+    return _type_table(ndim)
