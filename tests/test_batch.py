@@ -445,3 +445,30 @@ def test_cli_progress_bar_on_a_terminal(tmp_path, capsys, monkeypatch):
     code, stdout, stderr = _cli(capsys, "-q", "batch", str(tmp_path / "a.h5"), "--orig", "/orig",
                                 "--recon", "/rec/*", "--metrics", "pointwise", "-j", "1")
     assert code == 0 and "samples/s" not in stderr
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".h5"])
+def test_resume_roundtrip_with_compare_rows(tmp_path, suffix):
+    """Rows of compare (text columns, None options, a failed sample) survive the output and resume."""
+    p = tmp_path / "nan.h5"
+    orig = np.random.default_rng(5).random((3, 6, 6))
+    recon = orig + 0.01
+    recon[1, 0, 0] = np.nan
+    with h5py.File(p, "w") as f:
+        f["orig"], f["recon"] = orig, recon
+    out = tmp_path / f"r{suffix}"
+    kw = dict(file=p, jobs=1, output=out, metrics="pointwise,critical_points")
+    res = batch("/orig", "/recon", **kw)
+    assert res.n_failed == 1 and res.options["sharpness"] is None
+    again = batch("/orig", "/recon", resume=True, sample_fn=None, **kw)
+    assert again.rows == res.rows
+    for name, col in res.columns.items():
+        np.testing.assert_array_equal(again.columns[name], col)
+
+
+def test_csv_summary_is_not_overwritten_without_force(tmp_path):
+    orig = np.zeros((3, 4))
+    (tmp_path / "r.summary.csv").write_text("keep")
+    with pytest.raises(OutputExistsError, match="summary"):
+        batch(orig, orig, jobs=1, output=tmp_path / "r.csv", sample_fn=pointwise_metrics)
+    assert (tmp_path / "r.summary.csv").read_text() == "keep"

@@ -441,6 +441,8 @@ def _json_safe(obj: Any) -> Any:
 
 
 def _from_json(v: Any) -> Any:
+    if v is None:  # NaN is written as null
+        return math.nan
     if v == "inf":
         return math.inf
     if v == "-inf":
@@ -563,10 +565,17 @@ def _write_h5(result: BatchResult, path: Path) -> None:
                 s[f"worst_{m}"].attrs["fields"] = "sample, value"
 
 
+def _summary_path(output: Path) -> Path | None:
+    """The summary file written beside a CSV output (None for other kinds)."""
+    if _output_kind(output) != "csv":
+        return None
+    return output.with_name(output.stem + ".summary.csv")
+
+
 def _write_output(result: BatchResult, output: Path, force: bool) -> None:
     kind = _output_kind(output)
     if kind == "csv":
-        summary_path = output.with_name(output.stem + ".summary.csv")
+        summary_path = _summary_path(output)
         with _atomic(output, force) as tmp:
             _write_csv(result, Path(tmp))
         with _atomic(summary_path, True) as tmp:
@@ -588,14 +597,14 @@ def _read_output(output: Path) -> tuple[dict[str, Any], str, list[dict[str, Any]
             if d.get("format") != FORMAT:
                 raise ValueError("not a topoeval batch result")
             rows = [{k: _from_json(v) for k, v in r.items()} for r in d["rows"]]
-            return {k: _from_json(v) for k, v in d["options"].items()}, d["orig"], rows
+            return dict(d["options"]), d["orig"], rows
         if kind == "h5":
             import h5py
 
             with h5py.File(output, "r") as f:
                 if f.attrs.get("format") != FORMAT:
                     raise ValueError("not a topoeval batch result")
-                options = {k: _from_json(v) for k, v in json.loads(f.attrs["options"]).items()}
+                options = dict(json.loads(f.attrs["options"]))
                 rows = []
                 for gname in f:
                     g = f[gname] if isinstance(f[gname], h5py.Group) else None
@@ -610,10 +619,10 @@ def _read_output(output: Path) -> tuple[dict[str, Any], str, list[dict[str, Any]
                             r = {"recon": str(g.attrs["source"])}
                             for k, v in data.items():
                                 x = v[i]
-                                x = x.decode() if isinstance(x, bytes) else _scalar(x)
-                                if isinstance(x, float) and math.isnan(x):
-                                    continue
-                                r[k] = x
+                                r[k] = x.decode() if isinstance(x, bytes) else _scalar(x)
+                            if r.get("status") != "ok":  # failed rows hold no metrics
+                                r = {k: x for k, x in r.items() if k in _BASE or k in _TAIL
+                                     or not (x == "" or (isinstance(x, float) and math.isnan(x)))}
                             rows.append(r)
                 return options, str(f.attrs["orig"]), rows
         # csv: options are the opt_ columns
@@ -624,7 +633,7 @@ def _read_output(output: Path) -> tuple[dict[str, Any], str, list[dict[str, Any]
                 r: dict[str, Any] = {}
                 for k, v in rec.items():
                     if k.startswith("opt_"):
-                        options[k[4:]] = _parse_cell(v)
+                        options[k[4:]] = None if v == "" else _parse_cell(v)
                     elif k in ("recon", "status", "error"):
                         r[k] = v
                     elif k == "sample":
@@ -1034,6 +1043,12 @@ def batch(
                 raise OutputExistsError(
                     f"an interrupted run left {str(journal)!r}; pass --resume to continue it or "
                     "--force to start over"
+                )
+            summary_csv = _summary_path(out_path)
+            if summary_csv is not None and summary_csv.exists():
+                raise OutputExistsError(
+                    f"{str(summary_csv)!r} (the summary of the CSV output) exists; pass --force to "
+                    "replace it"
                 )
 
     todo = {k for k in all_keys if k not in finished}
