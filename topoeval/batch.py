@@ -764,7 +764,14 @@ def _new_pool(jobs: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(), initializer=_init_worker)
 
 
-def _run_pool(tasks, make, jobs, sink, max_in_flight):
+def _run_pool(tasks, make, jobs, sink, max_in_flight, run=None, fail=None):
+    """Run ``run(make(t))`` for every task on a process pool, passing each result to ``sink``.
+
+    ``fail(t, message)`` builds the rows of a task whose worker died; the defaults are the
+    batch's own (the sweep passes its task functions).
+    """
+    run = _run_task if run is None else run
+    fail = _failed_rows if fail is None else fail
     from concurrent.futures.process import BrokenProcessPool
 
     pending = list(reversed(tasks))
@@ -775,7 +782,7 @@ def _run_pool(tasks, make, jobs, sink, max_in_flight):
             while pending and len(in_flight) < max_in_flight:
                 t = pending.pop()
                 try:
-                    in_flight[pool.submit(_run_task, make(t))] = t
+                    in_flight[pool.submit(run, make(t))] = t
                 except BrokenProcessPool:
                     pending.append(t)
                     break
@@ -787,13 +794,13 @@ def _run_pool(tasks, make, jobs, sink, max_in_flight):
                     sink(fut.result())
                 except BrokenProcessPool:
                     broken = True
-                    sink(_failed_rows(t, _WORKER_DIED))
+                    sink(fail(t, _WORKER_DIED))
                 except Exception as exc:  # e.g. a result that cannot be pickled
-                    sink(_failed_rows(t, f"the worker failed: {_error_text(exc)}"))
+                    sink(fail(t, f"the worker failed: {_error_text(exc)}"))
             if broken:
                 for fut, t in list(in_flight.items()):
                     in_flight.pop(fut)
-                    sink(_failed_rows(t, _WORKER_DIED))
+                    sink(fail(t, _WORKER_DIED))
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = _new_pool(jobs)
     except BaseException:
@@ -802,7 +809,10 @@ def _run_pool(tasks, make, jobs, sink, max_in_flight):
     pool.shutdown(wait=True)
 
 
-def _run_dask(tasks, make, jobs, scheduler, sink, max_in_flight):
+def _run_dask(tasks, make, jobs, scheduler, sink, max_in_flight, run=None, fail=None):
+    """As :func:`_run_pool`, on a Dask cluster."""
+    run = _run_task if run is None else run
+    fail = _failed_rows if fail is None else fail
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -826,7 +836,7 @@ def _run_dask(tasks, make, jobs, scheduler, sink, max_in_flight):
         ac = as_completed()
         while pending and len(futures) < max_in_flight:
             t = pending.pop()
-            fut = client.submit(_run_task, make(t), pure=False)
+            fut = client.submit(run, make(t), pure=False)
             futures[fut.key] = t
             ac.add(fut)
         for fut in ac:
@@ -834,10 +844,10 @@ def _run_dask(tasks, make, jobs, scheduler, sink, max_in_flight):
             try:
                 sink(fut.result())
             except Exception as exc:
-                sink(_failed_rows(t, f"the Dask task failed: {_error_text(exc)}"))
+                sink(fail(t, f"the Dask task failed: {_error_text(exc)}"))
             if pending:
                 t = pending.pop()
-                nf = client.submit(_run_task, make(t), pure=False)
+                nf = client.submit(run, make(t), pure=False)
                 futures[nf.key] = t
                 ac.add(nf)
     finally:

@@ -95,7 +95,7 @@ def cli(ctx, file, orig, recons, output, force, resume, jobs, dask, scheduler, r
         ctx.exit(1)
 
 
-def _progress():
+def _progress(label: str = "batch", unit: str = "samples"):
     """A rich progress bar on stderr (terminals only, not with -q): (callback, stop)."""
     if verbosity() < 0 or not sys.stderr.isatty():
         return None, lambda: None
@@ -107,9 +107,9 @@ def _progress():
     class _Rate(ProgressColumn):
         def render(self, task):
             speed = task.finished_speed or task.speed
-            return Text("  -   samples/s" if speed is None else f"{speed:6.1f} samples/s")
+            return Text(f"  -   {unit}/s" if speed is None else f"{speed:6.1f} {unit}/s")
 
-    progress = Progress(TextColumn("batch"), BarColumn(), MofNCompleteColumn(), _Rate(),
+    progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), _Rate(),
                         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                         console=Console(file=sys.stderr), transient=False)
     state = {"task": None, "started": False}
@@ -118,7 +118,7 @@ def _progress():
         if not state["started"]:
             progress.start()
             state["started"] = True
-            state["task"] = progress.add_task("batch", total=total, completed=done)
+            state["task"] = progress.add_task(label, total=total, completed=done)
         progress.update(state["task"], completed=done, total=total)
 
     def stop():
