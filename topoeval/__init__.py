@@ -81,6 +81,7 @@ _LAZY = {
     "save_summary_plot": "report",
     "write_batch_report": "report",
     "write_sweep_report": "report",
+    "save_sweep_plot": "report",
 }
 
 __all__ = sorted([*_errors_all, *_LAZY, "__version__"])

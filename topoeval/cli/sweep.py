@@ -99,7 +99,8 @@ def cli(ctx, fields, compressors, bounds, rates, mode, output, force, jobs, dask
         finally:
             stop()
 
-    click.echo(_table(result), nl=False)
+    table = _table(result)
+    click.echo(table, nl=not table.endswith("\n"))
     if output is not None:
         echo_info(f"wrote {output}", level=0)
     if report is not None or plot is not None:
