@@ -224,7 +224,7 @@ def _classify(arr: np.ndarray, connectivity: str, bad: np.ndarray | None):
 
 
 def _persistence(arr: np.ndarray, connectivity: str, bad: np.ndarray | None, types: np.ndarray) -> np.ndarray:
-    """Per-cell persistence (see CriticalPoints.persistence)."""
+    """Per-cell persistence (see CriticalPoints.persistence), two union-find passes."""
     from ._kernels import _critical as K
 
     shape = arr.shape
@@ -232,26 +232,30 @@ def _persistence(arr: np.ndarray, connectivity: str, bad: np.ndarray | None, typ
     v = np.ascontiguousarray(arr).reshape(-1)
     ndim = len(core)
     offs = _link(ndim, connectivity)[0]
-    cstr = np.ones(ndim, dtype=np.int64)
+    pshape = tuple(s + 2 for s in core)
+    pstr = np.ones(ndim, dtype=np.int64)
     for i in range(ndim - 2, -1, -1):
-        cstr[i] = cstr[i + 1] * core[i + 1]
-    fo = offs @ cstr
+        pstr[i] = pstr[i + 1] * pshape[i + 1]
+    pfo = offs @ pstr
+    psize = int(np.prod(pshape))
     if bad is None:
-        ok = np.ones(1, dtype=np.bool_)
-        order = np.argsort(v, kind="stable")
+        order = np.argsort(v, kind="stable")  # (value, flat index): simulation of simplicity
     else:
-        ok = ~bad.reshape(-1)
-        idx = np.flatnonzero(ok)
+        idx = np.flatnonzero(~bad.reshape(-1))
         order = idx[np.argsort(v[idx], kind="stable")]
-    sh = np.array(core, dtype=np.int64)
-    n = v.size
-    out = np.zeros(n, dtype=np.float64)
-    b_sub = np.zeros(n)
-    d_sub = np.zeros(n)
-    K.cell_persistence(v, order, sh, offs, fo, ok, bad is not None, b_sub, d_sub)
-    b_sup = np.zeros(n)
-    d_sup = np.zeros(n)
-    K.cell_persistence(v, order[::-1].copy(), sh, offs, fo, ok, bad is not None, b_sup, d_sup)
+    porder = np.ravel_multi_index(tuple(m + 1 for m in np.unravel_index(order, core)), pshape)
+    porder = porder.astype(np.int64)
+    vals = v[order].astype(np.float64)
+    inner = tuple(slice(1, -1) for _ in core)
+
+    def run(po, vv):
+        b = np.zeros(psize)
+        d = np.zeros(psize)
+        K.cell_persistence(vv, po, pfo, psize, b, d)
+        return b.reshape(pshape)[inner].reshape(-1), d.reshape(pshape)[inner].reshape(-1)
+
+    b_sub, d_sub = run(porder, vals)
+    b_sup, d_sup = run(porder[::-1].copy(), vals[::-1].copy())
     t = types.reshape(-1)
     out = np.maximum(d_sub, d_sup)
     out[t == 1] = b_sub[t == 1]

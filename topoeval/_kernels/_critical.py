@@ -299,48 +299,33 @@ def _find(parent, a):
 
 
 @njit(cache=True, nogil=True)
-def cell_persistence(v, order, shape, offs, fo, ok, use_ok, birth_pers, death_pers):
-    """0-D persistence of the filtration that adds cells in ``order`` (one cell at a time).
+def cell_persistence(vals, porder, pfo, psize, birth_pers, death_pers):
+    """0-D persistence of the filtration that adds cells in the given order, on a padded grid.
+
+    vals   : (m,) float64 values of the cells in filtration order
+    porder : (m,) int64 padded flat indices of the cells in filtration order (cells that are not
+             in the domain - padding, omitted cells - never appear and are never neighbours)
+    pfo    : (n_nb,) int64 neighbour offsets in the padded grid;  psize: padded size
+    birth_pers, death_pers : (psize,) float64 out, zero on entry
 
     A cell with no earlier neighbour creates a class; a cell that joins several classes kills all
-    but the one born first (elder rule, by position in ``order``).  Writes, per cell,
-    ``birth_pers[c]`` = persistence of the class created at ``c`` (inf if it never dies) and
-    ``death_pers[c]`` = the largest persistence among the classes killed at ``c``.  Both arrays
-    must be zero on entry.  Persistence is ``|a[death cell] - a[birth cell]|`` in float64.
+    but the one born first (elder rule, by position in the order).  ``birth_pers[c]`` = the
+    persistence of the class created at ``c`` (inf if it never dies), ``death_pers[c]`` = the
+    largest persistence among the classes killed at ``c``; persistence = |death - birth value|.
     """
-    n = v.size
-    d = shape.size
-    n_nb = fo.size
-    parent = np.full(n, -1, dtype=np.int64)
-    rank = np.empty(n, dtype=np.int64)
-    coords = np.empty(d, dtype=np.int64)
-    cstride = np.empty(d, dtype=np.int64)
-    s = 1
-    for i in range(d - 1, -1, -1):
-        cstride[i] = s
-        s *= shape[i]
-    for t in range(order.size):
-        q = order[t]
-        if use_ok and not ok[q]:
-            continue
-        rem = q
-        for i in range(d):
-            coords[i] = rem // cstride[i]
-            rem -= coords[i] * cstride[i]
+    n_nb = pfo.size
+    parent = np.full(psize, -1, dtype=np.int64)
+    rank = np.empty(psize, dtype=np.int64)
+    bval = np.empty(psize, dtype=np.float64)
+    for t in range(porder.size):
+        q = porder[t]
+        xq = vals[t]
         parent[q] = q
         rank[q] = t
-        root = -1
-        xq = np.float64(v[q])
+        bval[q] = xq
+        root = np.int64(-1)
         for k in range(n_nb):
-            inside = True
-            for i in range(d):
-                c = coords[i] + offs[k, i]
-                if c < 0 or c >= shape[i]:
-                    inside = False
-                    break
-            if not inside:
-                continue
-            p = q + fo[k]
+            p = q + pfo[k]
             if parent[p] < 0:
                 continue
             r = _find(parent, p)
@@ -353,13 +338,14 @@ def cell_persistence(v, order, shape, offs, fo, ok, use_ok, birth_pers, death_pe
                     root = r
                 else:
                     young = r
-                pers = abs(xq - np.float64(v[young]))
+                pers = abs(xq - bval[young])
                 birth_pers[young] = pers
                 if pers > death_pers[q]:
                     death_pers[q] = pers
                 parent[young] = root
                 parent[q] = root
-    for q in range(n):
+    for t in range(porder.size):
+        q = porder[t]
         if parent[q] == q:
             birth_pers[q] = np.inf
 
