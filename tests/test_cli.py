@@ -262,6 +262,11 @@ def test_bad_options_exit_2(capsys, files, args, pattern):
     assert_one_line_error(code, err, 2, pattern)
 
 
+def test_options_checked_before_reading_inputs(capsys, tmp_path):
+    code, out, err = run(capsys, "compare", tmp_path / "missing.npy", tmp_path / "other.npy", "--order", "0.5")
+    assert_one_line_error(code, err, 2, "order=0.5")  # not "no such file": options come first
+
+
 def test_debug_shows_traceback(files):
     d, _, _ = files
     with pytest.raises(te.TopoevalIOError):

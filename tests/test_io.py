@@ -10,6 +10,9 @@ import zipfile
 import h5py
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import topoeval as te
 from topoeval.errors import (
@@ -175,6 +178,27 @@ def test_raw_extensions(tmp_path, arr, ext, dtype):
     data.tofile(p)
     out = te.load_array(p, shape="4x5x6")
     assert out.dtype == np.dtype(dtype).newbyteorder("=")
+    np.testing.assert_array_equal(out, data)
+
+
+@given(
+    shape=hnp.array_shapes(min_dims=1, max_dims=4, max_side=5),
+    ext=st.sampled_from([".f16", ".f32", ".f64", ".d64", ".i8", ".i16", ".i32", ".i64", ".u8", ".u16",
+                         ".u32", ".u64"]),
+    byteorder=st.sampled_from(["little", "big"]),
+    mmap=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_raw_roundtrip_property(tmp_path_factory, shape, ext, byteorder, mmap, seed):
+    from topoeval.io import RAW_EXTENSIONS
+
+    dt = np.dtype(RAW_EXTENSIONS[ext])
+    rng = np.random.default_rng(seed)
+    data = (rng.normal(size=shape) * 50).astype(dt)
+    p = tmp_path_factory.mktemp("raw") / f"f{ext}"
+    data.astype(dt.newbyteorder("<" if byteorder == "little" else ">")).tofile(p)
+    out = te.load_array(p, shape="x".join(map(str, shape)), byteorder=byteorder, mmap=mmap)
+    assert out.dtype == dt and out.dtype.isnative and out.shape == tuple(shape)
     np.testing.assert_array_equal(out, data)
 
 

@@ -299,6 +299,78 @@ def _check_internal_p(p: Any) -> float:
 # --------------------------------------------------------------------------- compare
 
 
+def check_options(
+    *,
+    metrics: Any = "all",
+    filtration: str = "sublevel",
+    connectivity: str = "full",
+    order: float = 1.0,
+    internal_p: float = 2.0,
+    sharpness: float | None = None,
+    sign: Any = "tanh",
+    weights: Any = None,
+    batch_axis: int | None = None,
+    nan_policy: str = "raise",
+    dtype: str = "float64",
+    min_persistence: float = 0.0,
+    cp_connectivity: str = "full",
+    data_range: float | None = None,
+) -> dict[str, Any]:
+    """Validate the options of :func:`compare` without any array; return them resolved.
+
+    Everything that does not depend on the arrays is checked here (the number of
+    ``weights`` and the range of ``batch_axis`` are checked against the arrays by
+    :func:`compare`).  Commands call this before reading large inputs, and batch / sweep
+    before starting workers.  ``filtration`` comes back as a tuple, ``metrics`` as a
+    tuple of parts, ``sharpness`` with the default filled in.
+
+    Examples
+    --------
+    >>> from topoeval.compare import check_options
+    >>> check_options(filtration="both", order=2)["filtration"]
+    ('sublevel', 'superlevel')
+    """
+    parts = _parse_metrics(metrics)
+    check_choice(filtration, "filtration", FILTRATION_CHOICES)
+    filtrations = ("sublevel", "superlevel") if filtration == "both" else (filtration,)
+    check_choice(connectivity, "connectivity", CONNECTIVITIES)
+    check_choice(cp_connectivity, "cp_connectivity", CP_CONNECTIVITIES)
+    order = _check_order(order)
+    internal_p = _check_internal_p(internal_p)
+    check_choice(nan_policy, "nan_policy", NAN_POLICIES)
+    check_choice(dtype, "dtype", DTYPES)
+    min_persistence = check_positive(min_persistence, "min_persistence", strict=False)
+    if data_range is not None:
+        data_range = check_positive(data_range, "data_range")
+    if batch_axis is not None and (isinstance(batch_axis, (bool, np.bool_))
+                                   or not isinstance(batch_axis, (int, np.integer))):
+        raise InvalidOptionError(f"batch_axis={batch_axis!r} is not an integer axis index")
+    if weights is not None:
+        try:
+            w = np.asarray(weights, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidOptionError(
+                f"weights={weights!r} is not a sequence of numbers; pass one weight per non-batch axis"
+            ) from None
+        if w.ndim != 1 or not np.isfinite(w).all() or (w < 0).any():
+            raise InvalidOptionError(
+                f"weights={weights!r} must be a flat sequence of finite non-negative numbers "
+                "(0 switches an axis off)"
+            )
+    from .dsl import DEFAULT_SHARPNESS, _resolve_sign
+
+    sharpness = DEFAULT_SHARPNESS if sharpness is None else check_positive(sharpness, "sharpness")
+    _resolve_sign(sign)
+    return {
+        "metrics": parts, "filtration": filtrations, "connectivity": connectivity, "order": order,
+        "internal_p": internal_p, "sharpness": sharpness, "sign": sign, "weights": weights,
+        "batch_axis": batch_axis, "nan_policy": nan_policy, "dtype": dtype,
+        "min_persistence": min_persistence, "cp_connectivity": cp_connectivity, "data_range": data_range,
+    }
+
+
+
+
 def compare(
     orig: Any,
     recon: Any,
@@ -390,22 +462,16 @@ def compare(
     """
     t_start = time.perf_counter()
     # ---- options first: nothing is computed before every option is known to be valid
-    parts = _parse_metrics(metrics)
-    check_choice(filtration, "filtration", FILTRATION_CHOICES)
-    filtrations = ("sublevel", "superlevel") if filtration == "both" else (filtration,)
-    check_choice(connectivity, "connectivity", CONNECTIVITIES)
-    check_choice(cp_connectivity, "cp_connectivity", CP_CONNECTIVITIES)
-    order = _check_order(order)
-    internal_p = _check_internal_p(internal_p)
-    check_choice(nan_policy, "nan_policy", NAN_POLICIES)
-    check_choice(dtype, "dtype", DTYPES)
-    min_persistence = check_positive(min_persistence, "min_persistence", strict=False)
-    if data_range is not None:
-        data_range = check_positive(data_range, "data_range")
-    from .dsl import DEFAULT_SHARPNESS, _resolve_axes, _resolve_sign
-
-    sharpness = DEFAULT_SHARPNESS if sharpness is None else check_positive(sharpness, "sharpness")
-    _resolve_sign(sign)
+    opts = check_options(
+        metrics=metrics, filtration=filtration, connectivity=connectivity, order=order,
+        internal_p=internal_p, sharpness=sharpness, sign=sign, weights=weights, batch_axis=batch_axis,
+        nan_policy=nan_policy, dtype=dtype, min_persistence=min_persistence,
+        cp_connectivity=cp_connectivity, data_range=data_range,
+    )
+    parts, filtrations = opts["metrics"], opts["filtration"]
+    order, internal_p, sharpness = opts["order"], opts["internal_p"], opts["sharpness"]
+    min_persistence, data_range = opts["min_persistence"], opts["data_range"]
+    from .dsl import _resolve_axes
 
     # ---- arrays
     x = as_real_array(orig, "orig")

@@ -66,6 +66,9 @@ def cli(orig, recon, output, fmt, force, report, plot, **params):
         raise click.UsageError("only one of ORIG and RECON can be '-' (standard input)")
     inputs = pop_input_params(params)
     kwargs = comparison_kwargs(params)
+    from ..compare import check_options
+
+    check_options(**kwargs)  # bad option values fail before large inputs are read
 
     t0 = time.perf_counter()
     a = load_input(orig, inputs, "orig")
