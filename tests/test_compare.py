@@ -191,7 +191,21 @@ def test_nan_policy_omit():
     a = te.compare(xf, yf, metrics="dsl", nan_policy="omit", sharpness=3.0)
     b = te.compare(xf, yf, metrics="dsl", sharpness=3.0)
     assert a.dsl["dsl"] == pytest.approx(b.dsl["dsl"], rel=1e-6)
-    assert c.persistence["sublevel"]["n_points_orig"] == len(te.persistence_diagram(x, nan_policy="omit"))
+    # one domain for both arrays: the never-dying classes correspond, distances stay finite
+    xm, ym = np.where(valid, x, np.nan), np.where(valid, y, np.nan)
+    assert c.persistence["sublevel"]["n_points_orig"] == len(te.persistence_diagram(xm, nan_policy="omit"))
+    assert c.persistence["sublevel"]["wasserstein"] == pytest.approx(te.wasserstein_distance(
+        te.persistence_diagram(xm, nan_policy="omit"), te.persistence_diagram(ym, nan_policy="omit")))
+    assert math.isfinite(c.persistence["sublevel"]["wasserstein"])
+    row = te.compare(x, y, nan_policy="omit", metrics="critical_points").critical_points
+    assert row == te.critical_point_errors(xm, ym, nan_policy="omit").to_row()
+    assert np.isnan(x[2, 3]) and np.isfinite(y[2, 3])  # inputs untouched
+    # a NaN row splitting every sample: still finite with a batch axis
+    x2, y2 = pair(12, (4, 9))
+    x2[:, 4] = np.nan
+    cb = te.compare(x2, y2, nan_policy="omit", batch_axis=0, metrics="persistence")
+    assert cb.persistence["sublevel"]["n_essential_orig"] == cb.persistence["sublevel"]["n_essential_recon"] == 8
+    assert math.isfinite(cb.persistence["sublevel"]["wasserstein"])
 
 
 def test_batch_axis():

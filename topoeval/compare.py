@@ -424,8 +424,9 @@ def compare(
         point counts summed, critical-point counts summed (rates averaged).
     nan_policy : {'raise', 'omit'}, default 'raise'
         ``'raise'``: NaN/inf anywhere raises NonFiniteError (count and first position).
-        ``'omit'``: cells non-finite in either array are left out of every metric (the
-        DSL skips the differences touching them; persistence leaves them out of the domain).
+        ``'omit'``: cells non-finite in either array are left out of every metric, for both
+        arrays alike (the DSL skips the differences touching them; persistence and critical
+        points leave them out of the domain of both arrays, so the domains match).
     dtype : {'float64', 'float32', 'input'}, default 'float64'
         Type both arrays are converted to before comparing (``'input'`` keeps them).
     min_persistence : float >= 0, default 0.0
@@ -493,6 +494,11 @@ def compare(
         valid = None
     else:
         valid = _valid_mask(x, y)
+        if valid is not None:
+            # one domain for both: a cell non-finite in either array is left out of both
+            # (new arrays: the caller's inputs are never modified)
+            x = np.where(valid, x, np.nan)
+            y = np.where(valid, y, np.nan)
 
     options = {
         "metrics": parts,
