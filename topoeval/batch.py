@@ -183,9 +183,16 @@ def _read(payload, start: int, stop: int) -> np.ndarray:
     if payload[0] == "array":
         return payload[1]
     _, path, ds = payload
-    f = _OPEN.get(path)
+    try:
+        st = os.stat(path)
+        key = (path, st.st_ino, st.st_mtime_ns)  # a file replaced on disk is opened afresh
+    except OSError:
+        key = (path, 0, 0)
+    f = _OPEN.get(key)
     if f is None or not f.id.valid:
-        f = _OPEN[path] = _open_h5(path)
+        for old in [k for k in _OPEN if k[0] == path]:
+            _OPEN.pop(old).close()
+        f = _OPEN[key] = _open_h5(path)
     return f[ds][start:stop]
 
 
