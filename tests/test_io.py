@@ -115,6 +115,19 @@ def test_npz(tmp_path, arr):
     np.testing.assert_array_equal(te.load_array(single), arr)
 
 
+def test_npz_that_is_npy_or_pickle(tmp_path, arr):
+    p = tmp_path / "fake.npz"
+    np.save(tmp_path / "real.npy", arr)
+    p.write_bytes((tmp_path / "real.npy").read_bytes())
+    with pytest.raises(FileFormatError, match="a .npy file with a .npz name"):
+        te.load_array(p)
+    import pickle
+
+    p.write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(FileFormatError, match="not a readable .npz archive"):
+        te.load_array(p)
+
+
 def test_npz_object_and_corrupt(tmp_path):
     p = tmp_path / "o.npz"
     np.savez(p, x=np.array([None, 1], dtype=object))

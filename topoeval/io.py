@@ -261,6 +261,8 @@ def _load_npz(path: Path, key: str | None) -> np.ndarray:
         archive = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise FileFormatError(f"{path} is not a readable .npz archive (corrupt or truncated: {exc})") from None
+    if not hasattr(archive, "files"):  # np.load recognised a plain .npy file by its magic bytes
+        raise FileFormatError(f"{path} is a .npy file with a .npz name; rename it to .npy")
     with archive:
         keys = list(archive.files)
         if key is None:
