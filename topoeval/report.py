@@ -39,7 +39,7 @@ import numpy as np
 
 from .errors import InvalidInputError, InvalidOptionError, ShapeMismatchError, TopoevalError
 
-__all__ = ["write_report", "save_summary_plot", "write_batch_report", "write_sweep_report"]
+__all__ = ["write_report", "save_summary_plot", "write_batch_report", "write_sweep_report", "save_sweep_plot"]
 
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -660,17 +660,23 @@ def _sample_loader(result: Any, orig: Any, recon: Any, file: Any) -> Callable[[s
         if spec is None:
             return None
         if isinstance(spec, (str, os.PathLike)):
+            from .io import HDF5_EXTENSIONS, load_array, split_spec
+
             s = os.fspath(spec)
-            if ":" in s and not s.startswith("/"):
-                p, ds = s.rsplit(":", 1)
-            elif file is not None:
-                p, ds = os.fspath(file), s
-            else:
-                return None
+            p, ds = split_spec(s)
+            if ds is None or not p.exists():
+                if file is None:
+                    return None
+                p, ds = Path(os.fspath(file)), s
+            if p.suffix.lower() not in HDF5_EXTENSIONS:
+                try:
+                    return load_array(f"{p}:{ds}")
+                except TopoevalError:
+                    return None
             import h5py
 
             try:
-                f = h5py.File(p, "r")
+                f = h5py.File(p, "r")  # read one sample at a time; closed when garbage-collected
                 return f[ds]
             except (OSError, KeyError):
                 return None
@@ -749,7 +755,7 @@ def write_batch_report(
     >>> from topoeval.report import write_batch_report
     >>> orig = np.random.default_rng(0).random((4, 8, 8))
     >>> res = te.batch(orig, {"noisy": orig + 0.01, "coarse": np.round(orig, 1)}, jobs=1)
-    >>> out = write_batch_report(os.path.join(tempfile.mkdtemp(), "batch.html"), res,
+    >>> out = write_batch_report(os.path.join(tempfile.mkdtemp(), "batch.html"), res, n_worst=1,
     ...                          orig=orig, recon={"noisy": orig + 0.01, "coarse": np.round(orig, 1)})
     >>> "worst samples" in out.read_text()
     True
@@ -971,7 +977,7 @@ def write_sweep_report(path: Any, result: Any, *, force: bool = False) -> Path:
     1
     """
     _plotting()
-    rows = _sweep_rows(result)
+    rows = _label_by_field(_sweep_rows(result))
     if not rows:
         raise InvalidInputError("the sweep has no rows; nothing to report")
     missing = [c for c in ("compressor", "bit_rate") if c not in rows[0]]
@@ -1002,3 +1008,65 @@ def write_sweep_report(path: Any, result: Any, *, force: bool = False) -> Path:
     body.append("<h2>All runs</h2>")
     body.append(_table(shown, [[r.get(c) for c in shown] for r in rows]))
     return _write_text(path, _document("topoeval sweep report", body), force)
+
+
+def _label_by_field(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """With several fields, one curve per (field, compressor): label the compressor by its field."""
+    fields = list(dict.fromkeys(str(r["field"]) for r in rows if "field" in r))
+    if len(fields) < 2:
+        return rows
+    return [{**r, "compressor": f"{r.get('field')}: {r['compressor']}"} for r in rows]
+
+
+def save_sweep_plot(path: Any, result: Any, *, force: bool = False) -> Path:
+    """Save the rate-distortion curves of a sweep as one image (PNG, SVG or PDF by suffix).
+
+    The panels of :func:`write_sweep_report` (PSNR, Wasserstein distance, exact DSL and
+    critical-point errors against the bit rate, one line per compressor, or per field and
+    compressor when the sweep has several fields); no timestamp in the file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output file, ``.png``, ``.svg`` or ``.pdf``.
+    result : SweepResult, list of dict, dict of columns, structured array or DataFrame
+        As for :func:`write_sweep_report`.
+    force : bool, default False
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from topoeval.report import save_sweep_plot
+    >>> rows = [{"compressor": "sz3", "bit_rate": r, "psnr": p} for r, p in [(1.5, 40.0), (3.0, 60.0)]]
+    >>> save_sweep_plot(os.path.join(tempfile.mkdtemp(), "rd.png"), rows).suffix
+    '.png'
+    """
+    plotting = _plotting()
+    suffix = Path(os.fspath(path)).suffix.lower() if isinstance(path, (str, os.PathLike)) else ""
+    if suffix not in _SAVEFIG_METADATA:
+        raise InvalidOptionError(f"cannot tell the image format of {path!r}; name the file .png, .svg or .pdf")
+    rows = _label_by_field(_sweep_rows(result))
+    if not rows:
+        raise InvalidInputError("the sweep has no rows; nothing to plot")
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    panels = [p for p in _SWEEP_PANELS if p[0] in columns]
+    if "bit_rate" not in columns or not panels:
+        raise InvalidInputError(
+            "the sweep's rows need a bit_rate column and at least one of psnr, wasserstein_sublevel, "
+            "exact_dsl, cp_total_errors")
+    _check_output(path, force)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from .io import atomic_output
+
+    with plotting._style():
+        fig = _sweep_figure(rows, panels)
+        FigureCanvasAgg(fig)
+        with atomic_output(path, force=force) as tmp:
+            fig.savefig(tmp, format=suffix[1:], metadata=_SAVEFIG_METADATA[suffix])
+    return Path(path)
