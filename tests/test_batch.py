@@ -211,6 +211,9 @@ def test_invalid_option_is_a_usage_error_before_any_work():
         batch(orig, orig, jobs=1, filtration="sideways")
     with pytest.raises(InvalidOptionError, match="jobs=0"):
         batch(orig, orig, jobs=0)
+    with pytest.raises(InvalidOptionError, match="picklable"):
+        batch(np.zeros((5, 4)), np.zeros((5, 4)), jobs=2, sample_fn=lambda a, b: {"x": 1.0})
+    assert batch(orig, orig, jobs=1, sample_fn=lambda a, b: {"x": 1.0}).columns["x"].tolist() == [1.0] * 3
 
 
 def test_dask_missing_names_the_extra(monkeypatch):

@@ -1120,6 +1120,16 @@ def batch(
             todo.discard((label, i))
             sink([probe])
             _close_inputs()  # no open HDF5 handles across fork
+        if todo and (scheduler is not None or jobs > 1):
+            import pickle
+
+            try:
+                pickle.dumps((fn, options))
+            except Exception as exc:
+                raise InvalidOptionError(
+                    f"sample_fn and the options must be picklable to run in worker processes "
+                    f"({_error_text(exc)}); use a module-level function, or jobs=1"
+                ) from None
         if todo:
             tasks = _plan(orig_src, recon_srcs, todo, jobs)
             make = lambda t: _make_task(orig_src, t, fn, options)  # noqa: E731
