@@ -244,6 +244,9 @@ def test_unwritable_output(capsys, files):
     assert_one_line_error(code, err, 1, "is a file, not a folder")
     code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "-o", d)
     assert code == 2 and "Traceback" not in err  # click: a directory is not a file
+    if os.path.isdir("/sys/kernel"):  # not writable even for root: refused before any work
+        code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "-o", "/sys/kernel/te.json")
+        assert_one_line_error(code, err, 1, "cannot write /sys/kernel/te.json")
 
 
 @pytest.mark.parametrize("args,pattern", [

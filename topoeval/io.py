@@ -722,3 +722,13 @@ def check_output_path(path: str | os.PathLike, *, force: bool = False) -> None:
         raise TopoevalIOError(f"cannot write {path}: the folder {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise TopoevalIOError(f"cannot write {path}: the folder {parent} is not writable (permission denied)")
+    # a real probe: access() says yes to root on read-only or special file systems
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
+    except OSError as exc:
+        raise TopoevalIOError(
+            f"cannot write {path}: {exc.strerror or exc} in the folder {parent}; choose a writable folder"
+        ) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
