@@ -24,8 +24,10 @@ name           bound_kind  what it is
 (``pip install 'topoeval[compressors]'``); the packages are imported only when
 a compressor is used.  ``quantize`` and ``bitround`` are NumPy-only
 re-implementations of numcodecs' ``Quantize`` and ``BitRound`` filters
-(power-of-two scale, round-half-to-even of the mantissa bits) driven by an
-absolute bound, followed by zlib.
+(power-of-two scale; round-half-to-even of the mantissa bits), bit-for-bit equal
+to them for the same scale / kept bits (tests/test_compressors.py), driven by an
+absolute bound and followed by zlib.  (numcodecs itself is not imported: it fails
+to import next to zfpy releases with a version such as ``1.0.1.post0``.)
 
 Inputs must be finite float32/float64 arrays with 1 to 4 dimensions (the limit of
 SZ3 and ZFP; the quantizers accept any number of dimensions).
