@@ -32,6 +32,7 @@ Conventions
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -216,21 +217,6 @@ def _squeezed_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     return core if core else (1,)
 
 
-def _neighbour_offsets(pshape: tuple[int, ...], connectivity: str) -> np.ndarray:
-    d = len(pshape)
-    strides = np.ones(d, dtype=np.int64)
-    for i in range(d - 2, -1, -1):
-        strides[i] = strides[i + 1] * pshape[i + 1]
-    if connectivity == "face":
-        offs = []
-        for i in range(d):
-            offs += [-strides[i], strides[i]]
-        return np.array(offs, dtype=np.int64)
-    grids = np.array(np.meshgrid(*([np.array([-1, 0, 1])] * d), indexing="ij")).reshape(d, -1).T
-    grids = grids[np.any(grids != 0, axis=1)]
-    return (grids @ strides).astype(np.int64)
-
-
 def persistence_diagram(
     array: Any,
     *,
@@ -325,17 +311,89 @@ def persistence_diagram(
     return _compute(arr, filtration, connectivity, bool(keep_zero))
 
 
+_BRICKS = {2: (4, 4), 3: (2, 2, 4)}  # 16 int32 = one 64-byte cache line per brick
+
+
+def _grid(m: int, d: int) -> np.ndarray:
+    """(m**d, d) int64: every point of {0, ..., m-1}**d in C order."""
+    return np.array(list(itertools.product(range(m), repeat=d)), dtype=np.int64).reshape(m**d, d)
+
+
+class _Layout:
+    """Where every cell lives in the union-find array.
+
+    The array gets a frame of never-active cells (so neighbours need no bounds checks) and,
+    in 2-D and 3-D, is stored in bricks of 16 cells (4x4, 2x2x4) that fill one cache line,
+    so a 3x3(x3) neighbourhood touches fewer lines.  The storage index of the cell at core
+    coordinates ``x`` is ``sum(tables[i, x[i]])``; the offset to a neighbour depends on the
+    cell's position in its brick, ``storage & lmask``.
+    """
+
+    def __init__(self, core: tuple[int, ...], connectivity: str, bricks: bool = True) -> None:
+        d = len(core)
+        B = _BRICKS.get(d, (1,) * d) if bricks else (1,) * d
+        self.core, self.B = core, B
+        self.NB = tuple(-(-(c + 2) // b) for c, b in zip(core, B))
+        bsize = int(np.prod(B))
+        self.bsize = bsize
+        self.LS = _c_strides(B)
+        self.BS = tuple(s * bsize for s in _c_strides(self.NB))
+        self.size = int(np.prod(self.NB, dtype=np.int64)) * bsize
+        self.lmask = bsize - 1
+        tables = np.zeros((d, max(core)), dtype=np.int64)
+        for i, c in enumerate(core):
+            tables[i, :c] = self._tpad(i, np.arange(1, c + 1))
+        self.tables = tables
+        # neighbour offsets per position inside a brick
+        deltas = _grid(3, d) - 1
+        deltas = deltas[np.any(deltas != 0, axis=1)]
+        if connectivity == "face":
+            deltas = deltas[np.abs(deltas).sum(axis=1) == 1]
+        local = np.array(list(np.ndindex(*B)), dtype=np.int64).reshape(bsize, d)
+        self.offsets = self._diff(local, deltas)
+        if bsize > 1:  # the 2**d corners cover every brick the neighbourhood touches
+            corners = _grid(2, d) * 2 - 1
+            self.pf = self._diff(local, corners)
+        elif d <= 3:  # the first cell of every neighbour row
+            rows = _grid(3, d - 1) - 1
+            rows = np.concatenate([rows, -np.ones((rows.shape[0], 1), dtype=np.int64)], axis=1)
+            self.pf = self._diff(local, rows)
+        else:
+            self.pf = np.empty((1, 0), dtype=np.int64)
+
+    def _tpad(self, i, p):
+        return (p // self.B[i]) * self.BS[i] + (p % self.B[i]) * self.LS[i]
+
+    def _diff(self, local, deltas):
+        out = np.zeros((local.shape[0], deltas.shape[0]), dtype=np.int64)
+        for i, b in enumerate(self.B):
+            base = b + local[:, i][:, None]  # a position in the second brick: no negatives
+            out += self._tpad(i, base + deltas[:, i][None, :]) - self._tpad(i, base)
+        return out
+
+    def to_core(self, s: np.ndarray) -> np.ndarray:
+        """(m, d) core coordinates of storage indices ``s``."""
+        s = np.asarray(s, dtype=np.int64)
+        brick, loc = np.divmod(s, self.bsize)
+        bc = np.unravel_index(brick, self.NB)
+        lc = np.unravel_index(loc, self.B)
+        out = np.empty((s.shape[0], len(self.core)), dtype=np.int64)
+        for i, b in enumerate(self.B):
+            out[:, i] = bc[i] * b + lc[i] - 1
+        return out
+
+
 def _compute(arr: np.ndarray, filtration: str, connectivity: str, keep_zero: bool) -> Diagram:
     from ._kernels._persistence import radix_sort_cells, union_find_padded
 
     shape = tuple(int(s) for s in arr.shape)
     core = _squeezed_shape(shape)
-    pshape = tuple(s + 2 for s in core)
-    psize = int(np.prod(pshape, dtype=np.int64))
-    offsets = _neighbour_offsets(pshape, connectivity)
     n = arr.size
+    lay = _Layout(core, connectivity)
+    if lay.size >= 2**31 - 2:
+        lay = _Layout(core, connectivity, bricks=False)
 
-    if psize < 2**31 - 2:
+    if lay.size < 2**31 - 2:
         # values in C order as a dtype numba reads; a copy only for other layouts
         src = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
         if src.dtype == np.float16:
@@ -343,16 +401,15 @@ def _compute(arr: np.ndarray, filtration: str, connectivity: str, keep_zero: boo
         elif src.dtype == np.bool_:
             src = src.view(np.uint8)
         src = src.reshape(-1)
-        pstrides = np.array(_c_strides(pshape), dtype=np.int64)
         order, n_active, spare = radix_sort_cells(
-            src, filtration == "superlevel", np.array(core, dtype=np.int64), pstrides
+            src, filtration == "superlevel", np.array(core, dtype=np.int64), lay.tables
         )
         del src
-        if psize <= 2 * n:
-            parent = spare.view(np.int32)[:psize]
+        if lay.size <= 2 * n:
+            parent = spare.view(np.int32)[: lay.size]
         else:
             del spare
-            parent = np.empty(psize, dtype=np.int32)
+            parent = np.empty(lay.size, dtype=np.int32)
         parent.fill(-1)
     else:  # more than 2**31 cells: argsort and int64 indices
         flat = np.asarray(arr, dtype=np.float64).reshape(-1)
@@ -365,25 +422,15 @@ def _compute(arr: np.ndarray, filtration: str, connectivity: str, keep_zero: boo
             order = idx[np.argsort(key[idx], kind="stable")]
         del flat, key, mask
         multi = np.unravel_index(order, core)
-        order = np.ravel_multi_index(tuple(m + 1 for m in multi), pshape)
+        order = np.zeros(order.shape[0], dtype=np.int64)
+        for i in range(len(core)):
+            order += lay.tables[i][multi[i]]
         del multi
         n_active = order.shape[0]
-        parent = np.full(psize, -1, dtype=np.int64)
-    bcells, dcells = union_find_padded(order, n_active, parent, offsets, _prefetch_offsets(pshape))
+        parent = np.full(lay.size, -1, dtype=np.int64)
+    bcells, dcells = union_find_padded(order, n_active, parent, lay.offsets, lay.lmask, lay.pf)
     del order, parent
-    return _make_diagram(arr, shape, core, pshape, bcells, dcells, filtration, keep_zero)
-
-
-def _prefetch_offsets(pshape: tuple[int, ...]) -> np.ndarray:
-    """First cell of every neighbour row (last-axis offset -1); none above 3-D (too many rows)."""
-    d = len(pshape)
-    if d > 3:
-        return np.empty(0, dtype=np.int64)
-    if d == 1:
-        return np.array([-1], dtype=np.int64)
-    strides = np.array(_c_strides(pshape), dtype=np.int64)
-    deltas = np.array(list(np.ndindex(*([3] * (d - 1)))), dtype=np.int64).reshape(-1, d - 1) - 1
-    return (deltas @ strides[:-1] - 1).astype(np.int64)
+    return _make_diagram(arr, shape, lay, bcells, dcells, filtration, keep_zero)
 
 
 def _c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -393,7 +440,7 @@ def _c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(strides)
 
 
-def _make_diagram(arr, shape, core, pshape, bcells, dcells, filtration, keep_zero) -> Diagram:
+def _make_diagram(arr, shape, lay, bcells, dcells, filtration, keep_zero) -> Diagram:
     d = len(shape)
     keep_axes = [i for i, s in enumerate(shape) if s > 1]
 
@@ -401,10 +448,10 @@ def _make_diagram(arr, shape, core, pshape, bcells, dcells, filtration, keep_zer
         out = np.zeros((pcells.shape[0], d), dtype=np.int64)
         if pcells.shape[0] == 0:
             return out
-        pm = np.unravel_index(pcells, pshape)
+        pm = lay.to_core(pcells)
         if keep_axes:
             for j, ax in enumerate(keep_axes):
-                out[:, ax] = pm[j] - 1
+                out[:, ax] = pm[:, j]
         return out
 
     bidx = to_full(bcells)

@@ -74,7 +74,7 @@ def _prefetch(typingctx, arr, idx):
 
 
 @njit(cache=True, nogil=True)
-def union_find_padded(order, n_active, parent, offsets, pf_offsets):
+def union_find_padded(order, n_active, parent, offsets, lmask, pf_offsets):
     """0-D persistence pairs by union-find over padded cells in filtration order.
 
     Parameters
@@ -85,11 +85,15 @@ def union_find_padded(order, n_active, parent, offsets, pf_offsets):
         Number of cells in the filtration.
     parent : (P,) int array
         Padded grid, every entry ``-1`` on entry (overwritten).
-    offsets : (k,) int64 array
-        Flat offsets of the neighbours in the padded grid.
-    pf_offsets : (j,) int64 array
-        Offsets to prefetch around the cell ``_PREFETCH_AHEAD`` steps ahead (the first
-        cell of every neighbour row); may be empty.
+    offsets : (m, k) int64 array
+        Storage offsets of the ``k`` neighbours of a cell whose storage index ``p`` has
+        ``p & lmask == l`` in row ``l`` (one row, ``lmask == 0``, for a plain padded grid;
+        16 rows for the bricked layout).
+    lmask : int
+        Mask of the position inside a brick (0 without bricks).
+    pf_offsets : (m, j) int64 array
+        Offsets to prefetch around the cell ``_PREFETCH_AHEAD`` steps ahead (one per
+        cache line its neighbourhood touches, roughly); may have no columns.
 
     Returns
     -------
@@ -97,8 +101,8 @@ def union_find_padded(order, n_active, parent, offsets, pf_offsets):
         Padded flat indices of the creating and killing cell of every class, in birth
         order; ``death_cells`` is ``-1`` for classes that never die.
     """
-    k = offsets.shape[0]
-    npf = pf_offsets.shape[0]
+    k = offsets.shape[1]
+    npf = pf_offsets.shape[1]
     cap = 1024
     births = np.empty(cap, dtype=np.int64)
     deaths = np.empty(cap, dtype=np.int64)
@@ -107,14 +111,16 @@ def union_find_padded(order, n_active, parent, offsets, pf_offsets):
     for r in range(n_active):
         if npf > 0 and r + _PREFETCH_AHEAD < n_active:
             pa = np.int64(order[r + _PREFETCH_AHEAD])
+            la = pa & lmask
             for j in range(npf):
-                t = pa + pf_offsets[j]
+                t = pa + pf_offsets[la, j]
                 if t >= 0 and t < P:
                     _prefetch(parent, t)
         p = np.int64(order[r])
+        lp = p & lmask
         root = np.int64(-1)
         for j in range(k):
-            q = p + offsets[j]
+            q = p + offsets[lp, j]
             v = parent[q]
             if v == -1:
                 continue
@@ -169,31 +175,29 @@ def _key(x, superlevel, fbuf, ubuf):
 
 
 @njit(cache=True, nogil=True)
-def _first_padded(pstrides):
-    p = np.int64(0)
-    for i in range(pstrides.shape[0]):
-        p += pstrides[i]
+def _row_start(ctr, tables):
+    """Storage index of the first cell of the row at outer coordinates ``ctr``."""
+    d = tables.shape[0]
+    p = tables[d - 1, 0]
+    for i in range(d - 1):
+        p += tables[i, ctr[i]]
     return p
 
 
 @njit(cache=True, nogil=True)
-def _next_row(ctr, core, pstrides, p_row):
-    """Advance the odometer over the outer axes; return the padded index of the next row."""
-    d = core.shape[0]
-    i = d - 2
+def _next_row(ctr, core):
+    """Advance the odometer over the outer axes (C order)."""
+    i = core.shape[0] - 2
     while i >= 0:
         ctr[i] += 1
-        p_row += pstrides[i]
         if ctr[i] < core[i]:
-            return p_row
-        p_row -= ctr[i] * pstrides[i]
+            return
         ctr[i] = 0
         i -= 1
-    return p_row
 
 
 @njit(cache=True, nogil=True)
-def radix_sort_cells(src, superlevel, core, pstrides):
+def radix_sort_cells(src, superlevel, core, tables):
     """Padded indices of the cells of ``src`` in filtration order (value, flat index).
 
     LSD radix sort (11-bit digits) of order-preserving uint64 keys with the padded
@@ -209,13 +213,14 @@ def radix_sort_cells(src, superlevel, core, pstrides):
         Sort by ``-value``.
     core : (d,) int64
         Shape of the array (size-1 axes removed).
-    pstrides : (d,) int64
-        C strides (in cells) of the padded grid.
+    tables : (d, max(core)) int64
+        Storage layout: the storage index of the cell at coordinates ``x`` is
+        ``sum(tables[i, x[i]])`` (see ``topoeval.persistence._Layout``).
 
     Returns
     -------
     order : (n,) uint32 or int64
-        Padded indices in filtration order; the first ``n_active`` are finite cells.
+        Storage indices in filtration order; the first ``n_active`` are finite cells.
     n_active : int
         Number of finite cells.
     spare : (n,) uint64
@@ -252,16 +257,16 @@ def radix_sort_cells(src, superlevel, core, pstrides):
     pay_a = np.empty(n, dtype=np.uint32)
     pay_b = np.empty(n, dtype=np.uint32)
     ctr = np.zeros(d, dtype=np.int64)
-    p0 = _first_padded(pstrides)
+    last_t = tables[d - 1]
     if n_passes == 0:
         # every key equal: C order already is the filtration order
-        p_row = p0
         i = 0
         for row in range(n // L):
+            p_row = _row_start(ctr, tables) - last_t[0]
             for j in range(L):
-                pay_a[i] = p_row + j
+                pay_a[i] = p_row + last_t[j]
                 i += 1
-            p_row = _next_row(ctr, core, pstrides, p_row)
+            _next_row(ctr, core)
         return pay_a, n - n_bad, keys_b
     off = np.empty(nb, dtype=np.int64)
     first = True
@@ -279,18 +284,18 @@ def radix_sort_cells(src, superlevel, core, pstrides):
             off[b] = s
             s += c
         if first:
-            p_row = p0
             i = 0
             for row in range(n // L):
+                p_row = _row_start(ctr, tables) - last_t[0]
                 for jj in range(L):
                     k = _key(src[i], superlevel, fbuf, ubuf)
                     b = (k >> shift) & mask
                     pos = off[b]
                     off[b] = pos + 1
                     keys_a[pos] = k
-                    pay_a[pos] = p_row + jj
+                    pay_a[pos] = p_row + last_t[jj]
                     i += 1
-                p_row = _next_row(ctr, core, pstrides, p_row)
+                _next_row(ctr, core)
             first = False
             src_is_a = True
         else:
