@@ -231,6 +231,13 @@ def test_batch_axis():
     assert c2.dsl["exact_dsl"] == pytest.approx(c.dsl["exact_dsl"])
 
 
+def test_nothing_to_compare_for_the_dsl():
+    c = te.compare([1.0], [2.0], metrics="pointwise,dsl,persistence")
+    assert c.dsl == {"exact_dsl": 0.0, "exact_dsl_rate": 0.0, "dsl": 0.0, "sharpness": c.options["sharpness"]}
+    c = te.compare(np.ones((1, 4)), np.arange(4.0)[None], metrics="dsl", batch_axis=1)
+    assert c.dsl["exact_dsl_rate"] == 0.0
+
+
 def test_dtypes_and_inputs():
     x, y = pair(10)
     c64 = te.compare(x, y.astype(np.float32), metrics="pointwise")
