@@ -514,6 +514,45 @@ def test_sweep_report_errors(tmp_path):
     assert "no curve drawn" in text
 
 
+def test_sweep_report_fields_failures_and_violations(tmp_path):
+    rows = []
+    for field in ("u", "v"):
+        for r in _sweep_rows():
+            rows.append({"field": field, **r, "bound_ok": 1.0, "max_error": 0.1, "abs_bound": 0.2,
+                         "status": "ok", "error": ""})
+    rows[1]["bound_ok"] = 0.0  # u / sz3 at its second bound exceeded it
+    rows[1]["max_error"] = 0.3
+    rows[-1].update(status="failed", error="ValueError: boom", psnr=float("nan"))
+    text = report.write_sweep_report(tmp_path / "s.html", rows).read_text()
+    alts = [alt for alt, _, _ in _images(text)]
+    assert alts == ["rate-distortion curves of u", "rate-distortion curves of v"]
+    assert "1 failed, 1 bound violation(s)" in text
+    assert "Error bound exceeded" in text and "u sz3 at bound 0.01: max error 0.3 &gt; 0.2" in text
+    assert "ValueError: boom" in text
+    from topoeval.plotting import _style
+
+    with _style():
+        fig = report._sweep_figure(report._ok(rows), report._SWEEP_PANELS)
+    ax = fig.get_axes()[0]
+    assert [ln.get_label() for ln in ax.lines] == ["u: sz3", "u: zfp", "v: sz3", "v: zfp"]
+    assert len(ax.lines[3].get_xdata()) == 2  # the failed run is left out
+    circles = [c for c in ax.collections if len(c.get_offsets()) == 1]
+    assert len(circles) == 1 and tuple(circles[0].get_offsets()[0]) == (3.0, 48.0)
+
+
+def test_save_sweep_plot(tmp_path):
+    rows = _sweep_rows()
+    p = report.save_sweep_plot(tmp_path / "rd.png", rows)
+    assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"Software" not in p.read_bytes()
+    with pytest.raises(OutputExistsError):
+        report.save_sweep_plot(p, rows)
+    with pytest.raises(InvalidOptionError, match=r"\.png"):
+        report.save_sweep_plot(tmp_path / "rd.gif", rows)
+    with pytest.raises(InvalidInputError, match="at least one of"):
+        report.save_sweep_plot(tmp_path / "x.png", [{"compressor": "a", "bit_rate": 1.0}])
+
+
 def test_baseline_sweep_figure():
     from topoeval.plotting import _figure_png, _style
 

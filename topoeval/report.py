@@ -22,6 +22,7 @@ Files are written atomically (a temporary file in the same folder, then
 :func:`write_batch_report` a :class:`~topoeval.BatchResult`: metric distributions per
                            reconstruction, worst samples (with pictures when the data is given)
 :func:`write_sweep_report` rate-distortion curves of a compressor sweep
+:func:`save_sweep_plot`    the rate-distortion curves as a single PNG (or SVG / PDF) figure
 =========================  ===============================================================
 """
 
@@ -567,25 +568,33 @@ def save_summary_plot(path: Any, comparison: Any, orig: Any, recon: Any, *, forc
     b'\\x89PNG\\r\\n\\x1a\\n'
     """
     plotting = _plotting()
-    suffix = Path(os.fspath(path)).suffix.lower() if isinstance(path, (str, os.PathLike)) else ""
-    if suffix not in _SAVEFIG_METADATA:
-        raise InvalidOptionError(
-            f"cannot tell the image format of {path!r}; name the file .png, .svg or .pdf"
-        )
+    suffix = _image_suffix(path)
     _check_output(path, force)
     _check_comparison(comparison)
     x, y = _prepare_arrays(comparison, orig, recon)
     view = _View(comparison, x, y)
+    with plotting._style():
+        fig = _summary_figure(view, comparison)
+        _save_figure(fig, path, suffix, force)
+    return Path(path)
+
+
+def _image_suffix(path: Any) -> str:
+    suffix = Path(os.fspath(path)).suffix.lower() if isinstance(path, (str, os.PathLike)) else ""
+    if suffix not in _SAVEFIG_METADATA:
+        raise InvalidOptionError(f"cannot tell the image format of {path!r}; name the file .png, .svg or .pdf")
+    return suffix
+
+
+def _save_figure(fig: Any, path: Any, suffix: str, force: bool) -> None:
+    """Save with the Agg (or vector) canvas, without timestamps or versions, atomically."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     from .io import atomic_output
 
-    with plotting._style():
-        fig = _summary_figure(view, comparison)
-        FigureCanvasAgg(fig)
-        with atomic_output(path, force=force) as tmp:
-            fig.savefig(tmp, format=suffix[1:], metadata=_SAVEFIG_METADATA[suffix])
-    return Path(path)
+    FigureCanvasAgg(fig)
+    with atomic_output(path, force=force) as tmp:
+        fig.savefig(tmp, format=suffix[1:], metadata=_SAVEFIG_METADATA[suffix])
 
 
 # ---------------------------------------------------------------------------- batches
@@ -898,27 +907,42 @@ def _as_float(v: Any) -> float:
     return float(v)
 
 
-def _sweep_figure(rows: list[dict[str, Any]], panels: Sequence[tuple[str, str, bool]]):
+def _sweep_groups(rows: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """One curve per compressor, or per (field, compressor) when the rows hold several fields."""
+    fields = list(dict.fromkeys(str(r["field"]) for r in rows if "field" in r))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        name = str(r["compressor"])
+        if len(fields) > 1:
+            name = f"{r.get('field')}: {name}"
+        groups.setdefault(name, []).append(r)
+    return list(groups.items())
+
+
+def _sweep_figure(rows: list[dict[str, Any]], panels: Sequence[tuple[str, str, bool]], title: str | None = None):
     from matplotlib.figure import Figure
 
-    from .plotting import _COLORS, _MARKERS
+    from .plotting import _COLORS, _HIGHLIGHT, _MARKERS
 
-    compressors = list(dict.fromkeys(str(r["compressor"]) for r in rows))
+    groups = _sweep_groups(rows)
     ncols = 2
     nrows = math.ceil(len(panels) / ncols)
-    fig = Figure(figsize=(10.0, 3.9 * nrows), layout="constrained")
+    fig = Figure(figsize=(10.0, 3.9 * nrows + (0.3 if title else 0.0)), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, (key, label, logy) in zip(axes, panels):
         all_y = []
-        for k, comp in enumerate(compressors):
-            sel = [r for r in rows if str(r["compressor"]) == comp]
+        for k, (name, sel) in enumerate(groups):
             xs = np.array([_as_float(r.get("bit_rate")) for r in sel])
             ys = np.array([_as_float(r.get(key)) for r in sel])
+            bad = np.array([r.get("bound_ok") == 0.0 for r in sel], dtype=bool)
             keep = np.isfinite(xs) & np.isfinite(ys) & (xs > 0)
-            xs, ys = xs[keep], ys[keep]
+            xs, ys, bad = xs[keep], ys[keep], bad[keep]
             o = np.argsort(xs, kind="stable")
             ax.plot(xs[o], ys[o], marker=_MARKERS[k % len(_MARKERS)], color=_COLORS[k % len(_COLORS)],
-                    lw=1.4, ms=5, label=comp)
+                    lw=1.4, ms=5, label=name)
+            if bad.any():  # runs whose compressor exceeded its error bound
+                ax.scatter(xs[bad], ys[bad], s=120, facecolors="none", edgecolors=_HIGHLIGHT, linewidths=1.5,
+                           zorder=5)
             all_y.append(ys)
         ax.set_xscale("log")
         ys = np.concatenate(all_y) if all_y else np.empty(0)
@@ -935,7 +959,33 @@ def _sweep_figure(rows: list[dict[str, Any]], panels: Sequence[tuple[str, str, b
         ax.legend(loc="best")
     for ax in axes[len(panels):]:
         ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=11)
     return fig
+
+
+#: columns of the sweep table, when present (every column is in a collapsed table below it)
+_SWEEP_COLUMNS = ("field", "compressor", "bound", "mode", "abs_bound", "ratio", "bit_rate", "max_error",
+                  "bound_ok", "psnr", "exact_dsl", "exact_dsl_rate", "wasserstein_sublevel",
+                  "bottleneck_sublevel", "wasserstein_superlevel", "cp_total_errors", "status", "error")
+
+
+def _prepare_sweep(result: Any) -> tuple[list[dict[str, Any]], list[tuple[str, str, bool]]]:
+    rows = _sweep_rows(result)
+    if not rows:
+        raise InvalidInputError("the sweep has no rows; nothing to report")
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    missing = [c for c in ("compressor", "bit_rate") if c not in columns]
+    if missing:
+        raise InvalidInputError(
+            f"the sweep's rows lack the column(s) {', '.join(missing)}; each row needs compressor, "
+            f"bit_rate and metrics (it has: {', '.join(map(str, columns))})"
+        )
+    return rows, [p for p in _SWEEP_PANELS if p[0] in columns]
+
+
+def _ok(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r.get("status", "ok") == "ok"]
 
 
 def write_sweep_report(path: Any, result: Any, *, force: bool = False) -> Path:
@@ -943,8 +993,12 @@ def write_sweep_report(path: Any, result: Any, *, force: bool = False) -> Path:
 
     Four panels against the bit rate (log axis), one line per compressor: PSNR,
     the sublevel Wasserstein distance, the exact DSL and the critical-point errors
-    (FP + FN + FT) (log axes; symlog when a column holds zeros), followed by the
-    table of all rows.  Panels whose column is absent are left out.
+    (FP + FN + FT) (log axes; symlog when a column holds zeros), one figure per
+    field when the rows have a ``field`` column with several values; followed by
+    the table of all rows (every column in a collapsed table) and the options.
+    Panels whose column is absent are left out; failed rows (``status`` other than
+    ``"ok"``) are listed but not drawn; runs whose compressor exceeded its bound
+    (``bound_ok == 0``) are circled in red and listed in a note.
 
     Parameters
     ----------
@@ -977,45 +1031,54 @@ def write_sweep_report(path: Any, result: Any, *, force: bool = False) -> Path:
     1
     """
     _plotting()
-    rows = _label_by_field(_sweep_rows(result))
-    if not rows:
-        raise InvalidInputError("the sweep has no rows; nothing to report")
-    missing = [c for c in ("compressor", "bit_rate") if c not in rows[0]]
-    if missing:
-        raise InvalidInputError(
-            f"the sweep's rows lack the column(s) {', '.join(missing)}; each row needs compressor, "
-            f"bit_rate and metrics (it has: {', '.join(map(str, rows[0]))})"
-        )
+    rows, panels = _prepare_sweep(result)
     _check_output(path, force)
     columns = list(dict.fromkeys(k for r in rows for k in r))
-    panels = [p for p in _SWEEP_PANELS if p[0] in columns]
+    ok = _ok(rows)
+    n_failed = len(rows) - len(ok)
+    violations = [r for r in ok if r.get("bound_ok") == 0.0]
+    fields = list(dict.fromkeys(str(r["field"]) for r in ok if "field" in r))
     body = [
         "<h1>topoeval compressor sweep</h1>",
-        f'<p class="meta">{len(rows)} runs of {len(set(str(r["compressor"]) for r in rows))} '
-        "compressor(s).</p>",
+        f'<p class="meta">{len(rows)} runs of {len(set(str(r["compressor"]) for r in rows))} compressor(s)'
+        + (f" on {len(fields)} field(s)" if fields else "")
+        + f"; {n_failed} failed, {len(violations)} bound violation(s).</p>",
     ]
-    if panels:
-        body.append("<h2>Rate-distortion curves</h2>")
-        body.append(_picture(lambda: _sweep_figure(rows, panels), "rate-distortion curves",
-                             "Each metric against the bit rate (bits per value; log axis), one line per "
-                             "compressor, points in order of bit rate."))
-    else:
+    if violations:
+        body.append(_note("Error bound exceeded (circled in red in the curves): " + "; ".join(
+            f"{r.get('field', '')} {r['compressor']} at bound {_fmt(r.get('bound'))}: max error "
+            f"{_fmt(r.get('max_error'))} > {_fmt(r.get('abs_bound'))}" for r in violations)))
+    if not panels:
         body.append(_note("none of psnr, wasserstein_sublevel, exact_dsl, cp_total_errors is in the rows; "
                           "no curve drawn"))
-    first = [c for c in ("compressor", "bound", "bit_rate", "compression_ratio") if c in columns]
-    shown = first + [c for c in _KEY_METRICS if c in columns and c not in first]
-    shown += [c for c in columns if c not in shown]
+    elif ok:
+        body.append("<h2>Rate-distortion curves</h2>")
+        cap = ("Each metric against the bit rate (bits per value; log axis), one line per compressor, points "
+               "in order of bit rate; log (or symmetric-log, when a value is 0) metric axes. Failed runs "
+               "are left out.")
+        if len(fields) > 1:
+            for fname in fields:
+                sel = [r for r in ok if str(r.get("field")) == fname]
+                body.append(f"<h3>{_esc(fname)}</h3>")
+                body.append(_picture(lambda sel=sel: _sweep_figure(sel, panels),
+                                     f"rate-distortion curves of {fname}", cap))
+        else:
+            body.append(_picture(lambda: _sweep_figure(ok, panels), "rate-distortion curves", cap))
+    shown = [c for c in _SWEEP_COLUMNS if c in columns]
+    shown += [c for c in _KEY_METRICS if c in columns and c not in shown]
+    if len(shown) < 4:
+        shown += [c for c in columns if c not in shown]
     body.append("<h2>All runs</h2>")
     body.append(_table(shown, [[r.get(c) for c in shown] for r in rows]))
+    if any(c not in shown for c in columns):
+        body.append("<details><summary>Every column</summary>")
+        body.append(_table(columns, [[r.get(c) for c in columns] for r in rows]))
+        body.append("</details>")
+    options = getattr(result, "options", None)
+    if isinstance(options, Mapping) and options:
+        body.append("<h2>Options</h2>")
+        body.append(_table(["option", "value"], [(k, _fmt(v)) for k, v in options.items()]))
     return _write_text(path, _document("topoeval sweep report", body), force)
-
-
-def _label_by_field(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """With several fields, one curve per (field, compressor): label the compressor by its field."""
-    fields = list(dict.fromkeys(str(r["field"]) for r in rows if "field" in r))
-    if len(fields) < 2:
-        return rows
-    return [{**r, "compressor": f"{r.get('field')}: {r['compressor']}"} for r in rows]
 
 
 def save_sweep_plot(path: Any, result: Any, *, force: bool = False) -> Path:
@@ -1047,26 +1110,13 @@ def save_sweep_plot(path: Any, result: Any, *, force: bool = False) -> Path:
     '.png'
     """
     plotting = _plotting()
-    suffix = Path(os.fspath(path)).suffix.lower() if isinstance(path, (str, os.PathLike)) else ""
-    if suffix not in _SAVEFIG_METADATA:
-        raise InvalidOptionError(f"cannot tell the image format of {path!r}; name the file .png, .svg or .pdf")
-    rows = _label_by_field(_sweep_rows(result))
-    if not rows:
-        raise InvalidInputError("the sweep has no rows; nothing to plot")
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    panels = [p for p in _SWEEP_PANELS if p[0] in columns]
-    if "bit_rate" not in columns or not panels:
+    suffix = _image_suffix(path)
+    rows, panels = _prepare_sweep(result)
+    if not panels:
         raise InvalidInputError(
-            "the sweep's rows need a bit_rate column and at least one of psnr, wasserstein_sublevel, "
-            "exact_dsl, cp_total_errors")
+            "the sweep's rows need at least one of psnr, wasserstein_sublevel, exact_dsl, cp_total_errors")
     _check_output(path, force)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    from .io import atomic_output
-
     with plotting._style():
-        fig = _sweep_figure(rows, panels)
-        FigureCanvasAgg(fig)
-        with atomic_output(path, force=force) as tmp:
-            fig.savefig(tmp, format=suffix[1:], metadata=_SAVEFIG_METADATA[suffix])
+        fig = _sweep_figure(_ok(rows), panels)
+        _save_figure(fig, path, suffix, force)
     return Path(path)
