@@ -211,6 +211,11 @@ def test_invalid_option_is_a_usage_error_before_any_work():
         batch(orig, orig, jobs=1, filtration="sideways")
     with pytest.raises(InvalidOptionError, match="jobs=0"):
         batch(orig, orig, jobs=0)
+    with pytest.raises(InvalidOptionError, match="unexpected keyword argument 'colour'"):
+        batch(orig, orig, jobs=1, sample_fn=pointwise_metrics, colour="red")
+    # any other error of the first sample is the sample's, not a usage error
+    res = batch(orig, orig, jobs=1, sample_fn=raising_fn, bad=0.0)
+    assert res.columns["status"].tolist() == ["failed"] * 3
     with pytest.raises(InvalidOptionError, match="picklable"):
         batch(np.zeros((5, 4)), np.zeros((5, 4)), jobs=2, sample_fn=lambda a, b: {"x": 1.0})
     assert batch(orig, orig, jobs=1, sample_fn=lambda a, b: {"x": 1.0}).columns["x"].tolist() == [1.0] * 3

@@ -1114,9 +1114,11 @@ def batch(
             src = next(s for s in recon_srcs if s.label == label)
             probe = _run_task((i, i + 1, orig_src.payload(i, i + 1), [(label, src.payload(i, i + 1), [i])],
                                fn, options))[0]
-            if probe["status"] == "failed" and probe["error"].startswith(
-                    ("InvalidOptionError", "TypeError", "MissingDependencyError")):
-                _raise_usage(probe["error"])
+            err = probe["error"]
+            if probe["status"] == "failed" and (
+                    err.startswith(("InvalidOptionError", "MissingDependencyError"))
+                    or (err.startswith("TypeError") and "keyword argument" in err)):
+                _raise_usage(err)
             todo.discard((label, i))
             sink([probe])
             _close_inputs()  # no open HDF5 handles across fork
