@@ -518,24 +518,16 @@ def _plain(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _validate_compare_options(options: Mapping[str, Any]) -> None:
-    """Run compare() once on a tiny array so a bad option fails before any compression."""
+    """Check the compare() options before any compression (unknown names and bad values)."""
     import inspect
 
-    from .compare import compare
+    from .compare import check_options
 
-    params = inspect.signature(compare).parameters
-    unknown = [k for k in options if k not in params or params[k].kind != inspect.Parameter.KEYWORD_ONLY]
+    params = inspect.signature(check_options).parameters
+    unknown = [k for k in options if k not in params]
     if unknown:
         raise InvalidOptionError(f"unknown option(s) {unknown}; sweep accepts the options of topoeval.compare")
-    # compare() checks every option before computing anything; a tiny probe that computes only
-    # the pointwise part surfaces a bad value now rather than once per run (weights and batch_axis
-    # depend on the field's shape and are checked per run)
-    from .compare import _parse_metrics
-
-    if "metrics" in options:
-        _parse_metrics(options["metrics"])
-    probe_options = {k: v for k, v in options.items() if k not in ("batch_axis", "weights", "metrics")}
-    compare(np.arange(4.0), np.arange(4.0), metrics=("pointwise",), **probe_options)
+    check_options(**options)
 
 
 def _execute(tasks, jobs: int, scheduler: str | None, sink) -> None:
