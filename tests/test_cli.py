@@ -96,6 +96,17 @@ def test_compare_table_and_csv(capsys, files):
     assert float(rows[0]["wasserstein_sublevel"]) == pytest.approx(row["wasserstein_sublevel"])
 
 
+def test_table_file_has_no_terminal_codes(capsys, files, monkeypatch):
+    d, _, _ = files
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--metrics", "pointwise", "-o", d / "t.txt")
+    assert code == 0, err
+    text = (d / "t.txt").read_text()
+    assert "psnr" in text and "\x1b[" not in text
+    code, out, err = run(capsys, "info", d / "x.npy", "-o", d / "i.txt", "--format", "table")
+    assert "\x1b[" not in (d / "i.txt").read_text()
+
+
 def test_compare_output_file_force_and_atomic(capsys, files):
     d, x, y = files
     out_file = d / "res.json"

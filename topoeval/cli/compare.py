@@ -15,6 +15,7 @@ from .options import (
     output_options,
     pop_input_params,
     resolve_format,
+    text_console,
     verbosity,
     verbosity_options,
     write_output,
@@ -81,7 +82,7 @@ def cli(orig, recon, output, fmt, force, report, plot, **params):
     comparison = compare(a, b, **kwargs)
     echo_info("computed in " + ", ".join(f"{k} {v:.2f} s" for k, v in comparison.elapsed.items()))
 
-    write_output(output, render(comparison, fmt, orig=orig, recon=recon), force=force)
+    write_output(output, render(comparison, fmt, orig=orig, recon=recon, output=output), force=force)
 
     if report is not None or plot is not None:
         from .. import report as _report
@@ -96,7 +97,7 @@ def cli(orig, recon, output, fmt, force, report, plot, **params):
         echo_info(f"wrote {output}", level=0)
 
 
-def render(comparison, fmt: str, *, orig: str = "orig", recon: str = "recon") -> str:
+def render(comparison, fmt: str, *, orig: str = "orig", recon: str = "recon", output: str | None = None) -> str:
     """Render a Comparison as a table (text), JSON or CSV."""
     if fmt == "json":
         import json
@@ -114,13 +115,10 @@ def render(comparison, fmt: str, *, orig: str = "orig", recon: str = "recon") ->
         writer.writeheader()
         writer.writerow(row)
         return buf.getvalue()
-    return _table(comparison, orig, recon)
+    return _table(comparison, orig, recon, output)
 
 
-def _table(comparison, orig: str, recon: str) -> str:
-    import io
-
-    from rich.console import Console
+def _table(comparison, orig: str, recon: str, output: str | None) -> str:
     from rich.table import Table
 
     from ..compare import _fmt
@@ -137,11 +135,6 @@ def _table(comparison, orig: str, recon: str) -> str:
             if not detail and key.startswith("cp_") and key.rsplit("_", 1)[-1] in _CP_DETAIL:
                 continue  # the per-type breakdown: shown with -v, always in JSON/CSV
             table.add_row(f"  {key}", _fmt(value))
-    import sys
-
-    tty = sys.stdout.isatty()
-    buf = io.StringIO()
-    console = Console(file=buf, force_terminal=tty, width=None if tty else 100, no_color=not tty,
-                      highlight=False)
+    console, buf = text_console(output)
     console.print(table)
     return buf.getvalue()

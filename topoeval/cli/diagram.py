@@ -10,6 +10,7 @@ from .options import (
     load_input,
     output_options,
     resolve_format,
+    text_console,
     verbosity_options,
     write_output,
 )
@@ -62,7 +63,7 @@ def cli(array, filtration, connectivity, nan_policy, keep_zero, top, output, fmt
     dgms = {f: persistence_diagram(a, filtration=f, connectivity=connectivity, nan_policy=nan_policy,
                                    keep_zero=keep_zero) for f in filts}
     echo_info(", ".join(f"{f}: {len(d)} pairs" for f, d in dgms.items()))
-    write_output(output, _render(dgms, a.ndim, fmt, top, array), force=force)
+    write_output(output, _render(dgms, a.ndim, fmt, top, array, output), force=force)
 
 
 def _records(dgms, ndim):
@@ -87,7 +88,7 @@ def _records(dgms, ndim):
     return rec
 
 
-def _render(dgms, ndim, fmt, top, name):
+def _render(dgms, ndim, fmt, top, name, output=None):
     import math
 
     rec = _records(dgms, ndim)
@@ -121,17 +122,10 @@ def _render(dgms, ndim, fmt, top, name):
             ]
         return json.dumps(_jsonable(out), indent=1) + "\n"
     # table
-    import io
-    import sys
-
     import numpy as np
-    from rich.console import Console
     from rich.table import Table
 
-    buf = io.StringIO()
-    tty = sys.stdout.isatty()
-    console = Console(file=buf, force_terminal=tty, no_color=not tty, width=None if tty else 100,
-                      highlight=False)
+    console, buf = text_console(output)
     for filt, d in dgms.items():
         sel = rec[rec["filtration"] == filt]
         sel = sel[np.argsort(-sel["persistence"], kind="stable")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import output_options, resolve_format, verbosity_options, write_output
+from .options import output_options, resolve_format, text_console, verbosity_options, write_output
 
 FORMATS = ("table", "json")
 
@@ -46,7 +46,7 @@ def cli(file, shape, dtype, byteorder, output, fmt, force):
 
         write_output(output, json.dumps(_jsonable(info), indent=2) + "\n", force=force)
         return
-    write_output(output, _table(info), force=force)
+    write_output(output, _table(info, output), force=force)
 
 
 def _human(n):
@@ -58,11 +58,7 @@ def _human(n):
         n /= 1024
 
 
-def _table(info) -> str:
-    import io
-    import sys
-
-    from rich.console import Console
+def _table(info, output=None) -> str:
     from rich.table import Table
 
     table = Table(title=f"{info['path']}: {info['format']}, {_human(info['size_bytes'])}", title_justify="left")
@@ -83,10 +79,7 @@ def _table(info) -> str:
             notes.append(f"{d['name']}: {d['note']}")
         for k, v in (d.get("attrs") or {}).items():
             notes.append(f"{d['name']} @{k} = {v}")
-    buf = io.StringIO()
-    tty = sys.stdout.isatty()
-    console = Console(file=buf, force_terminal=tty, no_color=not tty, width=None if tty else 120,
-                      highlight=False)
+    console, buf = text_console(output, width=120)
     console.print(table)
     for n in notes:
         console.print(n, markup=False)

@@ -45,6 +45,7 @@ __all__ = [
     "echo_info",
     "pop_input_params",
     "verbosity_options",
+    "text_console",
 ]
 
 # click parameter name -> compare() keyword
@@ -318,3 +319,20 @@ def verbosity_options(f: Callable) -> Callable:
     f = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_verbosity(-1),
                      help="Print only results and errors.")(f)
     return f
+
+
+def text_console(output: str | None, *, width: int = 100):
+    """A rich Console writing into a buffer: ``(console, buffer)``.
+
+    Colours and the terminal's width only when the text goes to standard output and that
+    is a terminal; plain text (fixed ``width``) into files and pipes.
+    """
+    import io
+
+    from rich.console import Console
+
+    tty = output in (None, "-") and sys.stdout.isatty()
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=tty, no_color=not tty, width=None if tty else width,
+                      highlight=False)
+    return console, buf
