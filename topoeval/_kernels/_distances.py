@@ -286,6 +286,19 @@ def _ssp_augment(indptr, cols, costs, u, v, row_of_col, col_of_row, order):
     hk = np.empty(cap, np.float64)
     hv = np.empty(cap, np.int64)
     failed = 0
+    work = 0
+    # greedy pass: a free row takes a free column at zero reduced cost without a search
+    for s in order:
+        if col_of_row[s] != -1:
+            continue
+        us = u[s]
+        for e in range(indptr[s], indptr[s + 1]):
+            c = cols[e]
+            if row_of_col[c] == -1 and costs[e] - us - v[c] <= 0.0:
+                row_of_col[c] = s
+                col_of_row[s] = c
+                u[s] = costs[e] - v[c]
+                break
     for s in order:
         if col_of_row[s] != -1:
             continue
@@ -330,6 +343,7 @@ def _ssp_augment(indptr, cols, costs, u, v, row_of_col, col_of_row, order):
                     dist[c2] = nd
                     pred[c2] = r
                     hsize = _heap_push(hk, hv, hsize, nd, c2)
+        work += nset
         if sink == -1:
             failed += 1
         else:
@@ -354,7 +368,7 @@ def _ssp_augment(indptr, cols, costs, u, v, row_of_col, col_of_row, order):
             dist[c] = np.inf
             settled[c] = False
             pred[c] = -1
-    return failed
+    return failed, work
 
 
 @njit(cache=True, nogil=True)
@@ -475,6 +489,63 @@ def _certificate_violations(x, y, alpha, beta, p, q, tol, perm, start, end, left
     return out_i, out_j, count
 
 
+@njit(cache=True, nogil=True)
+def _c_transform(src, alpha, dst, cap, p, q, perm, start, end, left, right, bbox):
+    """beta_j = min(cap_j, min_i |src_i - dst_j|_q^p - alpha_i) over ALL i (KD-tree over src with the
+    maximum alpha of each node for branch and bound).  Returns (beta, argmin i or -1 for the cap)."""
+    nnodes = start.shape[0]
+    nodemax = np.full(nnodes, -np.inf)
+    for node in range(nnodes - 1, -1, -1):
+        if left[node] == -1:
+            mb = -np.inf
+            for k in range(start[node], end[node]):
+                mb = max(mb, alpha[perm[k]])
+            nodemax[node] = mb
+        else:
+            nodemax[node] = max(nodemax[left[node]], nodemax[right[node]])
+    m = dst.shape[0]
+    beta = np.empty(m)
+    arg = np.full(m, -1, np.int64)
+    stack = np.empty(nnodes + 1, np.int64)
+    for j in range(m):
+        best = cap[j]
+        besti = -1
+        yb = dst[j, 0]
+        yd = dst[j, 1]
+        top = 1
+        stack[0] = 0
+        while top > 0:
+            top -= 1
+            node = stack[top]
+            gb = max(0.0, bbox[node, 0] - yb, yb - bbox[node, 1])
+            gd = max(0.0, bbox[node, 2] - yd, yd - bbox[node, 3])
+            if _ground(gb, gd, q) ** p - nodemax[node] >= best:
+                continue
+            if left[node] == -1:
+                for k in range(start[node], end[node]):
+                    i = perm[k]
+                    c = _ground(src[i, 0] - yb, src[i, 1] - yd, q) ** p - alpha[i]
+                    if c < best:
+                        best = c
+                        besti = i
+            else:
+                # visit the nearer child first
+                l = left[node]
+                r = right[node]
+                gl = _ground(max(0.0, bbox[l, 0] - yb, yb - bbox[l, 1]), max(0.0, bbox[l, 2] - yd, yd - bbox[l, 3]), q)
+                gr = _ground(max(0.0, bbox[r, 0] - yb, yb - bbox[r, 1]), max(0.0, bbox[r, 2] - yd, yd - bbox[r, 3]), q)
+                if gl <= gr:
+                    stack[top] = r
+                    stack[top + 1] = l
+                else:
+                    stack[top] = l
+                    stack[top + 1] = r
+                top += 2
+        beta[j] = best
+        arg[j] = besti
+    return beta, arg
+
+
 def _knn_pairs(x, y, k, q):
     """Pairs (i, j): j among the k nearest points of y to x_i, and i among the k nearest of x to y_j."""
     from scipy.spatial import cKDTree
@@ -489,6 +560,14 @@ def _knn_pairs(x, y, k, q):
     ii = np.concatenate([np.repeat(np.arange(n), kx), iy.ravel()])
     jj = np.concatenate([jx.ravel(), np.repeat(np.arange(m), ky)])
     return ii, jj
+
+
+def c_lookup(ii, jj, c, qi, qj, m):
+    """Costs of the pairs (qi, qj), looked up among the candidate pairs (ii, jj, c)."""
+    key = ii * m + jj
+    o = np.argsort(key)
+    pos = np.searchsorted(key[o], qi * m + qj)
+    return c[o[pos]]
 
 
 def _unique_pairs(ii, jj, m):
@@ -525,8 +604,10 @@ def sparse_wasserstein(x, y, p, q, k=None, return_stats=False):
     order = np.argsort(np.concatenate([dx, dy]), kind="stable").astype(np.int64)
     scale = float(max(dx.max(), dy.max(), np.finfo(float).tiny))
     tol = 1e-13 * scale
-    tree = _kdtree_build(y, 16)
+    tree_y = _kdtree_build(y, 16)
+    tree_x = _kdtree_build(x, 16)
     first = True
+    total_work = 0
     rounds = 0
     n_added = 0
     while True:
@@ -554,21 +635,40 @@ def sparse_wasserstein(x, y, p, q, k=None, return_stats=False):
             if len(bad_rows):
                 lo = np.minimum.reduceat(costa - v[colsa], indptr[:-1])
                 u[bad_rows] = lo[bad_rows]
-        failed = _ssp_augment(indptr, colsa, costa, u, v, row_of_col, col_of_row, order)
+        failed, work = _ssp_augment(indptr, colsa, costa, u, v, row_of_col, col_of_row, order)
+        total_work += work
         if failed:
             raise RuntimeError("sparse Wasserstein solver: no perfect matching (internal error)")
         alpha = u[:n] + v[m:]
         beta = u[n:] + v[:m]
-        max_out = 4 * (n + m) + 1024
-        vi, vj, cnt = _certificate_violations(x, y, alpha, beta, p, q, tol, *tree, max_out)
-        cnt_kept = min(cnt, max_out)
-        vi, vj = vi[:cnt_kept], vj[:cnt_kept]
-        if cnt_kept:
-            # drop pairs already present (within rounding they may be reported)
+        # certificate: the double c-transform of the dual is feasible for ALL pairs; the matching is
+        # optimal when its objective reaches the matching cost.
+        cx_ = col_of_row[:n]
+        total = float(np.sum(np.where(cx_ >= m, dx, 0.0)))
+        sel_ = cx_ < m
+        total += float(np.sum(c_lookup(ii, jj, c, np.flatnonzero(sel_), cx_[sel_], m)))
+        cy_ = col_of_row[n:]
+        total += float(np.sum(np.where(cy_ < m, dy, 0.0)))
+        beta2, argi = _c_transform(x, alpha, y, dy, p, q, *tree_x)
+        alpha2, argj = _c_transform(y, beta2, x, dx, p, q, *tree_y)
+        dual = float(alpha2.sum() + beta2.sum())
+        if dual >= total - 1e-12 * max(total, tol):
+            break
+        # violators: the pairs that define the transforms where the dual was infeasible
+        vj = np.flatnonzero((beta2 < beta - tol) & (argi >= 0))
+        vi2 = np.flatnonzero((alpha2 < alpha - tol) & (argj >= 0))
+        vi = np.concatenate([argi[vj], vi2])
+        vj = np.concatenate([vj, argj[vi2]])
+        if len(vi) == 0:
+            max_out = 4 * (n + m) + 1024
+            vi, vj, cnt = _certificate_violations(x, y, alpha, beta, p, q, tol, *tree_y, max_out)
+            cnt_kept = min(cnt, max_out)
+            vi, vj = vi[:cnt_kept], vj[:cnt_kept]
+        if len(vi):
             present = set((ii * m + jj).tolist())
-            key = vi * m + vj
-            new = np.array([kk not in present for kk in key.tolist()], dtype=bool)
-            vi, vj = vi[new], vj[new]
+            key = np.unique(vi * m + vj)
+            key = np.array([kk for kk in key.tolist() if kk not in present], dtype=np.int64)
+            vi, vj = key // m, key % m
         if len(vi) == 0:
             break
         n_added += len(vi)
@@ -583,5 +683,5 @@ def sparse_wasserstein(x, y, p, q, k=None, return_stats=False):
     match_x[np.flatnonzero(sel)] = cx[sel]
     match_y[cx[sel]] = np.flatnonzero(sel)
     if return_stats:
-        return match_x, match_y, {"rounds": rounds, "pairs": len(ii), "added": n_added}
+        return match_x, match_y, {"rounds": rounds, "pairs": len(ii), "added": n_added, "settled": total_work}
     return match_x, match_y

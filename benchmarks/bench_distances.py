@@ -1,0 +1,204 @@
+"""Exact Wasserstein / bottleneck distances: topoeval vs gudhi-POT, hera and gudhi's bottleneck.
+
+One command, side by side in one run, on the 0-D sublevel diagrams of
+
+* smooth fields (Gaussian-filtered noise) vs their SZ3 / ZFP / quantised reconstructions
+  (256^2, 512^2, 1024^2, 64^3, 128^3), and
+* white noise vs perturbed white noise (128^2 .. 512^2).
+
+Every reference runs in its own subprocess (POT aborts the whole process with std::bad_alloc on
+big inputs; a timeout reports "timeout").  gudhi-POT is skipped when the dense (n+1) x (m+1)
+cost matrix would exceed --pot-max-points points per diagram.  topoeval runs in this process
+after a warm-up (Numba compilation excluded).  Printed: medians over --repeat runs, the
+speed-up ratios (reference time / topoeval time) and the agreement (relative difference; hera
+is a (1 + delta)-approximation, delta = 0.01).
+
+    python benchmarks/bench_distances.py            # full run (tens of minutes on 2 cores)
+    python benchmarks/bench_distances.py --quick    # a few small cases, one repeat
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+# ----------------------------------------------------------------------------- worker (subprocess)
+
+
+def _worker(path: str, method: str, order: float) -> None:
+    data = np.load(path)
+    a, b = data["a"], data["b"]
+    if method == "pot":
+        from gudhi.wasserstein import wasserstein_distance
+
+        f = lambda: wasserstein_distance(a, b, order=order, internal_p=2.0)  # noqa: E731
+    elif method == "hera":
+        from gudhi.hera import wasserstein_distance
+
+        f = lambda: wasserstein_distance(a, b, order=order, internal_p=2.0)  # noqa: E731
+    elif method == "gudhi-bottleneck":
+        import gudhi
+
+        f = lambda: gudhi.bottleneck_distance(a, b, 0)  # noqa: E731
+    else:
+        raise SystemExit(f"unknown method {method}")
+    t = time.perf_counter()
+    value = f()
+    dt = time.perf_counter() - t
+    print(json.dumps({"value": float(value), "time": dt}))
+
+
+def _run_reference(path: str, method: str, order: float, timeout: float):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", path, method, str(order)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, "timeout"
+    if out.returncode != 0:
+        tail = (out.stderr.strip().splitlines() or ["?"])[-1]
+        return None, f"crashed ({tail[:40]})"
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    return res, ""
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _smooth(shape, seed):
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    f = gaussian_filter(rng.normal(size=shape), sigma=max(2.0, shape[0] / 64))
+    f = (f - f.min()) / (f.max() - f.min())
+    return f.astype(np.float32)
+
+
+def _reconstruct(field, kind, rel):
+    bound = rel * float(field.max() - field.min())
+    if kind == "sz3":
+        import pysz
+
+        config = pysz.szConfig(field.shape)
+        config.errorBoundMode = pysz.szErrorBoundMode.ABS
+        config.absErrorBound = bound
+        comp, _ = pysz.sz.compress(field, config)
+        out, _ = pysz.sz.decompress(np.frombuffer(bytes(comp), dtype=np.uint8), np.float32, field.shape)
+        return np.asarray(out, np.float32).reshape(field.shape)
+    if kind == "zfp":
+        import zfpy
+
+        return zfpy.decompress_numpy(zfpy.compress_numpy(field, tolerance=bound)).reshape(field.shape)
+    if kind == "quant":
+        step = 2 * bound
+        return (np.round(field / step) * step).astype(np.float32)
+    raise ValueError(kind)
+
+
+def _diagram(field):
+    import topoeval as te
+
+    d = np.asarray(te.persistence_diagram(field))
+    return d[np.isfinite(d[:, 1])]
+
+
+def _cases(quick: bool):
+    if quick:
+        smooth = [((256, 256), ("sz3", "zfp", "quant"))]
+        noise = [(128, 0.1), (256, 0.1)]
+    else:
+        smooth = [
+            ((256, 256), ("sz3", "zfp", "quant")),
+            ((512, 512), ("sz3", "zfp", "quant")),
+            ((1024, 1024), ("sz3", "zfp", "quant")),
+            ((64, 64, 64), ("sz3", "zfp", "quant")),
+            ((128, 128, 128), ("sz3", "zfp")),
+        ]
+        noise = [(128, 0.1), (256, 0.1), (362, 0.1), (512, 0.1)]
+    for shape, kinds in smooth:
+        f = _smooth(shape, 1)
+        a = _diagram(f)
+        for kind in kinds:
+            g = _reconstruct(f, kind, 1e-3)
+            yield f"smooth {'x'.join(map(str, shape))} vs {kind}", a, _diagram(g)
+    for n, sigma in noise:
+        rng = np.random.default_rng(2)
+        f = rng.normal(size=(n, n))
+        g = f + sigma * rng.normal(size=f.shape)
+        yield f"noise {n}x{n} vs noise+{sigma}", _diagram(f), _diagram(g)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="a few small cases, one repeat")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
+    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per reference run")
+    ap.add_argument("--pot-max-points", type=int, default=20000,
+                    help="skip gudhi-POT above this many points per diagram (dense n*m memory)")
+    ap.add_argument("--no-references", action="store_true", help="time topoeval only")
+    args = ap.parse_args(argv)
+    repeat = 1 if args.quick else args.repeat
+
+    import topoeval as te
+
+    te.wasserstein_distance([[0, 1], [0, 2]] * 400, [[0, 1.5]] * 700)  # compile the kernels
+    te.bottleneck_distance([[0, 1], [0, 2]] * 400, [[0, 1.5]] * 700)
+
+    header = f"{'case':34s} {'points':>13s} {'metric':>6s} {'topoeval s':>10s} {'reference':>17s} {'ref s':>9s} {'ratio':>7s} {'rel.diff':>9s}"
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, a, b in _cases(args.quick):
+            path = os.path.join(tmp, "dgms.npz")
+            np.savez(path, a=a, b=b)
+            pts = f"{len(a)}/{len(b)}"
+            for metric, order in (("W1", 1.0), ("W2", 2.0), ("bottl", np.inf)):
+                times = []
+                for _ in range(repeat):
+                    t = time.perf_counter()
+                    if order == np.inf:
+                        value = te.bottleneck_distance(a, b)
+                    else:
+                        value = te.wasserstein_distance(a, b, order=order, internal_p=2.0)
+                    times.append(time.perf_counter() - t)
+                mine = statistics.median(times)
+                refs = ["gudhi-bottleneck"] if order == np.inf else ["pot", "hera"]
+                if args.no_references:
+                    refs = []
+                print(f"{name:34s} {pts:>13s} {metric:>6s} {mine:10.3f}", end="" if refs else "\n")
+                for k, ref in enumerate(refs):
+                    lead = "" if k == 0 else " " * (34 + 1 + 13 + 1 + 6 + 1 + 10)
+                    if ref == "pot" and max(len(a), len(b)) > args.pot_max_points:
+                        print(f"{lead} {ref:>17s} {'skipped (dense n*m)':>27s}")
+                        continue
+                    rt, rv, msg = [], None, ""
+                    for _ in range(repeat):
+                        res, msg = _run_reference(path, ref, order if order != np.inf else 1.0, args.timeout)
+                        if res is None:
+                            break
+                        rt.append(res["time"])
+                        rv = res["value"]
+                    if rv is None:
+                        print(f"{lead} {ref:>17s} {msg:>27s}")
+                        continue
+                    med = statistics.median(rt)
+                    diff = abs(value - rv) / max(abs(rv), 1e-300)
+                    print(f"{lead} {ref:>17s} {med:9.3f} {med / mine:6.1f}x {diff:9.1e}")
+                sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        _worker(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    else:
+        main()
