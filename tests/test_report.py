@@ -392,8 +392,10 @@ def test_batch_report_distributions_worst_and_failed(tmp_path, batch_inputs):
         _assert_not_blank(rgb, alt)
     assert "Failed samples" in text and ("NaN" in text or "non-finite" in text)
     s = res.summary["/rec/coarse"]
-    mean = report._fmt(s["metrics"]["psnr"]["mean"])
-    assert f'<td class="num">{mean}</td>' in text
+    mean, std = (report._fmt(s["metrics"]["psnr"][k]) for k in ("mean", "std"))
+    assert f'<td>psnr</td><td class="num">{mean}</td><td class="num">{std}</td>' in text
+    assert "<th>/rec/coarse: mean</th><th>/rec/coarse: std</th><th>/rec/noisy: mean</th>" in text
+    assert "<th>/rec/coarse: min</th>" in text
 
 
 def test_batch_sample_loader_finds_the_data(tmp_path, batch_inputs):

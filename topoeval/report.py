@@ -798,11 +798,23 @@ def write_batch_report(
         body.append(_picture(lambda: _distribution_figure(result, key[:12]), "metric distributions",
                              "Box plots (median, quartiles, 1.5 IQR whiskers) and every sample as a dot, "
                              "per reconstruction; non-finite values left out."))
-    body.append("<h2>Mean, std, min, max</h2>")
-    for name, s in summary.items():
-        rows = [(m, st["mean"], st["std"], st["min"], st["max"]) for m, st in s["metrics"].items()]
-        body.append(f"<h3>{_esc(name)}</h3>")
-        body.append(_table(["metric", "mean", "std", "min", "max"], rows) if rows else _note("no ok samples"))
+    body.append("<h2>Mean and standard deviation over samples</h2>")
+    names = list(summary)
+    all_metrics = list(dict.fromkeys(m for s in summary.values() for m in s["metrics"]))
+    nan = {"mean": math.nan, "std": math.nan, "min": math.nan, "max": math.nan}
+
+    def stat_table(keys: Sequence[str]) -> str:
+        header = ["metric"] + [f"{n}: {k}" for n in names for k in keys]
+        rows = [[m] + [summary[n]["metrics"].get(m, nan)[k] for n in names for k in keys] for m in all_metrics]
+        return _table(header, rows)
+
+    if all_metrics:
+        body.append(stat_table(("mean", "std")))
+        body.append("<details><summary>Minimum and maximum over samples</summary>")
+        body.append(stat_table(("min", "max")))
+        body.append("</details>")
+    else:
+        body.append(_note("no numeric metric in the rows"))
 
     loader = _sample_loader(result, orig, recon, file)
     body.append("<h2>Worst samples</h2>")
