@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import topoeval as te
-from topoeval.dsl import dsl as dsl_fn  # te.dsl may be the submodule (see the report to the lead)
+from topoeval.dsl import dsl as dsl_fn
 from topoeval.dsl import exact_dsl
 from topoeval.errors import InvalidOptionError, NonFiniteError, ShapeMismatchError
 
@@ -264,7 +264,7 @@ def test_frozen_repr_html():
 
 
 def test_compare_callable_after_submodule_import():
-    """`from topoeval.compare import Comparison` shadows te.compare with the module: still callable."""
+    """`from topoeval.compare import Comparison` loads the submodule: te.compare stays the function."""
     code = (
         "import numpy as np, topoeval as te\n"
         "from topoeval.compare import Comparison\n"

@@ -583,7 +583,6 @@ def _samples(a: np.ndarray, batch: int | None) -> Iterable[np.ndarray]:
 
 
 def _dsl_part(x, y, valid, *, sharpness, sign, weights, batch) -> dict[str, float]:
-    # (never `from . import dsl`: the package attribute `dsl` may be the function or the module)
     from .dsl import dsl as smooth_dsl
     from .dsl import exact_dsl
 
@@ -705,17 +704,3 @@ def _critical_part(x, y, *, connectivity, min_persistence, nan_policy, batch):
             agg[k] = float(np.mean(vals)) if not k.endswith("min_persistence") else float(v)
     return agg, tuple(errs)
 
-
-# ``topoeval.compare`` is both this submodule and the function: importing the submodule
-# directly (``from topoeval.compare import Comparison``) makes the import system set the
-# package attribute ``topoeval.compare`` to the module, shadowing the lazy function.  The
-# module is therefore callable and forwards to :func:`compare`, so ``te.compare(a, b)``
-# works whichever object the attribute holds.
-class _CallableModule(type(math)):
-    def __call__(self, *args: Any, **kwargs: Any) -> Comparison:
-        return compare(*args, **kwargs)
-
-
-import sys as _sys  # noqa: E402
-
-_sys.modules[__name__].__class__ = _CallableModule
