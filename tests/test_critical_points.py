@@ -447,6 +447,21 @@ def test_to_row_flat_and_stable():
         assert key in rows[0]
 
 
+def test_to_dict_json_export():
+    import json
+
+    rng = np.random.default_rng(43)
+    o = rng.normal(size=(9, 10))
+    err = critical_point_errors(o, o + 0.3 * rng.normal(size=o.shape))
+    d = json.loads(json.dumps(err.to_dict()))
+    assert d["summary"] == err.to_row()
+    assert d["shape"] == [9, 10]
+    for kind in ("false_negatives", "false_positives", "false_types"):
+        assert d["positions"][kind] == err.positions(kind).tolist()
+        assert sum(d["by_type"][kind].values()) == len(d["positions"][kind])
+    assert "positions" not in err.to_dict(positions=False)
+
+
 def test_min_persistence_filter():
     rng = np.random.default_rng(37)
     o = _smooth((48, 48), 1)

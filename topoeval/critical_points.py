@@ -216,8 +216,13 @@ def _classify(arr: np.ndarray, connectivity: str, bad: np.ndarray | None):
         kern = K.classify_2d_full_inner if connectivity == "full" else K.classify_2d_freudenthal_inner
         ttab = K.type_table(2)
         kern(v.reshape(core), lut, ttab, types.reshape(core), cm.reshape(core), cp.reshape(core))
+    inner3d = ndim == 3 and connectivity == "full" and not use_ok and min(core) >= 3
+    if inner3d:
+        K.classify_3d_full_inner(
+            v.reshape(core), K.type_table(3), types.reshape(core), cm.reshape(core), cp.reshape(core)
+        )
     if offs.shape[0] <= 62:
-        K.classify_bits(v, sh, offs, fo, ok, use_ok, lut, dil, types, cm, cp, inner2d)
+        K.classify_bits(v, sh, offs, fo, ok, use_ok, lut, dil, types, cm, cp, inner2d or inner3d)
     else:
         K.classify_bfs(v, sh, offs, fo, ok, use_ok, lists, deg, types, cm, cp)
     return types.reshape(shape), cm.reshape(shape), cp.reshape(shape), ndim
@@ -248,10 +253,12 @@ def _persistence(arr: np.ndarray, connectivity: str, bad: np.ndarray | None, typ
     vals = v[order].astype(np.float64)
     inner = tuple(slice(1, -1) for _ in core)
 
+    itype = np.int32 if psize < 2**31 - 2 else np.int64
+
     def run(po, vv):
         b = np.zeros(psize)
         d = np.zeros(psize)
-        K.cell_persistence(vv, po, pfo, psize, b, d)
+        K.cell_persistence(vv, po, pfo, np.full(psize, -1, dtype=itype), b, d)
         return b.reshape(pshape)[inner].reshape(-1), d.reshape(pshape)[inner].reshape(-1)
 
     b_sub, d_sub = run(porder, vals)
@@ -658,6 +665,19 @@ class CriticalPointErrors:
             for t, v in self.by_type(kind).items():
                 row[f"cp_{kind}_{t}"] = v
         return row
+
+    def to_dict(self, *, positions: bool = True) -> dict[str, Any]:
+        """JSON-safe nested dict: the :meth:`to_row` scalars under ``"summary"``, the per-type
+        counts under ``"by_type"`` and, with ``positions=True``, the (k, d) index lists of every
+        error kind under ``"positions"`` (``json.dump`` it to export the locations)."""
+        out: dict[str, Any] = {
+            "summary": self.to_row(),
+            "by_type": {k: self.by_type(k) for k in _ERROR_KINDS},
+            "shape": list(self.error_map.shape),
+        }
+        if positions:
+            out["positions"] = {k: self.positions(k).tolist() for k in _ERROR_KINDS}
+        return out
 
     def __repr__(self) -> str:
         return (

@@ -156,7 +156,7 @@ def classify_bits(v, shape, offs, fo, ok, use_ok, lut, dil, types, cminus, cplus
             if coords[i] < 1 or coords[i] > shape[i] - 2:
                 row_inner = False
         base = r * n_last
-        if row_inner and has_lut and skip_inner:
+        if row_inner and skip_inner:
             js = (0, n_last - 1) if n_last > 1 else (0, 0)
             n_js = 2 if n_last > 1 else 1
         elif row_inner and has_lut:
@@ -292,20 +292,28 @@ def classify_bfs(v, shape, offs, fo, ok, use_ok, adj, deg, types, cminus, cplus)
 
 @njit(cache=True, nogil=True)
 def _find(parent, a):
-    while parent[a] != a:
-        parent[a] = parent[parent[a]]
-        a = parent[a]
-    return a
+    """Root of ``a`` (roots hold a negative value), with path halving."""
+    while True:
+        b = parent[a]
+        if b < 0:
+            return a
+        c = parent[b]
+        if c < 0:
+            return b
+        parent[a] = c
+        a = c
 
 
 @njit(cache=True, nogil=True)
-def cell_persistence(vals, porder, pfo, psize, birth_pers, death_pers):
+def cell_persistence(vals, porder, pfo, parent, birth_pers, death_pers):
     """0-D persistence of the filtration that adds cells in the given order, on a padded grid.
 
     vals   : (m,) float64 values of the cells in filtration order
     porder : (m,) int64 padded flat indices of the cells in filtration order (cells that are not
              in the domain - padding, omitted cells - never appear and are never neighbours)
-    pfo    : (n_nb,) int64 neighbour offsets in the padded grid;  psize: padded size
+    pfo    : (n_nb,) int64 neighbour offsets in the padded grid
+    parent : (psize,) int32 or int64, all -1 on entry (= not yet in the filtration); a root holds
+             -(birth rank + 2), another cell the index of its parent
     birth_pers, death_pers : (psize,) float64 out, zero on entry
 
     A cell with no earlier neighbour creates a class; a cell that joins several classes kills all
@@ -314,31 +322,26 @@ def cell_persistence(vals, porder, pfo, psize, birth_pers, death_pers):
     largest persistence among the classes killed at ``c``; persistence = |death - birth value|.
     """
     n_nb = pfo.size
-    parent = np.full(psize, -1, dtype=np.int64)
-    rank = np.empty(psize, dtype=np.int64)
-    bval = np.empty(psize, dtype=np.float64)
     for t in range(porder.size):
         q = porder[t]
         xq = vals[t]
-        parent[q] = q
-        rank[q] = t
-        bval[q] = xq
-        root = np.int64(-1)
+        parent[q] = -(t + 2)
+        root = -1
         for k in range(n_nb):
             p = q + pfo[k]
-            if parent[p] < 0:
+            if parent[p] == -1:
                 continue
             r = _find(parent, p)
             if root < 0:
                 root = r
                 parent[q] = r
             elif r != root:
-                if rank[r] < rank[root]:
+                if parent[r] > parent[root]:  # r was born first (smaller rank)
                     young = root
                     root = r
                 else:
                     young = r
-                pers = abs(xq - bval[young])
+                pers = abs(xq - vals[-parent[young] - 2])
                 birth_pers[young] = pers
                 if pers > death_pers[q]:
                     death_pers[q] = pers
@@ -346,7 +349,7 @@ def cell_persistence(vals, porder, pfo, psize, birth_pers, death_pers):
                 parent[q] = root
     for t in range(porder.size):
         q = porder[t]
-        if parent[q] == q:
+        if parent[q] < -1:
             birth_pers[q] = np.inf
 
 
@@ -400,3 +403,64 @@ def classify_2d_freudenthal_inner(a, lut, ttab, types, cminus, cplus):
 @njit(cache=True, nogil=True)
 def type_table(ndim):
     return _type_table(ndim)
+
+
+_VALID26 = 0
+for _a in range(3):
+    for _b in range(3):
+        for _c in range(3):
+            if (_a, _b, _c) != (1, 1, 1):
+                _VALID26 |= 1 << (16 * _a + 4 * _b + _c)
+VALID26 = np.int64(_VALID26)
+
+
+@njit(cache=True, nogil=True)
+def _cheb_dilate(m):
+    # the 3x3x3 cube as bits 16*a + 4*b + c (a, b, c in 0..2; c = 3 and b = 3 are guards that
+    # absorb the overflow of one step): Chebyshev dilation is separable, one axis at a time
+    m = m | (m << 1) | (m >> 1)
+    m = m | (m << 4) | (m >> 4)
+    return m | (m << 16) | (m >> 16)
+
+
+@njit(cache=True, nogil=True)
+def count_components_cube(mask):
+    """Components of the 26-neighbourhood link (cells joined iff Chebyshev distance 1)."""
+    count = 0
+    rest = mask
+    while rest != 0:
+        comp = rest & (-rest)
+        while True:
+            new = _cheb_dilate(comp) & mask
+            if new == comp:
+                break
+            comp = new
+        rest &= ~comp
+        count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def classify_3d_full_inner(a, ttab, types, cminus, cplus):
+    """Interior cells of a 3-D array with the full 26-neighbourhood (bitboard flood fill)."""
+    n0, n1, n2 = a.shape
+    for i in range(1, n0 - 1):
+        for j in range(1, n1 - 1):
+            for k in range(1, n2 - 1):
+                x = a[i, j, k]
+                lo = np.int64(0)
+                for di in range(3):
+                    for dj in range(3):
+                        for dk in range(3):
+                            y = a[i + di - 1, j + dj - 1, k + dk - 1]
+                            pos = 16 * di + 4 * dj + dk
+                            # earlier in C order: the 13 offsets before the centre (pos 21)
+                            if pos < 21:
+                                lo |= np.int64(y <= x) << pos
+                            elif pos > 21:
+                                lo |= np.int64(y < x) << pos
+                cm = count_components_cube(lo)
+                cp = count_components_cube(VALID26 ^ lo)
+                cminus[i, j, k] = cm
+                cplus[i, j, k] = cp
+                types[i, j, k] = ttab[cm, cp]
