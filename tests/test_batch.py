@@ -85,6 +85,20 @@ def test_serial_pool_and_dask_give_identical_rows(tmp_path):
     assert {k: row[k] for k in expect} == expect
 
 
+def test_existing_dask_cluster_by_address_matches_serial(monkeypatch):
+    distributed = pytest.importorskip("dask.distributed")
+    kw = dict(file=SAMPLE, metrics="pointwise,dsl,persistence")
+    serial = batch("/orig", "/sz3/1e-2", jobs=1, **kw)
+    # an in-process cluster (threads): fast to start, and the kernels are already loaded
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        res = batch("/orig", "/sz3/1e-2", scheduler=cluster.scheduler_address, jobs=2, **kw)
+    assert res.rows == serial.rows and res.n_ok == 16
+    monkeypatch.setattr(sys.modules["topoeval.batch"], "_DASK_CONNECT_TIMEOUT", 1)
+    with pytest.raises(TopoevalIOError, match="cannot connect to the Dask scheduler"):
+        batch("/orig", "/sz3/1e-2", scheduler="tcp://127.0.0.1:9", **kw)
+
+
 def test_pool_matches_serial_with_compare_options(tmp_path):
     kw = dict(file=SAMPLE, metrics="pointwise,dsl,persistence", filtration="both")
     serial = batch("/orig", "/zfp/*", jobs=1, **kw)

@@ -67,6 +67,7 @@ _TAIL = ("status", "error")
 _BLOCK_BYTES = 16 * 2**20  # at most this many bytes of one input per task
 _TASK_BYTES = 256 * 2**10  # samples smaller than this are grouped into one task
 _WORST = 5  # samples listed per "worst" ranking
+_DASK_CONNECT_TIMEOUT = 30  # seconds to reach an existing Dask scheduler
 _WORKER_DIED = ("WorkerDied: a worker process died while this sample was in flight (killed, or out "
                 "of memory); --resume computes it again")
 
@@ -831,7 +832,7 @@ def _run_dask(tasks, make, jobs, scheduler, sink, max_in_flight, run=None, fail=
         client = Client(cluster)
     else:
         try:
-            client = Client(scheduler, timeout=30)
+            client = Client(scheduler, timeout=_DASK_CONNECT_TIMEOUT)
         except OSError as exc:
             raise TopoevalIOError(
                 f"cannot connect to the Dask scheduler at {scheduler!r} ({exc}); check the address "
