@@ -12,8 +12,10 @@ For each float32 batch (batch axis 0) it times, in the same run and interleaved:
 - ``torch tanh``   the same NumPy formula in PyTorch (CPU), when torch is installed
 
 and prints the median time of each and the ratios numpy / topoeval and topoeval / floor.
-Both implementations are checked to agree before timing.  Timings on a shared machine are
-noisy: compare ratios from one run, not absolute times across runs.
+Both implementations are checked to agree before timing.  Every case runs in one thread, so
+the CPU time of the thread (``time.thread_time``) is reported beside the wall time: on a
+shared, loaded machine it is far less noisy (a long call is preempted more often than a short
+one, which biases wall-time ratios).  Compare ratios from one run, not times across runs.
 """
 
 from __future__ import annotations
@@ -107,23 +109,30 @@ def bench(shape, repeat):
         got = run(xt, yt)
         assert abs(got - t) <= 1e-3 * t, (got, t)
         cases["torch tanh (1 thread)"] = lambda: run(xt, yt)
-    times = {k: [] for k in cases}
+    wall = {k: [] for k in cases}
+    cpu = {k: [] for k in cases}
     for _ in range(repeat):  # interleaved, so that load changes hit every case alike
         for k, fn in cases.items():
-            t0 = time.perf_counter()
+            c0, t0 = time.thread_time(), time.perf_counter()
             fn()
-            times[k].append(time.perf_counter() - t0)
-    med = {k: statistics.median(v) for k, v in times.items()}
+            t1, c1 = time.perf_counter(), time.thread_time()
+            wall[k].append(t1 - t0)
+            cpu[k].append(c1 - c0)
+    medw = {k: statistics.median(v) for k, v in wall.items()}
+    medc = {k: statistics.median(v) for k, v in cpu.items()}
     mb = 2 * x.nbytes / 1e6
     print(f"\nshape {shape} float32, batch_axis=0, {mb:.0f} MB read per pass "
-          f"(normalized exact DSL {e * norm:.4f}), median of {repeat}")
-    print(f"{'':30s} {'median ms':>10s} {'vs floor':>9s} {'GB/s':>7s}")
-    floor = med["floor np.add(x, y, out)"]
-    for k, v in med.items():
-        print(f"{k:30s} {v * 1e3:10.2f} {v / floor:8.2f}x {mb / 1e3 / v:7.2f}")
-    print(f"speed-up exact: numpy / topoeval = {med['numpy exact'] / med['topoeval exact_dsl']:.1f}x;"
-          f" tanh: numpy / topoeval = {med['numpy tanh'] / med['topoeval dsl tanh']:.1f}x")
-    return med
+          f"(normalized exact DSL {e * norm:.4f}), medians of {repeat}")
+    print(f"{'':30s} {'cpu ms':>9s} {'vs floor':>9s} {'wall ms':>9s} {'vs floor':>9s}")
+    fk = "floor np.add(x, y, out)"
+    for k in cases:
+        print(f"{k:30s} {medc[k] * 1e3:9.2f} {medc[k] / medc[fk]:8.2f}x"
+              f" {medw[k] * 1e3:9.2f} {medw[k] / medw[fk]:8.2f}x")
+    for label, med in (("cpu", medc), ("wall", medw)):
+        print(f"[{label}] numpy / topoeval: exact {med['numpy exact'] / med['topoeval exact_dsl']:.1f}x,"
+              f" tanh {med['numpy tanh'] / med['topoeval dsl tanh']:.1f}x;"
+              f" topoeval exact_dsl / floor {med['topoeval exact_dsl'] / med[fk]:.2f}x")
+    return medc, medw
 
 
 def main():

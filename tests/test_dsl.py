@@ -164,7 +164,7 @@ def test_memory_layouts(layout):
         np.testing.assert_allclose(dsl(xl, yl, sharpness=2.0, **opts), dsl(x, y, sharpness=2.0, **opts))
         np.testing.assert_array_equal(exact_dsl(xl, yl, **opts), exact_dsl(x, y, **opts))
         np.testing.assert_allclose(dsl_gradient(xl, yl, sharpness=2.0, **opts),
-                                   dsl_gradient(x, y, sharpness=2.0, **opts), rtol=1e-13)
+                                   dsl_gradient(x, y, sharpness=2.0, **opts), rtol=1e-13, atol=1e-15)
     np.testing.assert_array_equal(mismatch_map(xl, yl), mismatch_map(x, y))
 
 

@@ -82,43 +82,72 @@ _CALLABLE = -1
 # ----------------------------------------------------------------------------- preparation
 
 
-def _prepare_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+_FINITE_HINT = " (e.g. np.nan_to_num) or compare only the finite part; the DSL needs finite values"
+
+
+def _prepare_pair(x: Any, y: Any, *, finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Real arrays of the same shape; finite too unless ``finite=False`` (the caller checks)."""
     x = as_real_array(x, "x")
     y = as_real_array(y, "y")
     check_same_shape(x, y, ("x", "y"))
-    hint = " (e.g. np.nan_to_num) or compare only the finite part; the DSL needs finite values"
-    check_finite(x, "x", hint=hint)
-    check_finite(y, "y", hint=hint)
+    if finite:
+        _check_finite_pair(x, y)
     return x, y
 
 
-def _flat_c(x: np.ndarray, y: np.ndarray):
-    """Flat C-order views (copies only for non-contiguous inputs) + C-order shape + axis map.
+def _check_finite_pair(x: np.ndarray, y: np.ndarray) -> None:
+    check_finite(x, "x", hint=_FINITE_HINT)
+    check_finite(y, "y", hint=_FINITE_HINT)
+
+
+def _flat_c(x: np.ndarray, y: np.ndarray, batch: int | None = None, *, smooth: bool = False):
+    """Flat C-order views of both inputs for the kernels + C-order shape + axis map.
 
     ``pos[a]`` is the position of original axis ``a`` in the C-order shape
     (Fortran-ordered inputs are handled through their transpose, without a copy).
+    The kernels want the batch axis anywhere but last: when it would be last, the
+    arrays are copied into the opposite order.  Dtypes are unified (see
+    :func:`_kernel_dtypes`), so few kernel specialisations are ever compiled.
     """
+    x, y = _kernel_dtypes(x, y, smooth)
     ndim = x.ndim
+    rev = [ndim - 1 - a for a in range(ndim)]
     if x.flags.c_contiguous and y.flags.c_contiguous:
         pos = list(range(ndim))
     elif x.flags.f_contiguous and y.flags.f_contiguous:
         x, y = x.T, y.T
-        pos = [ndim - 1 - a for a in range(ndim)]
+        pos = rev
     else:
         x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
         pos = list(range(ndim))
-    return _kernel_dtype(x).reshape(-1), _kernel_dtype(y).reshape(-1), np.array(x.shape, dtype=np.int64), pos
+    if batch is not None and ndim > 1 and pos[batch] == ndim - 1:
+        x, y = np.ascontiguousarray(x.T), np.ascontiguousarray(y.T)
+        pos = [ndim - 1 - p for p in pos]
+    return x.reshape(-1), y.reshape(-1), np.array(x.shape, dtype=np.int64), pos
 
 
-def _kernel_dtype(a: np.ndarray) -> np.ndarray:
-    """bool -> uint8 view; float16 -> float32 (exact); long double -> float64; others unchanged."""
-    if a.dtype == np.bool_:
-        return a.view(np.uint8)
-    if a.dtype.kind == "f" and a.dtype.itemsize == 2:
-        return a.astype(np.float32)
-    if a.dtype.kind == "f" and a.dtype.itemsize > 8:
-        return a.astype(np.float64)
-    return a
+def _kernel_dtypes(x: np.ndarray, y: np.ndarray, smooth: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The dtypes the kernels see (copies only for the uncommon dtypes).
+
+    Smooth kernels compute in float64 anyway: float32 pairs stay float32, everything
+    else becomes float64.  Exact kernels compare values, so any real dtype works
+    exactly: both inputs get one common dtype (float16 -> float32, long double ->
+    float64, bool -> uint8 view; mixed dtypes -> their NumPy common type).
+    """
+    if smooth:
+        if x.dtype == np.float32 and y.dtype == np.float32:
+            return x, y
+        return x.astype(np.float64, copy=False), y.astype(np.float64, copy=False)
+    if x.dtype != y.dtype:
+        common = np.result_type(x.dtype, y.dtype)
+        x, y = x.astype(common, copy=False), y.astype(common, copy=False)
+    if x.dtype == np.bool_:
+        return x.view(np.uint8), y.view(np.uint8)
+    if x.dtype.kind == "f" and x.dtype.itemsize == 2:
+        return x.astype(np.float32), y.astype(np.float32)
+    if x.dtype.kind == "f" and x.dtype.itemsize > 8:
+        return x.astype(np.float64), y.astype(np.float64)
+    return x, y
 
 
 def _float_dtype(x: np.ndarray, y: np.ndarray) -> np.dtype:
@@ -203,6 +232,8 @@ def _axis_sums(x, y, kind, s, f, batch, axes, w):
     nb = 1 if batch is None else x.shape[batch]
     sums = np.zeros((len(axes), nb))
     on = [j for j, a in enumerate(axes) if w[j] != 0.0 and x.shape[a] > 1]
+    if not on or kind == _CALLABLE:
+        _check_finite_pair(x, y)
     if not on:
         return sums
     if kind == _CALLABLE:
@@ -217,26 +248,28 @@ def _axis_sums(x, y, kind, s, f, batch, axes, w):
                 other = tuple(i for i in range(x.ndim) if i != batch)
                 sums[j] = delta.sum(axis=other)
         return sums
-    xf, yf, cshape, pos = _flat_c(x, y)
+    xf, yf, cshape, pos = _flat_c(x, y, batch, smooth=kind != 0)
     d = x.ndim
     active = np.zeros(d, dtype=np.int8)
     for j in on:
         active[pos[axes[j]]] = 1
     cb = -1 if batch is None else pos[batch]
+    # the kernels check finiteness block by block while the data are in cache (no extra pass)
+    check = xf.dtype.kind == "f" or yf.dtype.kind == "f"
     if kind == 0:
-        counts = np.zeros((d, nb), dtype=np.int64)
+        out = np.zeros((d, nb), dtype=np.int64)
         from ._kernels._dsl import exact_counts
 
-        exact_counts(xf, yf, cshape, active, cb, counts)
-        for j in on:
-            sums[j] = counts[pos[axes[j]]] * 0.5
+        finite = exact_counts(xf, yf, cshape, active, cb, check, out)
     else:
         out = np.zeros((d, nb))
         from ._kernels._dsl import smooth_sums
 
-        smooth_sums(xf, yf, cshape, active, cb, kind, s, out)
-        for j in on:
-            sums[j] = out[pos[axes[j]]] * 0.5
+        finite = smooth_sums(xf, yf, cshape, active, cb, kind, s, check, out)
+    if not finite:
+        _check_finite_pair(x, y)  # raises NonFiniteError naming the first bad value
+    for j in on:
+        sums[j] = out[pos[axes[j]]] * 0.5
     return sums
 
 
@@ -292,7 +325,7 @@ def _reduce(values: np.ndarray, batch, reduction: str):
 
 
 def _evaluate(x, y, *, kind, f, sharpness, weights, batch_axis, reduction, normalize, per_axis):
-    x, y = _prepare_pair(x, y)
+    x, y = _prepare_pair(x, y, finite=False)  # finiteness: checked in _axis_sums
     check_choice(reduction, "reduction", _REDUCTIONS)
     batch, axes, w = _resolve_axes(x.ndim, batch_axis, weights)
     denom = _denominator(x.shape, batch, axes, w, normalize)
@@ -578,7 +611,7 @@ def dsl_gradient(
             grad[tuple(hi)] += g
             grad[tuple(lo)] -= g
         return grad.astype(out_dtype, copy=False)
-    xf, yf, cshape, pos = _flat_c(x, y)
+    xf, yf, cshape, pos = _flat_c(x, y, smooth=True)
     coef = np.zeros(x.ndim)
     for j, a in enumerate(axes):
         coef[pos[a]] = w[j] * scale

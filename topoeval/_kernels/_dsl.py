@@ -38,8 +38,12 @@ TANH = 1
 SOFTSIGN = 2
 #: Elements per chunk of the smooth kernels' buffer.
 BLOCK = 2048
+#: Target number of elements per cache block of the iteration plan.
+LBLOCK = 1 << 14
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
+# element-wise helpers are inlined at Numba IR level, so that the loops calling them vectorise
+_INLINE = dict(_JIT, inline="always")
 
 
 @intrinsic
@@ -65,33 +69,47 @@ _LN2_HI = 6.93147180369123816490e-01  # Cody-Waite split of ln 2 (fdlibm)
 _LN2_LO = 1.90821492927058770002e-10
 
 
-@njit(**_JIT)
-def _tanh(z):
+@njit(**_INLINE)
+def _tanh_nd(z):
+    """tanh(z) as a fraction (num, den) with den > 0, so that callers can share one division.
+
+    |z| < 0.625: z (Q + z^2 P) / Q with the Cephes rational P/Q;
+    otherwise:   sign(z) (e - 1) / (e + 1) with e = exp(2 |z|) = 2**k N(r) / N(-r), |z| clamped at 20.
+    """
     a = abs(z)
     z2 = z * z
-    small = z + z * z2 * (((_P0 * z2 + _P1) * z2 + _P2) / (((z2 + _Q0) * z2 + _Q1) * z2 + _Q2))
+    q = ((z2 + _Q0) * z2 + _Q1) * z2 + _Q2
+    num_small = z * (q + z2 * ((_P0 * z2 + _P1) * z2 + _P2))
     w = 2.0 * (a if a < 20.0 else 20.0)  # tanh(20) rounds to 1
     ki = np.int32(w * _LOG2E + 0.5)  # w >= 0: truncation rounds to nearest
     k = np.float64(ki)
     r = (w - k * _LN2_HI) - k * _LN2_LO  # |r| <= ln2 / 2
-    p = 1.0 / 6227020800.0  # exp(r): Taylor polynomial of degree 13, error < 1e-17
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    e = p * _f64_from_bits((np.int64(ki) + 1023) << 52)
-    big = 1.0 - 2.0 / (e + 1.0)
-    big = -big if z < 0.0 else big
-    return small if a < 0.625 else big
+    # exp(r) = N(r) / N(-r), the [6/6] Pade approximant (relative error < 1e-18 here)
+    r2 = r * r
+    ev = ((r2 * (1.0 / 665280.0) + 1.0 / 792.0) * r2 + 5.0 / 44.0) * r2 + 1.0
+    od = r * (((r2 * (1.0 / 15840.0) + 1.0 / 66.0) * r2) + 0.5)
+    num = (ev + od) * _f64_from_bits((np.int64(ki) + 1023) << 52)  # 2**k N(r)
+    den = ev - od
+    # tanh = (e - 1) / (e + 1) with e = exp(w) = num / den
+    num_big = num - den
+    num_big = -num_big if z < 0.0 else num_big
+    small = a < 0.625
+    return (num_small if small else num_big), (q if small else num + den)
+
+
+@njit(**_INLINE)
+def _tanh(z):
+    num, den = _tanh_nd(z)
+    return num / den
+
+
+@njit(**_INLINE)
+def _abs_tanh_diff(zx, zy):
+    """|tanh(zx) - tanh(zy)| with one division."""
+    nx, dx = _tanh_nd(zx)
+    ny, dy = _tanh_nd(zy)
+    t = nx * dy - ny * dx
+    return (t if t >= 0.0 else -t) / (dx * dy)  # (abs() here stops LLVM from vectorising)
 
 
 @njit(**_JIT)
@@ -101,14 +119,14 @@ def tanh_array(z, out):
         out[k] = _tanh(z[k])
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def _sig(kind, z):
     if kind == TANH:
         return _tanh(z)
     return z / (1.0 + abs(z))
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def _dsig(kind, z, sz):
     """Derivative of the sign function at ``z`` given ``sz = sig(z)``."""
     if kind == TANH:
@@ -138,6 +156,7 @@ def _sum8(b, m):
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
+
 @njit(**_JIT)
 def _c_strides(shape):
     d = shape.shape[0]
@@ -149,10 +168,38 @@ def _c_strides(shape):
     return strides, s
 
 
+# ----------------------------------------------------------------------------- iteration plan
+#
+# The array (C order, shape (n_0, ..., n_{d-1})) is cut into blocks of the trailing axes q..d-1
+# (B = n_q * ... * n_{d-1} elements, at most about LBLOCK unless the last axis alone is longer)
+# so that a block of both inputs stays in cache while every axis is processed:
+#   - an axis i < q compares the block with the block one step further along i: one run of B;
+#   - an inner axis q <= i < d-1 with stride st: runs of (n_i - 1) * st contiguous pairs;
+#   - the last axis: one run of B - 1 pairs, minus the pairs that straddle two rows.
+# The batch axis is always < q, so a block belongs to one sample.
+
+
 @njit(**_JIT)
-def _next_row(coord, shape):
-    """Advance the multi-index ``coord`` of the leading d-1 axes in C order."""
-    j = shape.shape[0] - 2
+def _plan(shape, batch):
+    """Return (q, B): blocks are the trailing axes q..d-1, B elements each."""
+    d = shape.shape[0]
+    q = d - 1
+    size = shape[d - 1]
+    while q > 0 and size * shape[q - 1] <= LBLOCK:
+        q -= 1
+        size *= shape[q]
+    if batch >= q:
+        q = batch + 1
+        size = 1
+        for i in range(q, d):
+            size *= shape[i]
+    return q, size
+
+
+@njit(**_JIT)
+def _next_block(coord, shape, q):
+    """Advance the multi-index ``coord`` of the axes 0..q-1 in C order."""
+    j = q - 1
     while j >= 0:
         coord[j] += 1
         if coord[j] < shape[j]:
@@ -161,57 +208,90 @@ def _next_row(coord, shape):
         j -= 1
 
 
+@njit(**_JIT)
+def _finite_run(x, lo, m):
+    """True when x[lo:lo+m] holds no NaN and no +-inf (integers: always)."""
+    v = x[lo:lo + m]
+    bad = 0
+    for k in range(m):
+        bad |= np.int64((v[k] - v[k]) != 0)  # inf - inf and NaN - NaN are NaN
+    return bad == 0
+
+
 # ----------------------------------------------------------------------------- exact
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def _half(x0, x1, y0, y1):
     """|sign(x1 - x0) - sign(y1 - y0)| in {0, 1, 2}, by comparisons (no overflow, exact)."""
-    sa = np.int64(x1 > x0) - np.int64(x1 < x0)
-    sb = np.int64(y1 > y0) - np.int64(y1 < y0)
-    return abs(sa - sb)
+    return np.int64((x1 > x0) != (y1 > y0)) + np.int64((x1 < x0) != (y1 < y0))
 
 
 @njit(**_JIT)
 def _exact_run(x, y, lo, hi, m):
-    """sum_k |sign(x[hi+k] - x[lo+k]) - sign(y[hi+k] - y[lo+k])| for k < m."""
+    """sum_k |sign(x[hi+k] - x[lo+k]) - sign(y[hi+k] - y[lo+k])| for k < m (int64)."""
     x0 = x[lo:lo + m]
     x1 = x[hi:hi + m]
     y0 = y[lo:lo + m]
     y1 = y[hi:hi + m]
     acc = 0
     for k in range(m):
-        acc += _half(x0[k], x1[k], y0[k], y1[k])
+        # |sign a - sign b| = [a > 0 differs] + [a < 0 differs]
+        acc += np.int64((x1[k] > x0[k]) != (y1[k] > y0[k])) + np.int64((x1[k] < x0[k]) != (y1[k] < y0[k]))
     return acc
 
 
 @njit(**_JIT)
-def exact_counts(x, y, shape, active, batch, out):
-    """Add the numbers of half mismatches per axis and sample to ``out`` (int64, (d, nb))."""
+def _exact_last(x, y, base, size, n):
+    """Pairs along the last axis (row length n) inside the block [base, base + size)."""
+    acc = _exact_run(x, y, base, base + 1, size - 1)
+    for k in range(base + n - 1, base + size - 1, n):  # pairs straddling two rows
+        acc -= _half(x[k], x[k + 1], y[k], y[k + 1])
+    return acc
+
+
+@njit(**_JIT)
+def exact_counts(x, y, shape, active, batch, check, out):
+    """Add the numbers of half mismatches per axis and sample to ``out`` (int64, (d, nb)).
+
+    ``batch`` must not be the last axis (the caller moves it).  With ``check`` true every
+    block is first checked for NaN/inf while it is in cache; returns False (and stops)
+    at the first non-finite value, True otherwise.
+    """
     d = shape.shape[0]
     strides, total = _c_strides(shape)
+    q, size = _plan(shape, batch)
     n = shape[d - 1]
-    nrows = total // n
     coord = np.zeros(d, np.int64)
-    last = d - 1
-    for r in range(nrows):
-        base = r * n
-        b = 0
-        if batch >= 0 and batch < last:
-            b = coord[batch]
-        if active[last] and n > 1:
-            out[last, b] += _exact_run(x, y, base, base + 1, n - 1)
-        for i in range(last):
-            if not active[i] or coord[i] == shape[i] - 1:
-                continue
-            st = strides[i]
-            if batch == last:
-                for k in range(n):
-                    j = base + k
-                    out[i, k] += _half(x[j], x[j + st], y[j], y[j + st])
-            else:
-                out[i, b] += _exact_run(x, y, base, base + st, n)
-        _next_row(coord, shape)
+    for blk in range(total // size):
+        base = blk * size
+        if check and not (_finite_run(x, base, size) and _finite_run(y, base, size)):
+            return False
+        b = coord[batch] if batch >= 0 else 0
+        for i in range(q):
+            if active[i] and coord[i] < shape[i] - 1:
+                out[i, b] += _exact_run(x, y, base, base + strides[i], size)
+        for i in range(q, d - 1):
+            if active[i] and shape[i] > 1:
+                st = strides[i]
+                seg = shape[i] * st
+                for p in range(base, base + size, seg):
+                    out[i, b] += _exact_run(x, y, p, p + st, seg - st)
+        if active[d - 1] and n > 1:
+            out[d - 1, b] += _exact_last(x, y, base, size, n)
+        _next_block(coord, shape, q)
+    return True
+
+
+@njit(**_JIT)
+def _map_run(x, y, lo, hi, m, o):
+    x0 = x[lo:lo + m]
+    x1 = x[hi:hi + m]
+    y0 = y[lo:lo + m]
+    y1 = y[hi:hi + m]
+    for k in range(m):
+        o[k] = 0.5 * (np.int64((x1[k] > x0[k]) != (y1[k] > y0[k]))
+                      + np.int64((x1[k] < x0[k]) != (y1[k] < y0[k])))
 
 
 @njit(**_JIT)
@@ -219,39 +299,36 @@ def exact_map(x, y, shape, active, out):
     """Write |sign dX - sign dY| / 2 of axis i at cell k into out[i, k] (out zeroed, (d, size))."""
     d = shape.shape[0]
     strides, total = _c_strides(shape)
+    q, size = _plan(shape, -1)
     n = shape[d - 1]
-    nrows = total // n
     coord = np.zeros(d, np.int64)
-    last = d - 1
-    for r in range(nrows):
-        base = r * n
-        for i in range(d):
-            if not active[i]:
-                continue
-            if i == last:
-                m = n - 1
-                st = 1
-            else:
-                if coord[i] == shape[i] - 1:
-                    continue
-                m = n
+    for blk in range(total // size):
+        base = blk * size
+        for i in range(q):
+            if active[i] and coord[i] < shape[i] - 1:
+                _map_run(x, y, base, base + strides[i], size, out[i, base:base + size])
+        for i in range(q, d - 1):
+            if active[i] and shape[i] > 1:
                 st = strides[i]
-            x0 = x[base:base + m]
-            x1 = x[base + st:base + st + m]
-            y0 = y[base:base + m]
-            y1 = y[base + st:base + st + m]
-            o = out[i, base:base + m]
-            for k in range(m):
-                o[k] = 0.5 * _half(x0[k], x1[k], y0[k], y1[k])
-        _next_row(coord, shape)
+                seg = shape[i] * st
+                for p in range(base, base + size, seg):
+                    _map_run(x, y, p, p + st, seg - st, out[i, p:p + seg - st])
+        if active[d - 1] and n > 1:
+            _map_run(x, y, base, base + 1, size - 1, out[d - 1, base:base + size - 1])
+            for k in range(base + n - 1, base + size, n):  # last cell of each row: 0
+                out[d - 1, k] = 0.0
+        _next_block(coord, shape, q)
 
 
 # ----------------------------------------------------------------------------- smooth
 
 
 @njit(**_JIT)
-def _smooth_run(x, y, lo, hi, m, kind, s, buf):
-    """sum_k |sig(s (x[hi+k] - x[lo+k])) - sig(s (y[hi+k] - y[lo+k]))| for k < m."""
+def _smooth_run(x, y, lo, hi, m, kind, s, buf, row):
+    """sum_k |sig(s (x[hi+k] - x[lo+k])) - sig(s (y[hi+k] - y[lo+k]))| for k < m.
+
+    ``row > 0``: skip the pairs with (k + 1) % row == 0 (they straddle two rows).
+    """
     total = 0.0
     for c in range(0, m, BLOCK):
         mc = min(BLOCK, m - c)
@@ -263,68 +340,80 @@ def _smooth_run(x, y, lo, hi, m, kind, s, buf):
             for k in range(mc):
                 dx = s * (np.float64(x1[k]) - np.float64(x0[k]))
                 dy = s * (np.float64(y1[k]) - np.float64(y0[k]))
-                buf[k] = abs(_tanh(dx) - _tanh(dy))
+                buf[k] = _abs_tanh_diff(dx, dy)
         else:
             for k in range(mc):
                 dx = s * (np.float64(x1[k]) - np.float64(x0[k]))
                 dy = s * (np.float64(y1[k]) - np.float64(y0[k]))
                 buf[k] = abs(dx / (1.0 + abs(dx)) - dy / (1.0 + abs(dy)))
+        if row > 0:
+            for k in range((c // row + 1) * row - 1 - c, mc, row):
+                buf[k] = 0.0
         total += _sum8(buf, mc)
     return total
 
 
 @njit(**_JIT)
-def _pair(kind, s, x0, x1, y0, y1):
-    dx = s * (np.float64(x1) - np.float64(x0))
-    dy = s * (np.float64(y1) - np.float64(y0))
-    return abs(_sig(kind, dx) - _sig(kind, dy))
+def smooth_sums(x, y, shape, active, batch, kind, s, check, out):
+    """Add sum |sig(s dX) - sig(s dY)| per axis and sample to ``out`` (float64, (d, nb)).
 
-
-@njit(**_JIT)
-def smooth_sums(x, y, shape, active, batch, kind, s, out):
-    """Add sum |sig(s dX) - sig(s dY)| per axis and sample to ``out`` (float64, (d, nb))."""
+    ``batch`` must not be the last axis (the caller moves it).  ``check`` and the
+    returned flag as in :func:`exact_counts`.
+    """
     d = shape.shape[0]
     strides, total = _c_strides(shape)
+    q, size = _plan(shape, batch)
     n = shape[d - 1]
-    nrows = total // n
     coord = np.zeros(d, np.int64)
-    last = d - 1
-    buf = np.empty(min(n, BLOCK), np.float64)
-    for r in range(nrows):
-        base = r * n
-        b = 0
-        if batch >= 0 and batch < last:
-            b = coord[batch]
-        if active[last] and n > 1:
-            out[last, b] += _smooth_run(x, y, base, base + 1, n - 1, kind, s, buf)
-        for i in range(last):
-            if not active[i] or coord[i] == shape[i] - 1:
-                continue
-            st = strides[i]
-            if batch == last:
-                for k in range(n):
-                    j = base + k
-                    out[i, k] += _pair(kind, s, x[j], x[j + st], y[j], y[j + st])
-            else:
-                out[i, b] += _smooth_run(x, y, base, base + st, n, kind, s, buf)
-        _next_row(coord, shape)
+    buf = np.empty(min(size, BLOCK), np.float64)
+    for blk in range(total // size):
+        base = blk * size
+        if check and not (_finite_run(x, base, size) and _finite_run(y, base, size)):
+            return False
+        b = coord[batch] if batch >= 0 else 0
+        for i in range(q):
+            if active[i] and coord[i] < shape[i] - 1:
+                out[i, b] += _smooth_run(x, y, base, base + strides[i], size, kind, s, buf, 0)
+        for i in range(q, d - 1):
+            if active[i] and shape[i] > 1:
+                st = strides[i]
+                seg = shape[i] * st
+                for p in range(base, base + size, seg):
+                    out[i, b] += _smooth_run(x, y, p, p + st, seg - st, kind, s, buf, 0)
+        if active[d - 1] and n > 1:
+            out[d - 1, b] += _smooth_run(x, y, base, base + 1, size - 1, kind, s, buf, n)
+        _next_block(coord, shape, q)
+    return True
 
 
 @njit(**_JIT)
-def _pair_ds(kind, s, x0, x1, y0, y1):
-    """(|sig(s dx) - sig(s dy)|, its derivative with respect to s)."""
-    dx = np.float64(x1) - np.float64(x0)
-    dy = np.float64(y1) - np.float64(y0)
-    zx = s * dx
-    zy = s * dy
-    a = _sig(kind, zx)
-    b = _sig(kind, zy)
-    diff = a - b
-    if diff > 0.0:
-        return diff, _dsig(kind, zx, a) * dx - _dsig(kind, zy, b) * dy
-    elif diff < 0.0:
-        return -diff, _dsig(kind, zy, b) * dy - _dsig(kind, zx, a) * dx
-    return 0.0, 0.0
+def _smooth_ds_run(x, y, lo, hi, m, kind, s, buf, bufd, row):
+    """(sum_k |sig(s dx_k) - sig(s dy_k)|, its derivative in s), as _smooth_run."""
+    total = 0.0
+    total_d = 0.0
+    for c in range(0, m, BLOCK):
+        mc = min(BLOCK, m - c)
+        x0 = x[lo + c:lo + c + mc]
+        x1 = x[hi + c:hi + c + mc]
+        y0 = y[lo + c:lo + c + mc]
+        y1 = y[hi + c:hi + c + mc]
+        for k in range(mc):
+            dx = np.float64(x1[k]) - np.float64(x0[k])
+            dy = np.float64(y1[k]) - np.float64(y0[k])
+            zx = s * dx
+            zy = s * dy
+            a = _sig(kind, zx)
+            bb = _sig(kind, zy)
+            sg = np.float64(a > bb) - np.float64(a < bb)
+            buf[k] = abs(a - bb)
+            bufd[k] = sg * (_dsig(kind, zx, a) * dx - _dsig(kind, zy, bb) * dy)
+        if row > 0:
+            for k in range((c // row + 1) * row - 1 - c, mc, row):
+                buf[k] = 0.0
+                bufd[k] = 0.0
+        total += _sum8(buf, mc)
+        total_d += _sum8(bufd, mc)
+    return total, total_d
 
 
 @njit(**_JIT)
@@ -332,57 +421,68 @@ def smooth_sums_ds(x, y, shape, active, kind, s, out, out_ds):
     """Add sum |sig(s dX) - sig(s dY)| and its derivative in s per axis to out, out_ds ((d,))."""
     d = shape.shape[0]
     strides, total = _c_strides(shape)
+    q, size = _plan(shape, -1)
     n = shape[d - 1]
-    nrows = total // n
     coord = np.zeros(d, np.int64)
-    for r in range(nrows):
-        base = r * n
+    buf = np.empty(min(size, BLOCK), np.float64)
+    bufd = np.empty(min(size, BLOCK), np.float64)
+    for blk in range(total // size):
+        base = blk * size
         for i in range(d):
             if not active[i]:
                 continue
-            if i == d - 1:
-                m = n - 1
-                st = 1
-            else:
-                if coord[i] == shape[i] - 1:
-                    continue
-                m = n
+            if i < q:
+                if coord[i] < shape[i] - 1:
+                    v, g = _smooth_ds_run(x, y, base, base + strides[i], size, kind, s, buf, bufd, 0)
+                    out[i] += v
+                    out_ds[i] += g
+            elif i < d - 1:
                 st = strides[i]
-            acc = 0.0
-            accd = 0.0
-            for j in range(base, base + m):
-                v, g = _pair_ds(kind, s, x[j], x[j + st], y[j], y[j + st])
-                acc += v
-                accd += g
-            out[i] += acc
-            out_ds[i] += accd
-        _next_row(coord, shape)
+                seg = shape[i] * st
+                for p in range(base, base + size, seg):
+                    v, g = _smooth_ds_run(x, y, p, p + st, seg - st, kind, s, buf, bufd, 0)
+                    out[i] += v
+                    out_ds[i] += g
+            elif n > 1:
+                v, g = _smooth_ds_run(x, y, base, base + 1, size - 1, kind, s, buf, bufd, n)
+                out[i] += v
+                out_ds[i] += g
+        _next_block(coord, shape, q)
 
 
 @njit(**_JIT)
-def _grad_run(x, y, lo, hi, m, kind, s, c, grad, buf):
-    """Add c * d|sig(s dx) - sig(s dy)|/d dx at hi, subtract it at lo, for k < m."""
+def _grad_run(x, y, lo, hi, m, kind, s, c, grad, buf, row):
+    """Add c * d|sig(s dx) - sig(s dy)|/d dx at hi + k, subtract it at lo + k, for k < m.
+
+    ``row > 0``: skip the pairs with (k + 1) % row == 0 (they straddle two rows).
+    """
     for c0 in range(0, m, BLOCK):
         mc = min(BLOCK, m - c0)
         x0 = x[lo + c0:lo + c0 + mc]
         x1 = x[hi + c0:hi + c0 + mc]
         y0 = y[lo + c0:lo + c0 + mc]
         y1 = y[hi + c0:hi + c0 + mc]
-        for k in range(mc):
-            zx = s * (np.float64(x1[k]) - np.float64(x0[k]))
-            zy = s * (np.float64(y1[k]) - np.float64(y0[k]))
-            if kind == TANH:
-                a = _tanh(zx)
-                b = _tanh(zy)
-                da = 1.0 - a * a
-            else:
+        if kind == TANH:
+            for k in range(mc):
+                zx = s * (np.float64(x1[k]) - np.float64(x0[k]))
+                zy = s * (np.float64(y1[k]) - np.float64(y0[k]))
+                nx, dx = _tanh_nd(zx)
+                ny, dy = _tanh_nd(zy)
+                # sign(a - b) * s * (1 - a^2) with a = nx / dx, b = ny / dy (dx, dy > 0);
+                # 0 where a == b (subgradient)
+                t = nx * dy - ny * dx
+                buf[k] = c * s * (np.float64(t > 0.0) - np.float64(t < 0.0)) * ((dx - nx) * (dx + nx) / (dx * dx))
+        else:
+            for k in range(mc):
+                zx = s * (np.float64(x1[k]) - np.float64(x0[k]))
+                zy = s * (np.float64(y1[k]) - np.float64(y0[k]))
                 a = zx / (1.0 + abs(zx))
                 b = zy / (1.0 + abs(zy))
                 t = 1.0 + abs(zx)
-                da = 1.0 / (t * t)
-            # sign(a - b) * s * sig'(zx); 0 where a == b (subgradient)
-            sg = np.float64(a > b) - np.float64(a < b)
-            buf[k] = c * s * sg * da
+                buf[k] = c * s * (np.float64(a > b) - np.float64(a < b)) / (t * t)
+        if row > 0:
+            for k in range((c0 // row + 1) * row - 1 - c0, mc, row):
+                buf[k] = 0.0
         g_hi = grad[hi + c0:hi + c0 + mc]
         g_lo = grad[lo + c0:lo + c0 + mc]
         for k in range(mc):
@@ -398,17 +498,30 @@ def smooth_grad(x, y, shape, coef, kind, s, grad):
     """
     d = shape.shape[0]
     strides, total = _c_strides(shape)
+    q, size = _plan(shape, -1)
     n = shape[d - 1]
-    nrows = total // n
     coord = np.zeros(d, np.int64)
-    last = d - 1
-    buf = np.empty(min(n, BLOCK), np.float64)
-    for r in range(nrows):
-        base = r * n
-        if coef[last] != 0.0 and n > 1:
-            _grad_run(x, y, base, base + 1, n - 1, kind, s, coef[last], grad, buf)
-        for i in range(last):
-            if coef[i] == 0.0 or coord[i] == shape[i] - 1:
-                continue
-            _grad_run(x, y, base, base + strides[i], n, kind, s, coef[i], grad, buf)
-        _next_row(coord, shape)
+    buf = np.empty(min(size, BLOCK), np.float64)
+    for blk in range(total // size):
+        base = blk * size
+        for i in range(q):
+            if coef[i] != 0.0 and coord[i] < shape[i] - 1:
+                _grad_run(x, y, base, base + strides[i], size, kind, s, coef[i], grad, buf, 0)
+        for i in range(q, d - 1):
+            if coef[i] != 0.0 and shape[i] > 1:
+                st = strides[i]
+                seg = shape[i] * st
+                for p in range(base, base + size, seg):
+                    _grad_run(x, y, p, p + st, seg - st, kind, s, coef[i], grad, buf, 0)
+        if coef[d - 1] != 0.0 and n > 1:
+            _grad_run(x, y, base, base + 1, size - 1, kind, s, coef[d - 1], grad, buf, n)
+        _next_block(coord, shape, q)
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+@njit(**_JIT)
+def all_finite(x):
+    """True when the 1-D array ``x`` holds no NaN and no +-inf (one pass, no temporary)."""
+    return _finite_run(x, 0, x.shape[0])
