@@ -372,6 +372,155 @@ def _ssp_augment(indptr, cols, costs, u, v, row_of_col, col_of_row, order):
 
 
 @njit(cache=True, nogil=True)
+def _ssp_flow(indptr, cols, costs, edge_row, t_indptr, t_edge, flow, u, v, supply, demand, order):
+    """Min-cost flow by successive shortest paths on the augmented graph of weighted points.
+
+    Rows have ``supply`` units, columns ``demand`` units (balanced); ``flow`` holds the units on
+    each edge (row-CSR order).  Each round sends as much as possible from one row with supply
+    along a shortest path of reduced costs ``cost - u[row] - v[col]`` (residual reverse edges,
+    those with positive flow, have reduced cost 0) to a column with demand.  Updates everything
+    in place; returns (rows left with supply (0 unless infeasible), columns settled in total)."""
+    nrow = u.shape[0]
+    ncol = v.shape[0]
+    dist = np.full(ncol, np.inf)
+    pred = np.full(ncol, -1, np.int64)  # forward edge into the column
+    settled = np.zeros(ncol, np.bool_)
+    rvis = np.zeros(nrow, np.bool_)
+    rdist = np.zeros(nrow)
+    rpred = np.full(nrow, -1, np.int64)  # edge (row -> column) with positive flow used backwards
+    touched = np.empty(ncol, np.int64)
+    settled_list = np.empty(ncol, np.int64)
+    rlist = np.empty(nrow, np.int64)
+    cap = cols.shape[0] + 16
+    hk = np.empty(cap, np.float64)
+    hv = np.empty(cap, np.int64)
+    work = 0
+    # greedy pass at zero reduced cost
+    for s in order:
+        if supply[s] == 0:
+            continue
+        us = u[s]
+        for e in range(indptr[s], indptr[s + 1]):
+            c = cols[e]
+            if demand[c] > 0 and costs[e] - us - v[c] <= 0.0:
+                amt = min(supply[s], demand[c])
+                flow[e] += amt
+                supply[s] -= amt
+                demand[c] -= amt
+                u[s] = costs[e] - v[c]
+                if supply[s] == 0:
+                    break
+    left = 0
+    for s in order:
+        while supply[s] > 0:
+            ntouched = 0
+            nset = 0
+            nr = 0
+            hsize = 0
+            rvis[s] = True
+            rdist[s] = 0.0
+            rlist[nr] = s
+            nr += 1
+            us = u[s]
+            for e in range(indptr[s], indptr[s + 1]):
+                c = cols[e]
+                d = costs[e] - us - v[c]
+                if d < dist[c]:
+                    if dist[c] == np.inf:
+                        touched[ntouched] = c
+                        ntouched += 1
+                    dist[c] = d
+                    pred[c] = e
+                    hsize = _heap_push(hk, hv, hsize, d, c)
+            sink = -1
+            delta = 0.0
+            while hsize > 0:
+                d, c, hsize = _heap_pop(hk, hv, hsize)
+                if settled[c] or d > dist[c]:
+                    continue
+                settled[c] = True
+                settled_list[nset] = c
+                nset += 1
+                if demand[c] > 0:
+                    sink = c
+                    delta = d
+                    break
+                for t in range(t_indptr[c], t_indptr[c + 1]):
+                    er = t_edge[t]
+                    if flow[er] <= 0:
+                        continue
+                    r = edge_row[er]
+                    if rvis[r]:
+                        continue
+                    rvis[r] = True
+                    rdist[r] = d
+                    rpred[r] = er
+                    rlist[nr] = r
+                    nr += 1
+                    ur = u[r]
+                    for e in range(indptr[r], indptr[r + 1]):
+                        c2 = cols[e]
+                        if settled[c2]:
+                            continue
+                        nd = d + costs[e] - ur - v[c2]
+                        if nd < dist[c2]:
+                            if dist[c2] == np.inf:
+                                touched[ntouched] = c2
+                                ntouched += 1
+                            dist[c2] = nd
+                            pred[c2] = e
+                            hsize = _heap_push(hk, hv, hsize, nd, c2)
+            work += nset
+            if sink == -1:
+                left += 1
+                for k in range(nr):
+                    rvis[rlist[k]] = False
+                for k in range(ntouched):
+                    c = touched[k]
+                    dist[c] = np.inf
+                    settled[c] = False
+                    pred[c] = -1
+                break
+            for k in range(nset):
+                c = settled_list[k]
+                v[c] += dist[c] - delta
+            for k in range(nr):
+                r = rlist[k]
+                u[r] += delta - rdist[r]
+            # bottleneck amount along the path
+            amt = min(supply[s], demand[sink])
+            c = sink
+            while True:
+                e = pred[c]
+                r = edge_row[e]
+                if r == s:
+                    break
+                er = rpred[r]
+                amt = min(amt, flow[er])
+                c = cols[er]
+            c = sink
+            while True:
+                e = pred[c]
+                flow[e] += amt
+                r = edge_row[e]
+                if r == s:
+                    break
+                er = rpred[r]
+                flow[er] -= amt
+                c = cols[er]
+            supply[s] -= amt
+            demand[sink] -= amt
+            for k in range(nr):
+                rvis[rlist[k]] = False
+            for k in range(ntouched):
+                c = touched[k]
+                dist[c] = np.inf
+                settled[c] = False
+                pred[c] = -1
+    return left, work
+
+
+@njit(cache=True, nogil=True)
 def _kdtree_build(pts, leaf_size):
     """Implicit 2-D KD-tree.  Returns (perm, node_start, node_end, node_left, node_right, bbox)
     with nodes in pre-order (children after their parent); bbox rows [bmin, bmax, dmin, dmax]."""
@@ -578,11 +727,20 @@ def _unique_pairs(ii, jj, m):
 def sparse_wasserstein(x, y, p, q, k=None, return_stats=False):
     """Exact W_p^p matching of finite diagrams x (n, 2), y (m, 2), memory O(candidate pairs).
 
+    Duplicate points are merged into weighted points (a min-cost flow instead of an assignment).
     Returns (match_x, match_y): match_x[i] = j or -1 (diagonal), match_y[j] = i or -1.
     """
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
+    n0, m0 = len(x), len(y)
+    xu, xinv, a_cnt = np.unique(x, axis=0, return_inverse=True, return_counts=True)
+    yu, yinv, b_cnt = np.unique(y, axis=0, return_inverse=True, return_counts=True)
+    xinv = xinv.ravel()
+    yinv = yinv.ravel()
+    x, y = np.ascontiguousarray(xu), np.ascontiguousarray(yu)
     n, m = len(x), len(y)
+    a_cnt = a_cnt.astype(np.int64)
+    b_cnt = b_cnt.astype(np.int64)
     dx = _diag_dist(x, q) ** p
     dy = _diag_dist(y, q) ** p
     if k is None:
@@ -594,13 +752,16 @@ def sparse_wasserstein(x, y, p, q, k=None, return_stats=False):
     c = _pair_dist(x[ii, 0] - y[jj, 0], x[ii, 1] - y[jj, 1], q) ** p
     keep = dx[ii] + dy[jj] - c > 0
     ii, jj, c = ii[keep], jj[keep], c[keep]
-
     R = n + m
     u = np.zeros(R)
     v = np.zeros(R)
-    row_of_col = np.full(R, -1, np.int64)
-    col_of_row = np.full(R, -1, np.int64)
-    # rows by increasing persistence (x_i and e_j interleaved)
+    supply = np.concatenate([a_cnt, b_cnt])
+    demand = np.concatenate([b_cnt, a_cnt])
+    # edge list (canonical order: pairs, transposes, x-diagonal, e-y), flows carried across rounds
+    flow_pairs = np.zeros(len(ii), np.int64)
+    flow_tr = np.zeros(len(ii), np.int64)
+    flow_xd = np.zeros(n, np.int64)
+    flow_ey = np.zeros(m, np.int64)
     order = np.argsort(np.concatenate([dx, dy]), kind="stable").astype(np.int64)
     scale = float(max(dx.max(), dy.max(), np.finfo(float).tiny))
     tol = 1e-13 * scale
@@ -612,63 +773,76 @@ def sparse_wasserstein(x, y, p, q, k=None, return_stats=False):
     n_added = 0
     while True:
         rounds += 1
-        # CSR of the augmented graph
-        rows = np.concatenate([ii, np.arange(n), n + jj, n + np.arange(m)])
-        colsa = np.concatenate([jj, m + np.arange(n), m + ii, np.arange(m)])
-        costa = np.concatenate([c, dx, np.zeros(len(ii)), dy])
+        npair = len(ii)
+        rows = np.concatenate([ii, n + jj, np.arange(n), n + np.arange(m)])
+        colsa = np.concatenate([jj, m + ii, m + np.arange(n), np.arange(m)])
+        costa = np.concatenate([c, np.zeros(npair), dx, dy])
+        flowa = np.concatenate([flow_pairs, flow_tr, flow_xd, flow_ey])
         o = np.argsort(rows, kind="stable")
-        rows, colsa, costa = rows[o], colsa[o], costa[o]
+        rows_o, cols_o, cost_o, flow_o = rows[o], colsa[o], costa[o], flowa[o]
         indptr = np.zeros(R + 1, np.int64)
-        np.cumsum(np.bincount(rows, minlength=R), out=indptr[1:])
+        np.cumsum(np.bincount(rows_o, minlength=R), out=indptr[1:])
+        t_edge = np.argsort(cols_o, kind="stable").astype(np.int64)
+        t_indptr = np.zeros(R + 1, np.int64)
+        np.cumsum(np.bincount(cols_o, minlength=R), out=t_indptr[1:])
         if first:
-            # row reduction: u_r = min over the row's edges of the cost (v = 0)
-            u[:] = np.minimum.reduceat(costa, indptr[:-1])
+            u[:] = np.minimum.reduceat(cost_o, indptr[:-1])
             first = False
         else:
-            red = costa - u[rows] - v[colsa]
-            bad_rows = np.unique(rows[red < 0])
-            for r in bad_rows:
-                cc = col_of_row[r]
-                if cc >= 0:
-                    row_of_col[cc] = -1
-                    col_of_row[r] = -1
+            red = cost_o - u[rows_o] - v[cols_o]
+            bad_rows = np.unique(rows_o[red < 0])
             if len(bad_rows):
-                lo = np.minimum.reduceat(costa - v[colsa], indptr[:-1])
+                bad = np.zeros(R, bool)
+                bad[bad_rows] = True
+                emask = bad[rows_o] & (flow_o > 0)
+                np.add.at(demand, cols_o[emask], flow_o[emask])
+                np.add.at(supply, rows_o[emask], flow_o[emask])
+                flow_o[emask] = 0
+                lo = np.minimum.reduceat(cost_o - v[cols_o], indptr[:-1])
                 u[bad_rows] = lo[bad_rows]
-        failed, work = _ssp_augment(indptr, colsa, costa, u, v, row_of_col, col_of_row, order)
+        left, work = _ssp_flow(indptr, cols_o, cost_o, rows_o, t_indptr, t_edge, flow_o, u, v,
+                               supply, demand, order)
         total_work += work
-        if failed:
-            raise RuntimeError("sparse Wasserstein solver: no perfect matching (internal error)")
+        if left:
+            raise RuntimeError("sparse Wasserstein solver: infeasible flow (internal error)")
+        flowa = np.empty_like(flowa)
+        flowa[o] = flow_o
+        flow_pairs = flowa[:npair]
+        flow_tr = flowa[npair:2 * npair]
+        flow_xd = flowa[2 * npair:2 * npair + n]
+        flow_ey = flowa[2 * npair + n:]
         alpha = u[:n] + v[m:]
         beta = u[n:] + v[:m]
-        # certificate: the double c-transform of the dual is feasible for ALL pairs; the matching is
-        # optimal when its objective reaches the matching cost.
-        cx_ = col_of_row[:n]
-        total = float(np.sum(np.where(cx_ >= m, dx, 0.0)))
-        sel_ = cx_ < m
-        total += float(np.sum(c_lookup(ii, jj, c, np.flatnonzero(sel_), cx_[sel_], m)))
-        cy_ = col_of_row[n:]
-        total += float(np.sum(np.where(cy_ < m, dy, 0.0)))
+        # certificate: the double c-transform of the dual is feasible for ALL pairs; the flow is
+        # optimal when the transformed dual objective reaches its cost.
+        total = float(np.dot(flow_pairs, c) + np.dot(flow_xd, dx) + np.dot(flow_ey, dy))
         beta2, argi = _c_transform(x, alpha, y, dy, p, q, *tree_x)
         alpha2, argj = _c_transform(y, beta2, x, dx, p, q, *tree_y)
-        dual = float(alpha2.sum() + beta2.sum())
+        dual = float(np.dot(a_cnt, alpha2) + np.dot(b_cnt, beta2))
         if dual >= total - 1e-12 * max(total, tol):
             break
-        # violators: the pairs that define the transforms where the dual was infeasible
         vj = np.flatnonzero((beta2 < beta - tol) & (argi >= 0))
         vi2 = np.flatnonzero((alpha2 < alpha - tol) & (argj >= 0))
         vi = np.concatenate([argi[vj], vi2])
         vj = np.concatenate([vj, argj[vi2]])
+        if len(vi):
+            present = np.sort(ii * m + jj)
+            key = np.unique(vi * m + vj)
+            pos = np.minimum(np.searchsorted(present, key), len(present) - 1) if len(present) else None
+            if pos is not None:
+                key = key[present[pos] != key]
+            vi, vj = key // m, key % m
         if len(vi) == 0:
             max_out = 4 * (n + m) + 1024
             vi, vj, cnt = _certificate_violations(x, y, alpha, beta, p, q, tol, *tree_y, max_out)
             cnt_kept = min(cnt, max_out)
             vi, vj = vi[:cnt_kept], vj[:cnt_kept]
-        if len(vi):
-            present = set((ii * m + jj).tolist())
-            key = np.unique(vi * m + vj)
-            key = np.array([kk for kk in key.tolist() if kk not in present], dtype=np.int64)
-            vi, vj = key // m, key % m
+            if len(vi):
+                present = np.sort(ii * m + jj)
+                key = np.unique(vi * m + vj)
+                pos = np.minimum(np.searchsorted(present, key), len(present) - 1)
+                key = key[present[pos] != key]
+                vi, vj = key // m, key % m
         if len(vi) == 0:
             break
         n_added += len(vi)
@@ -676,12 +850,27 @@ def sparse_wasserstein(x, y, p, q, k=None, return_stats=False):
         ii = np.concatenate([ii, vi])
         jj = np.concatenate([jj, vj])
         c = np.concatenate([c, cnew])
-    match_x = np.full(n, -1, np.int64)
-    match_y = np.full(m, -1, np.int64)
-    cx = col_of_row[:n]
-    sel = cx < m
-    match_x[np.flatnonzero(sel)] = cx[sel]
-    match_y[cx[sel]] = np.flatnonzero(sel)
+        flow_pairs = np.concatenate([flow_pairs, np.zeros(len(vi), np.int64)])
+        flow_tr = np.concatenate([flow_tr, np.zeros(len(vi), np.int64)])
+    # expand the flow on unique points into a matching of the original points
+    match_x = np.full(n0, -1, np.int64)
+    match_y = np.full(m0, -1, np.int64)
+    xo = np.argsort(xinv, kind="stable")
+    xstart = np.concatenate([[0], np.cumsum(a_cnt)])
+    yo = np.argsort(yinv, kind="stable")
+    ystart = np.concatenate([[0], np.cumsum(b_cnt)])
+    xptr = xstart[:-1].copy()
+    yptr = ystart[:-1].copy()
+    for e in np.flatnonzero(flow_pairs > 0):
+        i, j, f = ii[e], jj[e], flow_pairs[e]
+        xs = xo[xptr[i]:xptr[i] + f]
+        ys = yo[yptr[j]:yptr[j] + f]
+        match_x[xs] = ys
+        match_y[ys] = xs
+        xptr[i] += f
+        yptr[j] += f
     if return_stats:
-        return match_x, match_y, {"rounds": rounds, "pairs": len(ii), "added": n_added, "settled": total_work}
+        stats = {"rounds": rounds, "pairs": len(ii), "added": n_added, "settled": total_work,
+                 "unique": (n, m)}
+        return match_x, match_y, stats
     return match_x, match_y
