@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 pytest.importorskip("matplotlib")
 
@@ -195,6 +197,33 @@ def test_diagram_several_with_labels_and_dict():
     assert len(_scatters(te.plot_diagram([[[0.0, 1.0]], [[0.5, 2.0], [1, 3]]]))) == 2
 
 
+@st.composite
+def _diagram_arrays(draw):
+    n = draw(st.integers(0, 12))
+    births = draw(st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=n, max_size=n))
+    pers = draw(st.lists(st.one_of(st.floats(0, 1e3), st.just(np.inf)), min_size=n, max_size=n))
+    sign = draw(st.sampled_from([1.0, -1.0]))  # sublevel or superlevel
+    return np.column_stack([births, np.array(births) + sign * np.array(pers)]).reshape(-1, 2), sign
+
+
+@given(_diagram_arrays())
+def test_diagram_property_points_kept_and_inf_lines_outside(data):
+    d, sign = data
+    filt = "sublevel" if sign > 0 else "superlevel"
+    ax = te.plot_diagram(d, filtration=filt)
+    off = np.asarray(_scatters(ax)[0].get_offsets()).reshape(-1, 2)
+    fin = np.isfinite(d[:, 1])
+    np.testing.assert_array_equal(off[fin], d[fin])
+    np.testing.assert_array_equal(off[:, 0], d[:, 0])
+    lo, hi = ax.get_ylim()
+    assert (off[:, 1] >= lo).all() and (off[:, 1] <= hi).all() and (off[:, 0] >= lo).all() and (off[:, 0] <= hi).all()
+    if (~fin).any():
+        y_inf = np.unique(off[~fin, 1])
+        assert y_inf.size == 1
+        finite_vals = np.concatenate([d[:, 0], d[fin, 1]])
+        assert (y_inf[0] > finite_vals.max()) if sign > 0 else (y_inf[0] < finite_vals.min())
+
+
 def test_diagram_mixed_conventions_draw_both_infinity_lines():
     sub = np.array([[0.0, INF], [1.0, 2.0]])
     sup = np.array([[3.0, -INF], [2.0, 1.0]])
@@ -355,6 +384,216 @@ def test_fields_errors():
         te.plot_fields(np.zeros((3, 4)), np.zeros((3, 4)), fig=object())
 
 
+# ---------------------------------------------------------------------------- plot_mismatch
+
+
+def _naive_mismatch(orig, recon, axis):
+    """|sign(diff recon) - sign(diff orig)| / 2 along ``axis``, stored at the first cell, last cell 0."""
+    d = np.abs(np.sign(np.diff(recon, axis=axis)) - np.sign(np.diff(orig, axis=axis))) / 2
+    pad = [(0, 0)] * orig.ndim
+    pad[axis] = (0, 1)
+    return np.pad(d, pad)
+
+
+def _overlays(fig):
+    """(background, overlay) image pairs of each mismatch panel."""
+    out = []
+    for ax in fig.axes:
+        ims = ax.get_images()
+        if len(ims) == 2:
+            out.append((np.asarray(ims[0].get_array()), ims[1].get_array()))
+    return out
+
+
+def test_mismatch_2d_sum_and_per_axis(rng):
+    a = rng.standard_normal((9, 11))
+    b = a + 0.7 * rng.standard_normal(a.shape)
+    b[2, 3:6] = b[2, 3]  # flat steps count 1/2
+    naive = [_naive_mismatch(a, b, i) for i in range(2)]
+    fig = te.plot_mismatch(a, b)
+    ((bg, over),) = _overlays(fig)
+    np.testing.assert_array_equal(bg, a)
+    total = naive[0] + naive[1]
+    np.testing.assert_allclose(over.filled(0.0), total)
+    assert (over.mask == (total == 0)).all()  # cells without mismatch are transparent
+    title = [ax.get_title() for ax in fig.axes if ax.get_images()][0]
+    assert title == f"axes 0, 1: {total.sum():g}"
+    assert total.sum() == te.exact_dsl(b, a)
+
+    fig = te.plot_mismatch(a, b, mode="per-axis")
+    panels = _overlays(fig)
+    assert len(panels) == 2
+    for (bg, over), ref in zip(panels, naive):
+        np.testing.assert_allclose(over.filled(0.0), ref)
+    fig = te.plot_mismatch(a, b, axis=1)
+    ((_, over),) = _overlays(fig)
+    np.testing.assert_allclose(over.filled(0.0), naive[1])
+
+
+def test_mismatch_3d_default_slices_have_most_mismatches(rng):
+    a = rng.standard_normal((4, 6, 7))
+    b = a.copy()
+    b[2, 1:5, 2:6] *= -1.0  # damage inside slice 2 along axis 0
+    total = sum(_naive_mismatch(a, b, i) for i in range(3))
+    fig = te.plot_mismatch(a, b)
+    panels = _overlays(fig)
+    assert len(panels) == 3
+    titles = [ax.get_title() for ax in fig.axes if ax.get_images()]
+    for k, ((bg, over), title) in enumerate(zip(panels, titles)):
+        per_slice = total.sum(axis=tuple(j for j in range(3) if j != k))
+        idx = int(np.argmax(per_slice))
+        np.testing.assert_array_equal(bg, np.take(a, idx, axis=k))
+        np.testing.assert_allclose(over.filled(0.0), np.take(total, idx, axis=k))
+        assert f"[{', '.join(str(idx) if j == k else ':' for j in range(3))}]" in title
+    assert "[2, :, :]" in titles[0]
+    fig = te.plot_mismatch(a, b, mode="per-axis", slices={1: 4})
+    panels = _overlays(fig)
+    assert len(panels) == 3  # one slice, three axes
+    for i, (bg, over) in enumerate(panels):
+        np.testing.assert_allclose(over.filled(0.0), _naive_mismatch(a, b, i)[:, 4, :])
+    assert len(_overlays(te.plot_mismatch(a, b, mode="per-axis"))) == 9
+
+
+def test_mismatch_1d_markers():
+    a = np.array([0.0, 1.0, 2.0, 1.0, 0.0, 1.0])
+    b = np.array([0.0, 1.0, 0.5, 1.0, 0.0, 0.0])
+    fig = te.plot_mismatch(a, b)
+    ax = fig.axes[0]
+    (sc,) = _scatters(ax)
+    ref = _naive_mismatch(a, b, 0)
+    k = np.flatnonzero(ref)
+    np.testing.assert_allclose(np.asarray(sc.get_offsets())[:, 0], k + 0.5)
+    np.testing.assert_allclose(sc.get_array(), ref[k])
+    assert ax.get_title() == f"sign mismatches: {ref.sum():g}"
+
+
+def test_mismatch_errors():
+    a = np.zeros((3, 4))
+    with pytest.raises(InvalidOptionError, match="mode"):
+        te.plot_mismatch(a, a, mode="both")
+    with pytest.raises(InvalidOptionError, match="slices"):
+        te.plot_mismatch(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), slices=[0])
+    with pytest.raises(InvalidOptionError, match="out of range"):
+        te.plot_mismatch(a, a, axis=2)
+    with pytest.raises(InvalidInputError, match="sub-array"):
+        te.plot_mismatch(np.zeros((2,) * 4), np.zeros((2,) * 4))
+    bad = a.copy()
+    bad[1, 1] = np.nan
+    with pytest.raises(NonFiniteError):
+        te.plot_mismatch(bad, a)
+
+
+# ---------------------------------------------------------------------------- plot_critical_points
+
+
+def _marker_sets(ax):
+    """legend label prefix -> set of (x, y) marker positions."""
+    out = {}
+    for sc in _scatters(ax):
+        label = sc.get_label().split(":")[0]
+        out[label] = {tuple(p) for p in np.asarray(sc.get_offsets()).tolist()}
+    return out
+
+
+def _bumps(shape=(24, 30)):
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
+
+    def bump(cy, cx, h):
+        return h * np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / 12.0)
+
+    orig = bump(6, 7, 1.0) + bump(17, 22, 0.8) + 0.001 * x
+    recon = bump(6, 7, 1.0) + 0.001 * x + bump(12, 12, 0.3)  # one bump lost, one added
+    return orig, recon
+
+
+def test_critical_points_2d_markers_at_error_positions():
+    orig, recon = _bumps()
+    err = te.critical_point_errors(orig, recon)
+    assert err.false_negatives > 0 and err.false_positives > 0
+    ax = te.plot_critical_points(orig, recon)
+    marks = _marker_sets(ax)
+    for kind, label in (("false_negatives", "false negative (lost)"),
+                        ("false_positives", "false positive (added)"),
+                        ("false_types", "false type (retyped)")):
+        pos = err.positions(kind)
+        expected = {(float(c), float(r)) for r, c in pos}
+        assert marks.get(label, set()) == expected, kind
+    preserved = (err.orig.types > 0) & (err.orig.types == err.recon.types) & (err.error_map == 0)
+    assert marks["preserved"] == {(float(c), float(r)) for r, c in np.argwhere(preserved)}
+    assert ax.get_title() == (f"critical-point errors: {err.false_negatives} FN, {err.false_positives} FP, "
+                              f"{err.false_types} FT")
+    np.testing.assert_array_equal(ax.get_images()[0].get_array(), orig)
+    assert "preserved" not in _marker_sets(te.plot_critical_points(orig, recon, show_preserved=False))
+
+
+def test_critical_points_uses_given_errors(monkeypatch):
+    orig, recon = _bumps()
+    err = te.critical_point_errors(orig, recon, connectivity="freudenthal")
+    import importlib
+
+    cp = importlib.import_module("topoeval.critical_points")  # the module, not the same-named function
+
+    def fail(*args, **kwargs):
+        raise AssertionError("recomputed")
+
+    monkeypatch.setattr(cp, "critical_point_errors", fail)
+    ax = te.plot_critical_points(orig, recon, errors=err)
+    assert f"{err.false_negatives} FN" in ax.get_title()
+    with pytest.raises(InvalidOptionError, match="not the CriticalPointErrors of these arrays"):
+        te.plot_critical_points(orig[:5], recon[:5], errors=err)
+
+
+def test_critical_points_3d_slice_and_1d():
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((5, 8, 9))
+    b = a.copy()
+    b[3] += 0.5 * rng.standard_normal((8, 9))  # most errors near slice 3
+    err = te.critical_point_errors(a, b)
+    for axis in (0, 2):
+        counts = (err.error_map > 0).sum(axis=tuple(k for k in range(3) if k != axis))
+        idx = int(np.argmax(counts))
+        ax = te.plot_critical_points(a, b, errors=err, axis=axis)
+        sl = ", ".join(str(idx) if k == axis else ":" for k in range(3))
+        emap = np.take(err.error_map, idx, axis=axis)
+        assert ax.get_title() == (f"critical-point errors [{sl}]: {int((emap == 1).sum())} FN, "
+                                  f"{int((emap == 2).sum())} FP, {int((emap == 3).sum())} FT")
+        np.testing.assert_array_equal(ax.get_images()[0].get_array(), np.take(a, idx, axis=axis))
+    ax = te.plot_critical_points(a, b, errors=err, axis=0, index=0)
+    assert ax.get_title().startswith("critical-point errors [0, :, :]")
+
+    x = np.array([0.0, 2.0, 1.0, 3.0, 0.5])
+    y = np.array([0.0, 2.0, 2.5, 3.0, 0.5])
+    err = te.critical_point_errors(x, y)
+    ax = te.plot_critical_points(x, y)
+    fn = {(float(i), float(x[i])) for (i,) in err.positions("false_negatives")}
+    assert _marker_sets(ax)["false negative (lost)"] == fn
+
+
+# ---------------------------------------------------------------------------- matching computed on demand
+
+
+def test_matching_none_computes_the_wasserstein_matching():
+    d1 = te.persistence_diagram(np.array([0.0, 3.0, 1.0, 4.0, 2.0, 5.0, 0.5]))
+    d2 = te.persistence_diagram(np.array([0.0, 3.0, 1.5, 4.0, 2.0, 5.0, 0.7]))
+    _, m = te.wasserstein_distance(d1, d2, matching=True)
+    ax = te.plot_matching(d1, d2, highlight=0)
+    assert len(_segments(ax)) == len(m)
+    segs = {tuple(np.round(s.ravel(), 9)) for s in _segments(ax)}
+    ref = {tuple(np.round(s.ravel(), 9)) for s in _segments(te.plot_matching(d1, d2, m, highlight=0))}
+    assert segs == ref
+
+
+def test_diagram_objects_from_persistence():
+    a = np.array([[0.0, 3.0, 1.0], [4.0, 2.0, 5.0], [0.5, 6.0, 0.2]])
+    sup = te.persistence_diagram(a, filtration="superlevel")
+    ax = te.plot_diagram([te.persistence_diagram(a), sup], labels=["sub", "super"])
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "+\u221e" in labels and "\u2212\u221e" in labels
+    off = np.asarray(_scatters(ax)[1].get_offsets())
+    fin = np.isfinite(sup.deaths)
+    np.testing.assert_array_equal(off[fin], np.asarray(sup)[fin])
+
+
 # ---------------------------------------------------------------------------- reproducibility
 
 
@@ -402,7 +641,10 @@ def _baseline_fields():
     return a, b
 
 
-@pytest.mark.parametrize("name", ["diagram", "diagram_superlevel", "matching", "fields2d", "fields1d"])
+@pytest.mark.parametrize(
+    "name",
+    ["diagram", "diagram_superlevel", "matching", "fields2d", "fields1d", "mismatch2d", "critical_points"],
+)
 def test_baseline(name):
     d1, d2, m = _diagrams()
     a, b = _baseline_fields()
@@ -415,6 +657,10 @@ def test_baseline(name):
             fig = te.plot_matching(d1, d2, m, title="matching").figure
         elif name == "fields2d":
             fig = te.plot_fields(a, b)
+        elif name == "mismatch2d":
+            fig = te.plot_mismatch(a, b, mode="per-axis")
+        elif name == "critical_points":
+            fig = te.plot_critical_points(*_bumps()).figure
         else:
             fig = te.plot_fields(a[3], b[3])
         png = _render(fig)
