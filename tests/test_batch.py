@@ -180,6 +180,23 @@ def test_corrupt_sample_is_recorded_and_the_batch_goes_on(tmp_path):
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
+def test_unreadable_chunk_fails_only_its_sample(tmp_path, jobs):
+    p = tmp_path / "corrupt.h5"
+    orig = np.random.default_rng(4).random((8, 16, 16))
+    with h5py.File(p, "w") as f:
+        f["orig"] = orig
+        d = f.create_dataset("recon", data=orig + 0.01, chunks=(1, 16, 16), compression="gzip")
+        info = d.id.get_chunk_info(5)  # the compressed bytes of sample 5
+    with open(p, "r+b") as fh:
+        fh.seek(info.byte_offset)
+        fh.write(b"\xff" * info.size)
+    res = batch("/orig", "/recon", file=p, jobs=jobs, sample_fn=pointwise_metrics)
+    assert res.columns["status"].tolist() == ["ok"] * 5 + ["failed"] + ["ok"] * 2
+    assert res.rows[5]["error"].startswith("reading the reconstruction failed: OSError")
+    np.testing.assert_allclose(res.columns["max_abs_error"][[0, 1, 2, 3, 4, 6, 7]], 0.01)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
 def test_worker_raising(tmp_path, jobs):
     _indexed(tmp_path / "a.h5")
     res = batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=jobs, sample_fn=raising_fn)

@@ -64,6 +64,7 @@ FORMAT = "topoeval-batch"
 FORMAT_VERSION = 1
 _BASE = ("recon", "sample")
 _TAIL = ("status", "error")
+_RESERVED = frozenset(_BASE + _TAIL)
 _BLOCK_BYTES = 16 * 2**20  # at most this many bytes of one input per task
 _TASK_BYTES = 256 * 2**10  # samples smaller than this are grouped into one task
 _WORST = 5  # samples listed per "worst" ranking
@@ -89,7 +90,7 @@ class _Source:
 
     def payload(self, start: int, stop: int):
         if self.path is None:
-            return ("array", np.ascontiguousarray(self.array[start:stop]))
+            return ("array", np.ascontiguousarray(self.array[start:stop]), start)
         return ("h5", self.path, self.dataset)
 
 
@@ -181,8 +182,8 @@ _OPEN: dict[str, Any] = {}
 
 
 def _read(payload, start: int, stop: int) -> np.ndarray:
-    if payload[0] == "array":
-        return payload[1]
+    if payload[0] == "array":  # ("array", the block's samples, index of its first sample)
+        return payload[1][start - payload[2]:stop - payload[2]]
     _, path, ds = payload
     try:
         st = os.stat(path)
@@ -243,24 +244,17 @@ def _run_task(task) -> list[dict[str, Any]]:
     """Compute the rows of one block: (start, stop, orig payload, [(label, payload, samples)], fn, options)."""
     start, stop, orig_payload, recons, fn, options = task
     rows = []
-    try:
-        orig = _read(orig_payload, start, stop)
-        orig_error = None
-    except Exception as exc:  # a read error fails the samples of this block, not the batch
-        orig, orig_error = None, f"reading the original failed: {_error_text(exc)}"
+    orig = _load(orig_payload, start, stop, "the original")
     for label, payload, samples in recons:
-        recon, error = None, orig_error
-        if error is None:
-            try:
-                recon = _read(payload, start, stop)
-            except Exception as exc:
-                error = f"reading the reconstruction failed: {_error_text(exc)}"
+        recon = _load(payload, start, stop, "the reconstruction")
         for s in samples:
             row: dict[str, Any] = {"recon": label, "sample": int(s)}
+            a, b = orig[s - start], recon[s - start]
+            error = a if isinstance(a, str) else b if isinstance(b, str) else None
             if error is None:
                 try:
-                    values = fn(orig[s - start], recon[s - start], **options)
-                    row.update({k: _scalar(v) for k, v in values.items()})
+                    values = fn(a, b, **options)
+                    row.update({k: _scalar(v) for k, v in values.items() if k not in _RESERVED})
                     row["status"], row["error"] = "ok", ""
                 except Exception as exc:
                     row["status"], row["error"] = "failed", _error_text(exc)
@@ -268,6 +262,17 @@ def _run_task(task) -> list[dict[str, Any]]:
                 row["status"], row["error"] = "failed", error
             rows.append(row)
     return rows
+
+
+def _load(payload, start: int, stop: int, what: str) -> list[Any]:
+    """The samples start..stop-1 of one input; a sample that cannot be read is its error message
+    (a failed block read is retried sample by sample, so one corrupt chunk fails one sample)."""
+    try:
+        return list(_read(payload, start, stop))
+    except Exception as exc:
+        if stop - start == 1:
+            return [f"reading {what} failed: {_error_text(exc)}"]
+    return [_load(payload, i, i + 1, what)[0] for i in range(start, stop)]
 
 
 # --------------------------------------------------------------------------------------------
