@@ -302,6 +302,8 @@ class BatchResult:
         The original's name.
     output : str or None
         The file the results were written to.
+    elapsed : float
+        Wall time of the batch in seconds.
 
     Examples
     --------
