@@ -538,9 +538,9 @@ def test_sz3_zfp_reconstructions(conn):
         r = comp.decompress(comp.compress(o, bound * rng_), o.shape, o.dtype)
         assert np.abs(r - o).max() <= bound * rng_ * 1.0001
         results[name, bound] = critical_point_errors(o, r, connectivity=conn)
-        fn, fp, ft = _errors_naive(o, r, conn) if conn == "freudenthal" and bound > 1e-3 else (None,) * 3
-        if fn is not None:
-            e = results[name, bound]
+        if bound > 1e-3:  # the naive reference on a corner of the real reconstruction
+            e = critical_point_errors(o[:40, :40], r[:40, :40], connectivity=conn)
+            fn, fp, ft = _errors_naive(o[:40, :40], r[:40, :40], conn)
             assert (e.false_negatives, e.false_positives, e.false_types) == (fn, fp, ft)
     # loose bounds destroy critical points; near-lossless ones keep them all
     assert results["sz3", 1e-2].total_errors > 0

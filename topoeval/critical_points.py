@@ -6,18 +6,14 @@ the neighbours below it and its *upper link* the neighbours above it.  Counting 
 connected components ``c-`` / ``c+`` of the lower / upper link classifies the cell
 (the convention of TTK's ``ScalarFieldCriticalPoints``):
 
-=========================  ========================  =====  ===========================
-``(c-, c+)``               type                      code   multiplicity
-=========================  ========================  =====  ===========================
-``(1, 1)``                 regular                   0      0
-``(0, *)``                 minimum                   1      1
-``(>=1, 0)``               maximum                   5      1
-2-D, otherwise             saddle                    2      ``max(c-, c+) - 1``
->= 3-D, ``c- >= 2, c+ = 1``  1-saddle (join)           3      ``c- - 1``
->= 3-D, ``c- = 1, c+ >= 2``  2-saddle (split)          4      ``c+ - 1``
->= 3-D, ``c- >= 2, c+ >= 2`` degenerate (both)         6      ``(c- - 1) + (c+ - 1)``
-non-finite, omitted cell   ``"nonfinite"``           -1     0
-=========================  ========================  =====  ===========================
+* ``c- = 0``: **minimum** (code 1, multiplicity 1);
+* ``c+ = 0`` (and ``c- >= 1``): **maximum** (code 5, multiplicity 1);
+* ``c- = c+ = 1``: **regular** (code 0);
+* otherwise, in 2-D: **saddle** (code 2, multiplicity ``max(c-, c+) - 1``);
+* otherwise, in >= 3-D: **1-saddle** (code 3, a *join*: ``c- >= 2, c+ = 1``, multiplicity
+  ``c- - 1``), **2-saddle** (code 4, a *split*: ``c- = 1, c+ >= 2``, multiplicity ``c+ - 1``)
+  or **degenerate** (code 6: ``c- >= 2`` and ``c+ >= 2``, multiplicity ``c- + c+ - 2``);
+* a non-finite cell left out with ``nan_policy="omit"``: code -1.
 
 A saddle of multiplicity > 1 (a 2-D monkey saddle, a 3-D 1-saddle whose lower link has
 three components ...) and every code-6 cell is *degenerate* (:attr:`CriticalPoints.degenerate`).
@@ -40,9 +36,11 @@ Conventions
   the neighbourhood of the persistence diagrams of :func:`topoeval.persistence_diagram`
   (``connectivity="full"``, as gudhi's ``CubicalComplex(top_dimensional_cells=a)`` and
   cripser, i.e. the paper-style diagrams): the minima are exactly the births of the
-  sublevel diagram (``keep_zero=True``), the maxima those of the superlevel diagram, and
-  every death cell of the sublevel (superlevel) diagram has a disconnected lower (upper)
-  link.  ``"freudenthal"``: the Freudenthal (Kuhn) triangulation of the grid used by TTK:
+  sublevel diagram (``keep_zero=True``), the maxima those of the superlevel diagram (the
+  same cells when values are distinct: the engine's superlevel filtration orders equal
+  values by ascending flat index, the reverse of this rule), and every death cell of the
+  sublevel (superlevel) diagram has a disconnected lower (upper) link, with at most
+  ``c - 1`` deaths (in 1-D these merge cells are the maxima / minima).  ``"freudenthal"``: the Freudenthal (Kuhn) triangulation of the grid used by TTK:
   neighbours are the offsets ``o`` and ``-o`` for every ``o`` in ``{0, 1}**d`` except 0
   (6 in 2-D, 14 in 3-D, ``2 * (2**d - 1)`` in d-D), i.e. every unit cube is cut into
   ``d!`` simplices along its main diagonal ``(i, j, ...) -> (i+1, j+1, ...)`` (index
@@ -54,6 +52,31 @@ Conventions
 * **Boundary.**  The link is restricted to the domain: cells outside the array (and, with
   ``nan_policy="omit"``, non-finite cells) are simply not neighbours.  A cell on the edge
   whose in-domain neighbours are all higher is a minimum, as in the persistence diagrams.
+
+Euler characteristic
+--------------------
+With ties broken by simulation of simplicity, every simplex of the triangulated box has a
+highest vertex, and the simplices whose highest vertex is ``v`` form the cone over the lower
+link minus the lower link itself; so ``sum over cells of (1 - chi(lower link)) = chi(box) = 1``
+for both connectivities (``"full"``: the clique complex, a union of one simplex per unit cube,
+is contractible).  On the Freudenthal triangulation ``chi(lower link)`` follows from the
+classification:
+
+* 2-D: interior links are hexagons, boundary links paths, so ``chi = c-`` except for an
+  interior maximum (the whole circle, ``chi = 0``).  Hence, for every 2-D array,
+  ``#minima - sum over saddles of (c- - 1) + #interior maxima == 1`` and, mirrored,
+  ``#maxima - sum over saddles of (c+ - 1) + #interior minima == 1``.
+* 3-D: an interior link is a triangulated 2-sphere (14 vertices, 36 edges, 24 triangles); by
+  Alexander duality ``chi(lower link) = c- - c+ + 1`` (2 for a maximum), so an interior cell
+  contributes ``+1`` (minimum), ``-(c- - 1)`` (1-saddle), ``+(c+ - 1)`` (2-saddle),
+  ``(c+ - c-)`` (degenerate), ``-1`` (maximum): on a closed domain ``#min - #1-saddles +
+  #2-saddles - #max = 0``.  A boundary link is a disk, where a lower link can have a hole
+  without being disconnected (the top of a face on a higher interior: a boundary 2-saddle),
+  which component counting - here as in TTK - classifies as regular.
+
+With ``"full"`` connectivity the 8-neighbourhood link is not a circle (the four axis neighbours
+form an unfilled square), a lower link can have a hole with a single component, and these
+identities fail; what holds exactly instead are the persistence relations above.
 
 The preservation measures (:func:`critical_point_errors`) compare the type of every cell
 in the original with its type in the reconstruction (TopoSZ, Liang et al. 2023):
