@@ -488,3 +488,32 @@ def test_kernel_tanh_accuracy():
     ulps = np.abs(out - ref) / np.spacing(np.abs(ref))
     assert ulps.max() <= 4, z[ulps.argmax()]
     assert np.array_equal(np.sign(out), np.sign(ref))  # (-0.0 may come out as +0.0)
+
+
+@pytest.mark.parametrize("where", ["first", "last", "block_end", "random"])
+def test_nonfinite_found_everywhere(where):
+    # the kernels test finiteness block by block, fused with the last-axis loop: every cell counts
+    rng = np.random.default_rng(30)
+    shape = (6, 5, 64, 70)  # several cache blocks
+    x = rng.normal(size=shape).astype(np.float32)
+    y = rng.normal(size=shape).astype(np.float32)
+    idx = {"first": (0, 0, 0, 0), "last": (5, 4, 63, 69), "block_end": (2, 4, 63, 69),
+           "random": tuple(int(rng.integers(n)) for n in shape)}[where]
+    for bad_value in (np.nan, np.inf, -np.inf):
+        for target in ("x", "y"):
+            xb, yb = x.copy(), y.copy()
+            (xb if target == "x" else yb)[idx] = bad_value
+            for call in (
+                lambda: exact_dsl(xb, yb),
+                lambda: exact_dsl(xb, yb, batch_axis=0),
+                lambda: exact_dsl(xb, yb, weights=[1, 1, 1, 0]),  # last axis off: separate check
+                lambda: dsl(xb, yb, batch_axis=1, sign="softsign"),
+                lambda: dsl(xb, yb, weights=[0, 0, 0, 1]),
+                lambda: dsl_gradient(xb, yb),
+                lambda: mismatch_map(xb, yb),
+            ):
+                with pytest.raises(errors.NonFiniteError, match=target):
+                    call()
+    # nothing to compare, but still checked
+    with pytest.raises(errors.NonFiniteError):
+        exact_dsl(np.array([[np.nan]]), np.array([[1.0]]))

@@ -242,12 +242,31 @@ def _exact_run(x, y, lo, hi, m):
 
 
 @njit(**_JIT)
-def _exact_last(x, y, base, size, n):
-    """Pairs along the last axis (row length n) inside the block [base, base + size)."""
-    acc = _exact_run(x, y, base, base + 1, size - 1)
+def _exact_last(x, y, base, size, n, check):
+    """Pairs along the last axis (row length n) inside the block [base, base + size).
+
+    Returns (count, finite): with ``check`` the finiteness of the whole block is tested in
+    the same loop (x0, y0 cover all cells but the last, which is tested on its own).
+    """
+    m = size - 1
+    x0 = x[base:base + m]
+    x1 = x[base + 1:base + size]
+    y0 = y[base:base + m]
+    y1 = y[base + 1:base + size]
+    acc = 0
+    bad = 0
+    if check:
+        for k in range(m):
+            acc += np.int64((x1[k] > x0[k]) != (y1[k] > y0[k])) + np.int64((x1[k] < x0[k]) != (y1[k] < y0[k]))
+            bad |= np.int64((x0[k] - x0[k]) != 0) | np.int64((y0[k] - y0[k]) != 0)
+        j = base + m
+        bad |= np.int64((x[j] - x[j]) != 0) | np.int64((y[j] - y[j]) != 0)
+    else:
+        for k in range(m):
+            acc += np.int64((x1[k] > x0[k]) != (y1[k] > y0[k])) + np.int64((x1[k] < x0[k]) != (y1[k] < y0[k]))
     for k in range(base + n - 1, base + size - 1, n):  # pairs straddling two rows
         acc -= _half(x[k], x[k + 1], y[k], y[k + 1])
-    return acc
+    return acc, bad == 0
 
 
 @njit(**_JIT)
@@ -265,9 +284,14 @@ def exact_counts(x, y, shape, active, batch, check, out):
     coord = np.zeros(d, np.int64)
     for blk in range(total // size):
         base = blk * size
-        if check and not (_finite_run(x, base, size) and _finite_run(y, base, size)):
-            return False
         b = coord[batch] if batch >= 0 else 0
+        if active[d - 1] and n > 1:  # first, so that its loop also does the finiteness check
+            c, ok = _exact_last(x, y, base, size, n, check)
+            if not ok:
+                return False
+            out[d - 1, b] += c
+        elif check and not (_finite_run(x, base, size) and _finite_run(y, base, size)):
+            return False
         for i in range(q):
             if active[i] and coord[i] < shape[i] - 1:
                 out[i, b] += _exact_run(x, y, base, base + strides[i], size)
@@ -277,8 +301,6 @@ def exact_counts(x, y, shape, active, batch, check, out):
                 seg = shape[i] * st
                 for p in range(base, base + size, seg):
                     out[i, b] += _exact_run(x, y, p, p + st, seg - st)
-        if active[d - 1] and n > 1:
-            out[d - 1, b] += _exact_last(x, y, base, size, n)
         _next_block(coord, shape, q)
     return True
 
