@@ -51,6 +51,15 @@ INF = np.inf
 # ---------------------------------------------------------------------------- helpers
 
 
+@pytest.fixture(autouse=True)
+def _bare_figures():
+    """Bare Figures in every test, even when another test module imported pyplot (no figure
+    piles up in pyplot's registry); the pyplot path is tested in a subprocess."""
+    token = plotting._BARE_FIGURES.set(True)
+    yield
+    plotting._BARE_FIGURES.reset(token)
+
+
 def _scatters(ax):
     return [c for c in ax.collections if isinstance(c, PathCollection)]
 
@@ -94,8 +103,8 @@ def _diagrams():
 # ---------------------------------------------------------------------------- packaging
 
 
-def test_import_topoeval_plotting_does_not_import_matplotlib():
-    code = "import sys, topoeval, topoeval.plotting; print('matplotlib' in sys.modules)"
+def test_import_topoeval_plotting_and_report_do_not_import_matplotlib():
+    code = "import sys, topoeval, topoeval.plotting, topoeval.report; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -110,6 +119,23 @@ def test_functions_never_import_pyplot():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_pyplot_figures_once_pyplot_is_imported_but_never_in_reports():
+    code = (
+        "import matplotlib; matplotlib.use('Agg')\n"
+        "import matplotlib.pyplot as plt, numpy as np, topoeval as te\n"
+        "from topoeval import plotting\n"
+        "d = np.array([[0.0, np.inf], [1.0, 2.0]])\n"
+        "ax = te.plot_diagram(d)\n"
+        "fig = te.plot_fields(np.zeros((3, 4)), np.ones((3, 4)))\n"
+        "print(plt.get_fignums(), ax.figure is plt.figure(1), fig is plt.figure(2))\n"
+        "with plotting._style():\n"
+        "    te.plot_diagram(d)\n"
+        "print(plt.get_fignums())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[1, 2] True True", "[1, 2]"]
 
 
 def test_missing_matplotlib_names_the_extra(monkeypatch):

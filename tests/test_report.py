@@ -45,6 +45,16 @@ IMG_RE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([
 # ---------------------------------------------------------------------------- fixtures / helpers
 
 
+@pytest.fixture(autouse=True)
+def _bare_figures():
+    """Bare Figures even when another test module imported pyplot (see tests/test_plotting.py)."""
+    from topoeval import plotting
+
+    token = plotting._BARE_FIGURES.set(True)
+    yield
+    plotting._BARE_FIGURES.reset(token)
+
+
 def _field(shape=(20, 24), seed=3):
     rng = np.random.default_rng(seed)
     grids = np.meshgrid(*[np.linspace(0, 4, n) for n in shape], indexing="ij")

@@ -10,11 +10,13 @@ Conventions
   :class:`matplotlib.axes.Axes` they drew into; functions that draw several
   panels (:func:`plot_fields`, :func:`plot_mismatch`) take ``fig=None`` and
   return the :class:`matplotlib.figure.Figure`.
-- When no ``ax`` / ``fig`` is given, a new :class:`matplotlib.figure.Figure` is
-  created directly, *not* through :mod:`matplotlib.pyplot`: no global pyplot
-  state is touched.  In Jupyter a returned Figure (``ax.figure``) displays when it
-  is the last expression of a cell; elsewhere call ``fig.savefig("out.png")``.
-  To draw into pyplot-managed axes pass ``ax=plt.gca()`` / ``fig=plt.figure()``.
+- When no ``ax`` / ``fig`` is given, a new figure is made.  Inside a Jupyter /
+  IPython kernel, or once the caller has imported :mod:`matplotlib.pyplot`, it is
+  made with ``pyplot.figure`` so that it displays inline / with ``plt.show()`` as
+  users expect; otherwise (scripts, servers) it is a bare
+  :class:`matplotlib.figure.Figure` that touches no global pyplot state and never
+  imports pyplot -- save it with ``ax.figure.savefig("out.png")``.  The report
+  functions (:mod:`topoeval.report`) always use bare figures and the Agg renderer.
 - Diagrams are drawn in the values in which topoeval stores them (see
   :class:`topoeval.persistence.Diagram`): a **sublevel** diagram has its points
   above the diagonal (death > birth) and its never-dying classes (death ``+inf``)
@@ -28,6 +30,9 @@ Conventions
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import sys
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -88,17 +93,45 @@ def _require_matplotlib(what: str):
     return matplotlib
 
 
+#: True while report figures are drawn: new figures are bare (never pyplot-managed)
+_BARE_FIGURES: contextvars.ContextVar[bool] = contextvars.ContextVar("topoeval_bare_figures", default=False)
+
+
+@contextlib.contextmanager
 def _style():
     """Context manager with the fixed, reproducible style of the report figures.
 
     Starts from matplotlib's defaults (whatever the user's rcParams or style are)
     and applies :data:`_RC`, so that a figure drawn inside it renders the same
-    pixels on every run and machine with the same matplotlib version.
+    pixels on every run and machine with the same matplotlib version.  Figures
+    made inside it are bare :class:`~matplotlib.figure.Figure` objects, never
+    registered with pyplot.
     """
     _require_matplotlib("topoeval's report figures")
     import matplotlib.style
 
-    return matplotlib.style.context(["default", _RC])
+    token = _BARE_FIGURES.set(True)
+    try:
+        with matplotlib.style.context(["default", _RC]):
+            yield
+    finally:
+        _BARE_FIGURES.reset(token)
+
+
+def _use_pyplot() -> bool:
+    """Whether new figures should be pyplot-managed: in an IPython kernel or once pyplot is imported."""
+    if _BARE_FIGURES.get():
+        return False
+    if "matplotlib.pyplot" in sys.modules:
+        return True
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # pragma: no cover - a broken IPython install
+        return False
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def _figure_png(fig, *, dpi: float | None = None) -> bytes:
@@ -114,6 +147,10 @@ def _figure_png(fig, *, dpi: float | None = None) -> bytes:
 
 
 def _new_figure(figsize: tuple[float, float]):
+    if _use_pyplot():
+        import matplotlib.pyplot as plt
+
+        return plt.figure(figsize=figsize, layout="constrained")
     from matplotlib.figure import Figure
 
     return Figure(figsize=figsize, layout="constrained")
