@@ -107,26 +107,47 @@ def main(argv=None) -> None:
             f"dask {args.jobs} workers": dict(jobs=args.jobs, scheduler=address),
         }
         times: dict[str, list[float]] = {k: [] for k in ways}
+        cpu: dict[str, list[float]] = {k: [] for k in ways}
         rows = {}
+        client = Client(address)
         for _ in range(args.repeats):
             for name, kw in ways.items():
+                c0 = _cpu_seconds(client)
                 t = time.perf_counter()
                 res = batch("/orig", recons, file=path, **kw, **opts)
                 times[name].append(time.perf_counter() - t)
+                cpu[name].append(_cpu_seconds(client) - c0)
                 rows[name] = res.rows
                 assert res.n_failed == 0, res.rows[0]
+        client.close()
         cluster.close()
 
     n_rows = 3 * args.samples
     identical = all(r == rows["serial"] for r in rows.values())
-    print(f"\n{'way':<20} {'median s':>10} {'samples/s':>10} {'vs serial':>10}")
+    load = os.getloadavg()[0]
+    print(f"\n{'way':<20} {'median s':>10} {'samples/s':>10} {'vs serial':>10} {'CPU ms/row':>11}")
     med = {k: statistics.median(v) for k, v in times.items()}
+    mcpu = {k: statistics.median(v) * 1e3 / n_rows for k, v in cpu.items()}
     for k, v in med.items():
-        print(f"{k:<20} {v:>10.2f} {n_rows / v:>10.1f} {med['serial'] / v:>9.2f}x")
+        print(f"{k:<20} {v:>10.2f} {n_rows / v:>10.1f} {med['serial'] / v:>9.2f}x {mcpu[k]:>11.1f}")
     pool, dask = list(med)[1], list(med)[2]
     print(f"\n{pool} / serial throughput: {med['serial'] / med[pool]:.2f}x (target >= 1.7x)")
     print(f"dask / pool throughput:  {med[pool] / med[dask]:.2f} (target >= 0.8)")
     print(f"rows identical in all three: {identical}")
+    print(f"load average at the end: {load:.1f} on {os.cpu_count()} cores.  CPU ms/row counts this "
+          "process, its pool workers and the Dask workers; on an idle machine with jobs cores the "
+          f"wall-time ratio tends to jobs x (serial CPU / parallel CPU): pool "
+          f"{args.jobs * mcpu['serial'] / mcpu[pool]:.2f}x, dask {args.jobs * mcpu['serial'] / mcpu[dask]:.2f}x")
+
+
+def _cpu_seconds(client) -> float:
+    """CPU seconds used so far by this process, its finished children and the Dask workers."""
+    import resource
+
+    own = time.process_time()
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers = sum(client.run(time.process_time).values())
+    return own + ch.ru_utime + ch.ru_stime + workers
 
 
 if __name__ == "__main__":
