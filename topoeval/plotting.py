@@ -854,7 +854,8 @@ def plot_mismatch(
     mode = check_choice(mode, "mode", ("sum", "per-axis"))
     x, y = _prepare_pair(orig, recon)
     sel = _mismatch_axes(axis, x.ndim)
-    maps = np.asarray(mismatch_map(y, x, axis=tuple(sel)), dtype=np.float64)  # (len(sel), *shape)
+    # (len(sel), *shape); values are multiples of 1/2, exact in float32: no float64 copy of a big map
+    maps = np.asarray(mismatch_map(y, x, axis=tuple(sel)))
     if mode == "sum":
         layers = [maps.sum(axis=0)]
         names = ["axes " + ", ".join(map(str, sel)) if len(sel) > 1 else f"axis {sel[0]}"]
