@@ -4,7 +4,8 @@ Each (method, field) runs in a fresh subprocess: it loads the array from a tempo
 warms up (topoeval: loads its Numba kernels from the cache on a tiny array), then times
 ``--repeats`` calls.  Peak memory is the growth of the peak resident set during one call
 beyond the resident set before it (the input is already loaded), via /proc/self/clear_refs.
-Printed: median seconds, speed-up of topoeval over each method (their median / ours),
+Printed: median wall seconds and speed-up of topoeval over each method (their median /
+ours), the same for CPU time (process time: steadier than wall time on a loaded machine),
 extra bytes per cell, and the number of pairs (a sanity check that all agree).
 
     python benchmarks/bench_persistence.py            # 1024^2, 2048^2, 128^3, 256^3
@@ -84,21 +85,22 @@ def _method(name: str):
 def worker(method: str, path: str, repeats: int, limit: float) -> None:
     a = np.load(path)
     run = _method(method)
-    times, extra = [], []
+    times, cpu, extra = [], [], []
     n_pairs = None
     spent = 0.0
     for _ in range(repeats):
         rss0 = _status("VmRSS")
         ok = _reset_peak()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         n_pairs = run(a)
         dt = time.perf_counter() - t0
+        cpu.append(time.process_time() - c0)
         times.append(dt)
         extra.append(_status("VmHWM") - rss0 if ok else float("nan"))
         spent += dt
         if spent + dt > limit:  # another repeat would overrun the limit
             break
-    print(json.dumps({"times": times, "extra": extra, "n_pairs": n_pairs}))
+    print(json.dumps({"times": times, "cpu": cpu, "extra": extra, "n_pairs": n_pairs}))
 
 
 # ------------------------------------------------------------------ parent side
@@ -167,7 +169,7 @@ def main(argv=None) -> None:
           f"load average {os.getloadavg()[0]:.1f}; median of {args.repeats} runs, each method in a "
           "fresh process")
     header = (f"{'field':8} {'shape':>14} {'method':9} {'median s':>9} {'speed-up':>9} "
-              f"{'extra B/cell':>12} {'pairs':>9}")
+              f"{'CPU s':>8} {'CPU ratio':>9} {'extra B/cell':>12} {'pairs':>9}")
     print(header)
     print("-" * len(header))
     gudhi_ok = True
@@ -196,6 +198,7 @@ def main(argv=None) -> None:
                     results[m] = r
                 ours = results.get("topoeval")
                 t_ours = statistics.median(ours["times"]) if isinstance(ours, dict) else None
+                c_ours = statistics.median(ours["cpu"]) if isinstance(ours, dict) else None
                 for m in methods:
                     r = results[m]
                     name = "x".join(map(str, shape))
@@ -203,20 +206,24 @@ def main(argv=None) -> None:
                         print(f"{kind:8} {name:>14} {m:9} {r:>9}")
                         continue
                     t = statistics.median(r["times"])
+                    c = statistics.median(r["cpu"])
                     ratio = f"{t / t_ours:8.2f}x" if t_ours and m != "topoeval" else ""
+                    cratio = f"{c / c_ours:8.2f}x" if c_ours and m != "topoeval" else ""
                     per_cell = max(r["extra"]) / ncell
-                    print(f"{kind:8} {name:>14} {m:9} {t:9.3f} {ratio:>9} {per_cell:12.1f} {r['n_pairs']:9d}")
+                    print(f"{kind:8} {name:>14} {m:9} {t:9.3f} {ratio:>9} {c:8.3f} {cratio:>9} "
+                          f"{per_cell:12.1f} {r['n_pairs']:9d}")
                     if m != "topoeval" and t_ours:
-                        summary.append((kind, name, m, t / t_ours))
+                        summary.append((kind, name, m, t / t_ours, c / c_ours))
                 counts = {r["n_pairs"] for r in results.values() if isinstance(r, dict)}
                 if len(counts) > 1:
                     print(f"  !! the methods disagree on the number of pairs: {sorted(counts)}")
     if summary:
-        print("\nspeed-up of topoeval (their median / ours):")
+        print("\nspeed-up of topoeval (their median / ours), wall clock and CPU time:")
         for m in sorted({s[2] for s in summary}):
-            vals = [s[3] for s in summary if s[2] == m]
-            print(f"  vs {m:8}: min {min(vals):.2f}x, median {statistics.median(vals):.2f}x, "
-                  f"max {max(vals):.2f}x over {len(vals)} fields")
+            for label, col in (("wall", 3), ("CPU ", 4)):
+                vals = [s[col] for s in summary if s[2] == m]
+                print(f"  vs {m:8} {label}: min {min(vals):.2f}x, median {statistics.median(vals):.2f}x, "
+                      f"max {max(vals):.2f}x over {len(vals)} fields")
     if not args.no_latency:
         lat = latency()
         print(f"\nlatency of a first call on 256x256 in a new process (incl. importing topoeval): "

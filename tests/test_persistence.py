@@ -417,3 +417,49 @@ def test_lazy_public_names():
 
     assert set(mod.__all__) == {"Diagram", "persistence_diagram"}
     assert all(itertools.starmap(lambda n, m: te._LAZY[n] == "persistence", [(n, 0) for n in mod.__all__]))
+
+
+# ------------------------------------------------------------------ internals
+@pytest.mark.parametrize("core", [(5,), (3, 7), (6, 9), (2, 5, 3), (5, 4, 9), (3, 2, 4, 2)])
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+def test_layout_tables_and_offsets(core, connectivity):
+    """Storage indices are distinct, invert, and neighbour offsets point at the neighbour."""
+    from topoeval.persistence import _Layout
+
+    lay = _Layout(core, connectivity)
+    cells = np.array(list(itertools.product(*[range(c) for c in core])), dtype=np.int64)
+    storage = sum(lay.tables[i][cells[:, i]] for i in range(len(core)))
+    assert len(set(storage.tolist())) == len(cells) and storage.max() < lay.size
+    np.testing.assert_array_equal(lay.to_core(storage), cells)
+    where = {tuple(c): s for c, s in zip(cells.tolist(), storage.tolist())}
+    deltas = [d for d in itertools.product((-1, 0, 1), repeat=len(core)) if any(d)]
+    if connectivity == "face":
+        deltas = [d for d in deltas if sum(map(abs, d)) == 1]
+    assert lay.offsets.shape[1] == len(deltas)
+    for c, s in where.items():
+        for j, d in enumerate(deltas):
+            q = tuple(ci + di for ci, di in zip(c, d))
+            t = s + lay.offsets[s & lay.lmask, j]
+            if q in where:
+                assert t == where[q]
+            else:  # outside the array: a frame cell, never a real cell
+                assert 0 <= t < lay.size and t not in where.values()
+
+
+def test_int64_fallback_path(monkeypatch):
+    """The argsort + int64 path used above 2**31 cells gives the same diagram."""
+    import topoeval.persistence as mod
+
+    rng = np.random.default_rng(13)
+    arrays = [random_array(rng) for _ in range(15)]
+    ref = [persistence_diagram(a, filtration="superlevel") for a in arrays]
+    monkeypatch.setattr(mod, "_MAX_INT32_CELLS", 0)
+    for a, r in zip(arrays, ref):
+        d = persistence_diagram(a, filtration="superlevel")
+        for attr in ("births", "deaths", "birth_index", "death_index"):
+            np.testing.assert_array_equal(getattr(d, attr), getattr(r, attr))
+    b = np.array([[1.0, np.nan, 0.0], [2.0, np.nan, 3.0]])
+    np.testing.assert_array_equal(canon(persistence_diagram(b, nan_policy="omit")),
+                                  [[0.0, np.inf], [1.0, np.inf]])
+    with pytest.raises(NonFiniteError, match="2 non-finite"):
+        persistence_diagram(b)

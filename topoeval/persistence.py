@@ -32,6 +32,7 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any
 
@@ -306,11 +307,10 @@ def persistence_diagram(
 
         raise InvalidOptionError(f"keep_zero={keep_zero!r} is not valid; pass True or False")
     arr = as_real_array(array, "array")
-    if nan_policy == "raise":
-        check_finite(arr, "array", hint=_NAN_HINT)
-    return _compute(arr, filtration, connectivity, bool(keep_zero))
+    return _compute(arr, filtration, connectivity, nan_policy, bool(keep_zero))
 
 
+_MAX_INT32_CELLS = 2**31 - 2  # above: np.argsort and int64 union-find (no radix sort)
 _BRICKS = {2: (4, 4), 3: (2, 2, 4)}  # 16 int32 = one 64-byte cache line per brick
 
 
@@ -360,6 +360,8 @@ class _Layout:
             self.pf = self._diff(local, rows)
         else:
             self.pf = np.empty((1, 0), dtype=np.int64)
+        for arr in (self.tables, self.offsets, self.pf):
+            arr.flags.writeable = False  # layouts are cached and shared
 
     def _tpad(self, i, p):
         return (p // self.B[i]) * self.BS[i] + (p % self.B[i]) * self.LS[i]
@@ -383,17 +385,25 @@ class _Layout:
         return out
 
 
-def _compute(arr: np.ndarray, filtration: str, connectivity: str, keep_zero: bool) -> Diagram:
+@functools.lru_cache(maxsize=64)
+def _layout(core: tuple[int, ...], connectivity: str, bricks: bool) -> _Layout:
+    """Cached layouts: batches of equal-shape arrays reuse the tables (read-only)."""
+    return _Layout(core, connectivity, bricks)
+
+
+def _compute(
+    arr: np.ndarray, filtration: str, connectivity: str, nan_policy: str, keep_zero: bool
+) -> Diagram:
     from ._kernels._persistence import radix_sort_cells, union_find_padded
 
     shape = tuple(int(s) for s in arr.shape)
     core = _squeezed_shape(shape)
     n = arr.size
-    lay = _Layout(core, connectivity)
-    if lay.size >= 2**31 - 2:
-        lay = _Layout(core, connectivity, bricks=False)
+    lay = _layout(core, connectivity, True)
+    if lay.size >= _MAX_INT32_CELLS:
+        lay = _layout(core, connectivity, False)
 
-    if lay.size < 2**31 - 2:
+    if lay.size < _MAX_INT32_CELLS:
         # values in C order as a dtype numba reads; a copy only for other layouts
         src = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
         if src.dtype == np.float16:
@@ -405,6 +415,9 @@ def _compute(arr: np.ndarray, filtration: str, connectivity: str, keep_zero: boo
             src, filtration == "superlevel", np.array(core, dtype=np.int64), lay.tables
         )
         del src
+        if n_active < n and nan_policy == "raise":  # the sort counted the non-finite cells
+            del order, spare
+            check_finite(arr, "array", hint=_NAN_HINT)
         if lay.size <= 2 * n:
             parent = spare.view(np.int32)[: lay.size]
         else:
@@ -412,6 +425,8 @@ def _compute(arr: np.ndarray, filtration: str, connectivity: str, keep_zero: boo
             parent = np.empty(lay.size, dtype=np.int32)
         parent.fill(-1)
     else:  # more than 2**31 cells: argsort and int64 indices
+        if nan_policy == "raise":
+            check_finite(arr, "array", hint=_NAN_HINT)
         flat = np.asarray(arr, dtype=np.float64).reshape(-1)
         key = -flat if filtration == "superlevel" else flat
         mask = nonfinite_mask(flat)

@@ -1,11 +1,19 @@
 """Numba kernels of the 0-D persistence engine (private).
 
-The public wrapper (:func:`topoeval.persistence.persistence_diagram`) prepares a
-*padded grid*: the array with a one-cell frame around it on every (non-singleton)
-axis, in C order.  Frame cells are never active, so the neighbours of a cell are a
-fixed table of flat offsets and no bounds checks are needed.
+Two steps:
 
-Union-find conventions (``parent`` is an int32 or int64 array over the padded grid):
+1. :func:`radix_sort_cells` orders the cells by (value, C-order flat index) with an LSD
+   radix sort and returns their *storage indices*.
+2. :func:`union_find_padded` walks the cells in that order with a union-find (elder rule)
+   and returns the critical cells of every class.
+
+Storage layout (built by ``topoeval.persistence._Layout``): the array with a one-cell
+frame around it on every (non-singleton) axis, so the neighbours of a cell are a table of
+offsets and no bounds checks are needed; in 2-D and 3-D the cells are stored in bricks of
+16 (4x4, 2x2x4 = one 64-byte line of int32), so the offset to a neighbour depends on the
+position inside the brick (``storage & lmask``).  Frame cells are never active.
+
+Union-find conventions (``parent`` is an int32 or int64 array over the storage):
 
 * ``parent[p] == -1``      cell ``p`` is not (yet) in the filtration (frame, omitted, later);
 * ``parent[p] <= -2``      ``p`` is a root; its component was the ``(-parent[p] - 2)``-th born,
@@ -47,7 +55,7 @@ def _grow(buf, size):
     return out
 
 
-_PREFETCH_AHEAD = 8
+_PREFETCH_AHEAD = 8  # prefetch the neighbourhood of the cell this many steps ahead
 
 
 @intrinsic
@@ -75,16 +83,23 @@ def _prefetch(typingctx, arr, idx):
 
 @njit(cache=True, nogil=True)
 def union_find_padded(order, n_active, parent, offsets, lmask, pf_offsets):
-    """0-D persistence pairs by union-find over padded cells in filtration order.
+    """0-D persistence pairs by union-find over the cells in filtration order.
+
+    A cell with no active neighbour is born (it gets the next birth slot; slots are
+    handed out in filtration order, so classes come out in birth order and the
+    never-dying ones need no separate scan); otherwise it joins the component of its
+    first active neighbour and every other neighbouring component dies at it, younger
+    root linked under the elder (path halving; the find is skipped when the neighbour
+    is the current root or points at it).
 
     Parameters
     ----------
     order : (m,) int array
-        Padded flat indices in filtration order; only the first ``n_active`` are used.
+        Storage indices in filtration order; only the first ``n_active`` are used.
     n_active : int
         Number of cells in the filtration.
     parent : (P,) int array
-        Padded grid, every entry ``-1`` on entry (overwritten).
+        The storage, every entry ``-1`` on entry (overwritten).
     offsets : (m, k) int64 array
         Storage offsets of the ``k`` neighbours of a cell whose storage index ``p`` has
         ``p & lmask == l`` in row ``l`` (one row, ``lmask == 0``, for a plain padded grid;
@@ -98,7 +113,7 @@ def union_find_padded(order, n_active, parent, offsets, lmask, pf_offsets):
     Returns
     -------
     birth_cells, death_cells : (n_births,) int64 arrays
-        Padded flat indices of the creating and killing cell of every class, in birth
+        Storage indices of the creating and killing cell of every class, in birth
         order; ``death_cells`` is ``-1`` for classes that never die.
     """
     k = offsets.shape[1]
@@ -198,12 +213,13 @@ def _next_row(ctr, core):
 
 @njit(cache=True, nogil=True)
 def radix_sort_cells(src, superlevel, core, tables):
-    """Padded indices of the cells of ``src`` in filtration order (value, flat index).
+    """Storage indices of the cells of ``src`` in filtration order (value, flat index).
 
-    LSD radix sort (11-bit digits) of order-preserving uint64 keys with the padded
-    index as payload; all digit histograms come from one streaming pass, and passes
-    whose digit is the same for every key are skipped.  Stable, so ties keep the
-    C order, which is the order of the padded indices.
+    LSD radix sort (11-bit digits) of order-preserving uint64 keys (sign-adjusted float64
+    bit patterns) with the storage index as payload; all digit histograms come from one
+    streaming pass, and passes whose digit is the same for every key are skipped.  The
+    first pass reads the values directly.  Stable and fed in C order, so ties keep the
+    C order.
 
     Parameters
     ----------
