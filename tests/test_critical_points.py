@@ -551,13 +551,21 @@ def test_sz3_zfp_reconstructions(conn):
 
 @pytest.mark.skipif(not (SAMPLE / "smooth2d.npy").exists(), reason="sample data not generated")
 def test_sample_data_counts():
-    o = np.load(SAMPLE / "smooth2d.npy")
-    for suffix in ("sz3_1e-2", "sz3_1e-3", "zfp_1e-2", "zfp_1e-3"):
-        r = np.load(SAMPLE / f"smooth2d_{suffix}.npy")
-        err = critical_point_errors(o, r)
-        assert err.n_critical_orig == critical_points(o).count()
-        assert err.total_errors == err.false_negatives + err.false_positives + err.false_types
-    assert isinstance(err, CriticalPointErrors)
+    for name, sl in (("smooth2d", ()), ("shallow_water", (-1,))):
+        o = np.load(SAMPLE / f"{name}.npy")[sl]
+        errs = {}
+        for suffix in ("sz3_1e-2", "sz3_1e-3", "zfp_1e-2", "zfp_1e-3"):
+            r = np.load(SAMPLE / f"{name}_{suffix}.npy")[sl]
+            err = errs[suffix] = critical_point_errors(o, r)
+            assert isinstance(err, CriticalPointErrors)
+            assert err.n_critical_orig == critical_points(o).count()
+            assert err.total_errors == err.false_negatives + err.false_positives + err.false_types
+            # the persistence filter only removes points
+            filt = critical_point_errors(o, r, min_persistence=0.01)
+            assert filt.total_errors <= err.total_errors and filt.n_critical_orig < err.n_critical_orig
+        # a ten times tighter bound loses fewer critical points
+        for comp in ("sz3", "zfp"):
+            assert errs[f"{comp}_1e-3"].total_errors < errs[f"{comp}_1e-2"].total_errors
 
 
 def test_nan_omit_union_domain():
