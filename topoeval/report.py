@@ -62,6 +62,7 @@ figure { margin: 0.6em 0 1.4em; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eaeef2; display: block; }
 figcaption { color: #57606a; font-size: 0.88em; margin-top: 0.3em; max-width: 60em; }
 div.note { background: #fff8e6; border: 1px solid #f0d58c; padding: 0.4em 0.8em; margin: 0.5em 0 1em; font-size: 0.92em; }
+div.wide { overflow-x: auto; max-width: 100%; }
 div.grid { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
 code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.92em; }
 footer { margin-top: 2.5em; color: #57606a; font-size: 0.85em; border-top: 1px solid #d0d7de; padding-top: 0.6em; }
@@ -136,13 +137,13 @@ def _td(v: Any) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, caption: str | None = None) -> str:
-    out = ["<table>"]
+    out = ['<div class="wide"><table>']
     if caption:
         out.append(f"<caption>{_esc(caption)}</caption>")
     out.append("<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr>")
     for r in rows:
         out.append("<tr>" + "".join(_td(v) for v in r) + "</tr>")
-    out.append("</table>")
+    out.append("</table></div>")
     return "\n".join(out)
 
 
@@ -956,7 +957,7 @@ def _sweep_figure(rows: list[dict[str, Any]], panels: Sequence[tuple[str, str, b
                 ax.scatter(xs[bad], ys[bad], s=120, facecolors="none", edgecolors=_HIGHLIGHT, linewidths=1.5,
                            zorder=5)
             all_y.append(ys)
-        ax.set_xscale("log")
+        _bit_rate_axis(ax)
         ys = np.concatenate(all_y) if all_y else np.empty(0)
         if logy and ys.size:
             pos = ys[ys > 0]
@@ -974,6 +975,16 @@ def _sweep_figure(rows: list[dict[str, Any]], panels: Sequence[tuple[str, str, b
     if title:
         fig.suptitle(title, fontsize=11)
     return fig
+
+
+def _bit_rate_axis(ax: Any) -> None:
+    """Log x axis labelled 0.1, 0.2, 0.5, 1, 2, 5 ... in plain numbers (bit rates span few decades)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 #: columns of the sweep table, when present (every column is in a collapsed table below it)
