@@ -122,7 +122,7 @@ def test_exact_hypothesis_1d(a, b):
     assert exact_dsl(x, y) == exact_dsl_count_naive(x, y)
 
 
-@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.uint8, np.int64, np.float16, np.float32])
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int64, np.float16, np.float32])
 def test_dtypes_exact_without_overflow(dtype):
     rng = np.random.default_rng(13)
     shape = (5, 7, 6)

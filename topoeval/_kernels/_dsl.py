@@ -39,7 +39,7 @@ SOFTSIGN = 2
 #: Elements per chunk of the smooth kernels' buffer.
 BLOCK = 2048
 #: Target number of elements per cache block of the iteration plan.
-LBLOCK = 1 << 14
+LBLOCK = 1 << 16
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
 # element-wise helpers are inlined at Numba IR level, so that the loops calling them vectorise
