@@ -10,6 +10,9 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import topoeval as te
 from topoeval.dsl import dsl as dsl_fn
@@ -289,3 +292,37 @@ def test_sample_data_pair():
     assert c.pointwise["max_abs_error"] <= 1e-2 * (1 + 1e-6)
     assert c.persistence["sublevel"]["bottleneck"] <= 1e-2 * (1 + 1e-6)  # stability: d_B <= ||x - y||_inf
     assert c.persistence["sublevel"]["wasserstein"] > 0
+
+
+SHIFT_INVARIANT = ("mse", "mae", "max_abs_error", "exact_dsl", "exact_dsl_rate", "dsl", "wasserstein_sublevel",
+                   "bottleneck_sublevel", "wasserstein_superlevel", "bottleneck_superlevel",
+                   "n_points_orig_sublevel", "n_points_recon_sublevel", "cp_false_negatives",
+                   "cp_false_positives", "cp_false_types")
+
+
+@settings(max_examples=12)
+@given(
+    x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=6),
+                 elements=st.integers(-4, 4).map(float)),  # small integers: heavy ties
+    seed=st.integers(0, 2**16),
+    shift=st.integers(-3, 3).map(float),
+)
+def test_metamorphic(x, seed, shift):
+    """Symmetry and invariance under adding the same constant to both arrays."""
+    rng = np.random.default_rng(seed)
+    y = x + rng.integers(-1, 2, size=x.shape)
+    c = te.compare(x, y, filtration="both").to_row()
+    s = te.compare(x + shift, y + shift, filtration="both").to_row()
+    r = te.compare(y, x, filtration="both").to_row()
+    for k in SHIFT_INVARIANT:
+        assert s[k] == pytest.approx(c[k], rel=1e-9, abs=1e-12), k
+    for k in ("mse", "mae", "max_abs_error", "exact_dsl", "dsl", "wasserstein_sublevel", "bottleneck_sublevel",
+              "wasserstein_superlevel", "bottleneck_superlevel"):
+        assert r[k] == pytest.approx(c[k], rel=1e-9, abs=1e-12), k
+    assert r["cp_false_negatives"] == c["cp_false_positives"]
+    assert r["n_points_orig_sublevel"] == c["n_points_recon_sublevel"]
+    # stability theorem: bottleneck <= sup norm of the difference
+    assert c["bottleneck_sublevel"] <= c["max_abs_error"] + 1e-12
+    assert c["bottleneck_superlevel"] <= c["max_abs_error"] + 1e-12
+    z = te.compare(x, x, filtration="both").to_row()
+    assert all(z[k] == 0 for k in SHIFT_INVARIANT if not k.startswith("n_points"))
