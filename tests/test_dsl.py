@@ -370,7 +370,7 @@ def test_find_sharpness_recovers_known_sharpness():
             return dsl(a, b, sharpness=target, batch_axis=0)
 
         fit = find_sharpness(samples, reference=ref, seed=3, max_steps=2000, learning_rate=0.05,
-                             tol=1e-14)
+                             tol=1e-14, rtol=None)
         assert isinstance(fit, SharpnessFit)
         assert fit.converged and fit.sharpness == pytest.approx(target, rel=1e-4)
         assert fit.reference == "ref" and fit.history.shape == (fit.steps, 4)
@@ -384,7 +384,8 @@ def test_find_sharpness_mse_reproducible():
     b = find_sharpness(samples, seed=5)
     np.testing.assert_array_equal(a.history, b.history)
     assert a == b or (a.sharpness == b.sharpness and a.steps == b.steps)
-    assert a.converged and abs(a.gap) < 1e-3 and 1.0 < a.sharpness < 100.0
+    assert a.converged and abs(a.gap) <= 1e-2 * a.history[-1, 2] and 1.0 < a.sharpness < 100.0
+    assert a.history[-1, 1] - a.history[-1, 2] == a.gap
     # the fitted s makes the DSL of random pairs close to their MSE on the whole data set
     half = len(samples) // 2
     mse = np.mean((samples[:half] - samples[half:]) ** 2)
@@ -400,6 +401,11 @@ def test_find_sharpness_mse_reproducible():
         find_sharpness(samples[:1])
     with pytest.raises(errors.InvalidOptionError, match="max_steps"):
         find_sharpness(samples, max_steps=0)
+    with pytest.raises(errors.InvalidOptionError, match="stopping"):
+        find_sharpness(samples, rtol=None, tol=None)
+    # the paper's absolute threshold alone
+    p = find_sharpness(samples, rtol=None, tol=1e-6, seed=5)
+    assert p.converged and p.history[-1, 3] < 1e-6 and (p.history[:-1, 3] >= 1e-6).all()
 
 
 def test_find_sharpness_unreachable_reference_does_not_converge():

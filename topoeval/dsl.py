@@ -728,7 +728,8 @@ class SharpnessFit:
     steps : int
         Number of optimisation steps taken.
     converged : bool
-        True when the objective ``gap ** 2`` fell below the stopping threshold ``tol``.
+        True when the stopping criterion was met (``|gap| <= rtol * reference`` or
+        ``gap ** 2 < tol``) before ``max_steps``.
     history : ndarray, shape (steps, 4)
         One row per step, the columns :attr:`HISTORY_COLUMNS`: the sharpness used,
         the DSL, the reference loss and the objective ``(dsl - reference) ** 2``.
@@ -778,7 +779,8 @@ def find_sharpness(
     batch_size: int = 16,
     learning_rate: float = 0.1,
     max_steps: int = 500,
-    tol: float = 1e-6,
+    rtol: float | None = 1e-2,
+    tol: float | None = None,
     seed: Any = None,
 ) -> SharpnessFit:
     """Fit the sharpness so that DSL between random samples matches a reference loss (Algorithm 2).
@@ -787,8 +789,9 @@ def find_sharpness(
     first axis, splits them into two halves ``B1``, ``B2``, evaluates the reference loss
     ``L_ref(B1, B2)`` and ``dsl(B1, B2, sharpness=s, batch_axis=0)`` (mean over the pairs),
     and takes one Adam step on ``log s`` for the objective ``(dsl - L_ref) ** 2`` with the
-    analytic derivative with respect to ``s``.  It stops when the objective falls below
-    ``tol`` or after ``max_steps`` steps.
+    analytic derivative with respect to ``s``.  It stops when the gap is small on the
+    current batch -- relative to the reference (``rtol``) or, as the paper's threshold
+    epsilon, absolute on the objective (``tol``) -- or after ``max_steps`` steps.
 
     Parameters
     ----------
@@ -811,8 +814,10 @@ def find_sharpness(
         Adam step size on ``log s``.
     max_steps : int, default 500
         Maximum number of steps.
-    tol : float, default 1e-6
-        Stopping threshold on ``(dsl - reference) ** 2``.
+    rtol : float or None, default 1e-2
+        Stop when ``|dsl - L_ref| <= rtol * L_ref`` on a batch (scale-free; the default).
+    tol : float or None, default None
+        Stop when ``(dsl - L_ref) ** 2 < tol`` (the paper's absolute threshold epsilon).
     seed : int or numpy.random.Generator, optional
         Seed of the random pairs; the same seed gives the same fit.
 
@@ -843,7 +848,10 @@ def find_sharpness(
     kind, f, fprime = _resolve_sign(sign, derivative=True)
     s0 = check_positive(initial, "initial")
     lr = check_positive(learning_rate, "learning_rate")
-    tol = check_positive(tol, "tol", strict=False)
+    rtol = None if rtol is None else check_positive(rtol, "rtol", strict=False)
+    tol = None if tol is None else check_positive(tol, "tol", strict=False)
+    if rtol is None and tol is None:
+        raise InvalidOptionError("rtol and tol are both None; give at least one stopping threshold")
     for name, v in (("batch_size", batch_size), ("max_steps", max_steps)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise InvalidOptionError(f"{name}={v!r} is not valid; pass a positive integer")
@@ -869,7 +877,7 @@ def find_sharpness(
         gap = val - ref
         obj = gap * gap
         rows.append((s, val, ref, obj))
-        if obj < tol:
+        if (tol is not None and obj < tol) or (rtol is not None and abs(gap) <= rtol * abs(ref)):
             converged = True
             break
         g = 2.0 * gap * dval_ds * s  # d obj / d log s
