@@ -235,6 +235,19 @@ def test_raw_byteorder_and_dtype(tmp_path, arr):
     assert not np.array_equal(wrong, arr)
 
 
+def test_raw_compressor_output_names(tmp_path, arr):
+    """SZ writes `Uf48.f32.sz.out`: the .f32 inside the name gives the dtype; --dtype reads any name."""
+    p = tmp_path / "Uf48.f32.sz.out"
+    arr.tofile(p)
+    np.testing.assert_array_equal(te.load_array(p, shape="4x5x6"), arr)
+    q = tmp_path / "field.zfp.decompressed"
+    arr.astype(np.float64).tofile(q)
+    np.testing.assert_array_equal(te.load_array(q, shape="4x5x6", dtype="float64"), arr)
+    with pytest.raises(FileFormatError, match="unknown file extension '.decompressed'.*--dtype and --shape"):
+        te.load_array(q, shape="4x5x6")
+    assert te.describe_file(p)["datasets"][0]["dtype"] == "float32"
+
+
 def test_raw_size_mismatch_says_both_numbers(tmp_path, arr):
     p = tmp_path / "s.f32"
     arr.tofile(p)

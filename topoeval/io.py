@@ -12,8 +12,9 @@ Input specifications understood by :func:`load_array` (and every command of the 
                                        dataset of the file may be left out
 ``field.f32`` (``--shape 100x500x500``) raw binary as SDRBench distributes it: ``.f32``,
                                        ``.f64`` / ``.d64``, ``.f16``, ``.i8`` ... ``.i64``,
-                                       ``.u8`` ... ``.u64``; ``.dat`` / ``.bin`` / ``.raw``
-                                       with an explicit ``dtype``
+                                       ``.u8`` ... ``.u64`` (also inside a longer name, as
+                                       SZ's ``Uf48.f32.sz.out``); any other name with an
+                                       explicit ``dtype``
 =====================================  ===================================================
 
 Raw shapes are given in **C order, slowest-varying axis first** -- the same order as a
@@ -155,7 +156,16 @@ def split_spec(spec: str | os.PathLike) -> tuple[Path, str | None]:
         key = f"{more}:{key}"
 
 
-def _kind(path: Path) -> str:
+def _raw_extension(path: Path) -> str | None:
+    """The raw extension of ``path``: the last suffix, or an earlier one for names such as
+    ``Uf48.f32.sz.out`` (SZ's decompressed output keeps the original's ``.f32``)."""
+    for ext in reversed([e.lower() for e in path.suffixes]):
+        if ext in RAW_EXTENSIONS:
+            return ext
+    return None
+
+
+def _kind(path: Path, dtype: Any = None) -> str:
     ext = path.suffix.lower()
     if ext in NPY_EXTENSIONS:
         return "npy"
@@ -163,11 +173,11 @@ def _kind(path: Path) -> str:
         return "npz"
     if ext in HDF5_EXTENSIONS:
         return "hdf5"
-    if ext in RAW_EXTENSIONS:
+    if _raw_extension(path) is not None or dtype is not None:
         return "raw"
     raise FileFormatError(
         f"{path}: unknown file extension {ext or '(none)'!r}; topoeval reads {_KNOWN} "
-        "(raw binary files need one of the raw extensions or --dtype with .dat/.bin/.raw)"
+        "(to read any other file as raw binary, pass its --dtype and --shape)"
     )
 
 
@@ -374,11 +384,12 @@ def _load_h5(path: Path, key: str | None) -> np.ndarray:
 
 
 def _raw_dtype(path: Path, dtype: Any, byteorder: str) -> np.dtype:
-    implied = RAW_EXTENSIONS[path.suffix.lower()]
+    ext = _raw_extension(path)
+    implied = None if ext is None else RAW_EXTENSIONS[ext]
     if dtype is None:
         if implied is None:
             raise InvalidOptionError(
-                f"{path}: a {path.suffix} file carries no dtype; pass it, e.g. --dtype float32"
+                f"{path}: a {ext or path.suffix} file carries no dtype; pass it, e.g. --dtype float32"
             )
         dt = np.dtype(implied)
     else:
@@ -481,7 +492,7 @@ def load_array(
         where, kind = "standard input", "npy"
     else:
         path, key = split_spec(spec)
-        kind = _kind(path)
+        kind = _kind(path, dtype)
         _check_readable(path)
         where = os.fspath(spec)
         if key is not None and kind not in ("npz", "hdf5"):
@@ -545,7 +556,7 @@ def describe_file(spec: str | os.PathLike, *, shape: Any = None, dtype: Any = No
     ('npy', (3, 4), 'float32')
     """
     path, _ = split_spec(spec)
-    kind = _kind(path)
+    kind = _kind(path, dtype)
     _check_readable(path)
     out: dict[str, Any] = {"path": os.fspath(path), "format": kind, "size_bytes": path.stat().st_size}
     if kind == "npy":
@@ -557,7 +568,9 @@ def describe_file(spec: str | os.PathLike, *, shape: Any = None, dtype: Any = No
     elif kind == "hdf5":
         out["datasets"] = _describe_h5(path)
     else:
-        dt = _raw_dtype(path, dtype, byteorder) if (dtype is not None or RAW_EXTENSIONS[path.suffix.lower()]) else None
+        ext = _raw_extension(path)
+        has_dtype = dtype is not None or (ext is not None and RAW_EXTENSIONS[ext] is not None)
+        dt = _raw_dtype(path, dtype, byteorder) if has_dtype else None
         if dt is not None and shape is None:
             shp = (out["size_bytes"] // dt.itemsize,)
         elif dt is not None:
