@@ -493,6 +493,21 @@ def test_mismatch_1d_markers():
     assert ax.get_title() == f"sign mismatches: {ref.sum():g}"
 
 
+def test_mismatch_nan_policy_omit_drops_differences_touching_nan(rng):
+    a = rng.standard_normal((7, 8))
+    b = a + 0.8 * rng.standard_normal(a.shape)
+    b[3, 4] = np.nan
+    fig = te.plot_mismatch(a, b, mode="per-axis", nan_policy="omit")
+    for i, (_, over) in enumerate(_overlays(fig)):
+        ref = _naive_mismatch(a, np.nan_to_num(b), i)
+        ref[3, 4] = 0.0  # the difference from the NaN cell ...
+        if i == 0:
+            ref[2, 4] = 0.0  # ... and the one into it
+        else:
+            ref[3, 3] = 0.0
+        np.testing.assert_allclose(over.filled(0.0), ref)
+
+
 def test_mismatch_errors():
     a = np.zeros((3, 4))
     with pytest.raises(InvalidOptionError, match="mode"):

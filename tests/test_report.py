@@ -224,6 +224,14 @@ def test_report_4d_draws_diagrams_and_notes_the_rest(tmp_path):
     assert text.count('class="note"') == 3 and "pass a sub-array" in text
 
 
+def test_report_with_omitted_nan_cells(tmp_path):
+    a, b = _field()
+    a[3, 4] = np.nan
+    c = te.compare(a, b, nan_policy="omit")
+    text = report.write_report(tmp_path / "r.html", c, a, b).read_text(encoding="utf-8")
+    assert len(_images(text)) == 5 and 'class="note"' not in text
+
+
 def test_report_respects_parts_switched_off(tmp_path):
     a, b = _field()
     c = te.compare(a, b, metrics=("pointwise",))

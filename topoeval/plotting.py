@@ -803,6 +803,7 @@ def plot_mismatch(
     mode: str = "sum",
     axis: Any = None,
     slices: dict | None = None,
+    nan_policy: str = "raise",
     cmap: str = "autumn_r",
     background_cmap: str = "gray",
 ):
@@ -831,6 +832,10 @@ def plot_mismatch(
         For 3-D arrays, which 2-D slices ``np.take(a, index, axis)`` to draw, one
         row of panels each.  Default: one slice along every axis, each the slice
         holding the most mismatches (``None`` picks that slice for the given axis).
+    nan_policy : {"raise", "omit"}
+        Non-finite cells: raise :class:`~topoeval.errors.NonFiniteError`, or leave
+        every difference that touches one out of the map (as ``compare(...,
+        nan_policy="omit")`` does); they are blank in the background.
     cmap, background_cmap : str
         Colour map of the mismatches and of the original field.
 
@@ -852,10 +857,25 @@ def plot_mismatch(
     from .dsl import mismatch_map
 
     mode = check_choice(mode, "mode", ("sum", "per-axis"))
+    nan_policy = check_choice(nan_policy, "nan_policy", ("raise", "omit"))
     x, y = _prepare_pair(orig, recon)
     sel = _mismatch_axes(axis, x.ndim)
-    # (len(sel), *shape); values are multiples of 1/2, exact in float32: no float64 copy of a big map
-    maps = np.asarray(mismatch_map(y, x, axis=tuple(sel)))
+    bad = None
+    if nan_policy == "omit":
+        bad = ~(np.isfinite(x) & np.isfinite(y))
+        if not bad.any():
+            bad = None
+    if bad is None:
+        maps = np.asarray(mismatch_map(y, x, axis=tuple(sel)))  # (len(sel), *shape)
+    else:
+        maps = np.array(mismatch_map(np.where(bad, 0.0, y), np.where(bad, 0.0, x), axis=tuple(sel)))
+        for m, ax_ in zip(maps, sel):  # drop the differences that touch a non-finite cell
+            touch = bad.copy()
+            src = [slice(None)] * x.ndim
+            dst = [slice(None)] * x.ndim
+            src[ax_], dst[ax_] = slice(1, None), slice(None, -1)
+            touch[tuple(dst)] |= bad[tuple(src)]
+            m[touch] = 0.0
     if mode == "sum":
         layers = [maps.sum(axis=0)]
         names = ["axes " + ", ".join(map(str, sel)) if len(sel) > 1 else f"axis {sel[0]}"]

@@ -257,6 +257,7 @@ class _View:
         self.batch_axis = opts.get("batch_axis")
         self.options = opts
         self.has_dsl = getattr(comparison, "dsl", None) is not None
+        self.nan_policy = opts.get("nan_policy") if opts.get("nan_policy") in ("raise", "omit") else "raise"
         filts = list(comparison.diagrams)
         diagrams = {f: comparison.diagrams[f] for f in filts}
         matchings = dict(comparison.matchings)
@@ -383,11 +384,13 @@ def _comparison_pictures(view: _View, *, heading: str = "h2") -> list[str]:
                    "its successor along an axis (1 opposite directions, 1/2 flat against rising or "
                    "falling) is drawn at the cell, over the original in grey."
                    + (" 3-D arrays: along each axis the slice with the most mismatches." if x.ndim == 3 else ""))
-            out.append(_picture(lambda: plotting.plot_mismatch(x, y, axis=tuple(view.axes)),
+            nan_policy = view.nan_policy
+            out.append(_picture(lambda: plotting.plot_mismatch(x, y, axis=tuple(view.axes), nan_policy=nan_policy),
                                 "sign mismatch map", cap))
             if len(view.axes) > 1 and x.ndim == 2:
                 out.append(_picture(
-                    lambda: plotting.plot_mismatch(x, y, axis=tuple(view.axes), mode="per-axis"),
+                    lambda: plotting.plot_mismatch(x, y, axis=tuple(view.axes), mode="per-axis",
+                                                   nan_policy=nan_policy),
                     "sign mismatch map per axis", "The same, one panel per axis."))
 
     if view.cp_errors is not None:
@@ -524,7 +527,7 @@ def _summary_figure(view: _View, comparison: Any, title: str | None = None):
             plotting.plot_diagram([d1, d2], ax, labels=["original", "reconstruction"], title=f"{filt} diagrams")
     if draw_fields and view.axes and view.has_dsl:
         slices = {0: index} if x.ndim == 3 else None
-        plotting.plot_mismatch(x, y, cells[1], axis=tuple(view.axes), slices=slices)
+        plotting.plot_mismatch(x, y, cells[1], axis=tuple(view.axes), slices=slices, nan_policy=view.nan_policy)
     if draw_fields and view.cp_errors is not None:
         plotting.plot_critical_points(x, y, cells[2].subplots(), errors=view.cp_errors, axis=0, index=index)
     head = title or ("topoeval comparison" + view.label)
