@@ -954,6 +954,7 @@ def plot_critical_points(
     errors: Any = None,
     connectivity: str = "full",
     min_persistence: float = 0.0,
+    nan_policy: str = "raise",
     axis: int = 0,
     index: int | None = None,
     show_preserved: bool = True,
@@ -979,7 +980,8 @@ def plot_critical_points(
         ``connectivity`` and ``min_persistence`` when None.
     connectivity : {"full", "freudenthal"}
     min_persistence : float
-        Passed to :func:`topoeval.critical_point_errors`.
+    nan_policy : {"raise", "omit"}
+        Passed to :func:`topoeval.critical_point_errors` (non-finite cells are blank).
     axis, index : int
         For 3-D arrays, the slice ``np.take(a, index, axis)`` drawn; by default the
         slice holding the most errors.
@@ -1012,7 +1014,8 @@ def plot_critical_points(
     if errors is None:
         from .critical_points import critical_point_errors
 
-        errors = critical_point_errors(x, y, connectivity=connectivity, min_persistence=min_persistence)
+        errors = critical_point_errors(x, y, connectivity=connectivity, min_persistence=min_persistence,
+                                       nan_policy=nan_policy)
     emap = getattr(errors, "error_map", None)
     if emap is None or np.shape(emap) != x.shape:
         raise InvalidOptionError(
