@@ -396,8 +396,11 @@ def plot_diagram(
     ----------
     dgm : Diagram, array_like (n, 2), or a list / dict of them
         One diagram, or several drawn in one Axes with one colour and marker each
-        (a dict maps label -> diagram).  Rows are ``[birth, death]``; deaths may be
-        ``+inf`` (sublevel) or ``-inf`` (superlevel) for classes that never die.
+        (a dict maps label -> diagram; a tuple such as ``comparison.diagrams["sublevel"]``
+        draws both of its diagrams).  Rows are ``[birth, death]``; deaths may be
+        ``+inf`` (sublevel) or ``-inf`` (superlevel) for classes that never die.  A
+        nested list of ``[birth, death]`` pairs is one diagram; a 3-D array or a list
+        of 2-D arrays / lists of pairs are several.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new Figure (not registered with pyplot) when None.
     labels : str or sequence of str, optional
