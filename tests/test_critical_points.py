@@ -582,3 +582,22 @@ def test_nan_omit_union_domain():
     np.testing.assert_array_equal(err.orig.types, naive_critical_points(o, "full", omit=bad)[0])
     with pytest.raises(NonFiniteError):
         critical_point_errors(o, r)
+
+
+def test_sos_order_matches_stable_argsort():
+    from topoeval.critical_points import _sos_order
+
+    rng = np.random.default_rng(47)
+    cases = [
+        rng.integers(-5, 5, 1000).astype(np.float32),  # float32 key path, ties
+        rng.normal(size=1000).astype(np.float32),
+        np.array([0.0, -0.0, 0.0, -1.0, 3e38, -3e38, -0.0], dtype=np.float32),  # -0.0 == 0.0
+        rng.integers(0, 4, 1000),  # narrow int64 key path
+        rng.integers(0, 4, 1000).astype(np.uint64),
+        rng.integers(-(2**40), 2**40, 100),  # wide ints: argsort
+        rng.normal(size=100),  # float64: argsort
+    ]
+    for v in cases:
+        np.testing.assert_array_equal(_sos_order(v, None), np.argsort(v, kind="stable"))
+        idx = np.flatnonzero(rng.random(v.size) < 0.5)
+        np.testing.assert_array_equal(_sos_order(v, idx), idx[np.argsort(v[idx], kind="stable")])

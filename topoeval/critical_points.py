@@ -251,6 +251,32 @@ def _classify(arr: np.ndarray, connectivity: str, bad: np.ndarray | None):
     return types.reshape(shape), cm.reshape(shape), cp.reshape(shape), ndim
 
 
+def _sos_order(v: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+    """Flat indices of the cells (all, or ``idx``) sorted by (value, flat index).
+
+    float32 and narrow-range integers: one sort of uint64 keys (order-preserving 32-bit value
+    pattern, flat index) - about 3x faster than a stable argsort; otherwise a stable argsort.
+    """
+    vals = v if idx is None else v[idx]
+    n = v.size
+    key = None
+    if n < 2**32 and vals.size:
+        if vals.dtype == np.float32:
+            w = (vals + np.float32(0.0)).view(np.uint32)  # -0.0 -> +0.0: equal values tie
+            key = np.where(w >> np.uint32(31), ~w, w | np.uint32(0x80000000)).astype(np.uint64)
+        elif vals.dtype.kind in "iu":
+            lo, hi = int(vals.min()), int(vals.max())
+            if hi - lo < 2**32:
+                key = (vals - vals.dtype.type(lo)).astype(np.uint64)
+    if key is None:
+        order = np.argsort(vals, kind="stable")
+        return order if idx is None else idx[order]
+    flat = np.arange(n, dtype=np.uint64) if idx is None else idx.astype(np.uint64)
+    key = (key << np.uint64(32)) | flat
+    key.sort()
+    return (key & np.uint64(0xFFFFFFFF)).astype(np.int64)
+
+
 def _persistence(arr: np.ndarray, connectivity: str, bad: np.ndarray | None, types: np.ndarray) -> np.ndarray:
     """Per-cell persistence (see CriticalPoints.persistence), two union-find passes."""
     from ._kernels import _critical as K
@@ -266,13 +292,9 @@ def _persistence(arr: np.ndarray, connectivity: str, bad: np.ndarray | None, typ
         pstr[i] = pstr[i + 1] * pshape[i + 1]
     pfo = offs @ pstr
     psize = int(np.prod(pshape))
-    if bad is None:
-        order = np.argsort(v, kind="stable")  # (value, flat index): simulation of simplicity
-    else:
-        idx = np.flatnonzero(~bad.reshape(-1))
-        order = idx[np.argsort(v[idx], kind="stable")]
-    porder = np.ravel_multi_index(tuple(m + 1 for m in np.unravel_index(order, core)), pshape)
-    porder = porder.astype(np.int64)
+    idx = None if bad is None else np.flatnonzero(~bad.reshape(-1))
+    order = _sos_order(v, idx)
+    porder = K.padded_index(order, np.array(core, dtype=np.int64))
     vals = v[order].astype(np.float64)
     inner = tuple(slice(1, -1) for _ in core)
 

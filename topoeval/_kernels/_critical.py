@@ -464,3 +464,28 @@ def classify_3d_full_inner(a, ttab, types, cminus, cplus):
                 cminus[i, j, k] = cm
                 cplus[i, j, k] = cp
                 types[i, j, k] = ttab[cm, cp]
+
+
+@njit(cache=True, nogil=True)
+def padded_index(order, shape):
+    """Flat indices in the grid padded by one cell on every side, of the C-order flat ``order``."""
+    d = shape.size
+    cstride = np.empty(d, dtype=np.int64)
+    pstride = np.empty(d, dtype=np.int64)
+    s = 1
+    ps = 1
+    for i in range(d - 1, -1, -1):
+        cstride[i] = s
+        pstride[i] = ps
+        s *= shape[i]
+        ps *= shape[i] + 2
+    out = np.empty(order.size, dtype=np.int64)
+    for t in range(order.size):
+        rem = order[t]
+        p = 0
+        for i in range(d):
+            c = rem // cstride[i]
+            rem -= c * cstride[i]
+            p += (c + 1) * pstride[i]
+        out[t] = p
+    return out
