@@ -67,15 +67,6 @@ def torch_tanh_fn():
     return run, torch
 
 
-def median_time(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def bench(shape, repeat):
     rng = np.random.default_rng(0)
     x = rng.random(shape, dtype=np.float32)
