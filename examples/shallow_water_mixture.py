@@ -221,11 +221,11 @@ def save_figure(path: Path, rows: list, original: np.ndarray, recons: dict) -> N
            title="Held-out metrics against the loss mixture")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    t_mid = original.shape[0] // 2
+    times = (original.shape[0] // 2, original.shape[0] - 1)  # the wave has reached the crop by then
     vmin, vmax = float(original.min()), float(original.max())
     panels = [("original", original)] + [(f"w = {k:.1f}", recons[k]) for k in shown]
     for j, (title, a) in enumerate(panels):
-        for i, t in enumerate((0, t_mid)):
+        for i, t in enumerate(times):
             axi = fig.add_subplot(gs[i, 1 + j])
             axi.imshow(a[t], vmin=vmin, vmax=vmax, cmap="viridis")
             axi.set_xticks([])

@@ -292,6 +292,21 @@ def test_gradient_matches_numpy_dsl_gradient(sign, reduction):
         np.testing.assert_allclose(xt.grad.numpy(), want, rtol=1e-9, atol=1e-12)
 
 
+def test_callable_sign_matches_numpy_library_value_and_gradient():
+    _numpy_dsl_or_skip()
+    rng = np.random.default_rng(301)
+    x, y = _random_pair(rng, (3, 5, 7))
+    np_pair = (lambda z: z / np.sqrt(1 + z * z), lambda z: (1 + z * z) ** -1.5)
+    torch_f = lambda z: z / torch.sqrt(1 + z * z)  # noqa: E731
+    for normalize in (True, False):
+        xt = torch.from_numpy(x).requires_grad_(True)
+        loss = directional_sign_loss(xt, torch.from_numpy(y), sharpness=3.0, sign=torch_f, normalize=normalize)
+        loss.backward()
+        kw = dict(sharpness=3.0, sign=np_pair, batch_axis=0, normalize=normalize)
+        np.testing.assert_allclose(loss.item(), te.dsl(x, y, **kw), rtol=1e-12)
+        np.testing.assert_allclose(xt.grad.numpy(), te.dsl_gradient(x, y, **kw), rtol=1e-9, atol=1e-14)
+
+
 # ----------------------------------------------------------------------------- gradients
 
 
@@ -503,6 +518,7 @@ def test_cuda_matches_cpu():
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_torch_compile_cpu():
     rng = np.random.default_rng(21)
     x, y = _random_pair(rng, (4, 6, 10))
