@@ -523,3 +523,64 @@ def test_nonfinite_found_everywhere(where):
     # nothing to compare, but still checked
     with pytest.raises(errors.NonFiniteError):
         exact_dsl(np.array([[np.nan]]), np.array([[1.0]]))
+
+
+# ----------------------------------------------------------------------------- arrays larger than a cache block
+
+
+def _numpy_reference(x, y, s, sign, batch_axis, weights):
+    """Straightforward NumPy DSL per sample (count units), for arrays too big for the loop reference."""
+    x = x.astype(np.float64)
+    y = y.astype(np.float64)
+    axes = [a for a in range(x.ndim) if batch_axis is None or a != batch_axis]
+    w = np.ones(len(axes)) if weights is None else weights
+    f = np.sign if sign == "sign" else np.tanh
+    scale = 1.0 if sign == "sign" else s
+    total = 0.0
+    for wi, a in zip(w, axes):
+        delta = np.abs(f(scale * np.diff(x, axis=a)) - f(scale * np.diff(y, axis=a))) / 2
+        keep = () if batch_axis is None else (batch_axis,)
+        total = total + wi * delta.sum(axis=tuple(i for i in range(x.ndim) if i not in keep))
+    return total
+
+
+@pytest.mark.parametrize("shape", [(3, 70, 400), (300, 300), (70001,), (5, 4, 3, 2000), (2, 65537)])
+def test_large_arrays_split_in_blocks(shape):
+    from topoeval._kernels._dsl import LBLOCK
+
+    assert int(np.prod(shape)) > LBLOCK  # several cache blocks: every code path of the plan
+    rng = np.random.default_rng(31)
+    x = rng.integers(-3, 4, size=shape).astype(np.float32)  # ties along every axis
+    y = np.where(rng.random(shape) < 0.5, x, rng.integers(-3, 4, size=shape)).astype(np.float32)
+    # the NumPy reference agrees with the loop reference on a corner
+    corner = tuple(slice(0, 3) for _ in shape)
+    assert _numpy_reference(x[corner], y[corner], 1.0, "sign", None, None) == \
+        dsl_naive(x[corner], y[corner], sign="sign", normalize=False)
+    for batch_axis in [None] + list(range(len(shape))) * (len(shape) > 1):
+        n_axes = len(shape) - (batch_axis is not None)
+        weights = None if batch_axis is None else np.linspace(0.5, 2.0, n_axes)
+        opts = dict(batch_axis=batch_axis, weights=weights, reduction="none", normalize=False)
+        want = _numpy_reference(x, y, 0.7, "sign", batch_axis, weights)
+        np.testing.assert_allclose(exact_dsl(x, y, **opts), want, rtol=1e-15)
+        np.testing.assert_allclose(exact_dsl(np.asfortranarray(x), np.asfortranarray(y), **opts), want,
+                                   rtol=1e-15)
+        want = _numpy_reference(x, y, 0.7, "tanh", batch_axis, weights)
+        np.testing.assert_allclose(dsl(x, y, sharpness=0.7, **opts), want, rtol=1e-11)
+    m = mismatch_map(x, y)
+    for a in range(len(shape)):
+        d = np.abs(np.sign(np.diff(x, axis=a)) - np.sign(np.diff(y, axis=a))) / 2
+        pad = [(0, 0)] * len(shape)
+        pad[a] = (0, 1)
+        np.testing.assert_array_equal(m[a], np.pad(d, pad))
+    # gradient: the NumPy formula, scattered to both cells of every difference
+    xd, yd = x.astype(np.float64), y.astype(np.float64)
+    want = np.zeros(shape)
+    for a in range(len(shape)):
+        ta, tb = np.tanh(0.7 * np.diff(xd, axis=a)), np.tanh(0.7 * np.diff(yd, axis=a))
+        g = 0.5 * 0.7 * np.sign(ta - tb) * (1 - ta**2)
+        hi, lo = [slice(None)] * len(shape), [slice(None)] * len(shape)
+        hi[a], lo[a] = slice(1, None), slice(None, -1)
+        want[tuple(hi)] += g
+        want[tuple(lo)] -= g
+    np.testing.assert_allclose(dsl_gradient(xd, yd, sharpness=0.7, normalize=False), want,
+                               rtol=1e-12, atol=1e-14)
