@@ -17,6 +17,9 @@ connected components ``c-`` / ``c+`` of the lower / upper link classifies the ce
 
 A saddle of multiplicity > 1 (a 2-D monkey saddle, a 3-D 1-saddle whose lower link has
 three components ...) and every code-6 cell is *degenerate* (:attr:`CriticalPoints.degenerate`).
+(A sampled monkey saddle ``Re((x + iy)**3)`` is resolved by the Freudenthal link; in the
+8-neighbourhood the chords between axis neighbours usually merge two of its valleys and it
+shows as a simple saddle.)
 A 1-D array has only minima, maxima and regular cells; in >= 4-D the saddles of
 intermediate index have connected lower and upper links and are classified regular.
 The dimension that decides the kinds is the number of axes longer than 1 (a
