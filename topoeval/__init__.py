@@ -5,7 +5,8 @@
 >>> a = np.array([0.0, 3.0, 1.0, 4.0, 2.0])
 >>> np.asarray(te.persistence_diagram(a))
 array([[ 0., inf],
-       [ 1.,  3.]])
+       [ 1.,  3.],
+       [ 2.,  4.]])
 
 The public API is flat: every public name of the submodules is available as
 ``topoeval.<name>``.  Submodules are imported lazily on first use, so

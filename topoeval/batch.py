@@ -1174,14 +1174,3 @@ def _raise_usage(error: str) -> None:
     if isinstance(cls, type) and issubclass(cls, TopoevalError):
         raise cls(msg)
     raise InvalidOptionError(f"the per-sample function rejected the options: {error}")
-
-
-# `import topoeval.batch` makes the import system set the attribute `topoeval.batch` to this
-# module, shadowing the lazily exported function of the same name; make the module callable so
-# that `te.batch(...)` works either way (the module's name equals its main function's).
-class _CallableModule(type(sys)):
-    def __call__(self, *args, **kwargs):
-        return batch(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
