@@ -84,6 +84,12 @@ def _blocks(x: np.ndarray, y: np.ndarray, nan_policy: str):
             yield _omit(xb, yb, nan_policy)
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    # not np.dot: BLAS dot products change with the thread count, so the same sample would give
+    # different last bits serially and in a one-thread worker; einsum's own loop is deterministic
+    return float(np.einsum("i,i->", a, b))
+
+
 def _omit(xb: np.ndarray, yb: np.ndarray, nan_policy: str) -> tuple[np.ndarray, np.ndarray]:
     if nan_policy == "omit":
         ok = np.isfinite(xb) & np.isfinite(yb)
@@ -108,7 +114,7 @@ def _accumulate(x: np.ndarray, y: np.ndarray, nan_policy: str) -> dict[str, floa
         if nb == 0:
             continue
         d = yb - xb
-        sse += float(np.dot(d, d))
+        sse += _dot(d, d)
         np.abs(d, out=d)
         sae += float(d.sum())
         maxerr = max(maxerr, float(d.max()))
@@ -116,11 +122,11 @@ def _accumulate(x: np.ndarray, y: np.ndarray, nan_policy: str) -> dict[str, floa
         xmax = max(xmax, float(xb.max()))
         ymin = min(ymin, float(yb.min()))
         ymax = max(ymax, float(yb.max()))
-        sxx_total += float(np.dot(xb, xb))
+        sxx_total += _dot(xb, xb)
         bmx, bmy = float(xb.mean()), float(yb.mean())
         xc = xb - bmx
         yc = yb - bmy
-        bm2x, bm2y, bcxy = float(np.dot(xc, xc)), float(np.dot(yc, yc)), float(np.dot(xc, yc))
+        bm2x, bm2y, bcxy = _dot(xc, xc), _dot(yc, yc), _dot(xc, yc)
         tot = n + nb
         dx, dy = bmx - mx, bmy - my
         f = n * nb / tot
