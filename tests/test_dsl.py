@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from topoeval import errors
 from topoeval.dsl import (
@@ -120,6 +121,25 @@ def test_exact_hypothesis_1d(a, b):
     n = min(len(a), len(b))
     x, y = np.array(a[:n]), np.array(b[:n])
     assert exact_dsl(x, y) == exact_dsl_count_naive(x, y)
+
+
+@given(
+    hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=5).flatmap(
+        lambda shape: st.tuples(
+            hnp.arrays(np.float64, shape, elements=st.sampled_from([-1.0, -0.5, 0.0, 0.5, 1.0, 1e-300])),
+            hnp.arrays(np.float64, shape, elements=st.floats(-2, 2, allow_subnormal=False)),
+            st.none() | st.integers(0, len(shape) - 1),
+        )),
+)
+def test_hypothesis_nd_against_loops(arrays):
+    x, y, batch_axis = arrays
+    if batch_axis is not None and x.ndim == 1:
+        batch_axis = None
+    opts = dict(batch_axis=batch_axis, reduction="none", normalize=False)
+    np.testing.assert_allclose(exact_dsl(x, y, **opts), dsl_naive(x, y, sign="sign", **opts), rtol=0)
+    np.testing.assert_allclose(dsl(x, y, sharpness=3.0, **opts), dsl_naive(x, y, sharpness=3.0, **opts),
+                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(mismatch_map(x, y), mismatch_map_naive(x, y))
 
 
 @pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int64, np.float16, np.float32])
