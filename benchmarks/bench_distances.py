@@ -109,7 +109,7 @@ def _diagram(field):
     return d[np.isfinite(d[:, 1])]
 
 
-def _cases(quick: bool):
+def _cases(quick: bool, skip=()):
     if quick:
         smooth = [((256, 256), ("sz3", "zfp", "quant"))]
         noise = [(128, 0.1), (256, 0.1)]
@@ -123,12 +123,16 @@ def _cases(quick: bool):
         ]
         noise = [(128, 0.1), (256, 0.1), (362, 0.1), (512, 0.1)]
     for shape, kinds in smooth:
+        if any(t in f"smooth {'x'.join(map(str, shape))} " for t in skip):
+            continue
         f = _smooth(shape, 1)
         a = _diagram(f)
         for kind in kinds:
             g = _reconstruct(f, kind, 1e-3)
             yield f"smooth {'x'.join(map(str, shape))} vs {kind}", a, _diagram(g)
     for n, sigma in noise:
+        if any(t in f"noise {n}x{n} " for t in skip):
+            continue
         rng = np.random.default_rng(2)
         f = rng.normal(size=(n, n))
         g = f + sigma * rng.normal(size=f.shape)
@@ -146,6 +150,7 @@ def main(argv=None) -> None:
     ap.add_argument("--pot-max-points", type=int, default=20000,
                     help="skip gudhi-POT above this many points per diagram (dense n*m memory)")
     ap.add_argument("--no-references", action="store_true", help="time topoeval only")
+    ap.add_argument("--skip", default="", help="comma-separated substrings of case names to skip, e.g. '128x128x128,512x512 vs'")
     args = ap.parse_args(argv)
     repeat = 1 if args.quick else args.repeat
 
@@ -158,7 +163,8 @@ def main(argv=None) -> None:
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as tmp:
-        for name, a, b in _cases(args.quick):
+        skip = [t for t in args.skip.split(",") if t]
+        for name, a, b in _cases(args.quick, skip):
             path = os.path.join(tmp, "dgms.npz")
             np.savez(path, a=a, b=b)
             pts = f"{len(a)}/{len(b)}"

@@ -37,7 +37,7 @@ __all__ = ["wasserstein_distance", "bottleneck_distance"]
 _ESSENTIAL = ("match", "ignore")
 
 # Problems with at most this many points (both diagrams together) are solved densely.
-_DENSE_MAX_POINTS = 600
+_DENSE_MAX_POINTS = 400
 
 
 # ----------------------------------------------------------------------------- validation

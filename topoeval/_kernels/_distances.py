@@ -469,7 +469,21 @@ def _ssp_flow(indptr, cols, costs, edge_row, t_indptr, t_edge, flow, u, v, suppl
                                 ntouched += 1
                             dist[c2] = nd
                             pred[c2] = e
+                            if nd <= d and demand[c2] > 0:
+                                # a column with spare demand at the current minimum distance:
+                                # it is a valid sink of this shortest-path tree, take it now
+                                sink = c2
+                                break
                             hsize = _heap_push(hk, hv, hsize, nd, c2)
+                    if sink != -1:
+                        break
+                if sink != -1:
+                    dist[sink] = d
+                    settled[sink] = True
+                    settled_list[nset] = sink
+                    nset += 1
+                    delta = d
+                    break
             work += nset
             if sink == -1:
                 left += 1
@@ -724,6 +738,11 @@ def _unique_pairs(ii, jj, m):
     return key // m, key % m
 
 
+def _row_order(dx, dy):
+    """Rows (x_i then e_j indices) by increasing persistence."""
+    return np.argsort(np.concatenate([dx, dy]), kind="stable").astype(np.int64)
+
+
 def sparse_wasserstein(x, y, p, q, k=None, return_stats=False):
     """Exact W_p^p matching of finite diagrams x (n, 2), y (m, 2), memory O(candidate pairs).
 
@@ -762,7 +781,7 @@ def sparse_wasserstein(x, y, p, q, k=None, return_stats=False):
     flow_tr = np.zeros(len(ii), np.int64)
     flow_xd = np.zeros(n, np.int64)
     flow_ey = np.zeros(m, np.int64)
-    order = np.argsort(np.concatenate([dx, dy]), kind="stable").astype(np.int64)
+    order = _row_order(dx, dy)
     scale = float(max(dx.max(), dy.max(), np.finfo(float).tiny))
     tol = 1e-13 * scale
     tree_y = _kdtree_build(y, 16)
@@ -786,7 +805,19 @@ def sparse_wasserstein(x, y, p, q, k=None, return_stats=False):
         t_indptr = np.zeros(R + 1, np.int64)
         np.cumsum(np.bincount(cols_o, minlength=R), out=t_indptr[1:])
         if first:
-            u[:] = np.minimum.reduceat(cost_o, indptr[:-1])
+            # every y_j starts matched to its own diagonal copy e_j (tight), with the max-weight
+            # dual U_i = max(0, max_j w_ij), V_j = 0: u[x_i] = dx_i - U_i, v[y_j] = dy_j, u[e] = v[d] = 0
+            w = dx[ii] + dy[jj] - c
+            U = np.zeros(n)
+            np.maximum.at(U, ii, w)
+            u[:n] = dx - U
+            u[n:] = 0.0
+            v[:m] = dy
+            v[m:] = 0.0
+            ey = (rows_o >= n) & (cols_o == rows_o - n)
+            flow_o[ey] = b_cnt[rows_o[ey] - n]
+            supply[n:] = 0
+            demand[:m] = 0
             first = False
         else:
             red = cost_o - u[rows_o] - v[cols_o]
@@ -874,3 +905,4 @@ def sparse_wasserstein(x, y, p, q, k=None, return_stats=False):
                  "unique": (n, m)}
         return match_x, match_y, stats
     return match_x, match_y
+
