@@ -88,7 +88,9 @@ def _check_baseline(name: str, png: bytes) -> None:
         BASELINE_DIR.mkdir(exist_ok=True)
         path.write_bytes(png)
         return
-    assert path.exists(), f"{path} missing; regenerate with TOPOEVAL_REGENERATE_BASELINE=1 (see module docstring)"
+    assert path.exists(), (
+        f"{path} missing; regenerate with TOPOEVAL_REGENERATE_BASELINE=1 (see module docstring)"
+    )
     rms = rms_difference(png, path.read_bytes())
     assert rms < BASELINE_TOL, f"{name}: RMS pixel difference {rms:.2f} >= {BASELINE_TOL} vs {path}"
 
@@ -210,7 +212,10 @@ def test_diagram_several_with_labels_and_dict():
     ax = te.plot_diagram([d1, d2], labels=["a", "b"])
     sc = _scatters(ax)
     assert len(sc) == 2
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a (4 pts, 1 \u221e)", "b (3 pts, 1 \u221e)"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "a (4 pts, 1 \u221e)",
+        "b (3 pts, 1 \u221e)",
+    ]
     assert not np.allclose(sc[0].get_facecolor(), sc[1].get_facecolor())
     ax = te.plot_diagram({"x": d1, "y": d2, "z": d2[1:]})
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
@@ -242,7 +247,12 @@ def test_diagram_property_points_kept_and_inf_lines_outside(data):
     np.testing.assert_array_equal(off[fin], d[fin])
     np.testing.assert_array_equal(off[:, 0], d[:, 0])
     lo, hi = ax.get_ylim()
-    assert (off[:, 1] >= lo).all() and (off[:, 1] <= hi).all() and (off[:, 0] >= lo).all() and (off[:, 0] <= hi).all()
+    assert (
+        (off[:, 1] >= lo).all()
+        and (off[:, 1] <= hi).all()
+        and (off[:, 0] >= lo).all()
+        and (off[:, 0] <= hi).all()
+    )
     if (~fin).any():
         y_inf = np.unique(off[~fin, 1])
         assert y_inf.size == 1
@@ -313,7 +323,9 @@ def test_matching_segments_and_projections():
     assert (2.0, 2.5, 2.25, 2.25) in ends
     assert (1.0, 3.0, 1.2, 2.7) in ends
     # the essential pair is joined along the +inf line
-    y_inf = [t for t, lab in zip(ax.get_yticks(), ax.get_yticklabels()) if lab.get_text() == "+\u221e"][0]
+    y_inf = [
+        t for t, lab in zip(ax.get_yticks(), ax.get_yticklabels()) if lab.get_text() == "+\u221e"
+    ][0]
     assert (0.0, y_inf, 0.1, y_inf) in {tuple(s.ravel()) for s in segs}
     assert len(ax.texts) == 0
 
@@ -321,7 +333,9 @@ def test_matching_segments_and_projections():
 def test_matching_highlights_costliest():
     d1, d2, m = _diagrams()
     ax = te.plot_matching(d1, d2, m, highlight=2)
-    red = [c for c in ax.collections if isinstance(c, LineCollection) and c.get_linewidth()[0] == 2.0]
+    red = [
+        c for c in ax.collections if isinstance(c, LineCollection) and c.get_linewidth()[0] == 2.0
+    ]
     assert len(red) == 1 and len(red[0].get_segments()) == 2
     assert sorted(t.get_text() for t in ax.texts) == ["0.3", "0.4"]
     # zero-cost pairs are never highlighted
@@ -553,18 +567,24 @@ def test_critical_points_2d_markers_at_error_positions():
     assert err.false_negatives > 0 and err.false_positives > 0
     ax = te.plot_critical_points(orig, recon)
     marks = _marker_sets(ax)
-    for kind, label in (("false_negatives", "false negative (lost)"),
-                        ("false_positives", "false positive (added)"),
-                        ("false_types", "false type (retyped)")):
+    for kind, label in (
+        ("false_negatives", "false negative (lost)"),
+        ("false_positives", "false positive (added)"),
+        ("false_types", "false type (retyped)"),
+    ):
         pos = err.positions(kind)
         expected = {(float(c), float(r)) for r, c in pos}
         assert marks.get(label, set()) == expected, kind
     preserved = (err.orig.types > 0) & (err.orig.types == err.recon.types) & (err.error_map == 0)
     assert marks["preserved"] == {(float(c), float(r)) for r, c in np.argwhere(preserved)}
-    assert ax.get_title() == (f"critical-point errors: {err.false_negatives} FN, {err.false_positives} FP, "
-                              f"{err.false_types} FT")
+    assert ax.get_title() == (
+        f"critical-point errors: {err.false_negatives} FN, {err.false_positives} FP, "
+        f"{err.false_types} FT"
+    )
     np.testing.assert_array_equal(ax.get_images()[0].get_array(), orig)
-    assert "preserved" not in _marker_sets(te.plot_critical_points(orig, recon, show_preserved=False))
+    assert "preserved" not in _marker_sets(
+        te.plot_critical_points(orig, recon, show_preserved=False)
+    )
 
 
 def test_critical_points_uses_given_errors(monkeypatch):
@@ -572,7 +592,9 @@ def test_critical_points_uses_given_errors(monkeypatch):
     err = te.critical_point_errors(orig, recon, connectivity="freudenthal")
     import importlib
 
-    cp = importlib.import_module("topoeval.critical_points")  # the module, not the same-named function
+    cp = importlib.import_module(
+        "topoeval.critical_points"
+    )  # the module, not the same-named function
 
     def fail(*args, **kwargs):
         raise AssertionError("recomputed")
@@ -596,8 +618,10 @@ def test_critical_points_3d_slice_and_1d():
         ax = te.plot_critical_points(a, b, errors=err, axis=axis)
         sl = ", ".join(str(idx) if k == axis else ":" for k in range(3))
         emap = np.take(err.error_map, idx, axis=axis)
-        assert ax.get_title() == (f"critical-point errors [{sl}]: {int((emap == 1).sum())} FN, "
-                                  f"{int((emap == 2).sum())} FP, {int((emap == 3).sum())} FT")
+        assert ax.get_title() == (
+            f"critical-point errors [{sl}]: {int((emap == 1).sum())} FN, "
+            f"{int((emap == 2).sum())} FP, {int((emap == 3).sum())} FT"
+        )
         np.testing.assert_array_equal(ax.get_images()[0].get_array(), np.take(a, idx, axis=axis))
     ax = te.plot_critical_points(a, b, errors=err, axis=0, index=0)
     assert ax.get_title().startswith("critical-point errors [0, :, :]")
@@ -620,7 +644,9 @@ def test_matching_none_computes_the_wasserstein_matching():
     ax = te.plot_matching(d1, d2, highlight=0)
     assert len(_segments(ax)) == len(m)
     segs = {tuple(np.round(s.ravel(), 9)) for s in _segments(ax)}
-    ref = {tuple(np.round(s.ravel(), 9)) for s in _segments(te.plot_matching(d1, d2, m, highlight=0))}
+    ref = {
+        tuple(np.round(s.ravel(), 9)) for s in _segments(te.plot_matching(d1, d2, m, highlight=0))
+    }
     assert segs == ref
 
 
@@ -684,7 +710,15 @@ def _baseline_fields():
 
 @pytest.mark.parametrize(
     "name",
-    ["diagram", "diagram_superlevel", "matching", "fields2d", "fields1d", "mismatch2d", "critical_points"],
+    [
+        "diagram",
+        "diagram_superlevel",
+        "matching",
+        "fields2d",
+        "fields1d",
+        "mismatch2d",
+        "critical_points",
+    ],
 )
 def test_baseline(name):
     d1, d2, m = _diagrams()
@@ -693,7 +727,9 @@ def test_baseline(name):
         if name == "diagram":
             fig = te.plot_diagram([d1, d2], labels=["orig", "recon"]).figure
         elif name == "diagram_superlevel":
-            fig = te.plot_diagram(np.array([[5.0, -INF], [3.0, 1.0], [2.5, 2.0], [4.0, 0.5]])).figure
+            fig = te.plot_diagram(
+                np.array([[5.0, -INF], [3.0, 1.0], [2.5, 2.0], [4.0, 0.5]])
+            ).figure
         elif name == "matching":
             fig = te.plot_matching(d1, d2, m, title="matching").figure
         elif name == "fields2d":

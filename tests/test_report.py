@@ -14,7 +14,6 @@ import base64
 import html
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -39,7 +38,9 @@ from topoeval.errors import (  # noqa: E402
 
 from .test_plotting import BASELINE_TOL, _check_baseline, rms_difference  # noqa: E402
 
-IMG_RE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]*)" width="(\d+)" height="(\d+)">')
+IMG_RE = re.compile(
+    r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]*)" width="(\d+)" height="(\d+)">'
+)
 
 
 # ---------------------------------------------------------------------------- fixtures / helpers
@@ -135,16 +136,18 @@ def test_report_holds_metrics_options_and_version(report2d, pair2d):
     a, b, c = pair2d
     row = c.to_row()
     for key in ("psnr", "exact_dsl", "cp_total_errors"):
-        assert f"<td>{key}</td><td class=\"num\">{html.escape(report._fmt(row[key]))}</td>" in text
+        assert f'<td>{key}</td><td class="num">{html.escape(report._fmt(row[key]))}</td>' in text
     w = c.persistence["sublevel"]["wasserstein"]
-    assert f"<td>wasserstein</td><td class=\"num\">{report._fmt(w)}</td>" in text
+    assert f'<td>wasserstein</td><td class="num">{report._fmt(w)}</td>' in text
     for opt in c.to_dict()["options"]:
         assert f"<td>{opt}</td>" in text
     assert f"topoeval {te.__version__}" in text
     assert "Wasserstein order 1, internal_p 2" in text
 
 
-def test_report_refuses_to_overwrite_writes_atomically_and_deterministically(tmp_path, pair2d, report2d):
+def test_report_refuses_to_overwrite_writes_atomically_and_deterministically(
+    tmp_path, pair2d, report2d
+):
     a, b, c = pair2d
     path = tmp_path / "r.html"
     path.write_text("keep me")
@@ -196,7 +199,10 @@ def test_report_batch_axis_shows_the_worst_sample(tmp_path):
     b = a.copy()
     b[2] += 0.8 * rng.standard_normal((12, 14))  # sample 2 is damaged most
     c = te.compare(a, b, batch_axis=0)
-    w = [te.wasserstein_distance(te.persistence_diagram(a[i]), te.persistence_diagram(b[i])) for i in range(4)]
+    w = [
+        te.wasserstein_distance(te.persistence_diagram(a[i]), te.persistence_diagram(b[i]))
+        for i in range(4)
+    ]
     worst = int(np.argmax(w))
     assert worst == 2
     text = report.write_report(tmp_path / "r.html", c, a, b).read_text(encoding="utf-8")
@@ -300,8 +306,14 @@ def test_report_renders_in_headless_chromium(tmp_path, report2d):
     check = tmp_path / "check.html"
     check.write_text(text.replace("</body>", _CHECK_SCRIPT + "</body>"), encoding="utf-8")
     width = 1200
-    res = _run_chromium(binary, tmp_path, "--virtual-time-budget=5000", f"--window-size={width},900",
-                        "--dump-dom", check.as_uri())
+    res = _run_chromium(
+        binary,
+        tmp_path,
+        "--virtual-time-budget=5000",
+        f"--window-size={width},900",
+        "--dump-dom",
+        check.as_uri(),
+    )
     m = re.search(r'<pre id="imgcheck">(.*?)</pre>', res.stdout, re.S)
     assert m, f"chromium printed no result: {res.stderr[-2000:]}"
     info = json.loads(html.unescape(m.group(1)))
@@ -313,8 +325,9 @@ def test_report_renders_in_headless_chromium(tmp_path, report2d):
 
     height = int(info["height"]) + 10
     shot = tmp_path / "shot.png"
-    res = _run_chromium(binary, tmp_path, f"--window-size={width},{height}", f"--screenshot={shot}",
-                        page.as_uri())
+    res = _run_chromium(
+        binary, tmp_path, f"--window-size={width},{height}", f"--screenshot={shot}", page.as_uri()
+    )
     assert shot.exists(), f"no screenshot: {res.stderr[-2000:]}"
     with Image.open(shot) as im:
         px = np.asarray(im.convert("RGB"))
@@ -418,9 +431,11 @@ def test_batch_report_distributions_worst_and_failed(tmp_path, batch_inputs):
 
 def test_batch_sample_loader_finds_the_data(tmp_path, batch_inputs):
     path, orig, recons, res = batch_inputs
-    for loader in (report._sample_loader(res, orig, recons, None),  # arrays
-                   report._sample_loader(res, None, None, path),  # the batch's HDF5 file
-                   report._sample_loader(res, f"{path}:/orig", {k: f"{path}:{k}" for k in recons}, None)):
+    for loader in (
+        report._sample_loader(res, orig, recons, None),  # arrays
+        report._sample_loader(res, None, None, path),  # the batch's HDF5 file
+        report._sample_loader(res, f"{path}:/orig", {k: f"{path}:{k}" for k in recons}, None),
+    ):
         xo, xr = loader("/rec/noisy", 3)
         np.testing.assert_array_equal(xo, orig[3])
         np.testing.assert_array_equal(xr, recons["/rec/noisy"][3])
@@ -459,7 +474,9 @@ def test_batch_distribution_figure_boxes_match_data(batch_inputs):
         assert label == name
     sel = (cols["recon"] == "/rec/coarse") & (cols["status"] == "ok")
     pts = [np.asarray(c.get_offsets())[:, 0] for c in ax.collections if hasattr(c, "get_offsets")]
-    assert any(p.size == sel.sum() and np.allclose(np.sort(p), np.sort(cols["psnr"][sel])) for p in pts)
+    assert any(
+        p.size == sel.sum() and np.allclose(np.sort(p), np.sort(cols["psnr"][sel])) for p in pts
+    )
 
 
 # ---------------------------------------------------------------------------- sweep report
@@ -469,15 +486,17 @@ def _sweep_rows():
     rows = []
     for comp, rates in (("sz3", (1.5, 3.0, 6.0)), ("zfp", (2.0, 4.0, 8.0))):
         for k, r in enumerate(rates):
-            rows.append({
-                "compressor": comp,
-                "bound": 10.0 ** -(k + 1),
-                "bit_rate": r,
-                "psnr": 30.0 + 6.0 * r,
-                "wasserstein_sublevel": 2.0 / r**2,
-                "exact_dsl": 1000.0 / r,
-                "cp_total_errors": max(0, 40 - 10 * int(r)),
-            })
+            rows.append(
+                {
+                    "compressor": comp,
+                    "bound": 10.0 ** -(k + 1),
+                    "bit_rate": r,
+                    "psnr": 30.0 + 6.0 * r,
+                    "wasserstein_sublevel": 2.0 / r**2,
+                    "exact_dsl": 1000.0 / r,
+                    "cp_total_errors": max(0, 40 - 10 * int(r)),
+                }
+            )
     return rows
 
 
@@ -487,8 +506,10 @@ def test_sweep_report_accepts_every_row_layout(tmp_path):
 
     rows = _sweep_rows()
     cols = {k: [r[k] for r in rows] for k in rows[0]}
-    struct = np.array([tuple(r.values()) for r in rows],
-                      dtype=[("compressor", "U8")] + [(k, "f8") for k in list(rows[0])[1:]])
+    struct = np.array(
+        [tuple(r.values()) for r in rows],
+        dtype=[("compressor", "U8")] + [(k, "f8") for k in list(rows[0])[1:]],
+    )
     for layout in (cols, struct, pd.DataFrame(rows)):
         assert report._sweep_rows(layout) == rows
 
@@ -514,7 +535,12 @@ def test_sweep_figure_curves_and_scales():
         fig = report._sweep_figure(rows, report._SWEEP_PANELS)
     axes = fig.get_axes()
     assert [ax.get_xscale() for ax in axes] == ["log"] * 4
-    assert [ax.get_yscale() for ax in axes] == ["linear", "log", "log", "symlog"]  # cp errors hold 0
+    assert [ax.get_yscale() for ax in axes] == [
+        "linear",
+        "log",
+        "log",
+        "symlog",
+    ]  # cp errors hold 0
     sz3 = axes[0].lines[0]
     np.testing.assert_array_equal(sz3.get_xdata(), [1.5, 3.0, 6.0])
     np.testing.assert_array_equal(sz3.get_ydata(), [39.0, 48.0, 66.0])
@@ -527,10 +553,14 @@ def test_sweep_report_errors(tmp_path):
     with pytest.raises(InvalidInputError, match="bit_rate"):
         report.write_sweep_report(tmp_path / "s.html", [{"compressor": "sz3", "psnr": 3.0}])
     with pytest.raises(InvalidInputError, match="different lengths"):
-        report.write_sweep_report(tmp_path / "s.html", {"compressor": ["a"], "bit_rate": [1.0, 2.0]})
+        report.write_sweep_report(
+            tmp_path / "s.html", {"compressor": ["a"], "bit_rate": [1.0, 2.0]}
+        )
     with pytest.raises(InvalidInputError, match="list of dicts"):
         report.write_sweep_report(tmp_path / "s.html", 42)
-    text = report.write_sweep_report(tmp_path / "s.html", [{"compressor": "a", "bit_rate": 1.0}]).read_text()
+    text = report.write_sweep_report(
+        tmp_path / "s.html", [{"compressor": "a", "bit_rate": 1.0}]
+    ).read_text()
     assert "no curve drawn" in text
 
 
@@ -538,8 +568,17 @@ def test_sweep_report_fields_failures_and_violations(tmp_path):
     rows = []
     for field in ("u", "v"):
         for r in _sweep_rows():
-            rows.append({"field": field, **r, "bound_ok": 1.0, "max_error": 0.1, "abs_bound": 0.2,
-                         "status": "ok", "error": ""})
+            rows.append(
+                {
+                    "field": field,
+                    **r,
+                    "bound_ok": 1.0,
+                    "max_error": 0.1,
+                    "abs_bound": 0.2,
+                    "status": "ok",
+                    "error": "",
+                }
+            )
     rows[1]["bound_ok"] = 0.0  # u / sz3 at its second bound exceeded it
     rows[1]["max_error"] = 0.3
     rows[-1].update(status="failed", error="ValueError: boom", psnr=float("nan"))

@@ -94,7 +94,9 @@ def _require_matplotlib(what: str):
 
 
 #: True while report figures are drawn: new figures are bare (never pyplot-managed)
-_BARE_FIGURES: contextvars.ContextVar[bool] = contextvars.ContextVar("topoeval_bare_figures", default=False)
+_BARE_FIGURES: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "topoeval_bare_figures", default=False
+)
 
 
 @contextlib.contextmanager
@@ -239,7 +241,9 @@ def _prepare_diagrams(dgm: Any, labels: Any, filtration: str | None) -> list[_Dg
     else:
         items = [(None, d) for d in dgm]
     if not items:
-        raise InvalidInputError("no diagram given; pass a Diagram, an (n, 2) array or a list of them")
+        raise InvalidInputError(
+            "no diagram given; pass a Diagram, an (n, 2) array or a list of them"
+        )
     if labels is not None:
         if isinstance(labels, str):
             labels = [labels]
@@ -342,8 +346,10 @@ def _draw_frame(ax, frame: _Frame, dgms: Sequence[_Dgm]) -> None:
             ticks.append(y)
             labels.append(text)
     ax.set_yticks(ticks, labels)
-    ax.set_xticks([t for t in ticks if t not in (frame.y_pos_inf, frame.y_neg_inf)],
-                  [lab for t, lab in zip(ticks, labels) if t not in (frame.y_pos_inf, frame.y_neg_inf)])
+    ax.set_xticks(
+        [t for t in ticks if t not in (frame.y_pos_inf, frame.y_neg_inf)],
+        [lab for t, lab in zip(ticks, labels) if t not in (frame.y_pos_inf, frame.y_neg_inf)],
+    )
     ax.set_xlabel("birth")
     ax.set_ylabel("death")
 
@@ -483,7 +489,9 @@ def _check_matching(matching: Any, n1: int, n2: int) -> np.ndarray:
             )
     both = (i == -1) & (j == -1)
     if both.any():
-        raise InvalidInputError(f"matching row {int(np.flatnonzero(both)[0])} matches the diagonal to itself")
+        raise InvalidInputError(
+            f"matching row {int(np.flatnonzero(both)[0])} matches the diagonal to itself"
+        )
     if np.isnan(m[:, 2]).any():
         raise InvalidInputError("matching has a NaN cost")
     return m
@@ -549,9 +557,17 @@ def plot_matching(
     """
     _require_matplotlib("plot_matching")
     if isinstance(labels, str) or len(labels) != 2:
-        raise InvalidOptionError(f"labels={labels!r} is not valid; pass two labels, e.g. ('original', 'reconstruction')")
-    if isinstance(highlight, (bool, np.bool_)) or not isinstance(highlight, (int, np.integer)) or highlight < 0:
-        raise InvalidOptionError(f"highlight={highlight!r} is not valid; pass a non-negative integer")
+        raise InvalidOptionError(
+            f"labels={labels!r} is not valid; pass two labels, e.g. ('original', 'reconstruction')"
+        )
+    if (
+        isinstance(highlight, (bool, np.bool_))
+        or not isinstance(highlight, (int, np.integer))
+        or highlight < 0
+    ):
+        raise InvalidOptionError(
+            f"highlight={highlight!r} is not valid; pass a non-negative integer"
+        )
     size = check_positive(size, "size")
     d1 = _prepare_diagrams(dgm1, None, filtration)[0]
     d2 = _prepare_diagrams(dgm2, None, filtration)[0]
@@ -611,10 +627,15 @@ def plot_matching(
             )
     proj = segments[to_diag, 1]
     if proj.size:
-        ax.scatter(proj[:, 0], proj[:, 1], s=size * 0.5, marker="x", color="0.3", lw=0.8, zorder=2.6)
+        ax.scatter(
+            proj[:, 0], proj[:, 1], s=size * 0.5, marker="x", color="0.3", lw=0.8, zorder=2.6
+        )
     _draw_points(ax, frame, [d1, d2], _COLORS, _MARKERS, size, 0.85)
     point_handles, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=point_handles + handles, loc="lower right" if d1.filtration == "sublevel" else "upper left")
+    ax.legend(
+        handles=point_handles + handles,
+        loc="lower right" if d1.filtration == "sublevel" else "upper left",
+    )
     if title is not None:
         ax.set_title(title)
     return ax
@@ -635,7 +656,9 @@ def _prepare_pair(orig: Any, recon: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
 
 
-def _slice_index(axis: Any, index: Any, shape: tuple[int, ...], score: np.ndarray | None) -> tuple[int, int]:
+def _slice_index(
+    axis: Any, index: Any, shape: tuple[int, ...], score: np.ndarray | None
+) -> tuple[int, int]:
     """(axis, index) of the 2-D slice of a 3-D array; index defaults to argmax of ``score``."""
     axis = normalize_axis(axis, len(shape))
     n = shape[axis]
@@ -646,7 +669,9 @@ def _slice_index(axis: Any, index: Any, shape: tuple[int, ...], score: np.ndarra
     if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
         raise InvalidOptionError(f"index={index!r} is not an integer slice index")
     if not -n <= index < n:
-        raise InvalidOptionError(f"index={index} is out of range for axis {axis} of length {n}; use [{-n}, {n - 1}]")
+        raise InvalidOptionError(
+            f"index={index} is out of range for axis {axis} of length {n}; use [{-n}, {n - 1}]"
+        )
     return axis, int(index) % n
 
 
@@ -726,7 +751,9 @@ def plot_fields(
     _require_matplotlib("plot_fields")
     x, y = _prepare_pair(orig, recon)
     if isinstance(titles, str) or len(titles) != 3:
-        raise InvalidOptionError("titles must be three strings (original, reconstruction, difference)")
+        raise InvalidOptionError(
+            "titles must be three strings (original, reconstruction, difference)"
+        )
     diff = y - x
     suffix = ""
     if x.ndim == 3:
@@ -760,7 +787,9 @@ def plot_fields(
         im = ax.imshow(data, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest", aspect=aspect)
         ax.set_title(title + suffix)
     fig.colorbar(im, ax=list(axes[:2]), shrink=0.85)
-    im = axes[2].imshow(diff, cmap=diff_cmap, vmin=-dmax, vmax=dmax, interpolation="nearest", aspect=aspect)
+    im = axes[2].imshow(
+        diff, cmap=diff_cmap, vmin=-dmax, vmax=dmax, interpolation="nearest", aspect=aspect
+    )
     axes[2].set_title(titles[2] + suffix)
     fig.colorbar(im, ax=axes[2], shrink=0.85)
     return fig
@@ -899,8 +928,16 @@ def plot_mismatch(
         ax.plot(t, y, color=_COLORS[0], lw=0.8, ls="--", label="reconstruction")
         layer = layers[0]
         k = np.flatnonzero(layer[:-1] > 0)
-        sc = ax.scatter(k + 0.5, 0.5 * (x[k] + x[k + 1]), c=layer[k], cmap=cmap, norm=norm, s=14,
-                        zorder=3, label="mismatch")
+        sc = ax.scatter(
+            k + 0.5,
+            0.5 * (x[k] + x[k + 1]),
+            c=layer[k],
+            cmap=cmap,
+            norm=norm,
+            s=14,
+            zorder=3,
+            label="mismatch",
+        )
         ax.set_title(f"sign mismatches: {_format_tick(float(layer.sum()))}")
         ax.set_xlabel("index")
         ax.legend(loc="best")
@@ -918,8 +955,12 @@ def plot_mismatch(
         panels = []
         for ax_, idx in _slices_3d(slices, score_of, x.shape):
             label = " " + _slice_label(ax_, idx, 3)
-            panels.append([(_take(x, ax_, idx), _take(layer, ax_, idx), name, label)
-                           for layer, name in zip(layers, names)])
+            panels.append(
+                [
+                    (_take(x, ax_, idx), _take(layer, ax_, idx), name, label)
+                    for layer, name in zip(layers, names)
+                ]
+            )
     if len(panels[0]) == 1:  # one layer: the slices side by side
         panels = [[row[0] for row in panels]]
     nrows, ncols = len(panels), len(panels[0])
@@ -931,9 +972,17 @@ def plot_mismatch(
         for c, (bg, layer, name, label) in enumerate(row):
             ax = axes[r, c]
             aspect = _aspect(bg.shape)
-            ax.imshow(bg, cmap=background_cmap, vmin=lo, vmax=hi, interpolation="nearest", aspect=aspect)
-            im = ax.imshow(np.ma.masked_equal(layer, 0.0), cmap=cmap, norm=norm, interpolation="nearest",
-                           alpha=0.9, aspect=aspect)
+            ax.imshow(
+                bg, cmap=background_cmap, vmin=lo, vmax=hi, interpolation="nearest", aspect=aspect
+            )
+            im = ax.imshow(
+                np.ma.masked_equal(layer, 0.0),
+                cmap=cmap,
+                norm=norm,
+                interpolation="nearest",
+                alpha=0.9,
+                aspect=aspect,
+            )
             ax.set_title(f"{name}{label}: {_format_tick(float(layer.sum()))}", fontsize="medium")
     fig.colorbar(im, ax=list(axes.ravel()), shrink=0.8, label="sign mismatches")
     return fig
@@ -1017,8 +1066,9 @@ def plot_critical_points(
     if errors is None:
         from .critical_points import critical_point_errors
 
-        errors = critical_point_errors(x, y, connectivity=connectivity, min_persistence=min_persistence,
-                                       nan_policy=nan_policy)
+        errors = critical_point_errors(
+            x, y, connectivity=connectivity, min_persistence=min_persistence, nan_policy=nan_policy
+        )
     emap = getattr(errors, "error_map", None)
     if emap is None or np.shape(emap) != x.shape:
         raise InvalidOptionError(
@@ -1039,7 +1089,11 @@ def plot_critical_points(
         axis_n = normalize_axis(axis, 3)
         score = (emap > 0).sum(axis=tuple(k for k in range(3) if k != axis_n))
         axis, index = _slice_index(axis_n, index, x.shape, score)
-        x, emap, preserved = _take(x, axis, index), _take(emap, axis, index), _take(preserved, axis, index)
+        x, emap, preserved = (
+            _take(x, axis, index),
+            _take(emap, axis, index),
+            _take(preserved, axis, index),
+        )
         suffix = " " + _slice_label(axis, index, 3)
     if x.ndim == 1:
         ax.plot(np.arange(x.size), x, color="0.35", lw=1.0, label="original", zorder=1)
@@ -1059,19 +1113,29 @@ def plot_critical_points(
 
     if show_preserved and preserved.any():
         px, py = coords(preserved)
-        ax.scatter(px, py, s=size * 0.3, color="#009E73", edgecolors="none", label="preserved", zorder=2)
+        ax.scatter(
+            px, py, s=size * 0.3, color="#009E73", edgecolors="none", label="preserved", zorder=2
+        )
     counts = []
     for code, name, marker, color, filled in _CP_STYLES:
         m = emap == code
         counts.append(int(m.sum()))
         if m.any():
             px, py = coords(m)
-            style = dict(color=color) if filled else dict(facecolors="none", edgecolors=color, linewidths=1.2)
-            ax.scatter(px, py, s=size, marker=marker, label=f"{name}: {int(m.sum())}", zorder=3, **style)
+            style = (
+                dict(color=color)
+                if filled
+                else dict(facecolors="none", edgecolors=color, linewidths=1.2)
+            )
+            ax.scatter(
+                px, py, s=size, marker=marker, label=f"{name}: {int(m.sum())}", zorder=3, **style
+            )
     ax.set_title(f"critical-point errors{suffix}: {counts[0]} FN, {counts[1]} FP, {counts[2]} FT")
     if ax.get_legend_handles_labels()[0]:
         if x.ndim == 1:
             ax.legend(loc="best", fontsize="small")
         else:  # outside the image, so that no marker hides under it
-            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", borderaxespad=0.0)
+            ax.legend(
+                loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", borderaxespad=0.0
+            )
     return ax

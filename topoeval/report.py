@@ -40,7 +40,13 @@ import numpy as np
 
 from .errors import InvalidInputError, InvalidOptionError, ShapeMismatchError, TopoevalError
 
-__all__ = ["write_report", "save_summary_plot", "write_batch_report", "write_sweep_report", "save_sweep_plot"]
+__all__ = [
+    "write_report",
+    "save_summary_plot",
+    "write_batch_report",
+    "write_sweep_report",
+    "save_sweep_plot",
+]
 
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -128,7 +134,9 @@ def _fmt(v: Any) -> str:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
+        v, (bool, np.bool_)
+    )
 
 
 def _td(v: Any) -> str:
@@ -136,7 +144,9 @@ def _td(v: Any) -> str:
     return f"<td{cls}>{_esc(_fmt(v))}</td>"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, caption: str | None = None) -> str:
+def _table(
+    header: Sequence[str], rows: Sequence[Sequence[Any]], *, caption: str | None = None
+) -> str:
     out = ['<div class="wide"><table>']
     if caption:
         out.append(f"<caption>{_esc(caption)}</caption>")
@@ -257,7 +267,9 @@ class _View:
         self.batch_axis = opts.get("batch_axis")
         self.options = opts
         self.has_dsl = getattr(comparison, "dsl", None) is not None
-        self.nan_policy = opts.get("nan_policy") if opts.get("nan_policy") in ("raise", "omit") else "raise"
+        self.nan_policy = (
+            opts.get("nan_policy") if opts.get("nan_policy") in ("raise", "omit") else "raise"
+        )
         filts = list(comparison.diagrams)
         diagrams = {f: comparison.diagrams[f] for f in filts}
         matchings = dict(comparison.matchings)
@@ -283,7 +295,9 @@ class _View:
             self.axes = [i for i, w in enumerate(weights) if float(w) > 0]
 
     @staticmethod
-    def _worst_sample(n: int, matchings: Mapping[str, Any], cp: Any, opts: Mapping[str, Any]) -> int:
+    def _worst_sample(
+        n: int, matchings: Mapping[str, Any], cp: Any, opts: Mapping[str, Any]
+    ) -> int:
         order = float(opts.get("order", 1.0) or 1.0)
         if matchings:
             ms = next(iter(matchings.values()))
@@ -298,7 +312,11 @@ class _View:
 
     @property
     def label(self) -> str:
-        return "" if self.sample is None else f" (sample {self.sample} along the batch axis {self.batch_axis})"
+        return (
+            ""
+            if self.sample is None
+            else f" (sample {self.sample} along the batch axis {self.batch_axis})"
+        )
 
 
 def _metrics_rows(comparison: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
@@ -315,8 +333,10 @@ def _metrics_rows(comparison: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
             continue
         if part == "persistence":
             for filt, vals in val.items():
-                title = (f"Persistence, {filt} (Wasserstein order {_fmt(opts.get('order'))}, "
-                         f"internal_p {_fmt(opts.get('internal_p'))})")
+                title = (
+                    f"Persistence, {filt} (Wasserstein order {_fmt(opts.get('order'))}, "
+                    f"internal_p {_fmt(opts.get('internal_p'))})"
+                )
                 sections.append((title, list(vals.items())))
         else:
             sections.append((names[part], list(val.items())))
@@ -338,7 +358,10 @@ def _metrics_table(comparison: Any) -> str:
 
 def _options_table(comparison: Any) -> str:
     d = comparison.to_dict()
-    rows = [(k, v if not isinstance(v, (list, dict)) else str(v)) for k, v in d.get("options", {}).items()]
+    rows = [
+        (k, v if not isinstance(v, (list, dict)) else str(v))
+        for k, v in d.get("options", {}).items()
+    ]
     return _table(["option", "value"], rows)
 
 
@@ -349,9 +372,18 @@ def _comparison_pictures(view: _View, *, heading: str = "h2") -> list[str]:
     h = heading
     x, y = view.orig, view.recon
     out.append(f"<{h}>Fields{_esc(view.label)}</{h}>")
-    cap = ("Original and reconstruction share one colour scale; the difference has its own, symmetric "
-           "about 0." + (" 3-D arrays: the slice with the largest total absolute difference." if x.ndim == 3 else ""))
-    out.append(_picture(lambda: plotting.plot_fields(x, y), "original, reconstruction and difference", cap))
+    cap = (
+        "Original and reconstruction share one colour scale; the difference has its own, symmetric "
+        "about 0."
+        + (
+            " 3-D arrays: the slice with the largest total absolute difference."
+            if x.ndim == 3
+            else ""
+        )
+    )
+    out.append(
+        _picture(lambda: plotting.plot_fields(x, y), "original, reconstruction and difference", cap)
+    )
 
     if view.diagrams:
         out.append(f"<{h}>Persistence diagrams and matchings</{h}>")
@@ -363,43 +395,71 @@ def _comparison_pictures(view: _View, *, heading: str = "h2") -> list[str]:
 
                 fig = Figure(figsize=(9.4, 4.6), layout="constrained")
                 a0, a1 = fig.subplots(1, 2)
-                plotting.plot_diagram([d1, d2], a0, labels=["original", "reconstruction"],
-                                      title=f"{filt} diagrams")
+                plotting.plot_diagram(
+                    [d1, d2], a0, labels=["original", "reconstruction"], title=f"{filt} diagrams"
+                )
                 if m is not None:
                     plotting.plot_matching(d1, d2, m, a1, title=f"{filt} Wasserstein matching")
                 else:
                     a1.set_axis_off()
                 return fig
 
-            cap = (f"0-D {filt} persistence diagrams (never-dying classes on the dashed \u221e line) and the "
-                   "optimal Wasserstein matching; points matched to the diagonal are joined to their "
-                   "projection, the costliest pairs are red with their cost.")
+            cap = (
+                f"0-D {filt} persistence diagrams (never-dying classes on the dashed \u221e line) and the "
+                "optimal Wasserstein matching; points matched to the diagonal are joined to their "
+                "projection, the costliest pairs are red with their cost."
+            )
             out.append(_picture(build, f"{filt} persistence diagrams and matching", cap))
 
     if view.has_dsl:
         if view.axes:
             out.append(f"<{h}>Directional sign mismatches</{h}>")
-            cap = ("Exact-DSL mismatch map summed over the compared axes "
-                   f"{', '.join(map(str, view.axes))}: the mismatch of the difference between a cell and "
-                   "its successor along an axis (1 opposite directions, 1/2 flat against rising or "
-                   "falling) is drawn at the cell, over the original in grey."
-                   + (" 3-D arrays: along each axis the slice with the most mismatches." if x.ndim == 3 else ""))
+            cap = (
+                "Exact-DSL mismatch map summed over the compared axes "
+                f"{', '.join(map(str, view.axes))}: the mismatch of the difference between a cell and "
+                "its successor along an axis (1 opposite directions, 1/2 flat against rising or "
+                "falling) is drawn at the cell, over the original in grey."
+                + (
+                    " 3-D arrays: along each axis the slice with the most mismatches."
+                    if x.ndim == 3
+                    else ""
+                )
+            )
             nan_policy = view.nan_policy
-            out.append(_picture(lambda: plotting.plot_mismatch(x, y, axis=tuple(view.axes), nan_policy=nan_policy),
-                                "sign mismatch map", cap))
+            out.append(
+                _picture(
+                    lambda: plotting.plot_mismatch(
+                        x, y, axis=tuple(view.axes), nan_policy=nan_policy
+                    ),
+                    "sign mismatch map",
+                    cap,
+                )
+            )
             if len(view.axes) > 1 and x.ndim == 2:
-                out.append(_picture(
-                    lambda: plotting.plot_mismatch(x, y, axis=tuple(view.axes), mode="per-axis",
-                                                   nan_policy=nan_policy),
-                    "sign mismatch map per axis", "The same, one panel per axis."))
+                out.append(
+                    _picture(
+                        lambda: plotting.plot_mismatch(
+                            x, y, axis=tuple(view.axes), mode="per-axis", nan_policy=nan_policy
+                        ),
+                        "sign mismatch map per axis",
+                        "The same, one panel per axis.",
+                    )
+                )
 
     if view.cp_errors is not None:
         out.append(f"<{h}>Critical points</{h}>")
-        cap = ("False negatives (critical in the original, regular in the reconstruction), false positives "
-               "(added) and false types (retyped) over the original field"
-               + ("; 3-D arrays: the slice along axis 0 with the most errors." if x.ndim == 3 else "."))
-        out.append(_picture(lambda: plotting.plot_critical_points(x, y, errors=view.cp_errors),
-                            "critical-point errors", cap))
+        cap = (
+            "False negatives (critical in the original, regular in the reconstruction), false positives "
+            "(added) and false types (retyped) over the original field"
+            + ("; 3-D arrays: the slice along axis 0 with the most errors." if x.ndim == 3 else ".")
+        )
+        out.append(
+            _picture(
+                lambda: plotting.plot_critical_points(x, y, errors=view.cp_errors),
+                "critical-point errors",
+                cap,
+            )
+        )
     return out
 
 
@@ -475,8 +535,13 @@ def write_report(path: Any, comparison: Any, orig: Any, recon: Any, *, force: bo
     ]
     elapsed = getattr(comparison, "elapsed", None)
     if elapsed:
-        body.append(_table(["part", "seconds"], [(k, float(v)) for k, v in elapsed.items()],
-                           caption="Time spent per part"))
+        body.append(
+            _table(
+                ["part", "seconds"],
+                [(k, float(v)) for k, v in elapsed.items()],
+                caption="Time spent per part",
+            )
+        )
     return _write_text(path, _document("topoeval comparison report", body), force)
 
 
@@ -492,9 +557,14 @@ _SAVEFIG_METADATA = {
 def _headline(comparison: Any) -> str:
     row = comparison.to_row() if hasattr(comparison, "to_row") else {}
     parts = []
-    for key, name in (("psnr", "PSNR"), ("max_abs_error", "max err"), ("exact_dsl", "exact DSL"),
-                      ("wasserstein_sublevel", "W sub"), ("wasserstein_superlevel", "W super"),
-                      ("cp_total_errors", "CP errors")):
+    for key, name in (
+        ("psnr", "PSNR"),
+        ("max_abs_error", "max err"),
+        ("exact_dsl", "exact DSL"),
+        ("wasserstein_sublevel", "W sub"),
+        ("wasserstein_superlevel", "W super"),
+        ("cp_total_errors", "CP errors"),
+    ):
         if key in row:
             parts.append(f"{name} {_fmt(row[key])}")
     return "   ".join(parts)
@@ -524,19 +594,27 @@ def _summary_figure(view: _View, comparison: Any, title: str | None = None):
         if m is not None:
             plotting.plot_matching(d1, d2, m, ax, title=f"{filt} matching")
         else:
-            plotting.plot_diagram([d1, d2], ax, labels=["original", "reconstruction"], title=f"{filt} diagrams")
+            plotting.plot_diagram(
+                [d1, d2], ax, labels=["original", "reconstruction"], title=f"{filt} diagrams"
+            )
     if draw_fields and view.axes and view.has_dsl:
         slices = {0: index} if x.ndim == 3 else None
-        plotting.plot_mismatch(x, y, cells[1], axis=tuple(view.axes), slices=slices, nan_policy=view.nan_policy)
+        plotting.plot_mismatch(
+            x, y, cells[1], axis=tuple(view.axes), slices=slices, nan_policy=view.nan_policy
+        )
     if draw_fields and view.cp_errors is not None:
-        plotting.plot_critical_points(x, y, cells[2].subplots(), errors=view.cp_errors, axis=0, index=index)
+        plotting.plot_critical_points(
+            x, y, cells[2].subplots(), errors=view.cp_errors, axis=0, index=index
+        )
     head = title or ("topoeval comparison" + view.label)
     line = _headline(comparison)
     fig.suptitle(head + ("\n" + line if line else ""), fontsize=11)
     return fig
 
 
-def save_summary_plot(path: Any, comparison: Any, orig: Any, recon: Any, *, force: bool = False) -> Path:
+def save_summary_plot(
+    path: Any, comparison: Any, orig: Any, recon: Any, *, force: bool = False
+) -> Path:
     """Save one summary figure of a comparison (PNG, or SVG / PDF by the file's suffix).
 
     Top row: original, reconstruction and difference (:func:`~topoeval.plot_fields`);
@@ -586,7 +664,9 @@ def save_summary_plot(path: Any, comparison: Any, orig: Any, recon: Any, *, forc
 def _image_suffix(path: Any) -> str:
     suffix = Path(os.fspath(path)).suffix.lower() if isinstance(path, (str, os.PathLike)) else ""
     if suffix not in _SAVEFIG_METADATA:
-        raise InvalidOptionError(f"cannot tell the image format of {path!r}; name the file .png, .svg or .pdf")
+        raise InvalidOptionError(
+            f"cannot tell the image format of {path!r}; name the file .png, .svg or .pdf"
+        )
     return suffix
 
 
@@ -632,8 +712,10 @@ def _distribution_figure(result: Any, metrics: Sequence[str]):
     ok = cols["status"] == "ok"
     ncols = 3
     nrows = max(1, math.ceil(len(metrics) / ncols))
-    fig = Figure(figsize=(4.2 * ncols, 0.9 + (0.55 + 0.32 * len(result.recons)) * nrows + 0.6 * nrows),
-                 layout="constrained")
+    fig = Figure(
+        figsize=(4.2 * ncols, 0.9 + (0.55 + 0.32 * len(result.recons)) * nrows + 0.6 * nrows),
+        layout="constrained",
+    )
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False).ravel())
     for ax, m in zip(axes, metrics):
         data, labels = [], []
@@ -644,27 +726,41 @@ def _distribution_figure(result: Any, metrics: Sequence[str]):
         pos = np.arange(len(data))[::-1]
         nonempty = [k for k, d in enumerate(data) if d.size]
         if nonempty:
-            bp = ax.boxplot([data[k] for k in nonempty], positions=pos[nonempty], widths=0.6,
-                            patch_artist=True, showfliers=False, medianprops={"color": "black"},
-                            **_horizontal())
+            bp = ax.boxplot(
+                [data[k] for k in nonempty],
+                positions=pos[nonempty],
+                widths=0.6,
+                patch_artist=True,
+                showfliers=False,
+                medianprops={"color": "black"},
+                **_horizontal(),
+            )
             for k, patch in zip(nonempty, bp["boxes"]):
                 patch.set_facecolor(_COLORS[k % len(_COLORS)])
                 patch.set_alpha(0.35)
             rng = np.random.default_rng(0)  # fixed jitter: reproducible figure
             for k in nonempty:
                 jitter = rng.uniform(-0.18, 0.18, data[k].size)
-                ax.scatter(data[k], pos[k] + jitter, s=7, color=_COLORS[k % len(_COLORS)], zorder=3,
-                           edgecolors="none")
+                ax.scatter(
+                    data[k],
+                    pos[k] + jitter,
+                    s=7,
+                    color=_COLORS[k % len(_COLORS)],
+                    zorder=3,
+                    edgecolors="none",
+                )
         ax.set_yticks(pos, labels)
         ax.set_ylim(-0.7, len(data) - 0.3)
         ax.set_title(m)
-    for ax in axes[len(metrics):]:
+    for ax in axes[len(metrics) :]:
         ax.set_axis_off()
     fig.suptitle(f"distributions over samples ({result.n_ok} ok rows)", fontsize=10)
     return fig
 
 
-def _sample_loader(result: Any, orig: Any, recon: Any, file: Any) -> Callable[[str, int], Any] | None:
+def _sample_loader(
+    result: Any, orig: Any, recon: Any, file: Any
+) -> Callable[[str, int], Any] | None:
     """A function (recon name, sample) -> (orig_i, recon_i), or None when the data is unknown."""
     if orig is None and file is None:
         return None
@@ -774,9 +870,15 @@ def write_batch_report(
     True
     """
     _plotting()
-    if isinstance(n_worst, (bool, np.bool_)) or not isinstance(n_worst, (int, np.integer)) or n_worst < 0:
+    if (
+        isinstance(n_worst, (bool, np.bool_))
+        or not isinstance(n_worst, (int, np.integer))
+        or n_worst < 0
+    ):
         raise InvalidOptionError(f"n_worst={n_worst!r} is not valid; pass a non-negative integer")
-    if not all(hasattr(result, a) for a in ("rows", "recons", "columns", "summary", "metric_names")):
+    if not all(
+        hasattr(result, a) for a in ("rows", "recons", "columns", "summary", "metric_names")
+    ):
         raise InvalidInputError(
             f"result is a {type(result).__name__}, not a topoeval BatchResult; pass the result of "
             "topoeval.batch(...)"
@@ -784,7 +886,6 @@ def write_batch_report(
     _check_output(path, force)
     summary = result.summary
     metrics = _numeric_metrics(result)
-    cols = result.columns
     body = [
         "<h1>topoeval batch report</h1>",
         f'<p class="meta">original <code>{_esc(getattr(result, "orig", "orig"))}</code>; '
@@ -799,9 +900,14 @@ def write_batch_report(
     key = [m for m in metrics if m in _KEY_METRICS] or metrics[:9]
     if key and result.n_ok:
         body.append("<h2>Distributions over samples</h2>")
-        body.append(_picture(lambda: _distribution_figure(result, key[:12]), "metric distributions",
-                             "Box plots (median, quartiles, 1.5 IQR whiskers) and every sample as a dot, "
-                             "per reconstruction; non-finite values left out."))
+        body.append(
+            _picture(
+                lambda: _distribution_figure(result, key[:12]),
+                "metric distributions",
+                "Box plots (median, quartiles, 1.5 IQR whiskers) and every sample as a dot, "
+                "per reconstruction; non-finite values left out.",
+            )
+        )
     body.append("<h2>Mean and standard deviation over samples</h2>")
     names = list(summary)
     all_metrics = list(dict.fromkeys(m for s in summary.values() for m in s["metrics"]))
@@ -809,7 +915,10 @@ def write_batch_report(
 
     def stat_table(keys: Sequence[str]) -> str:
         header = ["metric"] + [f"{n}: {k}" for n in names for k in keys]
-        rows = [[m] + [summary[n]["metrics"].get(m, nan)[k] for n in names for k in keys] for m in all_metrics]
+        rows = [
+            [m] + [summary[n]["metrics"].get(m, nan)[k] for n in names for k in keys]
+            for m in all_metrics
+        ]
         return _table(header, rows)
 
     if all_metrics:
@@ -823,14 +932,22 @@ def write_batch_report(
     loader = _sample_loader(result, orig, recon, file)
     body.append("<h2>Worst samples</h2>")
     if loader is None and n_worst:
-        body.append(_note("Pictures of the worst samples need the data: pass orig=/recon= arrays or "
-                          "file= (the HDF5 file of the batch) to write_batch_report."))
+        body.append(
+            _note(
+                "Pictures of the worst samples need the data: pass orig=/recon= arrays or "
+                "file= (the HDF5 file of the batch) to write_batch_report."
+            )
+        )
     for name, s in summary.items():
         body.append(f"<h3>{_esc(name)}: worst samples</h3>")
         worst = s.get("worst", {})
         if worst:
-            body.append(_table(["by", "sample", "value"],
-                               [(m, smp, val) for m, lst in worst.items() for smp, val in lst]))
+            body.append(
+                _table(
+                    ["by", "sample", "value"],
+                    [(m, smp, val) for m, lst in worst.items() for smp, val in lst],
+                )
+            )
         picks: list[int] = []
         for lst in worst.values():
             for smp, _ in lst:
@@ -844,12 +961,18 @@ def write_batch_report(
     failed = [r for r in result.rows if r.get("status") != "ok"]
     if failed:
         body.append("<h2>Failed samples</h2>")
-        body.append(_table(["reconstruction", "sample", "error"],
-                           [(r.get("recon"), r.get("sample"), r.get("error")) for r in failed[:200]]))
+        body.append(
+            _table(
+                ["reconstruction", "sample", "error"],
+                [(r.get("recon"), r.get("sample"), r.get("error")) for r in failed[:200]],
+            )
+        )
         if len(failed) > 200:
             body.append(_note(f"{len(failed) - 200} more failed rows not listed"))
     body.append("<h2>Options</h2>")
-    body.append(_table(["option", "value"], [(k, _fmt(v)) for k, v in dict(result.options).items()]))
+    body.append(
+        _table(["option", "value"], [(k, _fmt(v)) for k, v in dict(result.options).items()])
+    )
     return _write_text(path, _document("topoeval batch report", body), force)
 
 
@@ -861,7 +984,9 @@ def _worst_sample_pictures(result: Any, loader: Callable, name: str, sample: int
     except (OSError, IndexError, KeyError, ValueError) as exc:
         return [_note(f"sample {sample} of {name}: cannot read it ({exc})")]
     if data is None:
-        return [_note(f"sample {sample} of {name}: data not found; pass recon={{name: array}} or file=")]
+        return [
+            _note(f"sample {sample} of {name}: data not found; pass recon={{name: array}} or file=")
+        ]
     xo, xr = data
     options = {k: v for k, v in dict(result.options).items()}
     try:
@@ -871,9 +996,13 @@ def _worst_sample_pictures(result: Any, loader: Callable, name: str, sample: int
     except TopoevalError as exc:
         return [_note(f"sample {sample} of {name}: {exc}")]
     view = _View(comp, np.asarray(xo), np.asarray(xr))
-    return [f"<h4>{_esc(name)}, sample {sample}</h4>",
-            _picture(lambda: _summary_figure(view, comp, title=f"{name}, sample {sample}"),
-                     f"{name} sample {sample}")]
+    return [
+        f"<h4>{_esc(name)}, sample {sample}</h4>",
+        _picture(
+            lambda: _summary_figure(view, comp, title=f"{name}, sample {sample}"),
+            f"{name} sample {sample}",
+        ),
+    ]
 
 
 # ---------------------------------------------------------------------------- sweeps
@@ -901,9 +1030,14 @@ def _sweep_rows(result: Any) -> list[dict[str, Any]]:
     if isinstance(obj, Mapping):
         lens = {len(v) for v in obj.values()}
         if len(lens) > 1:
-            raise InvalidInputError("the sweep's columns have different lengths; pass columns of one length")
+            raise InvalidInputError(
+                "the sweep's columns have different lengths; pass columns of one length"
+            )
         n = lens.pop() if lens else 0
-        return [{k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in obj.items()} for i in range(n)]
+        return [
+            {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in obj.items()}
+            for i in range(n)
+        ]
     if isinstance(obj, Sequence) and all(isinstance(r, Mapping) for r in obj):
         return [dict(r) for r in obj]
     raise InvalidInputError(
@@ -935,7 +1069,9 @@ def _sweep_groups(rows: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, 
     return list(groups.items())
 
 
-def _sweep_figure(rows: list[dict[str, Any]], panels: Sequence[tuple[str, str, bool]], title: str | None = None):
+def _sweep_figure(
+    rows: list[dict[str, Any]], panels: Sequence[tuple[str, str, bool]], title: str | None = None
+):
     from matplotlib.figure import Figure
 
     from .plotting import _COLORS, _HIGHLIGHT, _MARKERS
@@ -954,11 +1090,25 @@ def _sweep_figure(rows: list[dict[str, Any]], panels: Sequence[tuple[str, str, b
             keep = np.isfinite(xs) & np.isfinite(ys) & (xs > 0)
             xs, ys, bad = xs[keep], ys[keep], bad[keep]
             o = np.argsort(xs, kind="stable")
-            ax.plot(xs[o], ys[o], marker=_MARKERS[k % len(_MARKERS)], color=_COLORS[k % len(_COLORS)],
-                    lw=1.4, ms=5, label=name)
+            ax.plot(
+                xs[o],
+                ys[o],
+                marker=_MARKERS[k % len(_MARKERS)],
+                color=_COLORS[k % len(_COLORS)],
+                lw=1.4,
+                ms=5,
+                label=name,
+            )
             if bad.any():  # runs whose compressor exceeded its error bound
-                ax.scatter(xs[bad], ys[bad], s=120, facecolors="none", edgecolors=_HIGHLIGHT, linewidths=1.5,
-                           zorder=5)
+                ax.scatter(
+                    xs[bad],
+                    ys[bad],
+                    s=120,
+                    facecolors="none",
+                    edgecolors=_HIGHLIGHT,
+                    linewidths=1.5,
+                    zorder=5,
+                )
             all_y.append(ys)
         _bit_rate_axis(ax)
         ys = np.concatenate(all_y) if all_y else np.empty(0)
@@ -973,7 +1123,7 @@ def _sweep_figure(rows: list[dict[str, Any]], panels: Sequence[tuple[str, str, b
         ax.set_title(label + " vs bit rate")
         ax.grid(True, which="major", color="0.88", lw=0.6)
         ax.legend(loc="best")
-    for ax in axes[len(panels):]:
+    for ax in axes[len(panels) :]:
         ax.set_axis_off()
     if title:
         fig.suptitle(title, fontsize=11)
@@ -991,9 +1141,26 @@ def _bit_rate_axis(ax: Any) -> None:
 
 
 #: columns of the sweep table, when present (every column is in a collapsed table below it)
-_SWEEP_COLUMNS = ("field", "compressor", "bound", "mode", "abs_bound", "ratio", "bit_rate", "max_error",
-                  "bound_ok", "psnr", "exact_dsl", "exact_dsl_rate", "wasserstein_sublevel",
-                  "bottleneck_sublevel", "wasserstein_superlevel", "cp_total_errors", "status", "error")
+_SWEEP_COLUMNS = (
+    "field",
+    "compressor",
+    "bound",
+    "mode",
+    "abs_bound",
+    "ratio",
+    "bit_rate",
+    "max_error",
+    "bound_ok",
+    "psnr",
+    "exact_dsl",
+    "exact_dsl_rate",
+    "wasserstein_sublevel",
+    "bottleneck_sublevel",
+    "wasserstein_superlevel",
+    "cp_total_errors",
+    "status",
+    "error",
+)
 
 
 def _prepare_sweep(result: Any) -> tuple[list[dict[str, Any]], list[tuple[str, str, bool]]]:
@@ -1071,23 +1238,41 @@ def write_sweep_report(path: Any, result: Any, *, force: bool = False) -> Path:
         + f"; {n_failed} failed, {len(violations)} bound violation(s).</p>",
     ]
     if violations:
-        body.append(_note("Error bound exceeded (circled in red in the curves): " + "; ".join(
-            f"{r.get('field', '')} {r['compressor']} at bound {_fmt(r.get('bound'))}: max error "
-            f"{_fmt(r.get('max_error'))} > {_fmt(r.get('abs_bound'))}" for r in violations)))
+        body.append(
+            _note(
+                "Error bound exceeded (circled in red in the curves): "
+                + "; ".join(
+                    f"{r.get('field', '')} {r['compressor']} at bound {_fmt(r.get('bound'))}: max error "
+                    f"{_fmt(r.get('max_error'))} > {_fmt(r.get('abs_bound'))}"
+                    for r in violations
+                )
+            )
+        )
     if not panels:
-        body.append(_note("none of psnr, wasserstein_sublevel, exact_dsl, cp_total_errors is in the rows; "
-                          "no curve drawn"))
+        body.append(
+            _note(
+                "none of psnr, wasserstein_sublevel, exact_dsl, cp_total_errors is in the rows; "
+                "no curve drawn"
+            )
+        )
     elif ok:
         body.append("<h2>Rate-distortion curves</h2>")
-        cap = ("Each metric against the bit rate (bits per value; log axis), one line per compressor, points "
-               "in order of bit rate; log (or symmetric-log, when a value is 0) metric axes. Failed runs "
-               "are left out.")
+        cap = (
+            "Each metric against the bit rate (bits per value; log axis), one line per compressor, points "
+            "in order of bit rate; log (or symmetric-log, when a value is 0) metric axes. Failed runs "
+            "are left out."
+        )
         if len(fields) > 1:
             for fname in fields:
                 sel = [r for r in ok if str(r.get("field")) == fname]
                 body.append(f"<h3>{_esc(fname)}</h3>")
-                body.append(_picture(lambda sel=sel: _sweep_figure(sel, panels),
-                                     f"rate-distortion curves of {fname}", cap))
+                body.append(
+                    _picture(
+                        lambda sel=sel: _sweep_figure(sel, panels),
+                        f"rate-distortion curves of {fname}",
+                        cap,
+                    )
+                )
         else:
             body.append(_picture(lambda: _sweep_figure(ok, panels), "rate-distortion curves", cap))
     shown = [c for c in _SWEEP_COLUMNS if c in columns]
@@ -1140,7 +1325,8 @@ def save_sweep_plot(path: Any, result: Any, *, force: bool = False) -> Path:
     rows, panels = _prepare_sweep(result)
     if not panels:
         raise InvalidInputError(
-            "the sweep's rows need at least one of psnr, wasserstein_sublevel, exact_dsl, cp_total_errors")
+            "the sweep's rows need at least one of psnr, wasserstein_sublevel, exact_dsl, cp_total_errors"
+        )
     _check_output(path, force)
     with plotting._style():
         fig = _sweep_figure(_ok(rows), panels)
