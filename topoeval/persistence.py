@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import as_real_array, check_choice, check_finite, nonfinite_mask
-from .errors import InvalidInputError
+from .errors import InvalidInputError, InvalidOptionError
 
 __all__ = ["Diagram", "persistence_diagram"]
 
@@ -143,6 +143,15 @@ class Diagram:
         self.filtration = filtration
         self.shape = shape
 
+    @classmethod
+    def _new(cls, births, deaths, birth_index, death_index, filtration, shape) -> "Diagram":
+        """Internal constructor: takes the (already valid) arrays without copying them."""
+        self = object.__new__(cls)
+        self.births, self.deaths = births, deaths
+        self.birth_index, self.death_index = birth_index, death_index
+        self.filtration, self.shape = filtration, shape
+        return self
+
     # ------------------------------------------------------------------ views
     def __len__(self) -> int:
         return int(self.births.shape[0])
@@ -180,13 +189,13 @@ class Diagram:
         return np.abs(self.deaths - self.births)
 
     def _take(self, sel) -> "Diagram":
-        return Diagram(
+        return Diagram._new(
             self.births[sel],
             self.deaths[sel],
             self.birth_index[sel],
             self.death_index[sel],
-            filtration=self.filtration,
-            shape=self.shape,
+            self.filtration,
+            self.shape,
         )
 
     def finite(self) -> "Diagram":
@@ -303,8 +312,6 @@ def persistence_diagram(
     check_choice(connectivity, "connectivity", CONNECTIVITIES)
     check_choice(nan_policy, "nan_policy", _NAN_POLICIES)
     if not isinstance(keep_zero, (bool, np.bool_)):
-        from .errors import InvalidOptionError
-
         raise InvalidOptionError(f"keep_zero={keep_zero!r} is not valid; pass True or False")
     arr = as_real_array(array, "array")
     return _compute(arr, filtration, connectivity, nan_policy, bool(keep_zero))
@@ -414,20 +421,22 @@ def _compute(
         order, n_active, spare = radix_sort_cells(
             src, filtration == "superlevel", np.array(core, dtype=np.int64), lay.tables
         )
-        del src
         if n_active < n and nan_policy == "raise":  # the sort counted the non-finite cells
             del order, spare
             check_finite(arr, "array", hint=_NAN_HINT)
-        if lay.size <= 2 * n:
-            parent = spare.view(np.int32)[: lay.size]
-        else:
-            del spare
-            parent = np.empty(lay.size, dtype=np.int32)
+        # the union-find array reuses the sort's spare buffer, 64-byte aligned so that a
+        # brick of 16 int32 is exactly one cache line
+        buf = spare.view(np.int32)
+        if lay.size + 16 > buf.shape[0]:
+            del spare, buf
+            buf = np.empty(lay.size + 16, dtype=np.int32)
+        start = (-buf.ctypes.data % 64) // 4
+        parent = buf[start : start + lay.size]
         parent.fill(-1)
     else:  # more than 2**31 cells: argsort and int64 indices
         if nan_policy == "raise":
             check_finite(arr, "array", hint=_NAN_HINT)
-        flat = np.asarray(arr, dtype=np.float64).reshape(-1)
+        src = flat = np.asarray(arr, dtype=np.float64).reshape(-1)
         key = -flat if filtration == "superlevel" else flat
         mask = nonfinite_mask(flat)
         if mask is None:
@@ -435,17 +444,17 @@ def _compute(
         else:
             idx = np.flatnonzero(~mask)
             order = idx[np.argsort(key[idx], kind="stable")]
-        del flat, key, mask
+        del key, mask
         multi = np.unravel_index(order, core)
         order = np.zeros(order.shape[0], dtype=np.int64)
         for i in range(len(core)):
             order += lay.tables[i][multi[i]]
         del multi
         n_active = order.shape[0]
-        parent = np.full(lay.size, -1, dtype=np.int64)
+        parent = buf = np.full(lay.size, -1, dtype=np.int64)
     bcells, dcells = union_find_padded(order, n_active, parent, lay.offsets, lay.lmask, lay.pf)
-    del order, parent
-    return _make_diagram(arr, shape, lay, bcells, dcells, filtration, keep_zero)
+    del order, parent, buf
+    return _make_diagram(src, shape, lay, bcells, dcells, filtration, keep_zero)
 
 
 def _c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -455,28 +464,31 @@ def _c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(strides)
 
 
-def _make_diagram(arr, shape, lay, bcells, dcells, filtration, keep_zero) -> Diagram:
-    d = len(shape)
-    keep_axes = [i for i, s in enumerate(shape) if s > 1]
+def _make_diagram(src, shape, lay, bcells, dcells, filtration, keep_zero) -> Diagram:
+    """Diagram from the storage indices of the critical cells (``src``: values in C order)."""
+    from ._kernels._persistence import cells_to_pairs
 
-    def to_full(pcells):
-        out = np.zeros((pcells.shape[0], d), dtype=np.int64)
-        if pcells.shape[0] == 0:
-            return out
-        pm = lay.to_core(pcells)
-        if keep_axes:
-            for j, ax in enumerate(keep_axes):
-                out[:, ax] = pm[:, j]
-        return out
-
-    bidx = to_full(bcells)
-    ess = dcells < 0
-    didx = to_full(np.where(ess, bcells, dcells))
-    didx[ess] = -1
-    births = np.asarray(arr[tuple(bidx.T)], dtype=np.float64)
-    deaths = np.asarray(arr[tuple(np.where(ess[:, None], bidx, didx).T)], dtype=np.float64)
-    deaths[ess] = np.inf if filtration == "sublevel" else -np.inf
+    births, deaths, bcore, dcore = cells_to_pairs(
+        bcells,
+        dcells,
+        src,
+        np.array(lay.core, dtype=np.int64),
+        np.array(lay.B, dtype=np.int64),
+        np.array(lay.NB, dtype=np.int64),
+        filtration == "superlevel",
+    )
     if not keep_zero:
         sel = births != deaths
-        births, deaths, bidx, didx = births[sel], deaths[sel], bidx[sel], didx[sel]
-    return Diagram(births, deaths, bidx, didx, filtration=filtration, shape=shape)
+        if not sel.all():
+            births, deaths, bcore, dcore = births[sel], deaths[sel], bcore[sel], dcore[sel]
+    if len(shape) == bcore.shape[1]:
+        bidx, didx = bcore, dcore
+    else:  # put the size-1 axes back
+        keep_axes = [i for i, s in enumerate(shape) if s > 1]
+        bidx = np.zeros((births.shape[0], len(shape)), dtype=np.int64)
+        didx = np.zeros((births.shape[0], len(shape)), dtype=np.int64)
+        didx[dcore[:, 0] < 0] = -1
+        for j, ax in enumerate(keep_axes):
+            bidx[:, ax] = bcore[:, j]
+            didx[:, ax] = dcore[:, j]
+    return Diagram._new(births, deaths, bidx, didx, filtration, shape)

@@ -338,3 +338,64 @@ def radix_sort_cells(src, superlevel, core, tables):
     if src_is_a:
         return pay_a, n - n_bad, keys_b
     return pay_b, n - n_bad, keys_a
+
+
+# ---------------------------------------------------------------- output
+@njit(cache=True, nogil=True)
+def cells_to_pairs(bcells, dcells, src, core, bdims, nbricks, superlevel):
+    """Multi-indices and values of the critical cells.
+
+    Parameters
+    ----------
+    bcells, dcells : (m,) int64
+        Storage indices of the birth and death cells (``dcells`` -1: never dies).
+    src : (n,) array
+        The values in C order.
+    core, bdims, nbricks : (d,) int64
+        Array shape (size-1 axes removed), brick shape and number of bricks per axis.
+    superlevel : bool
+        Never-dying classes get death ``-inf`` instead of ``+inf``.
+
+    Returns
+    -------
+    births, deaths : (m,) float64
+    birth_index, death_index : (m, d) int64
+        Core coordinates; ``death_index`` rows are -1 for never-dying classes.
+    """
+    m = bcells.shape[0]
+    d = core.shape[0]
+    bsize = np.int64(1)
+    for i in range(d):
+        bsize *= bdims[i]
+    births = np.empty(m, dtype=np.float64)
+    deaths = np.empty(m, dtype=np.float64)
+    bidx = np.empty((m, d), dtype=np.int64)
+    didx = np.empty((m, d), dtype=np.int64)
+    inf = -np.inf if superlevel else np.inf
+    for t in range(2):
+        cells = bcells if t == 0 else dcells
+        idx = bidx if t == 0 else didx
+        vals = births if t == 0 else deaths
+        for j in range(m):
+            s = cells[j]
+            if s < 0:
+                for i in range(d):
+                    idx[j, i] = -1
+                vals[j] = inf
+                continue
+            brick = s // bsize
+            loc = s - brick * bsize
+            flat = np.int64(0)
+            for i in range(d - 1, -1, -1):
+                bq = brick // nbricks[i]
+                bc = brick - bq * nbricks[i]
+                brick = bq
+                lq = loc // bdims[i]
+                lc = loc - lq * bdims[i]
+                loc = lq
+                x = bc * bdims[i] + lc - 1
+                idx[j, i] = x
+            for i in range(d):
+                flat = flat * core[i] + idx[j, i]
+            vals[j] = np.float64(src[flat])
+    return births, deaths, bidx, didx
