@@ -88,7 +88,7 @@ def main(argv=None):
     if args.only:
         shapes = [s for s in shapes if len(s) == int(args.only[0])]
     print(f"topoeval {te.__version__}, numpy {np.__version__}; median of {args.repeat}; cells/s from CPU time")
-    print(f"{'field':<22}{'method':<28}{'wall s':>9}{'cpu s':>9}{'Mcells/s':>10}{'ratio':>8}")
+    print(f"{'field':<24}{'method':<28}{'wall s':>9}{'cpu s':>9}{'Mcells/s':>10}{'ratio':>8}")
     for shape in shapes:
         noise = rng.normal(size=shape).astype(np.float32)
         smooth = gaussian_filter(noise, 4.0, mode="wrap").astype(np.float32)
@@ -99,30 +99,30 @@ def main(argv=None):
             for conn in ("full", "freudenthal"):
                 w, c = _timeit(lambda: critical_points(a, connectivity=conn), args.repeat)
                 base = bases[conn] = c
-                print(f"{label:<22}{'topoeval ' + conn:<28}{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}{1.0:8.2f}")
+                print(f"{label:<24}{'topoeval ' + conn:<28}{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}{1.0:8.2f}")
                 ref = numpy_classify(a, conn)
                 if ref is not None:
                     same = np.array_equal(ref, critical_points(a, connectivity=conn).types)
                     w, c = _timeit(lambda: numpy_classify(a, conn), max(1, args.repeat // 2), warm=lambda: None)
-                    print(f"{'':<22}{'numpy ' + conn + (' (agrees)' if same else ' (DIFFERS)'):<28}"
+                    print(f"{'':<24}{'numpy ' + conn + (' (agrees)' if same else ' (DIFFERS)'):<28}"
                           f"{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}{c / base:8.2f}")
             w, c = _timeit(lambda: scipy_extrema(a), max(1, args.repeat // 2), warm=lambda: None)
-            print(f"{'':<22}{'scipy extrema only':<28}{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}{c / bases['full']:8.2f}")
+            print(f"{'':<24}{'scipy extrema only':<28}{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}{c / bases['full']:8.2f}")
             small = a[(slice(0, 48),) * a.ndim] if a.ndim == 2 else a[(slice(0, 12),) * a.ndim]
             w0, c0 = time.perf_counter(), time.process_time()
             naive_critical_points(small, "freudenthal")
             c0 = time.process_time() - c0
-            print(f"{'':<22}{'naive Python (freudenthal)':<28}{'':>9}{'':>9}{small.size / c0 / 1e6:10.3f}"
+            print(f"{'':<24}{'naive Python (freudenthal)':<28}{'':>9}{'':>9}{small.size / c0 / 1e6:10.3f}"
                   f"{(n / (small.size / c0)) / bases['freudenthal']:8.0f}")
             r = a + np.float32(0.01) * rng.normal(size=shape).astype(np.float32)
             w, c = _timeit(lambda: critical_point_errors(a, r), max(1, args.repeat // 2))
-            print(f"{'':<22}{'critical_point_errors':<28}{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}")
+            print(f"{'':<24}{'critical_point_errors':<28}{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}")
             w, c = _timeit(
                 lambda: critical_point_errors(a, r, min_persistence=0.01),
                 1,
                 warm=lambda: critical_point_errors(small, small, min_persistence=0.01),
             )
-            print(f"{'':<22}{'  with min_persistence':<28}{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}")
+            print(f"{'':<24}{'  with min_persistence':<28}{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}")
     print("ratio = CPU time of the method / CPU time of topoeval with the same connectivity "
           "(full for the scipy row; naive: extrapolated from a 48^2 / 12^3 corner); "
           "> 1: topoeval is faster")
