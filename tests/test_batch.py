@@ -594,3 +594,38 @@ def test_jobs_default_to_all_cores(tmp_path, capsys, monkeypatch):
     assert seen == [2]
     assert batch("/orig", "/rec/a", file=tmp_path / "a.h5", sample_fn=pointwise_metrics).n_ok == 12
     assert seen == [2, 2]
+
+
+def test_ctrl_c_on_a_pool_run_then_resume(tmp_path):
+    """SIGINT to the whole process group (what Ctrl-C does): the run stops, workers end, resume finishes."""
+    _indexed(tmp_path / "a.h5", n=40)
+    out, log = tmp_path / "r.csv", tmp_path / "log"
+    code = (
+        "from topoeval.batch import batch; from tests.test_batch import slow_logged_fn;"
+        f"batch('/orig', '/rec/*', file={str(tmp_path / 'a.h5')!r}, jobs=2, output={str(out)!r},"
+        f" sample_fn=slow_logged_fn, log={str(log)!r}, delay=0.05)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, start_new_session=True,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    journal = tmp_path / "r.csv.partial"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if journal.exists() and journal.read_text().count("\n") > 10:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "KeyboardInterrupt" in stderr
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):  # no worker left behind
+        os.killpg(proc.pid, 0)
+    assert not out.exists()
+    n_done = journal.read_text().count("\n") - 1
+    assert 10 <= n_done < 80
+    res = batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=2, output=out, resume=True,
+                sample_fn=slow_logged_fn, log=str(log), delay=0.05)
+    assert len(res) == 80 and res.n_failed == 0 and not journal.exists()
+    # finished rows were not computed again: at most the blocks in flight at the interrupt
+    # (2 workers x 2 queued blocks x 2 samples x 2 reconstructions) ran twice
+    assert 80 <= len(log.read_text().split()) <= 80 + 16
