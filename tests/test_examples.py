@@ -79,6 +79,19 @@ def test_autoencoder_architecture(demo):
         demo.build_autoencoder(init="xavier")
 
 
+def test_he_normal_init_saturates_tanh(demo):
+    """Why the demo uses PyTorch's default (He-uniform) initialisation: see examples/README.md."""
+    x = torch.from_numpy(demo.make_sinusoids(32, np.random.default_rng(2)))
+    for seed in range(3):
+        frac = {}
+        for init in demo.INITS:
+            torch.manual_seed(seed)
+            with torch.no_grad():
+                t = torch.tanh(32.0 * torch.diff(demo.build_autoencoder(init=init)(x), dim=1))
+            frac[init] = ((1 - t * t) == 0).float().mean().item()  # float32 derivative exactly 0
+        assert frac["he-normal"] > 0.7 and frac["he-uniform"] < 0.45, frac
+
+
 def test_evaluate_uses_the_toolkit_functions(demo):
     rng = np.random.default_rng(1)
     orig = demo.make_sinusoids(4, rng, 256)
