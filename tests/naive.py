@@ -397,15 +397,17 @@ def naive_lower_link_euler(a, connectivity="full"):
     return out.reshape(a.shape)
 
 
-def naive_cell_persistence(a, connectivity="full", superlevel=False):
+def naive_cell_persistence(a, connectivity="full", superlevel=False, omit=None):
     """Per-cell (birth persistence, death persistence) of the 0-D filtration by (value, flat index)
-    (descending for superlevel), elder rule by entry order; plain union-find on a Python list."""
+    (descending for superlevel), elder rule by entry order; plain union-find on a Python list.
+    ``omit``: bool mask of cells left out of the domain."""
     a = np.asarray(a)
     keep = [i for i, s in enumerate(a.shape) if s > 1] or [0]
     core = a.reshape([a.shape[i] for i in keep]).astype(np.float64)
     shape = core.shape
     cells = list(itertools.product(*[range(s) for s in shape]))
-    order = sorted(range(len(cells)), key=lambda i: (core[cells[i]], i), reverse=superlevel)
+    dom = np.ones(len(cells), bool) if omit is None else ~np.asarray(omit).reshape(-1)
+    order = sorted((i for i in range(len(cells)) if dom[i]), key=lambda i: (core[cells[i]], i), reverse=superlevel)
     index = {c: i for i, c in enumerate(cells)}
     offsets = naive_cp_offsets(core.ndim, connectivity)
     parent, entered = {}, {}
@@ -434,7 +436,7 @@ def naive_cell_persistence(a, connectivity="full", superlevel=False):
             birth[r] = p
             death[i] = max(death[i], p)
             parent[r] = roots[0]
-    for i in range(len(cells)):
+    for i in parent:
         if parent[i] == i:
             birth[i] = np.inf
     return birth.reshape(a.shape), death.reshape(a.shape)

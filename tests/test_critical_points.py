@@ -183,6 +183,31 @@ def test_persistence_matches_naive(conn, shape):
         assert ((bsub > 0) <= (cp.types == 1)).all() and ((bsup > 0) <= (cp.types == 5)).all()
 
 
+@pytest.mark.parametrize("conn", CONNS)
+def test_persistence_with_omitted_cells_matches_naive(conn):
+    rng = np.random.default_rng(53)
+    for shape in [(9, 10), (4, 5, 6)]:
+        a = rng.normal(size=shape)
+        a[rng.random(shape) < 0.25] = np.nan
+        bad = np.isnan(a)
+        cp = critical_points(a, connectivity=conn, nan_policy="omit", persistence=True)
+        bsub, dsub = naive_cell_persistence(a, conn, omit=bad)
+        bsup, dsup = naive_cell_persistence(a, conn, superlevel=True, omit=bad)
+        want = np.maximum(dsub, dsup)
+        want[cp.types == 1] = bsub[cp.types == 1]
+        want[cp.types == 5] = bsup[cp.types == 5]
+        want[cp.types <= 0] = 0
+        np.testing.assert_array_equal(cp.persistence, want)
+        # one never-dying minimum (and maximum) per component of the domain
+        if conn == "full":
+            from scipy.ndimage import label
+
+            lab, n_comp = label(~bad, structure=np.ones((3,) * len(shape)))
+            isolated = int((np.bincount(lab.ravel())[1:] == 1).sum())  # lone cells: minima only
+            assert np.isinf(cp.persistence[cp.types == 1]).sum() == n_comp
+            assert np.isinf(cp.persistence[cp.types == 5]).sum() == n_comp - isolated
+
+
 @pytest.mark.parametrize("shape", [(30,), (15, 16), (6, 7, 8)])
 def test_persistence_matches_diagrams(shape):
     rng = np.random.default_rng(17)

@@ -23,8 +23,8 @@ shows as a simple saddle.)
 A 1-D array has only minima, maxima and regular cells; in >= 4-D the saddles of
 intermediate index have connected lower and upper links and are classified regular.
 The dimension that decides the kinds is the number of axes longer than 1 (a
-``(1, n, m)`` array is classified like an ``(n, m)`` one).  A one-cell array has an
-empty link: its cell is a minimum.
+``(1, n, m)`` array is classified like an ``(n, m)`` one).  A cell with an empty link (a
+one-cell array, or a cell cut off by omitted non-finite cells) is a minimum.
 
 Conventions
 -----------

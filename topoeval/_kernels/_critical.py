@@ -8,7 +8,9 @@ is precomputed in Python; the kernels only look at bitmasks of neighbours:
 * ``n_nb <= 16`` (1-D, 2-D, 3-D Freudenthal): a lookup table ``lut[mask]`` of
   component counts (``2**n_nb`` int8 entries, built once by :func:`build_lut`);
 * ``16 < n_nb <= 62`` (3-D full, 4-D/5-D Freudenthal): flood fill on the
-  bitmask, a dilation step being 8 table look-ups (one per byte of the mask);
+  bitmask, a dilation step being one table look-up per byte of the mask; the interior of
+  3-D arrays with the 26-neighbourhood uses a bitboard of the 3x3x3 cube instead, where a
+  dilation step is six shifts (:func:`classify_3d_full_inner`);
 * more neighbours (full connectivity in >= 4-D): a plain BFS over boolean arrays.
 
 Ties are broken by simulation of simplicity: cell ``p`` is *lower* than ``q``
@@ -224,7 +226,6 @@ def _count_bfs(sel, adj, deg, stack, seen):
             continue
         count += 1
         seen[s] = True
-        top = 0
         stack[0] = s
         top = 1
         while top > 0:
