@@ -626,3 +626,13 @@ def test_sos_order_matches_stable_argsort():
         np.testing.assert_array_equal(_sos_order(v, None), np.argsort(v, kind="stable"))
         idx = np.flatnonzero(rng.random(v.size) < 0.5)
         np.testing.assert_array_equal(_sos_order(v, idx), idx[np.argsort(v[idx], kind="stable")])
+
+
+def test_public_name_works_after_submodule_import():
+    # importing the submodule makes `topoeval.critical_points` the module; it forwards calls
+    import topoeval.critical_points as mod
+
+    cp = te.critical_points(np.array([2.0, 1.0, 3.0]))
+    assert isinstance(cp, CriticalPoints) and cp.types.tolist() == [5, 1, 5]
+    assert mod.critical_points is critical_points
+    assert te.critical_point_errors is critical_point_errors
