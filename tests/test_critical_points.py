@@ -639,3 +639,23 @@ def test_public_name_works_after_submodule_import():
     assert te.critical_points(a).types.tolist() == [5, 1, 5]
     assert mod.critical_points is critical_points
     assert te.critical_point_errors is critical_point_errors
+
+
+@pytest.mark.parametrize("conn", CONNS)
+def test_metamorphic(conn):
+    rng = np.random.default_rng(59)
+    swap = {0: 0, 1: 5, 5: 1, 2: 2, 3: 4, 4: 3, 6: 6}
+    for shape in [(11, 13), (6, 7, 8)]:
+        a = rng.normal(size=shape)  # distinct values: tie-breaking plays no role
+        t = critical_points(a, connectivity=conn).types
+        # strictly increasing transforms keep every type
+        np.testing.assert_array_equal(critical_points(np.exp(3 * a) - 7, connectivity=conn).types, t)
+        # negation swaps minima/maxima and joins/splits
+        np.testing.assert_array_equal(critical_points(-a, connectivity=conn).types, np.vectorize(swap.get)(t))
+        # flipping all axes maps the Freudenthal triangulation (and the full one) onto itself
+        flip = (slice(None, None, -1),) * a.ndim
+        np.testing.assert_array_equal(critical_points(a[flip], connectivity=conn).types, t[flip])
+        # permuting axes maps {0, 1}^d onto itself: both triangulations are invariant
+        np.testing.assert_array_equal(critical_points(a.T, connectivity=conn).types, t.T)
+        if conn == "full":  # flipping one axis changes the Freudenthal diagonals, not the full cube
+            np.testing.assert_array_equal(critical_points(a[::-1], connectivity=conn).types, t[::-1])
