@@ -97,30 +97,30 @@ def main(argv=None):
             n = a.size
             bases = {}
             for conn in ("full", "freudenthal"):
-                w, c = _timeit(lambda: critical_points(a, connectivity=conn), args.repeat)
+                w, c = _timeit(lambda a=a, conn=conn: critical_points(a, connectivity=conn), args.repeat)
                 base = bases[conn] = c
                 print(f"{label:<24}{'topoeval ' + conn:<28}{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}{1.0:8.2f}")
                 ref = numpy_classify(a, conn)
                 if ref is not None:
                     same = np.array_equal(ref, critical_points(a, connectivity=conn).types)
-                    w, c = _timeit(lambda: numpy_classify(a, conn), max(1, args.repeat // 2), warm=lambda: None)
+                    w, c = _timeit(lambda a=a, conn=conn: numpy_classify(a, conn), max(1, args.repeat // 2), warm=lambda: None)
                     print(f"{'':<24}{'numpy ' + conn + (' (agrees)' if same else ' (DIFFERS)'):<28}"
                           f"{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}{c / base:8.2f}")
-            w, c = _timeit(lambda: scipy_extrema(a), max(1, args.repeat // 2), warm=lambda: None)
+            w, c = _timeit(lambda a=a: scipy_extrema(a), max(1, args.repeat // 2), warm=lambda: None)
             print(f"{'':<24}{'scipy extrema only':<28}{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}{c / bases['full']:8.2f}")
             small = a[(slice(0, 48),) * a.ndim] if a.ndim == 2 else a[(slice(0, 12),) * a.ndim]
-            w0, c0 = time.perf_counter(), time.process_time()
+            c0 = time.process_time()
             naive_critical_points(small, "freudenthal")
             c0 = time.process_time() - c0
             print(f"{'':<24}{'naive Python (freudenthal)':<28}{'':>9}{'':>9}{small.size / c0 / 1e6:10.3f}"
                   f"{(n / (small.size / c0)) / bases['freudenthal']:8.0f}")
             r = a + np.float32(0.01) * rng.normal(size=shape).astype(np.float32)
-            w, c = _timeit(lambda: critical_point_errors(a, r), max(1, args.repeat // 2))
+            w, c = _timeit(lambda a=a, r=r: critical_point_errors(a, r), max(1, args.repeat // 2))
             print(f"{'':<24}{'critical_point_errors':<28}{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}")
             w, c = _timeit(
-                lambda: critical_point_errors(a, r, min_persistence=0.01),
+                lambda a=a, r=r: critical_point_errors(a, r, min_persistence=0.01),
                 1,
-                warm=lambda: critical_point_errors(small, small, min_persistence=0.01),
+                warm=lambda s=small: critical_point_errors(s, s, min_persistence=0.01),
             )
             print(f"{'':<24}{'  with min_persistence':<28}{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}")
     print("ratio = CPU time of the method / CPU time of topoeval with the same connectivity "

@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import topoeval as te
-from topoeval.critical_points import CriticalPointErrors, CriticalPoints, _link, critical_point_errors, critical_points
+from topoeval.critical_points import (
+    CriticalPointErrors,
+    CriticalPoints,
+    _link,
+    critical_point_errors,
+    critical_points,
+)
 from topoeval.errors import (
     InvalidDTypeError,
     InvalidInputError,

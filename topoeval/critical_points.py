@@ -105,9 +105,9 @@ from ._validation import (
     check_same_shape,
     nonfinite_mask,
 )
-from .errors import InvalidInputError, InvalidOptionError
+from .errors import InvalidOptionError
 
-__all__ = ["critical_points", "CriticalPoints", "critical_point_errors", "CriticalPointErrors"]
+__all__ = ["CriticalPointErrors", "CriticalPoints", "critical_point_errors", "critical_points"]
 
 CONNECTIVITIES = ("full", "freudenthal")
 _NAN_POLICIES = ("raise", "omit")
@@ -159,7 +159,7 @@ def _resolve_kind(kind: Any, allowed: tuple[str, ...]) -> str:
 # --------------------------------------------------------------------------- neighbourhoods
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _link(ndim: int, connectivity: str):
     """Neighbour offsets (n_nb, d) and the link graph (adjacency bit masks / lists)."""
     if connectivity == "full":
@@ -224,7 +224,7 @@ def _classify(arr: np.ndarray, connectivity: str, bad: np.ndarray | None):
     core = _core_shape(shape)
     v = np.ascontiguousarray(arr).reshape(-1)
     ndim = len(core)
-    offs, adj, lists, deg, lut, dil = _link(ndim, connectivity)
+    offs, _adj, lists, deg, lut, dil = _link(ndim, connectivity)
     cstr = np.ones(ndim, dtype=np.int64)
     for i in range(ndim - 2, -1, -1):
         cstr[i] = cstr[i + 1] * core[i + 1]
@@ -839,6 +839,6 @@ class _CallableModule(type(dataclasses)):
         return critical_points(*args, **kwargs)
 
 
-import sys as _sys  # noqa: E402
+import sys as _sys
 
 _sys.modules[__name__].__class__ = _CallableModule

@@ -344,8 +344,7 @@ def cell_persistence(vals, porder, pfo, parent, birth_pers, death_pers):
                     young = r
                 pers = abs(xq - vals[-parent[young] - 2])
                 birth_pers[young] = pers
-                if pers > death_pers[q]:
-                    death_pers[q] = pers
+                death_pers[q] = max(death_pers[q], pers)
                 parent[young] = root
                 parent[q] = root
     for t in range(porder.size):
