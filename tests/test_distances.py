@@ -115,8 +115,23 @@ SMALL_SIZES = [(0, 0), (0, 3), (4, 0), (1, 1), (3, 5), (7, 7), (12, 9), (25, 30)
 SCALE = {"large": 2.0**-27, "tiny": 2.0**27, "superlevel": -1.0}
 
 
+SOLVERS = {
+    "pot": {},
+    "dense": {"_POT_MAX_PAIRS": -1, "_DENSE_MAX_POINTS": 10**9},
+    "sparse": {"_POT_MAX_PAIRS": -1, "_DENSE_MAX_POINTS": 0},
+}
+
+
+@pytest.fixture(params=sorted(SOLVERS))
+def solver(request, monkeypatch):
+    """Force one of the three exact solvers (POT's simplex, dense assignment, sparse flow)."""
+    for name, value in SOLVERS[request.param].items():
+        monkeypatch.setattr(tdist, name, value)
+    return request.param
+
+
 @pytest.mark.parametrize("kind", KINDS)
-def test_wasserstein_matches_gudhi_pot(kind):
+def test_wasserstein_matches_gudhi_pot(kind, solver):
     s = SCALE.get(kind, 1.0)
     for a, b in _pairs(11, kind, SMALL_SIZES):
         for p in ORDERS:
@@ -330,14 +345,26 @@ def test_sparse_solver_with_few_neighbours_matches_pot(kind):
                 check_matching(a, b, got, m, p, q)
 
 
-def test_public_api_uses_sparse_solver_on_large_diagrams():
+def test_public_api_uses_sparse_solver_on_large_diagrams(monkeypatch):
+    monkeypatch.setattr(tdist, "_POT_MAX_PAIRS", 10_000)  # keep the oracle (POT) fast
     rng = np.random.default_rng(23)
     f = rng.normal(size=(64, 64))
     g = f + rng.normal(size=f.shape) * 0.3
     a, b = _gudhi_dgm(f), _gudhi_dgm(g)
-    assert len(a) + len(b) > tdist._DENSE_MAX_POINTS
+    assert len(a) * len(b) > tdist._POT_MAX_PAIRS and len(a) + len(b) > tdist._DENSE_MAX_POINTS
     for p in (1.0, 2.0):
         got, m = te.wasserstein_distance(a, b, order=p, matching=True)
         assert got == pytest.approx(gudhi_w(a, b, p, 2.0), rel=1e-9)
         check_matching(a, b, got, m, p, 2.0)
     assert te.bottleneck_distance(a, b) == gudhi_b(a, b)
+
+
+def test_offset_diagrams(solver):
+    """Huge coordinates, small differences: exact whatever the offset (an isometry)."""
+    rng = np.random.default_rng(24)
+    a = _family(rng, "normal", 30)
+    b = _family(rng, "normal", 25)
+    for p in ORDERS:
+        ref = gudhi_w(a, b, p, 2.0)
+        assert te.wasserstein_distance(a + 1e6, b + 1e6, order=p) == pytest.approx(ref, rel=1e-9)
+    assert te.bottleneck_distance(a + 1e6, b + 1e6) == pytest.approx(gudhi_b(a, b), rel=1e-9)

@@ -36,7 +36,10 @@ __all__ = ["wasserstein_distance", "bottleneck_distance"]
 
 _ESSENTIAL = ("match", "ignore")
 
-# Problems with at most this many points (both diagrams together) are solved densely.
+# Small problems (n * m <= _POT_MAX_PAIRS) are solved by POT's exact network simplex on the
+# dense (n+1) x (m+1) transport form (checked to be a 0/1 matching, else the dense assignment);
+# larger ones by the sparse solver (the dense assignment up to _DENSE_MAX_POINTS points).
+_POT_MAX_PAIRS = 1_000_000
 _DENSE_MAX_POINTS = 400
 
 
@@ -129,9 +132,47 @@ def _dense_wasserstein(x: np.ndarray, y: np.ndarray, p: float, q: float):
     return match_x, match_y
 
 
+def _pot_wasserstein(x: np.ndarray, y: np.ndarray, p: float, q: float):
+    """Exact W_p^p matching by POT's network simplex on the (n+1) x (m+1) transport form
+    (the last row/column is the diagonal); None when the plan is not a 0/1 matching."""
+    import ot
+
+    n, m = len(x), len(y)
+    cost = np.zeros((n + 1, m + 1))
+    cost[:n, :m] = _pair_dist(x[:, None, 0] - y[None, :, 0], x[:, None, 1] - y[None, :, 1], q) ** p
+    cost[:n, m] = _diag_dist(x, q) ** p
+    cost[n, :m] = _diag_dist(y, q) ** p
+    # the network simplex works to an absolute tolerance: rescale the costs by a power of 2 (the
+    # optimal matching does not change) so that the largest is about 1
+    big = float(cost.max())
+    if big > 0 and np.isfinite(big):
+        cost *= 2.0 ** -np.round(np.log2(big))
+    a = np.ones(n + 1)
+    a[n] = m
+    b = np.ones(m + 1)
+    b[m] = n
+    plan = ot.emd(a, b, cost, numItermax=2000000)
+    block = plan[:n, :m]
+    ones = block > 0.5
+    if not (np.all((block == 0.0) | (block == 1.0)) and (ones.sum(axis=1) <= 1).all() and (ones.sum(axis=0) <= 1).all()):
+        return None
+    match_x = np.full(n, -1, dtype=np.int64)
+    match_y = np.full(m, -1, dtype=np.int64)
+    ii, jj = np.nonzero(ones)
+    match_x[ii] = jj
+    match_y[jj] = ii
+    return match_x, match_y
+
+
 def _solve_wasserstein(x: np.ndarray, y: np.ndarray, p: float, q: float):
     n, m = len(x), len(y)
-    if n + m <= _DENSE_MAX_POINTS or n == 0 or m == 0:
+    if n == 0 or m == 0:
+        return _dense_wasserstein(x, y, p, q)
+    if n * m <= _POT_MAX_PAIRS:
+        res = _pot_wasserstein(x, y, p, q)
+        if res is not None:
+            return res
+    if n + m <= _DENSE_MAX_POINTS:
         return _dense_wasserstein(x, y, p, q)
     return _kd.sparse_wasserstein(x, y, p, q)
 
