@@ -76,7 +76,7 @@ def _smooth(shape, seed):
     from scipy.ndimage import gaussian_filter
 
     rng = np.random.default_rng(seed)
-    f = gaussian_filter(rng.normal(size=shape), sigma=max(2.0, shape[0] / 64))
+    f = gaussian_filter(rng.normal(size=shape), sigma=3.0 if len(shape) == 2 else 2.0)
     f = (f - f.min()) / (f.max() - f.min())
     return f.astype(np.float32)
 
