@@ -142,7 +142,7 @@ def _births(dgm):
     return sorted(map(tuple, dgm.birth_index.tolist()))
 
 
-@pytest.mark.parametrize("shape", [(17, 23), (8, 9, 10)])
+@pytest.mark.parametrize("shape", [(40,), (17, 23), (8, 9, 10)])
 @pytest.mark.parametrize("levels", [None, 4])
 def test_extrema_are_diagram_births(shape, levels):
     rng = np.random.default_rng(11)
@@ -162,14 +162,20 @@ def test_extrema_are_diagram_births(shape, levels):
     neg = critical_points(-a)
     assert sorted(map(tuple, neg.positions("minimum").tolist())) == _births(sup)
     # every merge (death) cell has a disconnected lower / upper link, at most c - 1 deaths each
-    for dgm, comp in ((sub, cp.lower_components), (sup if levels is None else None, cp.upper_components)):
+    # (in 1-D the links are two points: the merge cells are the maxima / minima)
+    saddles = (2, 3, 4, 6)
+    for dgm, comp, other in (
+        (sub, cp.lower_components, 5),
+        (sup if levels is None else None, cp.upper_components, 1),
+    ):
         if dgm is None:
             continue
         fin = dgm.death_index[dgm.death_index[:, 0] >= 0]
         cells, n = np.unique(fin, axis=0, return_counts=True)
+        assert len(cells) > 0
         for c, k in zip(map(tuple, cells), n):
             assert comp[c] >= k + 1
-            assert cp.types[c] in (2, 3, 4, 6)
+            assert cp.types[c] in (saddles if len(shape) > 1 else (other,))
 
 
 @pytest.mark.parametrize("conn", CONNS)
