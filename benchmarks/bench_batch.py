@@ -7,9 +7,13 @@ side in one process, interleaved over the repeats; the script prints the median 
 (reconstruction-sample rows per second) of each and the ratios, and checks that the rows are
 identical.
 
-Every process uses one BLAS thread (see the top of the script).  The Dask cluster is started (and its workers warmed up on a tiny batch) before the timing, as
-for a user with an existing cluster; its start-up time is printed separately.  The process pool
-forks workers from the warm parent for every batch (that cost is inside its timing).
+Every process uses one BLAS thread (see the top of the script).  The Dask LocalCluster runs
+in its own process (a scheduler inside this one would share its GIL with the serial run) and
+is started (and its workers warmed up on a tiny batch) before the timing, as for a user with
+an existing cluster; its start-up time is printed separately.  Besides wall time the script
+prints CPU milliseconds per row for each way (this process, its workers, the scheduler), a
+measure of parallel overhead that a loaded machine does not distort as much as wall time.  The process
+pool forks workers from the warm parent for every batch (that cost is inside its timing).
 
     python benchmarks/bench_batch.py                   # the issue's workload (several minutes)
     python benchmarks/bench_batch.py --samples 32      # a quick look
@@ -29,6 +33,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -62,6 +68,8 @@ def main(argv=None) -> None:
     parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--dask-config", choices=["batch", "default"], default="batch",
+                        help="worker settings of --dask local (profiler off), or Dask's defaults")
     parser.add_argument("--metrics", default="all", help="compare(metrics=...), e.g. pointwise,dsl")
     args = parser.parse_args(argv)
 
@@ -80,26 +88,27 @@ def main(argv=None) -> None:
         recons = ["/sz3/*", "/zfp/*"]
         batch("/orig", recons, file=small, jobs=1, **opts)  # warm the Numba cache in this process
 
-        from dask.distributed import Client, LocalCluster
-
-        t = time.perf_counter()
-        cluster = LocalCluster(n_workers=args.jobs, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        address = cluster.scheduler_address
-        t_start = time.perf_counter() - t
-        t = time.perf_counter()
         import h5py
+        from dask.distributed import Client
 
         from topoeval.compare import compare
 
+        # the cluster runs in its own process (as a user's existing cluster would): a scheduler
+        # in this process would share its GIL with the serial run and bias the comparison
+        t = time.perf_counter()
+        cluster = subprocess.Popen([sys.executable, "-c", _CLUSTER, str(args.jobs), args.dask_config],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        address = cluster.stdout.readline().strip()
+        t_start = time.perf_counter() - t
+        t = time.perf_counter()
         with h5py.File(small, "r") as f:  # every worker loads the kernels for this signature
             a, b = f["orig"][0], f["sz3/1e-2"][0]
         with Client(address) as client:
             client.run(compare, a, b, **opts)
         batch("/orig", recons, file=small, scheduler=address, jobs=args.jobs, **opts)
         t_warm = time.perf_counter() - t
-        print(f"dask: LocalCluster start {t_start:.1f} s, first batch (workers load the kernels) "
-              f"{t_warm:.1f} s - not in the timings below")
+        print(f"dask: LocalCluster (another process) start {t_start:.1f} s, first batch (workers "
+              f"load the kernels) {t_warm:.1f} s - not in the timings below")
 
         ways = {
             "serial": dict(jobs=1),
@@ -107,47 +116,83 @@ def main(argv=None) -> None:
             f"dask {args.jobs} workers": dict(jobs=args.jobs, scheduler=address),
         }
         times: dict[str, list[float]] = {k: [] for k in ways}
-        cpu: dict[str, list[float]] = {k: [] for k in ways}
+        cpu: dict[str, list[tuple[float, float, float]]] = {k: [] for k in ways}
         rows = {}
-        client = Client(address)
         for _ in range(args.repeats):
             for name, kw in ways.items():
-                c0 = _cpu_seconds(client)
+                dask = "scheduler" in kw
+                c0 = _cpu_seconds(address if dask else None, cluster.pid)
                 t = time.perf_counter()
                 res = batch("/orig", recons, file=path, **kw, **opts)
                 times[name].append(time.perf_counter() - t)
-                cpu[name].append(_cpu_seconds(client) - c0)
+                c1 = _cpu_seconds(address if dask else None, cluster.pid)
+                cpu[name].append(tuple(y - x for x, y in zip(c0, c1)))
                 rows[name] = res.rows
                 assert res.n_failed == 0, res.rows[0]
-        client.close()
-        cluster.close()
+        cluster.stdin.close()
+        cluster.wait(timeout=60)
 
     n_rows = 3 * args.samples
     identical = all(r == rows["serial"] for r in rows.values())
     load = os.getloadavg()[0]
-    print(f"\n{'way':<20} {'median s':>10} {'samples/s':>10} {'vs serial':>10} {'CPU ms/row':>11}")
+    print(f"\n{'way':<20} {'median s':>9} {'rows/s':>8} {'vs serial':>10} {'CPU ms/row':>11}"
+          f" {'(parent':>8} {'workers':>8} {'sched)':>7}")
     med = {k: statistics.median(v) for k, v in times.items()}
-    mcpu = {k: statistics.median(v) * 1e3 / n_rows for k, v in cpu.items()}
+    parts = {k: [statistics.median(c[i] for c in v) * 1e3 / n_rows for i in range(3)]
+             for k, v in cpu.items()}
+    mcpu = {k: sum(v) for k, v in parts.items()}
     for k, v in med.items():
-        print(f"{k:<20} {v:>10.2f} {n_rows / v:>10.1f} {med['serial'] / v:>9.2f}x {mcpu[k]:>11.1f}")
+        p0, p1, p2 = parts[k]
+        print(f"{k:<20} {v:>9.2f} {n_rows / v:>8.1f} {med['serial'] / v:>9.2f}x {mcpu[k]:>11.1f}"
+              f" {p0:>8.1f} {p1:>8.1f} {p2:>7.1f}")
     pool, dask = list(med)[1], list(med)[2]
     print(f"\n{pool} / serial throughput: {med['serial'] / med[pool]:.2f}x (target >= 1.7x)")
     print(f"dask / pool throughput:  {med[pool] / med[dask]:.2f} (target >= 0.8)")
     print(f"rows identical in all three: {identical}")
-    print(f"load average at the end: {load:.1f} on {os.cpu_count()} cores.  CPU ms/row counts this "
-          "process, its pool workers and the Dask workers; on an idle machine with jobs cores the "
-          f"wall-time ratio tends to jobs x (serial CPU / parallel CPU): pool "
-          f"{args.jobs * mcpu['serial'] / mcpu[pool]:.2f}x, dask {args.jobs * mcpu['serial'] / mcpu[dask]:.2f}x")
+    print(f"load average at the end: {load:.1f} on {os.cpu_count()} cores (wall-time ratios need "
+          "idle cores).  CPU ms/row: this process + its pool workers, or + the Dask workers and "
+          "the scheduler's process.  With jobs idle cores the wall-time ratio would be about "
+          f"jobs x serial CPU / parallel CPU: pool {args.jobs * mcpu['serial'] / mcpu[pool]:.2f}x, "
+          f"dask {args.jobs * mcpu['serial'] / mcpu[dask]:.2f}x; CPU per row vs serial: pool "
+          f"{mcpu[pool] / mcpu['serial']:.2f}, dask {mcpu[dask] / mcpu['serial']:.2f}")
 
 
-def _cpu_seconds(client) -> float:
-    """CPU seconds used so far by this process, its finished children and the Dask workers."""
+_CLUSTER = """
+import sys
+from topoeval.batch import _LOCAL_DASK_CONFIG, _local_cluster
+if sys.argv[2] == "default":
+    _LOCAL_DASK_CONFIG.clear()
+cluster = _local_cluster(int(sys.argv[1]))  # the cluster of --dask local
+print(cluster.scheduler_address, flush=True)
+sys.stdin.read()  # until the benchmark closes the pipe
+cluster.close()
+"""
+
+
+def _proc_cpu(pid: int) -> float:
+    """utime + stime of a live process (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(address, scheduler_pid) -> tuple[float, float, float]:
+    """CPU seconds so far: (this process, workers, scheduler process).  Workers: the finished pool
+    workers (children) when address is None, else the Dask workers."""
     import resource
 
     own = time.process_time()
-    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
-    workers = sum(client.run(time.process_time).values())
-    return own + ch.ru_utime + ch.ru_stime + workers
+    if address is None:
+        ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own, ch.ru_utime + ch.ru_stime, 0.0
+    from dask.distributed import Client
+
+    with Client(address) as client:
+        workers = sum(client.run(time.process_time).values())
+    return time.process_time(), workers, _proc_cpu(scheduler_pid)
 
 
 if __name__ == "__main__":

@@ -824,18 +824,39 @@ def _run_pool(tasks, make, jobs, sink, max_in_flight, run=None, fail=None):
     pool.shutdown(wait=True)
 
 
+# Dask worker settings for the clusters batch starts itself (--dask local): by default the
+# statistical profiler samples every thread's stack every 10 ms, the event loop ticks every
+# 20 ms and the memory monitor runs every 100 ms, all competing for the GIL with the task
+# thread (about 25 % more CPU per row than a process pool in benchmarks/bench_batch.py).  A
+# batch's tasks are long and uniform: profiler off, slower housekeeping.
+_LOCAL_DASK_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
+
+def _local_cluster(jobs: int):
+    """A Dask ``LocalCluster`` with ``jobs`` one-thread worker processes, as ``--dask local`` uses."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    with dask.config.set(_LOCAL_DASK_CONFIG):
+        return LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                            dashboard_address=None)
+
+
 def _run_dask(tasks, make, jobs, scheduler, sink, max_in_flight, run=None, fail=None):
     """As :func:`_run_pool`, on a Dask cluster."""
     run = _run_task if run is None else run
     fail = _failed_rows if fail is None else fail
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, as_completed
     except ImportError:
         raise missing_dependency("distributed", "dask", "running a batch on Dask (--dask/--scheduler)") from None
     cluster = None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = _local_cluster(jobs)
         client = Client(cluster)
     else:
         try:
