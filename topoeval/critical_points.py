@@ -826,19 +826,3 @@ def critical_point_errors(
     return CriticalPointErrors(
         co, cr, emap, conn, t, int(np.count_nonzero(sig_o)), int(np.count_nonzero(sig_r)), preserved
     )
-
-
-# ``topoeval.critical_points`` is both this submodule and the function: importing the
-# submodule directly (``from topoeval.critical_points import CriticalPoints``) makes the
-# import system set the package attribute ``topoeval.critical_points`` to the module,
-# shadowing the lazy function.  The module is therefore callable and forwards to
-# :func:`critical_points` (as topoeval.compare does), so ``te.critical_points(a)`` works
-# whichever object the attribute holds.
-class _CallableModule(type(dataclasses)):
-    def __call__(self, *args: Any, **kwargs: Any) -> CriticalPoints:
-        return critical_points(*args, **kwargs)
-
-
-import sys as _sys
-
-_sys.modules[__name__].__class__ = _CallableModule
