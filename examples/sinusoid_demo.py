@@ -6,8 +6,9 @@ three times from the same initial weights -- with MSE, with the directional sign
 DSL and the Wasserstein distance between 0-D persistence diagrams (topoeval's own
 ``persistence_diagram`` and ``wasserstein_distance``).
 
-    python examples/sinusoid_demo.py                      # defaults: a few minutes on 2 CPU cores
-    python examples/sinusoid_demo.py --steps 300 --samples 2048 --batch-size 128   # ~20 s smoke run
+    python examples/sinusoid_demo.py       # defaults: ~3 min of CPU (2000 steps of 256 per model)
+    python examples/sinusoid_demo.py --steps 400 --samples 1024 --test-samples 32 --batch-size 32 --points 256
+                                           # the test's size: ~5 s of CPU
 
 It prints the paper's Table 1 and writes, under ``--out`` (default ``examples/output``),
 ``sinusoid_table.md``, ``sinusoid_results.json`` and ``sinusoid_figure2.png`` (original vs
@@ -15,13 +16,16 @@ reconstructions of one held-out sample, and their cumulative signs).
 
 Data (section 3.3): ``sin(linspace(0, 2 pi, 2048) + U(0, 2 pi)) * exp(linspace(-1, 1, 2048))``, the
 exponential ramp reversed with probability 1/2.  Model (Table 4): encoder Linear(2048, 32) - ReLU -
-Linear(32, 2), decoder Linear(2, 32) - ReLU - Linear(32, 2048), He initialisation, Adam lr 1e-3.
+Linear(32, 2), decoder Linear(2, 32) - ReLU - Linear(32, 2048), He initialisation (PyTorch's default
+He-uniform; ``--init he-normal`` for the ReLU-gain normal one, with which DSL-only training does not
+train -- see examples/README.md), Adam lr 1e-3.
 
 Units (as in the paper's Table 1, see examples/README.md): "MSE" is the squared error summed over the
 2048 points of a sample and averaged over samples (the paper's values, e.g. 1888 for a reconstruction
 near 0, are 2048 times a per-point mean); "DSL" is normalized (a fraction in [0, 1], s = 32); "Exact
 DSL" is the number of mismatching step directions out of 2047; "Persistence" is the 1-Wasserstein
-distance (Euclidean ground metric) between the sublevel 0-D diagrams, never-dying classes matched.
+distance (Euclidean ground metric) between the sublevel 0-D diagrams, never-dying classes matched (the
+JSON also records the 2-Wasserstein distance, which is close to the paper's values).
 """
 
 from __future__ import annotations
