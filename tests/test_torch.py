@@ -7,6 +7,7 @@ against topoeval.dsl_gradient.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 import subprocess
@@ -162,7 +163,7 @@ def test_exact_bool_and_mixed_dtypes():
 
 
 def test_default_options_are_documented_values():
-    sig = __import__("inspect").signature
+    sig = inspect.signature
     assert sig(directional_sign_loss).parameters["sharpness"].default == DEFAULT_SHARPNESS
     assert sig(exact_directional_sign_loss).parameters["normalize"].default is False
     assert sig(directional_sign_loss).parameters["normalize"].default is True
