@@ -629,3 +629,30 @@ def test_ctrl_c_on_a_pool_run_then_resume(tmp_path):
     # finished rows were not computed again: at most the blocks in flight at the interrupt
     # (2 workers x 2 queued blocks x 2 samples x 2 reconstructions) ran twice
     assert 80 <= len(log.read_text().split()) <= 80 + 16
+
+
+def test_existing_dask_cluster_uses_all_its_workers(monkeypatch):
+    distributed = pytest.importorskip("dask.distributed")
+    mod = sys.modules["topoeval.batch"]
+    seen = []
+    real_plan, real_run = mod._plan, mod._run_dask
+
+    def plan(orig, recons, todo, jobs):
+        seen.append(("plan", jobs))
+        return real_plan(orig, recons, todo, jobs)
+
+    def run(tasks, make, jobs, scheduler, sink, max_in_flight, **kw):
+        seen.append(("in_flight", max_in_flight))
+        return real_run(tasks, make, jobs, scheduler, sink, max_in_flight, **kw)
+
+    monkeypatch.setattr(mod, "_plan", plan)
+    monkeypatch.setattr(mod, "_run_dask", run)
+    orig = np.random.default_rng(2).random((12, 6, 6))
+    with distributed.LocalCluster(n_workers=3, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        res = batch(orig, orig + 0.1, scheduler=cluster.scheduler_address, jobs=1,
+                    sample_fn=pointwise_metrics)
+    assert res.n_ok == 12
+    np.testing.assert_allclose(res.columns["max_abs_error"], 0.1)
+    # a one-core client still plans and keeps tasks in flight for the cluster's 3 workers
+    assert seen == [("plan", 3), ("in_flight", 6)]

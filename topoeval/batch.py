@@ -846,6 +846,31 @@ def _local_cluster(jobs: int):
                             dashboard_address=None)
 
 
+def _connect(scheduler: str):
+    from dask.distributed import Client
+
+    try:
+        return Client(scheduler, timeout=_DASK_CONNECT_TIMEOUT)
+    except OSError as exc:
+        raise TopoevalIOError(
+            f"cannot connect to the Dask scheduler at {scheduler!r} ({exc}); check the address "
+            "(tcp://host:port) and that the scheduler is running"
+        ) from None
+
+
+def _cluster_threads(scheduler: str) -> int:
+    """Worker threads of the Dask cluster at ``scheduler`` (at least 1)."""
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        raise missing_dependency("distributed", "dask", "running a batch on Dask (--dask/--scheduler)") from None
+    client = _connect(scheduler)
+    try:
+        return max(1, sum(client.nthreads().values()))
+    finally:
+        client.close()
+
+
 def _run_dask(tasks, make, jobs, scheduler, sink, max_in_flight, run=None, fail=None):
     """As :func:`_run_pool`, on a Dask cluster."""
     run = _run_task if run is None else run
@@ -859,13 +884,9 @@ def _run_dask(tasks, make, jobs, scheduler, sink, max_in_flight, run=None, fail=
         cluster = _local_cluster(jobs)
         client = Client(cluster)
     else:
-        try:
-            client = Client(scheduler, timeout=_DASK_CONNECT_TIMEOUT)
-        except OSError as exc:
-            raise TopoevalIOError(
-                f"cannot connect to the Dask scheduler at {scheduler!r} ({exc}); check the address "
-                "(tcp://host:port) and that the scheduler is running"
-            ) from None
+        client = _connect(scheduler)
+        # keep every worker thread of the cluster busy, however many cores this machine has
+        max_in_flight = max(max_in_flight, 2 * sum(client.nthreads().values()))
     try:
         pending = list(reversed(tasks))
         futures = {}
@@ -926,7 +947,8 @@ def batch(
         Write the rows and the summary to this ``.h5``, ``.csv`` (plus ``<stem>.summary.csv``)
         or ``.json`` file.  Rows are appended to ``<output>.partial`` as they complete.
     jobs : int, optional
-        Worker processes; default all cores (``os.cpu_count()``); 1 runs in this process.
+        Worker processes; default all cores (``os.cpu_count()``); 1 runs in this process.  On an
+        existing Dask cluster (``scheduler`` an address) at least all its worker threads are used.
     scheduler : str, optional
         ``"local"`` runs on a new Dask ``LocalCluster`` with ``jobs`` workers; an address such
         as ``"tcp://host:port"`` runs on that existing cluster (its workers must see the files).
@@ -1161,6 +1183,9 @@ def batch(
                     f"sample_fn and the options must be picklable to run in worker processes "
                     f"({_error_text(exc)}); use a module-level function, or jobs=1"
                 ) from None
+        if todo and scheduler not in (None, "local"):
+            # an existing cluster: size the tasks and the number in flight for all its workers
+            jobs = max(jobs, _cluster_threads(scheduler))
         if todo:
             tasks = _plan(orig_src, recon_srcs, todo, jobs)
             make = lambda t: _make_task(orig_src, t, fn, options)  # noqa: E731
