@@ -302,6 +302,10 @@ def test_output_contents(tmp_path):
     d = json.loads((tmp_path / "r.json").read_text())
     assert d["format"] == "topoeval-batch" and d["options"] == {"bad": 3}
     assert len(d["rows"]) == 24 and d["summary"]["/rec/b"]["n_failed"] == 1
+    # every row holds every column, in the order of "columns" (the options included)
+    assert all(list(r) == d["columns"] for r in d["rows"])
+    assert d["rows"][3] == {"recon": "/rec/a", "sample": 3, "diff": None, "opt_bad": 3,
+                            "status": "failed", "error": "RuntimeError: sample with value 3 is cursed"}
 
     batch("/orig", "/rec/*", output=tmp_path / "r.h5", **kw)
     with h5py.File(tmp_path / "r.h5", "r") as f:
@@ -505,7 +509,7 @@ def test_cli_progress_bar_on_a_terminal(tmp_path, capsys, monkeypatch):
     code, stdout, stderr = _cli(capsys, "batch", str(tmp_path / "a.h5"), "--orig", "/orig",
                                 "--recon", "/rec/*", "--metrics", "pointwise", "-j", "1")
     assert code == 0
-    assert "samples/s" in stderr and "24/24" in stderr
+    assert "samples/s" in stderr and "24/24" in stderr and "ETA" in stderr
     code, stdout, stderr = _cli(capsys, "-q", "batch", str(tmp_path / "a.h5"), "--orig", "/orig",
                                 "--recon", "/rec/*", "--metrics", "pointwise", "-j", "1")
     assert code == 0 and "samples/s" not in stderr

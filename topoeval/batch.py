@@ -431,14 +431,23 @@ class BatchResult:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict: format, inputs, options, rows and summary (inf as "inf", NaN as None)."""
+        """JSON-safe dict: format, inputs, options, columns, rows (each with every column, the
+        ``opt_`` values included) and summary (inf as "inf", NaN as None)."""
         from . import __version__
 
         return _json_safe({
             "format": FORMAT, "format_version": FORMAT_VERSION, "topoeval_version": __version__,
             "orig": self.orig, "recons": self.recons, "options": self.options,
-            "columns": self.column_names, "rows": self.rows, "summary": self.summary,
+            "columns": self.column_names, "rows": self._full_rows(), "summary": self.summary,
         })
+
+    def _full_rows(self) -> list[dict[str, Any]]:
+        """The rows with every column in order (the ``opt_`` values included; a metric a row
+        lacks, as in failed rows, is None)."""
+        metrics = self.metric_names
+        opts = {f"opt_{k}": _option_value(v) for k, v in self.options.items()}
+        return [{**{k: r[k] for k in _BASE}, **{m: r.get(m) for m in metrics}, **opts,
+                 **{k: r[k] for k in _TAIL}} for r in self.rows]
 
 
 def _json_safe(obj: Any) -> Any:
@@ -611,7 +620,9 @@ def _read_output(output: Path) -> tuple[dict[str, Any], str, list[dict[str, Any]
             d = json.loads(output.read_text(encoding="utf-8"))
             if d.get("format") != FORMAT:
                 raise ValueError("not a topoeval batch result")
-            rows = [{k: _from_json(v) for k, v in r.items()} for r in d["rows"]]
+            rows = [{k: _from_json(v) for k, v in r.items() if not k.startswith("opt_")
+                     and not (v is None and r.get("status") != "ok")}  # failed: no metrics
+                    for r in d["rows"]]
             return dict(d["options"]), d["orig"], rows
         if kind == "h5":
             import h5py
