@@ -151,7 +151,7 @@ def test_compare_nan_policy_omit(capsys, files):
     y[2, 3] = np.nan
     np.save(d / "nan.npy", y)
     code, out, err = run(capsys, "compare", d / "x.npy", d / "nan.npy")
-    assert_one_line_error(code, err, 1, "recon holds 1 non-finite", "(2, 3)", "nan_policy='omit'")
+    assert_one_line_error(code, err, 1, "recon holds 1 non-finite", "(2, 3)", "--nan-policy omit")
     code, out, err = run(capsys, "compare", d / "x.npy", d / "nan.npy", "--nan-policy", "omit", "--format", "json")
     assert code == 0, err
     assert json.loads(out)["metrics"]["pointwise"]["n_values"] == x.size - 1
@@ -261,13 +261,13 @@ def test_unwritable_output(capsys, files):
 
 
 @pytest.mark.parametrize("args,pattern", [
-    (["--order", "0.5"], "order=0.5"),
+    (["--order", "0.5"], "--order 0.5 is not valid"),
     (["--filtration", "upper"], "'upper' is not one of"),
     (["--metrics", "pointwise,colour"], "'colour' is not a metric group"),
     (["--axis-weights", "1,x"], "comma-separated list of numbers"),
-    (["--axis-weights", "1,1,1"], "weights has shape"),
-    (["--batch-axis", "5"], "batch_axis=5 is out of range"),
-    (["--sharpness", "-2"], "sharpness=-2"),
+    (["--axis-weights", "1,1,1"], "--axis-weights has shape (3,)"),
+    (["--batch-axis", "5"], "--batch-axis 5 is out of range"),
+    (["--sharpness", "-2"], "--sharpness -2"),
     (["--bogus"], "No such option"),
 ])
 def test_bad_options_exit_2(capsys, files, args, pattern):
@@ -278,7 +278,7 @@ def test_bad_options_exit_2(capsys, files, args, pattern):
 
 def test_options_checked_before_reading_inputs(capsys, tmp_path):
     code, out, err = run(capsys, "compare", tmp_path / "missing.npy", tmp_path / "other.npy", "--order", "0.5")
-    assert_one_line_error(code, err, 2, "order=0.5")  # not "no such file": options come first
+    assert_one_line_error(code, err, 2, "--order 0.5")  # not "no such file": options come first
 
 
 def test_debug_shows_traceback(files):
@@ -392,3 +392,127 @@ def test_subprocess_error_is_one_line(tmp_path):
                           str(tmp_path / "b.npy")], capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert out.stderr.count("\n") == 1 and "no such file" in out.stderr and out.stdout == ""
+
+
+# ----------------------------------------------------------------------------- audit additions
+
+
+def test_messages_name_options_not_keywords(capsys, files):
+    d, x, y = files
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--axis-weights", "1,1,1")
+    assert_one_line_error(code, err, 2, "--axis-weights has shape (3,)", "no --batch-axis")
+    assert "weights=" not in err and "batch_axis=" not in err
+    out_file = d / "r.csv"
+    out_file.write_text("old")
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "-o", out_file)
+    assert_one_line_error(code, err, 2, "exists already; pass --force to replace it")
+    assert "force=True" not in err
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--data-range", "0")
+    assert_one_line_error(code, err, 2, "--data-range 0.0 is not valid")
+
+
+def test_key_on_a_file_that_takes_none(capsys, files):
+    d, x, _ = files
+    code, out, err = run(capsys, "compare", f"{d / 'x.npy'}:u", d / "y.npy")
+    assert_one_line_error(code, err, 2, "only .npz and HDF5 files take a ':key' part", "drop ':u'")
+    code, out, err = run(capsys, "compare", f"{d / 'nope.npy'}:u", d / "y.npy")
+    assert_one_line_error(code, err, 1, "nope.npy: no such file")
+
+
+def test_info_npz_npy_raw(capsys, files):
+    d, x, y = files
+    np.savez_compressed(d / "a.npz", u=x, v=y.astype(">f8"))
+    code, out, err = run(capsys, "info", d / "a.npz", "--format", "json")
+    assert code == 0, err
+    got = {e["name"]: e for e in json.loads(out)["datasets"]}
+    assert set(got) == {f"{d / 'a.npz'}:u", f"{d / 'a.npz'}:v"}
+    assert got[f"{d / 'a.npz'}:u"]["shape"] == [6, 7] and got[f"{d / 'a.npz'}:u"]["dtype"] == "float32"
+    assert got[f"{d / 'a.npz'}:v"]["byteorder"] == "big" and got[f"{d / 'a.npz'}:v"]["compression"] == "deflate"
+    code, out, err = run(capsys, "info", d / "x.npy")
+    assert code == 0 and "6x7" in out and "float32" in out and "npy" in out
+    x.tofile(d / "x.f32")
+    code, out, err = run(capsys, "info", d / "x.f32", "--shape", "6x7", "--format", "json")
+    assert code == 0 and json.loads(out)["datasets"][0]["shape"] == [6, 7]
+    (d / "x.bin").write_bytes(x.tobytes())
+    code, out, err = run(capsys, "info", d / "x.bin")
+    assert code == 0 and "x.bin" in out  # no dtype: the size only
+    code, out, err = run(capsys, "info", d / "x.bin", "--dtype", "complex64")
+    assert_one_line_error(code, err, 2, "--dtype complex64", "not a real number type")
+
+
+def test_sharpness_relative_stop_on_small_values(capsys, tmp_path):
+    """Data with a tiny reference loss: the paper's absolute tol would stop at step 1 (s unchanged);
+    the default relative --rtol keeps fitting, as the library does."""
+    rng = np.random.default_rng(8)
+    walks = np.cumsum(rng.normal(scale=0.002, size=(24, 50)), axis=1)
+    np.save(tmp_path / "w.npy", walks)
+    code, out, err = run(capsys, "sharpness", tmp_path / "w.npy", "--format", "json", "--seed", "2")
+    assert code == 0, err
+    got = json.loads(out)
+    from topoeval.dsl import find_sharpness
+
+    fit = find_sharpness(walks, seed=2)
+    assert got["sharpness"] == pytest.approx(fit.sharpness) and got["steps"] == fit.steps > 1
+    assert got["dsl"] == pytest.approx(fit.history[-1, 1]) and got["reference_loss"] == pytest.approx(
+        fit.history[-1, 2])
+    assert abs(got["dsl"] - got["reference_loss"]) <= 1e-2 * got["reference_loss"]
+    code, out, err = run(capsys, "sharpness", tmp_path / "w.npy", "--format", "json", "--seed", "2",
+                         "--rtol", "0", "--tol", "1e-6")
+    assert code == 0, err
+    assert json.loads(out)["steps"] == 1  # the absolute threshold is met at once on these values
+    code, out, err = run(capsys, "sharpness", tmp_path / "w.npy", "--max-steps", "0")
+    assert_one_line_error(code, err, 2, "--max-steps 0 is not valid")
+
+
+def test_compare_more_options(capsys, files):
+    d, x, y = files
+    lib = te.compare(x, y, batch_axis=0, metrics="dsl,persistence", filtration="both").to_row()
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--batch-axis", "0", "--metrics",
+                         "dsl,persistence", "--filtration", "both", "--format", "csv", "-o", "-")
+    assert code == 0, err
+    row = next(csv.DictReader(io.StringIO(out)))
+    for k in ("exact_dsl", "dsl", "wasserstein_sublevel", "bottleneck_superlevel", "n_points_orig_superlevel"):
+        assert float(row[k]) == pytest.approx(lib[k]), k
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--compute-dtype", "float32",
+                         "--metrics", "pointwise", "--format", "json", "--connectivity", "face")
+    got = json.loads(out)
+    assert got["options"]["dtype"] == "float32" and got["options"]["connectivity"] == "face"
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--filtration", "both", "--metrics",
+                         "persistence")
+    assert "Persistence (sublevel" in out and "Persistence (superlevel" in out
+
+
+def test_json_output_is_strict_json(capsys, tmp_path):
+    x = np.ones((4, 5))
+    y = x.copy()
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    code, out, err = run(capsys, "compare", tmp_path / "x.npy", tmp_path / "y.npy", "--format", "json")
+    assert code == 0, err
+
+    def refuse(name):
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    d = json.loads(out, parse_constant=refuse)
+    assert d["metrics"]["pointwise"]["psnr"] == "inf" and d["metrics"]["pointwise"]["pearson"] is None
+
+
+def test_diagram_from_stdin(capsys, files, monkeypatch):
+    d, x, _ = files
+    buf = io.BytesIO()
+    np.save(buf, x)
+    code, out, err = run(capsys, "diagram", "-", "--format", "csv", stdin=buf.getvalue(), monkeypatch=monkeypatch)
+    assert code == 0, err
+    assert len(out.strip().splitlines()) == 1 + len(te.persistence_diagram(x))
+
+
+def test_debug_traceback_and_version_in_a_process(tmp_path):
+    base = [sys.executable, "-m", "topoeval"]
+    out = subprocess.run([*base, "--debug", "compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "Traceback" in out.stderr and "TopoevalIOError" in out.stderr
+    out = subprocess.run([*base, "compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "--debug"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "Traceback" in out.stderr  # after the command name too
+    out = subprocess.run([*base, "--version"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and te.__version__ in out.stdout

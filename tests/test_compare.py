@@ -266,6 +266,35 @@ def test_frozen_repr_html():
     assert c.elapsed["total"] >= c.elapsed["persistence"] > 0
 
 
+def test_repr_aligned_and_per_type_counts_grouped():
+    x, y = pair(12)
+    c = te.compare(x, y)
+    r = repr(c)
+    rows = [line for line in r.splitlines() if line.startswith("    ")]
+    # one column of values: every value starts at the same offset
+    starts = {len(line) - len(line[4:].split("  ", 1)[1].lstrip()) for line in rows if "  " in line[4:]}
+    assert len(starts) == 1, r
+    assert "cp_false_negatives_minimum" not in r  # grouped: one line per kind
+    row = c.to_row()
+    kinds = {"false_negatives": "cp_false_negatives by type", "false_positives": "cp_false_positives by type"}
+    for kind, label in kinds.items():
+        line = next(ln for ln in rows if ln.strip().startswith(label))
+        nonzero = {k.rsplit("_", 1)[1]: v for k, v in row.items()
+                   if k.startswith(f"cp_{kind}_") and k.count("_") == kind.count("_") + 2 and v}
+        if not nonzero:
+            assert line.rstrip().endswith("none")
+        for t, v in nonzero.items():
+            assert f"{t} {v}" in line, (t, v, line)
+    assert "cp_false_negatives by type" in c._repr_html_()
+
+
+def test_to_dict_with_callable_sign_is_json_safe():
+    x, y = pair(13)
+    c = te.compare(x, y, metrics="dsl", sign=np.tanh, weights=np.array([1.0, 0.5]))
+    d = json.loads(json.dumps(c.to_dict(), allow_nan=False))
+    assert d["options"]["sign"] == "tanh" and d["options"]["weights"] == [1.0, 0.5]
+
+
 def test_compare_callable_after_submodule_import():
     """`from topoeval.compare import Comparison` loads the submodule: te.compare stays the function."""
     code = (

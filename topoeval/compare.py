@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
@@ -45,6 +46,8 @@ FILTRATION_CHOICES = ("sublevel", "superlevel", "both")
 CONNECTIVITIES = ("full", "face")
 CP_CONNECTIVITIES = ("full", "freudenthal")
 DTYPES = ("float64", "float32", "input")
+# per-type critical-point counts (cp_false_negatives_minimum ...): one display line per kind
+_CP_BY_TYPE = re.compile(r"^cp_(false_negatives|false_positives|false_types)_([a-z0-9]+)$")
 _NAN_HINT = ", or pass nan_policy='omit' to leave non-finite cells out of every metric"
 
 
@@ -183,22 +186,44 @@ class Comparison:
             out.append(("Critical points", list(self.critical_points.items())))
         return out
 
-    def __repr__(self) -> str:
-        lines = [f"Comparison(shape={self.shape}, dtypes={self.dtypes[0]}/{self.dtypes[1]})"]
+    def _display(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Sections with formatted values; the per-type critical-point counts on one line per kind."""
+        out = []
         for title, items in self._sections():
-            lines.append(f"  {title}:")
+            rows: list[tuple[str, str]] = []
+            by_type: dict[str, list[str]] = {}
             for k, v in items:
-                lines.append(f"    {k:<24} {_fmt(v)}")
+                m = _CP_BY_TYPE.match(str(k))
+                if m is None:
+                    rows.append((str(k), _fmt(v)))
+                    continue
+                kind = f"cp_{m.group(1)} by type"
+                if kind not in by_type:
+                    by_type[kind] = []
+                    rows.append((kind, ""))
+                if v:
+                    by_type[kind].append(f"{m.group(2)} {_fmt(v)}")
+            rows = [(k, (", ".join(by_type[k]) or "none") if k in by_type else v) for k, v in rows]
+            out.append((title, rows))
+        return out
+
+    def __repr__(self) -> str:
+        sections = self._display()
+        width = max((len(k) for _, rows in sections for k, _ in rows), default=0)
+        lines = [f"Comparison(shape={self.shape}, dtypes={self.dtypes[0]}/{self.dtypes[1]})"]
+        for title, rows in sections:
+            lines.append(f"  {title}:")
+            lines.extend(f"    {k:<{width}}  {v}" for k, v in rows)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         rows = []
-        for title, items in self._sections():
+        for title, items in self._display():
             rows.append(f'<tr><th colspan="2" style="text-align:left">{html.escape(title)}</th></tr>')
             for k, v in items:
                 rows.append(
-                    f'<tr><td style="text-align:left">{html.escape(str(k))}</td>'
-                    f'<td style="text-align:right"><code>{html.escape(_fmt(v))}</code></td></tr>'
+                    f'<tr><td style="text-align:left">{html.escape(k)}</td>'
+                    f'<td style="text-align:right"><code>{html.escape(v)}</code></td></tr>'
                 )
         head = html.escape(f"Comparison: shape {self.shape}, {self.dtypes[0]} vs {self.dtypes[1]}")
         return f"<table><caption>{head}</caption>{''.join(rows)}</table>"

@@ -165,6 +165,22 @@ def _raw_extension(path: Path) -> str | None:
     return None
 
 
+def _check_stray_key(path: Path) -> None:
+    """``x.npy:key`` / ``x.f32:key``: a ``:key`` part on a file that takes none (clear message)."""
+    text = os.fspath(path)
+    if ":" not in text or os.path.exists(text):
+        return
+    head, _, key = text.rpartition(":")
+    ext = os.path.splitext(head)[1].lower()
+    if not os.path.isfile(head) and (ext in NPY_EXTENSIONS or _raw_extension(Path(head)) is not None):
+        _check_readable(Path(head))  # x.npy:key with no x.npy: say the file is missing
+    if os.path.isfile(head):
+        raise InvalidOptionError(
+            f"{text}: only .npz and HDF5 files take a ':key' part, and {head} is "
+            f"{'a .npy' if ext in NPY_EXTENSIONS else 'a raw binary' if ext else 'a'} file; drop ':{key}'"
+        )
+
+
 def _kind(path: Path, dtype: Any = None) -> str:
     ext = path.suffix.lower()
     if ext in NPY_EXTENSIONS:
@@ -492,6 +508,7 @@ def load_array(
         where, kind = "standard input", "npy"
     else:
         path, key = split_spec(spec)
+        _check_stray_key(path)
         kind = _kind(path, dtype)
         _check_readable(path)
         where = os.fspath(spec)
@@ -556,6 +573,7 @@ def describe_file(spec: str | os.PathLike, *, shape: Any = None, dtype: Any = No
     ('npy', (3, 4), 'float32')
     """
     path, _ = split_spec(spec)
+    _check_stray_key(path)
     kind = _kind(path, dtype)
     _check_readable(path)
     out: dict[str, Any] = {"path": os.fspath(path), "format": kind, "size_bytes": path.stat().st_size}

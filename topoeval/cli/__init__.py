@@ -12,6 +12,7 @@ Exit status: 0 success, 1 bad data (or some samples failed in a batch),
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 
 import click
@@ -69,6 +70,54 @@ def _echo_error(message: str) -> None:
     click.echo(f"topoeval: error: {message}", err=True)
 
 
+# library keyword -> command-line option: error messages of the library name Python keywords
+# (``weights=...``, ``nan_policy='omit'``); on the command line they name the options instead
+OPTION_NAMES = {
+    "weights": "--axis-weights",
+    "batch_axis": "--batch-axis",
+    "nan_policy": "--nan-policy",
+    "order": "--order",
+    "internal_p": "--internal-p",
+    "sharpness": "--sharpness",
+    "data_range": "--data-range",
+    "min_persistence": "--min-persistence",
+    "metrics": "--metrics",
+    "dtype": "--dtype",
+    "byteorder": "--byteorder",
+    "max_steps": "--max-steps",
+    "batch_size": "--batch-size",
+    "learning_rate": "--learning-rate",
+    "initial": "--initial",
+    "rtol": "--rtol",
+    "tol": "--tol",
+}
+_NAMES = "|".join(sorted(OPTION_NAMES, key=len, reverse=True))
+_KEYWORD_VALUE = re.compile(rf"(?<![\w/.\-])({_NAMES})=('[^']*'|\S+?)(?=[\s,;)]|$)")
+_LEADING_NAME = re.compile(rf"^({_NAMES}) (?=is |has |must |are )")
+
+
+def cli_wording(message: str) -> str:
+    """Reword a library error message for the command line (options instead of keywords).
+
+    >>> cli_wording("weights=(1, 2) must be ...; or pass nan_policy='omit'")
+    '--axis-weights (1, 2) must be ...; or pass --nan-policy omit'
+    >>> cli_wording("order=0.5 is not valid")
+    '--order 0.5 is not valid'
+    >>> cli_wording("out.json exists already; pass --force (force=True) to replace it")
+    'out.json exists already; pass --force to replace it'
+    """
+
+    def keyword(m):
+        name, value = m.group(1), m.group(2)
+        if value == "None":
+            return f"no {OPTION_NAMES[name]}"
+        return f"{OPTION_NAMES[name]} {value.strip(chr(39))}"
+
+    message = message.replace(" (force=True)", "").replace("force=True", "--force")
+    message = _KEYWORD_VALUE.sub(keyword, message)
+    return _LEADING_NAME.sub(lambda m: OPTION_NAMES[m.group(1)] + " ", message)
+
+
 def main(args=None, prog_name="topoeval"):
     """Entry point: run the CLI, turning errors into one line and an exit status."""
     from ..errors import TopoevalError
@@ -94,7 +143,7 @@ def main(args=None, prog_name="topoeval"):
     except TopoevalError as exc:
         if debug:
             raise
-        _echo_error(str(exc))
+        _echo_error(cli_wording(str(exc)))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         if debug:

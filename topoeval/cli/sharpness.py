@@ -26,7 +26,10 @@ Examples:
 \b
 Random pairs of samples are drawn along the FIRST axis of DATA; the sharpness s is
 tuned (Adam on log s) until the mean DSL between the pairs matches the reference loss
-(mse or mae) between them.  The same --seed gives the same fit.
+(mse or mae) between them, to within --rtol of the reference (or, with --tol, an absolute
+threshold on the squared gap as in the paper).  The same --seed gives the same fit.
+The output gives the fitted sharpness and, on the last batch, the DSL, the reference loss
+and their gap.
 """
 
 
@@ -45,10 +48,12 @@ tuned (Adam on log s) until the mean DSL between the pairs matches the reference
 @click.option("--batch-size", type=int, default=16, show_default=True, help="Pairs per step.")
 @click.option("--learning-rate", type=float, default=0.1, show_default=True, help="Adam step on log s.")
 @click.option("--initial", type=float, default=1.0, show_default=True, help="Starting sharpness.")
-@click.option("--tol", type=float, default=1e-6, show_default=True,
-              help="Stop when (dsl - reference)^2 falls below this.")
+@click.option("--rtol", type=float, default=1e-2, show_default=True,
+              help="Stop when |dsl - reference| <= RTOL * reference on a batch (scale-free).")
+@click.option("--tol", type=float, default=None,
+              help="Also stop when (dsl - reference)^2 < TOL (the paper's absolute threshold epsilon).")
 @output_options(formats=FORMATS)
-def cli(data, reference, sign, axis_weights, seed, max_steps, batch_size, learning_rate, initial, tol,
+def cli(data, reference, sign, axis_weights, seed, max_steps, batch_size, learning_rate, initial, rtol, tol,
         output, fmt, force, **inputs):
     """Fit the DSL sharpness on samples along the first axis of DATA."""
     from ..io import check_output_path
@@ -62,10 +67,13 @@ def cli(data, reference, sign, axis_weights, seed, max_steps, batch_size, learni
 
     fit = find_sharpness(samples, reference=reference, sign=sign, weights=axis_weights, seed=seed,
                          max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
-                         initial=initial, tol=tol)
+                         initial=initial, rtol=rtol, tol=tol)
+    last = fit.history[-1] if len(fit.history) else (float("nan"),) * 4
     result = {
         "sharpness": fit.sharpness,
         "reference": fit.reference,
+        "dsl": float(last[1]),
+        "reference_loss": float(last[2]),
         "gap": fit.gap,
         "steps": fit.steps,
         "converged": fit.converged,
@@ -79,7 +87,7 @@ def cli(data, reference, sign, axis_weights, seed, max_steps, batch_size, learni
 
         write_output(output, json.dumps(_jsonable(result), indent=2) + "\n", force=force)
     else:
-        lines = [f"{k:<12} {v:.6g}" if isinstance(v, float) else f"{k:<12} {v}" for k, v in result.items()]
+        lines = [f"{k:<15} {v:.6g}" if isinstance(v, float) else f"{k:<15} {v}" for k, v in result.items()]
         if not fit.converged:
             lines.append("note: not converged - raise --max-steps, or scale the data so the reference "
                          "loss lies in [0, 1)")
