@@ -39,7 +39,7 @@ _ESSENTIAL = ("match", "ignore")
 # Small problems (n * m <= _POT_MAX_PAIRS) are solved by POT's exact network simplex on the
 # dense (n+1) x (m+1) transport form (checked to be a 0/1 matching, else the dense assignment);
 # larger ones by the sparse solver (the dense assignment up to _DENSE_MAX_POINTS points).
-_POT_MAX_PAIRS = 1_000_000
+_POT_MAX_PAIRS = 4_000_000
 _DENSE_MAX_POINTS = 400
 
 

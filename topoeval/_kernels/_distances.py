@@ -232,6 +232,15 @@ def _ground(db, dd, q):
 
 
 @njit(cache=True, nogil=True)
+def _powp(t, p):
+    if p == 1.0:
+        return t
+    if p == 2.0:
+        return t * t
+    return t**p
+
+
+@njit(cache=True, nogil=True)
 def _heap_push(hk, hv, size, key, val):
     i = size
     hk[i] = key
@@ -634,12 +643,12 @@ def _certificate_violations(x, y, alpha, beta, p, q, tol, perm, start, end, left
                 continue
             gb = max(0.0, bbox[node, 0] - xb, xb - bbox[node, 1])
             gd = max(0.0, bbox[node, 2] - xd, xd - bbox[node, 3])
-            if _ground(gb, gd, q) ** p >= bound:
+            if _powp(_ground(gb, gd, q), p) >= bound:
                 continue
             if left[node] == -1:
                 for k in range(start[node], end[node]):
                     j = perm[k]
-                    c = _ground(xb - y[j, 0], xd - y[j, 1], q) ** p
+                    c = _powp(_ground(xb - y[j, 0], xd - y[j, 1], q), p)
                     if c < a + beta[j]:
                         if count < max_out:
                             out_i[count] = i
@@ -682,12 +691,12 @@ def _c_transform(src, alpha, dst, cap, p, q, perm, start, end, left, right, bbox
             node = stack[top]
             gb = max(0.0, bbox[node, 0] - yb, yb - bbox[node, 1])
             gd = max(0.0, bbox[node, 2] - yd, yd - bbox[node, 3])
-            if _ground(gb, gd, q) ** p - nodemax[node] >= best:
+            if _powp(_ground(gb, gd, q), p) - nodemax[node] >= best:
                 continue
             if left[node] == -1:
                 for k in range(start[node], end[node]):
                     i = perm[k]
-                    c = _ground(src[i, 0] - yb, src[i, 1] - yd, q) ** p - alpha[i]
+                    c = _powp(_ground(src[i, 0] - yb, src[i, 1] - yd, q), p) - alpha[i]
                     if c < best:
                         best = c
                         besti = i
