@@ -516,3 +516,17 @@ def test_debug_traceback_and_version_in_a_process(tmp_path):
     assert out.returncode == 1 and "Traceback" in out.stderr  # after the command name too
     out = subprocess.run([*base, "--version"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and te.__version__ in out.stdout
+
+
+def test_table_rich_on_a_terminal_plain_in_pipes(capsys, files, monkeypatch):
+    d, x, y = files
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--metrics", "pointwise,dsl")
+    assert code == 0, err
+    assert "│" not in out and "\x1b[" not in out  # a pipe: plain aligned text
+    lines = [ln for ln in out.splitlines() if ln.startswith("  ")]
+    assert {len(ln) for ln in lines} == {len(lines[0])}  # values right-aligned in one column
+    psnr = next(ln for ln in lines if ln.split()[0] == "psnr")
+    assert float(psnr.split()[1]) == pytest.approx(te.compare(x, y, metrics="pointwise").pointwise["psnr"], rel=1e-5)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--metrics", "pointwise,dsl")
+    assert code == 0 and "│" in out and "psnr" in out  # a terminal: the rich table

@@ -118,23 +118,43 @@ def render(comparison, fmt: str, *, orig: str = "orig", recon: str = "recon", ou
     return _table(comparison, orig, recon, output)
 
 
-def _table(comparison, orig: str, recon: str, output: str | None) -> str:
-    from rich.table import Table
-
+def _rows(comparison):
+    """(section, [(key, formatted value)]) for the table; the per-type breakdown only with -v."""
     from ..compare import _fmt
 
+    detail = verbosity() >= 1
+    out = []
+    for section, items in comparison._sections():
+        rows = [(key, _fmt(value)) for key, value in items
+                if detail or not (key.startswith("cp_") and key.rsplit("_", 1)[-1] in _CP_DETAIL)]
+        out.append((section, rows))
+    return out
+
+
+def _table(comparison, orig: str, recon: str, output: str | None) -> str:
+    import sys
+
     title = f"{orig} vs {recon}\nshape {comparison.shape}, {comparison.dtypes[0]} vs {comparison.dtypes[1]}"
+    if not (output in (None, "-") and sys.stdout.isatty()):
+        # files and pipes: plain aligned text (no box drawing, and rich is not imported)
+        sections = _rows(comparison)
+        width = max((len(k) for _, rows in sections for k, _ in rows), default=0) + 2
+        vwidth = max((len(v) for _, rows in sections for _, v in rows), default=0)
+        lines = title.splitlines() + [""] if verbosity() >= 0 else []
+        for section, rows in sections:
+            lines.append(section)
+            lines.extend(f"  {k:<{width}}{v:>{vwidth}}" for k, v in rows)
+        return "\n".join(lines) + "\n"
+    from rich.table import Table
+
     table = Table(title=title if verbosity() >= 0 else None, show_header=True, header_style="bold",
                   title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    detail = verbosity() >= 1
-    for section, items in comparison._sections():
+    for section, rows in _rows(comparison):
         table.add_row(f"[bold cyan]{section}[/]", "")
-        for key, value in items:
-            if not detail and key.startswith("cp_") and key.rsplit("_", 1)[-1] in _CP_DETAIL:
-                continue  # the per-type breakdown: shown with -v, always in JSON/CSV
-            table.add_row(f"  {key}", _fmt(value))
+        for key, value in rows:
+            table.add_row(f"  {key}", value)
     console, buf = text_console(output)
     console.print(table)
     return buf.getvalue()
