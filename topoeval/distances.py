@@ -7,12 +7,12 @@ ground distances of the matched pairs.  The ground distance between two points
 is the ``internal_p``-norm of their difference; a point ``(b, d)`` is at
 distance ``|d - b| / 2 * 2 ** (1 / internal_p)`` from the diagonal.
 
-Both functions are exact (no approximation factor) and scale to diagrams with
-10^4 - 10^5 points: small problems are solved densely with
-:func:`scipy.optimize.linear_sum_assignment`, large ones with a sparse
-primal-dual Hungarian method on pruned k-nearest-neighbour candidate pairs whose
-optimality is proved over *all* omitted pairs with a KD-tree (see
-:mod:`topoeval._kernels._distances`).
+Both functions are exact (no approximation factor).  Small Wasserstein problems
+are solved densely (POT's network simplex, or
+:func:`scipy.optimize.linear_sum_assignment` on the augmented assignment), large
+ones by successive shortest paths on pruned k-nearest-neighbour candidate pairs
+(duplicate points merged into weighted points) whose optimality is proved over
+*all* omitted pairs with a KD-tree (see :mod:`topoeval._kernels._distances`).
 
 Essential (never-dying) points, whose death is ``+inf`` (sublevel diagrams) or
 ``-inf`` (superlevel diagrams), are matched only with essential points of the
@@ -265,9 +265,12 @@ def wasserstein_distance(
     Notes
     -----
     Equals ``gudhi.wasserstein.wasserstein_distance(dgm1, dgm2, order=order,
-    internal_p=internal_p, keep_essential_parts=True)`` up to rounding, but runs
-    in memory proportional to the number of candidate pairs instead of
-    ``n * m``.
+    internal_p=internal_p, keep_essential_parts=True)`` up to rounding.  Small
+    problems (``n * m <= 4e6``) are solved by POT's network simplex on the dense
+    transport form; larger ones by a sparse min-cost flow on k-nearest-neighbour
+    candidate pairs whose optimality over all pairs is certified with a KD-tree
+    (memory proportional to the number of candidate pairs, not ``n * m``); see
+    :mod:`topoeval._kernels._distances`.
 
     Examples
     --------
