@@ -26,7 +26,10 @@ Row columns
 and ``decompress_time`` (seconds, wall), ``max_error`` (max |recon - orig|),
 ``bound_ok`` (1.0 when ``max_error <= abs_bound`` up to one unit of float rounding, 0.0
 on a violation, NaN for rate compressors), every key of
-:meth:`topoeval.Comparison.to_row`, ``status`` and ``error``.
+:meth:`topoeval.Comparison.to_row` (``wasserstein_<f>`` is the Wasserstein distance of
+order ``order``, default 1: W1), ``wasserstein2_<f>`` (the order-2 distance W2 of the same
+diagrams, same ground metric ``internal_p``) for each filtration ``f``, ``status`` and
+``error``.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ __all__ = ["sweep", "SweepResult", "BoundViolationWarning"]
 FORMAT = "topoeval-sweep"
 FORMAT_VERSION = 1
 DEFAULT_BOUNDS = (1e-1, 1e-2, 1e-3, 1e-4)
+DEFAULT_RATES = (1.0, 2.0, 4.0, 8.0, 16.0)
 _MODES = ("abs", "rel")
 _KEYS = ("field", "compressor", "bound")
 
@@ -103,6 +107,8 @@ def _run_one(field_name: str, payload: Any, comp_spec: Any, bound: float, mode: 
                 f"field {field_name!r} is constant, so a relative bound is 0; use --mode abs")
     else:
         abs_bound, row_mode = bound, "abs"
+    if kind == "rate":
+        _check_zfp_rate(comp, orig, bound)
     t0 = time.perf_counter()
     data = comp.compress(orig, abs_bound if kind != "rate" else bound)
     t1 = time.perf_counter()
@@ -134,8 +140,58 @@ def _run_one(field_name: str, payload: Any, comp_spec: Any, bound: float, mode: 
         "max_error": max_error,
         "bound_ok": bound_ok,
     }
-    row.update(compare(orig, recon, **options).to_row())
+    comparison = compare(orig, recon, **options)
+    row.update(comparison.to_row())
+    row.update(_wasserstein2(comparison))
     return row
+
+
+def _wasserstein2(comparison) -> dict[str, float]:
+    """W2 of the comparison's diagrams (per filtration), next to compare's own order (W1 by default).
+
+    With a batch axis the per-sample distances combine as compare combines them:
+    ``(sum_s W2_s**2) ** 0.5``.
+    """
+    from .distances import wasserstein_distance
+
+    if comparison.persistence is None:
+        return {}
+    order = float(comparison.options["order"])
+    internal_p = comparison.options["internal_p"]
+    out = {}
+    for filt, (d_orig, d_recon) in comparison.diagrams.items():
+        if order == 2.0:
+            out[f"wasserstein2_{filt}"] = float(comparison.persistence[filt]["wasserstein"])
+            continue
+        if comparison.options.get("batch_axis") is None:
+            d_orig, d_recon = (d_orig,), (d_recon,)
+        total = 0.0
+        for a, b in zip(d_orig, d_recon):
+            w = wasserstein_distance(a, b, order=2.0, internal_p=internal_p)
+            total += w * w
+        out[f"wasserstein2_{filt}"] = math.sqrt(total)
+    return out
+
+
+def _check_zfp_rate(comp, orig: np.ndarray, rate: float) -> None:
+    """ZFP's fixed-rate mode corrupts memory (and crashes the process) or ignores the rate
+    when a block of 4**d values gets fewer bits than its exponent header (1 + 8 bits for
+    float32, 1 + 11 for float64); refuse such rates with a message instead."""
+    from .compressors import get_compressor
+
+    try:
+        zfp_rate_cls = type(get_compressor("zfp-rate"))
+    except Exception:  # zfpy missing: comp cannot be the built-in zfp-rate either
+        return
+    if not isinstance(comp, zfp_rate_cls) or not 1 <= orig.ndim <= 4:
+        return
+    header = 9 if orig.dtype == np.float32 else 12
+    minimum = header / 4**orig.ndim
+    if rate < minimum:
+        raise InvalidOptionError(
+            f"zfp-rate needs a rate of at least {minimum:g} bits per value for a {orig.ndim}-D "
+            f"{orig.dtype} field (one block of {4**orig.ndim} values must hold its {header}-bit "
+            f"header), got {rate:g}; ZFP crashes or ignores the rate below that, so pass larger --rate values")
 
 
 def _run_task(task) -> list[dict[str, Any]]:
@@ -286,9 +342,14 @@ def _write_output(result: SweepResult, path: Path, force: bool) -> None:
                 f.attrs["format"] = FORMAT
                 f.attrs["format_version"] = FORMAT_VERSION
                 f.attrs["options"] = json.dumps(result.to_dict()["options"])
+                f.attrs["columns"] = json.dumps(result.column_names)
                 g = f.create_group("rows")
                 for k, v in result.columns.items():
-                    g.create_dataset(k, data=v.astype("S") if v.dtype.kind == "U" else v)
+                    if v.dtype.kind == "U":  # UTF-8 strings (names and messages may be non-ASCII)
+                        v = np.array([s.encode() for s in v.tolist()], dtype=object)
+                        g.create_dataset(k, data=v, dtype=h5py.string_dtype("utf-8"))
+                    else:
+                        g.create_dataset(k, data=v)
 
 
 def _csv_cell(v: Any) -> str:
@@ -325,6 +386,12 @@ def _as_fields(fields: Any, load_kwargs: Mapping[str, Any]) -> list[tuple[str, A
             out.append((name or f"field{i}", as_real_array(f, f"field {name or i}")))
     names = [n for n, _ in out]
     if len(set(names)) != len(names):
+        # files with the same stem (a/u.npy, b/u.npy; f.h5:/x, f.h5:/y): name them by their spec
+        dup = {n for n in names if names.count(n) > 1}
+        out = [((payload[0] if n in dup and isinstance(payload, tuple) else n), payload)
+               for n, payload in out]
+        names = [n for n, _ in out]
+    if len(set(names)) != len(names):
         raise InvalidOptionError(f"field names must be unique, got {names}; pass a dict name -> field")
     return out
 
@@ -342,14 +409,15 @@ def _as_bounds(values: Any, what: str) -> list[float]:
             raise InvalidOptionError(f"{what} {v!r} is not a number") from None
         if not (b > 0 and math.isfinite(b)):
             raise InvalidOptionError(f"{what} {v!r} must be a positive finite number")
-        out.append(b)
+        if b not in out:  # a repeated value would be the same run twice
+            out.append(b)
     return out
 
 
 def sweep(
     fields: Any,
     compressors: Sequence[Any] = ("sz3", "zfp"),
-    bounds: Any = DEFAULT_BOUNDS,
+    bounds: Any = None,
     *,
     rates: Any = None,
     mode: str = "abs",
@@ -375,12 +443,14 @@ def sweep(
         ``"zfp-rate"``, ``"quantize"``, ``"bitround"``) or objects with ``name``,
         ``bound_kind`` ("abs" or "rate"), ``compress(array, bound) -> bytes`` and
         ``decompress(data, shape, dtype) -> ndarray`` (picklable when ``jobs > 1``).
-    bounds : float or sequence of float, default (1e-1, 1e-2, 1e-3, 1e-4)
+    bounds : float or sequence of float, optional
         Error bounds for the ``"abs"`` compressors: absolute, or relative to each field's
-        value range (max - min) with ``mode="rel"``.
+        value range (max - min) with ``mode="rel"``; default (1e-1, 1e-2, 1e-3, 1e-4).
     rates : float or sequence of float, optional
-        Bit rates (bits per value) for the ``"rate"`` compressors (``zfp-rate``); default:
-        ``bounds`` (then read as rates).
+        Bit rates (bits per value) for the ``"rate"`` compressors (``zfp-rate``, or a user
+        compressor with ``bound_kind = "rate"``); default (1, 2, 4, 8, 16).  ZFP's fixed
+        rate needs at least 9 / 4**d bits per value for d-D float32 data (12 / 4**d for
+        float64); a smaller rate is a failed run with a message saying so.
     mode : {"abs", "rel"}, default "abs"
         How ``bounds`` are read.
     output : path, optional
@@ -394,14 +464,15 @@ def sweep(
         ``"local"`` for a Dask ``LocalCluster`` of ``jobs`` workers, or the address of a
         running Dask scheduler (``tcp://host:port``); needs the ``dask`` extra.
     on_progress : callable(done, total), optional
-        Called after each finished run.
+        Called with ``(0, total)`` before the first run and after each finished run.
     warn : bool, default True
         Emit a :class:`BoundViolationWarning` for each run that exceeded its bound.
     load_kwargs : mapping, optional
         Extra arguments of :func:`topoeval.load_array` for file fields (``shape``, ``dtype``).
     **compare_options
         Options of :func:`topoeval.compare`; default here: ``filtration="both"`` (the
-        sublevel and superlevel distances).
+        sublevel and superlevel distances).  ``order`` sets the order of the
+        ``wasserstein_<f>`` columns (default 1); ``wasserstein2_<f>`` is always order 2.
 
     Returns
     -------
@@ -430,8 +501,8 @@ def sweep(
     from ._validation import check_choice
 
     check_choice(mode, "mode", _MODES)
-    abs_bounds = _as_bounds(bounds, "error bound")
-    rate_values = _as_bounds(rates, "bit rate") if rates is not None else abs_bounds
+    abs_bounds = _as_bounds(DEFAULT_BOUNDS if bounds is None else bounds, "error bound")
+    rate_values = _as_bounds(DEFAULT_RATES if rates is None else rates, "bit rate")
     field_items = _as_fields(fields, load_kwargs or {})
     if isinstance(compressors, (str, bytes)) or not isinstance(compressors, Iterable):
         compressors = [compressors]
@@ -468,12 +539,10 @@ def sweep(
     out_path = Path(output) if output is not None else None
     journal = None
     if out_path is not None:
-        _output_kind(out_path)
-        if out_path.exists() and not force:
-            from .errors import OutputExistsError
+        from .io import check_output_path
 
-            raise OutputExistsError(
-                f"output {str(out_path)!r} exists; pass force=True (--force) to replace it")
+        _output_kind(out_path)
+        check_output_path(out_path, force=force)  # exists without force, missing folder ...
         journal = open(out_path.with_name(out_path.name + ".partial"), "w")
 
     order = {(t[0], _name(t[2]), float(t[3])): i for i, t in enumerate(tasks)}
@@ -497,6 +566,8 @@ def sweep(
             on_progress(len(results), len(tasks))
 
     try:
+        if on_progress is not None:
+            on_progress(0, len(tasks))
         _execute(tasks, jobs, scheduler, sink)
     finally:
         if journal is not None:

@@ -17,14 +17,16 @@ Examples:
 \b
 Compressors: sz3 (pysz), zfp (zfpy, fixed accuracy), zfp-rate (zfpy, fixed rate: --rate gives
 bits per value), quantize and bitround (numcodecs-style, NumPy only).  sz3/zfp need the
-`compressors` extra.  Every option of `topoeval compare` applies (default --filtration both).
-A run whose compressor exceeds its bound is reported loudly.
+`compressors` extra.  Every option of `topoeval compare` applies (default --filtration both);
+the wasserstein_* columns have order --order (default 1), the wasserstein2_* columns order 2.
+Rows are appended to OUTPUT.partial as runs finish.  A failing run is recorded in the
+status/error columns; a run whose compressor exceeds its bound is reported loudly.
 Exit status: 0 all runs ok, 1 a run failed or a bound was violated, 2 bad usage.
 """
 
 _SHOWN = ("field", "compressor", "bound", "ratio", "bit_rate", "max_error", "psnr",
-          "wasserstein_sublevel", "wasserstein_superlevel", "bottleneck_sublevel", "exact_dsl",
-          "cp_total_errors", "status")
+          "wasserstein_sublevel", "wasserstein2_sublevel", "wasserstein_superlevel",
+          "bottleneck_sublevel", "exact_dsl", "cp_total_errors", "status")
 
 
 def _floats(ctx, param, value):
@@ -49,7 +51,7 @@ def _floats(ctx, param, value):
 @click.option("-e", "--error-bound", "bounds", multiple=True, callback=_floats, metavar="B1,B2,...",
               help="Error bounds, comma-separated [default: 1e-1,1e-2,1e-3,1e-4].")
 @click.option("--rate", "rates", multiple=True, callback=_floats, metavar="R1,R2,...",
-              help="Bit rates (bits per value) for zfp-rate [default: the error-bound values].")
+              help="Bit rates (bits per value) for zfp-rate [default: 1,2,4,8,16].")
 @click.option("--mode", type=click.Choice(["abs", "rel"]), default="abs", show_default=True,
               help="Bounds absolute, or relative to each field's value range.")
 @comparison_options
