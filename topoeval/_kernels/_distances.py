@@ -209,13 +209,19 @@ def _bottleneck_candidates(x, y, px, py, lo, hi, tree_x, tree_y, q):
 # the diagonal copies it leaves over.  Solved by successive shortest augmenting paths (Dijkstra
 # with early exit on reduced costs c - u_r - v_c >= 0).
 #
+# Weighted points: duplicates are merged, rows/columns carry supplies/demands and the solver is a
+# min-cost flow by successive shortest paths (_ssp_flow).  Initial state: every y_j sent to its
+# own diagonal copy e_j, with the max-weight dual U_i = max(0, max_j w_ij), V_j = 0.
+#
 # Certificate over *all* pairs.  With alpha_i = u[x_i] + v[d_i] and beta_j = u[e_j] + v[y_j],
 # U_i = dx_i - alpha_i >= 0 and V_j = dy_j - beta_j >= 0 are a dual of the max-weight matching
-# problem with weights w_ij = dx_i + dy_j - c_ij whose objective equals the primal one; it is
-# feasible (so the matching is optimal over all pairs) iff c_ij >= alpha_i + beta_j for every
-# pair - checked with a KD-tree over y storing the maximum beta of each node.  Violating pairs
-# are added, the rows whose new edges have negative reduced cost are unassigned (their u
-# lowered) and re-augmented, until no violator remains.
+# problem with weights w_ij = dx_i + dy_j - c_ij whose objective equals the primal one.  The
+# double c-transform (beta' = min(dy, min_i c - alpha), alpha' = min(dx, min_j c - beta'), over
+# ALL pairs with a KD-tree storing each node's maximum alpha / beta) is feasible by construction;
+# when its objective reaches the cost of the flow, the flow is optimal.  Otherwise the pairs
+# that define the transforms where the dual was infeasible (or, failing those, every pair with
+# c_ij < alpha_i + beta_j) are added, rows whose new edges have negative reduced cost lose their
+# flow (their u lowered) and the flow is re-augmented, until the certificate holds.
 
 
 @njit(cache=True, nogil=True)
