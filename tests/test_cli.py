@@ -436,6 +436,8 @@ def test_info_npz_npy_raw(capsys, files):
     (d / "x.bin").write_bytes(x.tobytes())
     code, out, err = run(capsys, "info", d / "x.bin")
     assert code == 0 and "x.bin" in out  # no dtype: the size only
+    code, out, err = run(capsys, "info", "-")
+    assert_one_line_error(code, err, 2, "not standard input")
     code, out, err = run(capsys, "info", d / "x.bin", "--dtype", "complex64")
     assert_one_line_error(code, err, 2, "--dtype complex64", "not a real number type")
 

@@ -572,6 +572,10 @@ def describe_file(spec: str | os.PathLike, *, shape: Any = None, dtype: Any = No
     >>> info["format"], info["datasets"][0]["shape"], info["datasets"][0]["dtype"]
     ('npy', (3, 4), 'float32')
     """
+    if os.fspath(spec) == "-":
+        raise InvalidOptionError(
+            "describe_file reads files, not standard input; save the stream to a file first"
+        )
     path, _ = split_spec(spec)
     _check_stray_key(path)
     kind = _kind(path, dtype)
