@@ -112,7 +112,7 @@ def _without_times(rows):
 
 def test_serial_and_parallel_identical(field):
     fields = {"a": field, "b": _smooth((16, 16), 11)}
-    kw = dict(compressors=["quantize", "zfp"], bounds=[1e-1, 1e-2])
+    kw = {"compressors": ["quantize", "zfp"], "bounds": [1e-1, 1e-2]}
     serial = te.sweep(fields, jobs=1, **kw)
     pooled = te.sweep(fields, jobs=2, **kw)
     assert len(serial) == 8
@@ -373,8 +373,8 @@ def test_dask_local_rows_equal_the_serial_rows(field):
     fields = {"a": field, "b": _smooth((16, 16), 11)}
     # (persistence left out: Dask's fresh worker processes would spend most of the test compiling;
     # the process-pool test above compares every metric)
-    kw = dict(compressors=["quantize", "zfp", _Broken()], bounds=[1e-1, 1e-2],
-              metrics="pointwise,dsl,critical_points")
+    kw = {"compressors": ["quantize", "zfp", _Broken()], "bounds": [1e-1, 1e-2],
+          "metrics": "pointwise,dsl,critical_points"}
     serial = te.sweep(fields, jobs=1, **kw)
     on_dask = te.sweep(fields, jobs=2, scheduler="local", **kw)
     assert len(serial) == 12 and serial.n_failed == 4

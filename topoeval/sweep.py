@@ -48,7 +48,7 @@ import numpy as np
 
 from .errors import InvalidInputError, InvalidOptionError
 
-__all__ = ["sweep", "SweepResult", "BoundViolationWarning"]
+__all__ = ["BoundViolationWarning", "SweepResult", "sweep"]
 
 FORMAT = "topoeval-sweep"
 FORMAT_VERSION = 1
@@ -181,7 +181,7 @@ def _check_zfp_rate(comp, orig: np.ndarray, rate: float) -> None:
 
     try:
         zfp_rate_cls = type(get_compressor("zfp-rate"))
-    except Exception:  # zfpy missing: comp cannot be the built-in zfp-rate either
+    except ImportError:  # zfpy missing: comp cannot be the built-in zfp-rate either
         return
     if not isinstance(comp, zfp_rate_cls) or not 1 <= orig.ndim <= 4:
         return
@@ -200,7 +200,7 @@ def _run_task(task) -> list[dict[str, Any]]:
     try:
         row.update(_run_one(field_name, payload, comp_spec, bound, mode, options))
         row["status"], row["error"] = "ok", ""
-    except Exception as exc:  # one failing run is recorded, the sweep goes on
+    except Exception as exc:  # noqa: BLE001 - one failing run is recorded, the sweep goes on
         row["status"], row["error"] = "failed", _error_text(exc)
     return [row]
 
@@ -543,7 +543,7 @@ def sweep(
 
         _output_kind(out_path)
         check_output_path(out_path, force=force)  # exists without force, missing folder ...
-        journal = open(out_path.with_name(out_path.name + ".partial"), "w")
+        journal = open(out_path.with_name(out_path.name + ".partial"), "w")  # noqa: SIM115 (closed below)
 
     order = {(t[0], _name(t[2]), float(t[3])): i for i, t in enumerate(tasks)}
     results: dict[int, dict[str, Any]] = {}

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import click
 
-from .options import (comparison_kwargs, comparison_options, echo_info, input_options,
-                      pop_input_params, verbosity)
+from .options import (
+    comparison_kwargs,
+    comparison_options,
+    echo_info,
+    input_options,
+    pop_input_params,
+    verbosity,
+)
 
 EPILOG = """\b
 Examples:
@@ -144,7 +150,8 @@ def _table(result) -> str:
         cols = [c for c in result.column_names if c != "error"]
     tty = sys.stdout.isatty()
     buf = io.StringIO()
-    console = Console(file=buf, force_terminal=tty, width=None if tty else 200, no_color=not tty,
+    # a terminal squeezes the table to its width; a pipe or file gets every header in full
+    console = Console(file=buf, force_terminal=tty, width=None if tty else 1000, no_color=not tty,
                       highlight=False)
     table = Table(header_style="bold")
     for c in cols:
