@@ -835,15 +835,20 @@ def _run_pool(tasks, make, jobs, sink, max_in_flight, run=None, fail=None):
     pool.shutdown(wait=True)
 
 
-# Dask worker settings for the clusters batch starts itself (--dask local): by default the
+# Dask worker settings for the clusters batch starts itself (--dask local).  By default the
 # statistical profiler samples every thread's stack every 10 ms, the event loop ticks every
 # 20 ms and the memory monitor runs every 100 ms, all competing for the GIL with the task
-# thread (about 25 % more CPU per row than a process pool in benchmarks/bench_batch.py).  A
-# batch's tasks are long and uniform: profiler off, slower housekeeping.
+# thread (idle workers: 4 % CPU each, 0.6 % with the settings below); and the nanny starts
+# the workers with MALLOC_TRIM_THRESHOLD_=65536, which also freezes glibc's mmap threshold at
+# 128 KiB, so every temporary array of a sample is mmap'ed, page-faulted and unmapped again
+# (5x the system time of a pool worker).  A batch's tasks are long and uniform: profiler
+# off, slower housekeeping, glibc's default allocator behaviour (one BLAS thread, as before).
 _LOCAL_DASK_CONFIG = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "500ms",
     "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.nanny.pre-spawn-environ": {
+        "OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1},
 }
 
 
