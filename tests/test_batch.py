@@ -660,3 +660,27 @@ def test_existing_dask_cluster_uses_all_its_workers(monkeypatch):
     np.testing.assert_allclose(res.columns["max_abs_error"], 0.1)
     # a one-core client still plans and keeps tasks in flight for the cluster's 3 workers
     assert seen == [("plan", 3), ("in_flight", 6)]
+
+
+def test_local_dask_cluster_settings(monkeypatch):
+    """--dask local starts its workers without the profiler and without Dask's malloc-trim variable."""
+    pytest.importorskip("dask.distributed")
+    import dask
+    import dask.distributed
+
+    seen = {}
+
+    def fake_cluster(**kw):
+        seen.update(kw)
+        seen["profile"] = dask.config.get("distributed.worker.profile.enabled")
+        seen["environ"] = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+        return "cluster"
+
+    monkeypatch.setattr(dask.distributed, "LocalCluster", fake_cluster)
+    assert sys.modules["topoeval.batch"]._local_cluster(3) == "cluster"
+    assert seen["n_workers"] == 3 and seen["threads_per_worker"] == 1 and seen["processes"]
+    assert seen["profile"] is False
+    assert "MALLOC_TRIM_THRESHOLD_" not in seen["environ"]
+    assert seen["environ"]["OPENBLAS_NUM_THREADS"] == 1
+    # the settings apply only while the cluster starts
+    assert "MALLOC_TRIM_THRESHOLD_" in dask.config.get("distributed.nanny.pre-spawn-environ")
