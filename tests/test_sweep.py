@@ -538,3 +538,19 @@ def test_cli_missing_extra_names_it(monkeypatch, capsys):
     assert exc.value.code != 0
     err = capsys.readouterr().err
     assert "zfpy" in err and "topoeval[compressors]" in err
+
+
+def test_cli_drives_the_progress_bar(monkeypatch):
+    from topoeval.cli import batch as cli_batch
+
+    calls, stopped = [], []
+
+    def fake_progress(label, unit):
+        assert (label, unit) == ("sweep", "runs")
+        return (lambda done, total: calls.append((done, total))), (lambda: stopped.append(True))
+
+    monkeypatch.setattr(cli_batch, "_progress", fake_progress)
+    r = CliRunner().invoke(cli, ["sweep", "sample_data/sinusoid1d.npy", "-c", "quantize", "-e", "1e-1,1e-2,1e-3",
+                                 "-j", "1", "--metrics", "pointwise"])
+    assert r.exit_code == 0, r.output
+    assert calls == [(0, 3), (1, 3), (2, 3), (3, 3)] and stopped == [True]
