@@ -506,6 +506,8 @@ def test_diagram_from_stdin(capsys, files, monkeypatch):
     code, out, err = run(capsys, "diagram", "-", "--format", "csv", stdin=buf.getvalue(), monkeypatch=monkeypatch)
     assert code == 0, err
     assert len(out.strip().splitlines()) == 1 + len(te.persistence_diagram(x))
+    code, out, err = run(capsys, "diagram", "-", stdin=b"1,2,3\n", monkeypatch=monkeypatch)
+    assert_one_line_error(code, err, 1, "standard input is not a .npy stream", "'-' reads only .npy")
 
 
 def test_debug_traceback_and_version_in_a_process(tmp_path):

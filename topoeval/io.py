@@ -243,6 +243,11 @@ def _read_npy_header(fh, where: str) -> tuple[tuple[int, ...], np.dtype, bool, i
     try:
         version = npformat.read_magic(fh)
     except ValueError:
+        if where == "standard input":
+            raise FileFormatError(
+                "standard input is not a .npy stream (bad magic bytes); '-' reads only .npy data, e.g. "
+                "`cat x.npy | topoeval compare - recon.npy` (pass other formats by file name)"
+            ) from None
         raise FileFormatError(
             f"{where} is not a .npy file (bad magic bytes); is it another format with a .npy name?"
         ) from None
