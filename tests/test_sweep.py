@@ -164,11 +164,13 @@ def test_missing_extra_names_it(monkeypatch, field, name, module):
         te.sweep({"f": field}, compressors=["quantize", name], bounds=[1e-2])
 
 
-def test_missing_dask_names_it(monkeypatch, field):
+def test_missing_dask_names_it(monkeypatch, field, tmp_path):
     monkeypatch.setitem(sys.modules, "distributed", None)
     monkeypatch.setitem(sys.modules, "dask.distributed", None)
     with pytest.raises(MissingDependencyError, match=r"topoeval\[dask\]"):
-        te.sweep({"f": field}, compressors=["quantize"], bounds=[1e-2], scheduler="local", jobs=2)
+        te.sweep({"f": field}, compressors=["quantize"], bounds=[1e-2], scheduler="local", jobs=2,
+                 output=tmp_path / "rd.csv")
+    assert list(tmp_path.iterdir()) == []  # no output, no empty journal
 
 
 def test_bad_options_fail_up_front(field):
@@ -345,6 +347,17 @@ def test_user_codec_without_methods_is_refused(field):
 
     with pytest.raises(InvalidOptionError, match="no decompress"):
         te.sweep([field], compressors=[NoDecoder()])
+
+    class Relative(_Sloppy):
+        bound_kind = "rel"
+
+    with pytest.raises(InvalidOptionError, match="bound_kind='rel'"):
+        te.sweep([field], compressors=[Relative()])
+    # bounds as a NumPy scalar or array
+    res = te.sweep([field], compressors=["quantize"], bounds=np.float32(0.5), metrics="pointwise")
+    assert [r["bound"] for r in res.rows] == [0.5]
+    res = te.sweep([field], compressors=["quantize"], bounds=np.array([0.5, 0.25]), metrics="pointwise")
+    assert [r["bound"] for r in res.rows] == [0.5, 0.25]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -399,7 +399,7 @@ def _as_fields(fields: Any, load_kwargs: Mapping[str, Any]) -> list[tuple[str, A
 def _as_bounds(values: Any, what: str) -> list[float]:
     if values is None:
         return []
-    if isinstance(values, (int, float)):
+    if isinstance(values, str) or np.ndim(values) == 0:
         values = [values]
     out = []
     for v in values:
@@ -517,6 +517,10 @@ def sweep(
                 raise InvalidOptionError(
                     f"compressor {c!r} has no {attr}() method; see topoeval.compressors.Compressor")
         kinds[_name(c)] = getattr(obj, "bound_kind", "abs")
+        if kinds[_name(c)] not in ("abs", "rate"):
+            raise InvalidOptionError(
+                f"compressor {_name(c)!r} has bound_kind={kinds[_name(c)]!r}; use 'abs' (bound is an "
+                "absolute error bound) or 'rate' (bound is a bit rate in bits per value)")
     names = [_name(c) for c in comps]
     if len(set(names)) != len(names):
         raise InvalidOptionError(f"compressor names must be unique, got {names}")
@@ -572,6 +576,8 @@ def sweep(
     finally:
         if journal is not None:
             journal.close()
+            if not results:  # nothing ran (e.g. no Dask): leave no empty journal behind
+                Path(journal.name).unlink(missing_ok=True)
     rows = [results[i] for i in range(len(tasks))]
     result = SweepResult(rows=rows, options={"mode": mode, **_plain(options)},
                          output=None if out_path is None else str(out_path),
