@@ -293,6 +293,8 @@ def test_to_dict_with_callable_sign_is_json_safe():
     c = te.compare(x, y, metrics="dsl", sign=np.tanh, weights=np.array([1.0, 0.5]))
     d = json.loads(json.dumps(c.to_dict(), allow_nan=False))
     assert d["options"]["sign"] == "tanh" and d["options"]["weights"] == [1.0, 0.5]
+    c = te.compare(x, y, metrics="dsl", sign=(np.tanh, lambda z: 1 - np.tanh(z) ** 2))
+    assert json.loads(json.dumps(c.to_dict(), allow_nan=False))["options"]["sign"] == "tanh"
 
 
 def test_compare_callable_after_submodule_import():

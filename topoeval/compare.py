@@ -148,8 +148,8 @@ class Comparison:
         """Full JSON-safe nested dict: metrics per part, options, diagram sizes, version.
 
         ``inf`` / ``-inf`` become the strings ``"inf"`` / ``"-inf"`` and NaN becomes
-        ``None`` (JSON ``null``); tuples become lists.  ``json.dumps(c.to_dict())``
-        always works.
+        ``None`` (JSON ``null``); tuples become lists; a callable ``sign`` is written as
+        its ``__name__``.  ``json.dumps(c.to_dict(), allow_nan=False)`` always works.
         """
         metrics: dict[str, Any] = {}
         for part in PARTS:
@@ -157,8 +157,11 @@ class Comparison:
             if val is not None:
                 metrics[part] = dict(val)
         opts = dict(self.options)
-        if callable(opts.get("sign")):
-            opts["sign"] = getattr(opts["sign"], "__name__", "callable")
+        sign = opts.get("sign")
+        if isinstance(sign, tuple) and sign and callable(sign[0]):  # (function, derivative)
+            sign = sign[0]
+        if callable(sign):
+            opts["sign"] = getattr(sign, "__name__", "callable")
         return _jsonable(
             {
                 "topoeval_version": self.version,
