@@ -150,6 +150,23 @@ class Comparison:
         ``inf`` / ``-inf`` become the strings ``"inf"`` / ``"-inf"`` and NaN becomes
         ``None`` (JSON ``null``); tuples become lists; a callable ``sign`` is written as
         its ``__name__``.  ``json.dumps(c.to_dict(), allow_nan=False)`` always works.
+
+        Keys: ``topoeval_version``, ``shape``, ``dtypes`` (``orig``, ``recon``), ``options``
+        (every option as used), ``metrics`` (one dict per part switched on: ``pointwise``,
+        ``dsl``, ``persistence`` -> per filtration, ``critical_points``) and ``elapsed_s``.
+
+        Examples
+        --------
+        >>> import json
+        >>> import numpy as np
+        >>> import topoeval as te
+        >>> d = te.compare(np.ones(4), np.ones(4), metrics="pointwise").to_dict()
+        >>> d["metrics"]["pointwise"]["psnr"], d["metrics"]["pointwise"]["pearson"]
+        ('inf', None)
+        >>> sorted(d)
+        ['dtypes', 'elapsed_s', 'metrics', 'options', 'shape', 'topoeval_version']
+        >>> json.loads(json.dumps(d, allow_nan=False))["options"]["filtration"]
+        ['sublevel']
         """
         metrics: dict[str, Any] = {}
         for part in PARTS:
