@@ -3,9 +3,10 @@
 :func:`sweep` compresses every field with every compressor at every error bound
 (or bit rate), decompresses it, checks that the bound held, and records the
 compression ratio, the bit rate, the (de)compression times and every metric of
-:func:`topoeval.compare` - pointwise errors, exact DSL and DSL, Wasserstein and
-bottleneck distances of the sublevel and superlevel diagrams, critical-point
-false positives / negatives / types.  One row per (field, compressor, bound).
+:func:`topoeval.compare` - pointwise errors, exact DSL and DSL, the Wasserstein
+distances W1 and W2 and the bottleneck distance of the sublevel and superlevel
+diagrams, critical-point false positives / negatives / types.  One row per
+(field, compressor, bound).
 
 Compressors follow the small protocol of :mod:`topoeval.compressors`
 (``compress(array, bound) -> bytes``, ``decompress(data, shape, dtype) ->
