@@ -679,6 +679,7 @@ def test_local_dask_cluster_settings(monkeypatch):
     monkeypatch.setattr(dask.distributed, "LocalCluster", fake_cluster)
     assert sys.modules["topoeval.batch"]._local_cluster(3) == "cluster"
     assert seen["n_workers"] == 3 and seen["threads_per_worker"] == 1 and seen["processes"]
+    assert seen["dashboard_address"] == ":0"  # a free port, never a clash with another cluster
     assert seen["profile"] is False
     assert "MALLOC_TRIM_THRESHOLD_" not in seen["environ"]
     assert seen["environ"]["OPENBLAS_NUM_THREADS"] == 1

@@ -858,8 +858,9 @@ def _local_cluster(jobs: int):
     from dask.distributed import LocalCluster
 
     with dask.config.set(_LOCAL_DASK_CONFIG):
+        # dashboard on a free port: None means Dask's default 8787, taken by any other cluster
         return LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                            dashboard_address=None)
+                            dashboard_address=":0")
 
 
 def _connect(scheduler: str):
