@@ -15,7 +15,7 @@ import numpy as np
 def naive_persistence_pairs(a, filtration="sublevel", connectivity="full", keep_zero=False):
     """0-D persistence by plain union-find over a Python-sorted list of cells.
 
-    Cells are multi-index tuples; order by (value, C-order flat index) (superlevel: -value);
+    Cells are multi-index tuples; order by (value, C-order flat index) (superlevel: both negated);
     non-finite cells are left out of the domain.  Neighbours are enumerated explicitly:
     every other cell whose multi-index differs by at most 1 on every axis ("full") or by
     exactly 1 on one axis ("face").  Returns a list of (birth, death, birth_index,
@@ -29,7 +29,8 @@ def naive_persistence_pairs(a, filtration="sublevel", connectivity="full", keep_
     def flat(c):
         return int(np.ravel_multi_index(c, shape))
 
-    cells.sort(key=lambda c: (sign * float(a[c]) + 0.0, flat(c)))
+    # ties: ascending flat index (sublevel), descending (superlevel: simulation of simplicity on -a)
+    cells.sort(key=lambda c: (sign * float(a[c]) + 0.0, sign * flat(c)))
     rank = {c: r for r, c in enumerate(cells)}
 
     def neighbours(c):

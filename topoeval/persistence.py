@@ -15,7 +15,8 @@ Conventions
   ``connectivity="face"`` joins only the ``2*d`` cells that share a (d-1)-face.
 * **Filtration order.**  Cells enter by value, ties broken by the C-order flat index
   of the cell (``np.ravel_multi_index``); the superlevel filtration orders by
-  ``-value`` and then flat index.  Values are compared as float64 (``-0.0 == 0.0``).
+  ``-value`` and then *descending* flat index (simulation of simplicity on ``-a``, as
+  :func:`topoeval.critical_points` and TTK do, so maxima are exactly its birth cells).  Values are compared as float64 (``-0.0 == 0.0``).
   The diagram as a multiset does not depend on the tie-breaking, but the critical-cell
   indices do; with this rule they are deterministic.
 * **Elder rule.**  When a cell joins several components, all but the one whose birth
@@ -27,7 +28,7 @@ Conventions
   the sublevel diagram of ``-a`` with both coordinates negated.
 * **Pair order.**  Pairs are listed in the order in which their birth cells enter the
   filtration: sublevel by ascending (birth, flat index of the birth cell), superlevel by
-  descending birth, then flat index.
+  descending (birth, flat index).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import as_real_array, check_choice, check_finite, nonfinite_mask
-from .errors import InvalidInputError, InvalidOptionError
+from .errors import InvalidInputError, InvalidOptionError, NonFiniteError
 
 __all__ = ["Diagram", "persistence_diagram"]
 
@@ -321,7 +322,22 @@ def persistence_diagram(
     if not isinstance(keep_zero, (bool, np.bool_)):
         raise InvalidOptionError(f"keep_zero={keep_zero!r} is not valid; pass True or False")
     arr = as_real_array(array, "array")
-    return _compute(arr, filtration, connectivity, nan_policy, bool(keep_zero))
+    if filtration == "sublevel":
+        return _compute(arr, filtration, connectivity, nan_policy, bool(keep_zero))
+    # Equal values enter the superlevel filtration by descending flat index: simulation of
+    # simplicity on -a, the convention of topoeval.critical_points (and TTK), so the maxima are
+    # exactly the superlevel birth cells.  Flipping every axis reverses the flat index (and maps
+    # the neighbourhood onto itself), so the kernel's ascending tie order does it.
+    flipped = arr[(slice(None, None, -1),) * arr.ndim]
+    try:
+        dgm = _compute(flipped, filtration, connectivity, nan_policy, bool(keep_zero))
+    except NonFiniteError:
+        check_finite(arr, "array", hint=_NAN_HINT)  # the first position in the caller's array
+        raise
+    last = np.array(arr.shape, dtype=np.int64) - 1
+    birth_index = last - dgm.birth_index
+    death_index = np.where(dgm.death_index < 0, -1, last - dgm.death_index)
+    return Diagram._new(dgm.births, dgm.deaths, birth_index, death_index, filtration, dgm.shape)
 
 
 _MAX_INT32_CELLS = 2**31 - 2  # above: np.argsort and int64 union-find (no radix sort)
