@@ -40,8 +40,8 @@ Conventions
   (``connectivity="full"``, as gudhi's ``CubicalComplex(top_dimensional_cells=a)`` and
   cripser, i.e. the paper-style diagrams): the minima are exactly the births of the
   sublevel diagram (``keep_zero=True``), the maxima those of the superlevel diagram (the
-  same cells when values are distinct: the engine's superlevel filtration orders equal
-  values by ascending flat index, the reverse of this rule), and every death cell of the
+  engine breaks ties by the same simulation of simplicity: superlevel ties enter by
+  descending flat index), and every death cell of the
   sublevel (superlevel) diagram has a disconnected lower (upper) link, with at most
   ``c - 1`` deaths (in 1-D these merge cells are the maxima / minima).  ``"freudenthal"``: the Freudenthal (Kuhn) triangulation of the grid used by TTK:
   neighbours are the offsets ``o`` and ``-o`` for every ``o`` in ``{0, 1}**d`` except 0
