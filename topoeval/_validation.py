@@ -76,7 +76,7 @@ def as_real_array(a: Any, name: str = "array", *, min_ndim: int = 1) -> np.ndarr
     if arr.ndim < min_ndim:
         raise InvalidInputError(
             f"{name} is {arr.ndim}-dimensional (shape {arr.shape}); pass an array with at least "
-            f"{min_ndim} dimension(s), e.g. np.atleast_1d(a)"
+            f"{min_ndim} dimension(s), e.g. " + (f"np.atleast_{min_ndim}d(a)" if min_ndim <= 3 else "a.reshape(...)")
         )
     if arr.size == 0:
         raise InvalidInputError(f"{name} is empty (shape {arr.shape}); pass an array with at least one value")
