@@ -123,15 +123,17 @@ def _cases(quick: bool, skip=()):
         ]
         noise = [(128, 0.1), (256, 0.1), (362, 0.1), (512, 0.1)]
     for shape, kinds in smooth:
-        if any(t in f"smooth {'x'.join(map(str, shape))} " for t in skip):
+        if all(any(t in f"smooth {'x'.join(map(str, shape))} vs {kind}" for t in skip) for kind in kinds):
             continue
         f = _smooth(shape, 1)
         a = _diagram(f)
         for kind in kinds:
+            if any(t in f"smooth {'x'.join(map(str, shape))} vs {kind}" for t in skip):
+                continue
             g = _reconstruct(f, kind, 1e-3)
             yield f"smooth {'x'.join(map(str, shape))} vs {kind}", a, _diagram(g)
     for n, sigma in noise:
-        if any(t in f"noise {n}x{n} " for t in skip):
+        if any(t in f"noise {n}x{n} vs noise+{sigma}" for t in skip):
             continue
         rng = np.random.default_rng(2)
         f = rng.normal(size=(n, n))
