@@ -217,3 +217,17 @@ def test_quantize_equals_numcodecs(digits):
     ours, _ = get_compressor("quantize").roundtrip(a, bound)
     theirs = np.asarray(Quantize(digits=digits, dtype="f4").encode(a))
     np.testing.assert_array_equal(ours, theirs)
+
+
+# regression: zfpy's fixed-rate mode crashed the process (malloc(): invalid size) below one
+# exponent header per block; the compressor refuses such rates with a message
+@pytest.mark.parametrize("dtype, ndim, minimum", [(np.float64, 1, 3.0), (np.float32, 2, 9 / 16)])
+def test_zfp_rate_below_block_header_is_refused(dtype, ndim, minimum):
+    from topoeval.errors import InvalidOptionError
+
+    a = np.random.default_rng(5).random((16,) * ndim).astype(dtype)
+    comp = get_compressor("zfp-rate")
+    with pytest.raises(InvalidOptionError, match=f"at least {minimum:g} bits per value"):
+        comp.compress(a, minimum / 2)
+    recon = comp.decompress(comp.compress(a, minimum * 4), a.shape, a.dtype)
+    assert recon.shape == a.shape

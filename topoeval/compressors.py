@@ -200,6 +200,16 @@ class _ZFPRate(_ZFP):
     bound_kind = "rate"
 
     def _compress(self, zfpy, arr, b):
+        # Below one exponent header (1 + 8 bits for float32, 1 + 11 for float64) per block of
+        # 4**d values ZFP's fixed-rate mode corrupts memory (the process dies) or ignores the rate.
+        header = 9 if arr.dtype == np.float32 else 12
+        minimum = header / 4**arr.ndim
+        if b < minimum:
+            raise InvalidOptionError(
+                f"zfp-rate needs a rate of at least {minimum:g} bits per value for a {arr.ndim}-D "
+                f"{arr.dtype} array (each block of {4**arr.ndim} values holds a {header}-bit header), "
+                f"got {b:g}; ZFP crashes or ignores the rate below that - pass a larger rate"
+            )
         return zfpy.compress_numpy(arr, rate=b)
 
 

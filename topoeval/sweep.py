@@ -108,8 +108,6 @@ def _run_one(field_name: str, payload: Any, comp_spec: Any, bound: float, mode: 
                 f"field {field_name!r} is constant, so a relative bound is 0; use --mode abs")
     else:
         abs_bound, row_mode = bound, "abs"
-    if kind == "rate":
-        _check_zfp_rate(comp, orig, bound)
     t0 = time.perf_counter()
     data = comp.compress(orig, abs_bound if kind != "rate" else bound)
     t1 = time.perf_counter()
@@ -172,27 +170,6 @@ def _wasserstein2(comparison) -> dict[str, float]:
             total += w * w
         out[f"wasserstein2_{filt}"] = math.sqrt(total)
     return out
-
-
-def _check_zfp_rate(comp, orig: np.ndarray, rate: float) -> None:
-    """ZFP's fixed-rate mode corrupts memory (and crashes the process) or ignores the rate
-    when a block of 4**d values gets fewer bits than its exponent header (1 + 8 bits for
-    float32, 1 + 11 for float64); refuse such rates with a message instead."""
-    from .compressors import get_compressor
-
-    try:
-        zfp_rate_cls = type(get_compressor("zfp-rate"))
-    except ImportError:  # zfpy missing: comp cannot be the built-in zfp-rate either
-        return
-    if not isinstance(comp, zfp_rate_cls) or not 1 <= orig.ndim <= 4:
-        return
-    header = 9 if orig.dtype == np.float32 else 12
-    minimum = header / 4**orig.ndim
-    if rate < minimum:
-        raise InvalidOptionError(
-            f"zfp-rate needs a rate of at least {minimum:g} bits per value for a {orig.ndim}-D "
-            f"{orig.dtype} field (one block of {4**orig.ndim} values must hold its {header}-bit "
-            f"header), got {rate:g}; ZFP crashes or ignores the rate below that, so pass larger --rate values")
 
 
 def _run_task(task) -> list[dict[str, Any]]:
