@@ -880,7 +880,7 @@ def _cluster_threads(scheduler: str) -> int:
     try:
         import dask.distributed  # noqa: F401
     except ImportError:
-        raise missing_dependency("distributed", "dask", "running a batch on Dask (--dask/--scheduler)") from None
+        raise missing_dependency("distributed", "dask", "running on Dask (--dask/--scheduler)") from None
     client = _connect(scheduler)
     try:
         return max(1, sum(client.nthreads().values()))
@@ -895,7 +895,7 @@ def _run_dask(tasks, make, jobs, scheduler, sink, max_in_flight, run=None, fail=
     try:
         from dask.distributed import Client, as_completed
     except ImportError:
-        raise missing_dependency("distributed", "dask", "running a batch on Dask (--dask/--scheduler)") from None
+        raise missing_dependency("distributed", "dask", "running on Dask (--dask/--scheduler)") from None
     cluster = None
     if scheduler == "local":
         cluster = _local_cluster(jobs)
