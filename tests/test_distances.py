@@ -116,9 +116,9 @@ SCALE = {"large": 2.0**-27, "tiny": 2.0**27, "superlevel": -1.0}
 
 
 SOLVERS = {
-    "pot": {},
+    "pot": {"_POT_COLD_MIN_PAIRS": 0},
     "dense": {"_POT_MAX_PAIRS": -1, "_DENSE_MAX_POINTS": 10**9},
-    "sparse": {"_POT_MAX_PAIRS": -1, "_DENSE_MAX_POINTS": 0},
+    "sparse": {"_POT_MAX_PAIRS": -1, "_DENSE_MAX_POINTS": 0, "_POT_COLD_MIN_PAIRS": 0},
 }
 
 
@@ -347,6 +347,7 @@ def test_sparse_solver_with_few_neighbours_matches_pot(kind):
 
 def test_public_api_uses_sparse_solver_on_large_diagrams(monkeypatch):
     monkeypatch.setattr(tdist, "_POT_MAX_PAIRS", 10_000)  # keep the oracle (POT) fast
+    monkeypatch.setattr(tdist, "_POT_COLD_MIN_PAIRS", 10_000)
     rng = np.random.default_rng(23)
     f = rng.normal(size=(64, 64))
     g = f + rng.normal(size=f.shape) * 0.3
@@ -368,3 +369,20 @@ def test_offset_diagrams(solver):
         ref = gudhi_w(a, b, p, 2.0)
         assert te.wasserstein_distance(a + 1e6, b + 1e6, order=p) == pytest.approx(ref, rel=1e-9)
     assert te.bottleneck_distance(a + 1e6, b + 1e6) == pytest.approx(gudhi_b(a, b), rel=1e-9)
+
+
+def test_small_diagrams_do_not_import_pot():
+    """Regression: `import ot` (which loads torch when installed) cost ~3 s of CPU on every
+    `topoeval compare`; small diagrams use the dense assignment unless POT is loaded already."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, topoeval as te\n"
+        "rng = np.random.default_rng(0)\n"
+        "b = rng.random((2, 300)); a = np.c_[b[0], b[0] + 0.2]; c = np.c_[b[1], b[1] + 0.3]\n"
+        "assert te.wasserstein_distance(a, c) > 0\n"
+        "print('ot' in sys.modules, 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sys
+
 import numpy as np
 
 from ._validation import as_diagram_array, check_choice
@@ -41,6 +43,9 @@ _ESSENTIAL = ("match", "ignore")
 # larger ones by the sparse solver (the dense assignment up to _DENSE_MAX_POINTS points).
 _POT_MAX_PAIRS = 4_000_000
 _DENSE_MAX_POINTS = 400
+# below this many pairs the dense assignment (0.5 s at 800 x 800 points) is used unless POT is
+# already imported: importing POT costs more than it saves there
+_POT_COLD_MIN_PAIRS = 1_500_000
 
 
 # ----------------------------------------------------------------------------- validation
@@ -168,11 +173,15 @@ def _solve_wasserstein(x: np.ndarray, y: np.ndarray, p: float, q: float):
     n, m = len(x), len(y)
     if n == 0 or m == 0:
         return _dense_wasserstein(x, y, p, q)
-    if n * m <= _POT_MAX_PAIRS:
+    # `import ot` costs about 3 s of CPU (it loads torch when torch is installed): worth it only
+    # for diagrams where POT's network simplex beats the dense assignment by more than that, or
+    # once POT is loaded anyway
+    pot_ready = "ot" in sys.modules
+    if n * m <= _POT_MAX_PAIRS and (pot_ready or n * m >= _POT_COLD_MIN_PAIRS):
         res = _pot_wasserstein(x, y, p, q)
         if res is not None:
             return res
-    if n + m <= _DENSE_MAX_POINTS:
+    if n + m <= _DENSE_MAX_POINTS or n * m < _POT_COLD_MIN_PAIRS:
         return _dense_wasserstein(x, y, p, q)
     return _kd.sparse_wasserstein(x, y, p, q)
 
