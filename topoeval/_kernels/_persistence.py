@@ -341,6 +341,9 @@ def radix_sort_cells(src, superlevel, core, tables):
 
 
 # ---------------------------------------------------------------- output
+_GATHER_AHEAD = 16  # prefetch distance of the value gather in cells_to_pairs
+
+
 @njit(cache=True, nogil=True)
 def cells_to_pairs(bcells, dcells, src, core, bdims, nbricks, superlevel):
     """Multi-indices and values of the critical cells.
@@ -372,6 +375,7 @@ def cells_to_pairs(bcells, dcells, src, core, bdims, nbricks, superlevel):
     bidx = np.empty((m, d), dtype=np.int64)
     didx = np.empty((m, d), dtype=np.int64)
     inf = -np.inf if superlevel else np.inf
+    flats = np.empty(m, dtype=np.int64)
     for t in range(2):
         cells = bcells if t == 0 else dcells
         idx = bidx if t == 0 else didx
@@ -382,6 +386,7 @@ def cells_to_pairs(bcells, dcells, src, core, bdims, nbricks, superlevel):
                 for i in range(d):
                     idx[j, i] = -1
                 vals[j] = inf
+                flats[j] = -1
                 continue
             brick = s // bsize
             loc = s - brick * bsize
@@ -397,5 +402,15 @@ def cells_to_pairs(bcells, dcells, src, core, bdims, nbricks, superlevel):
                 idx[j, i] = x
             for i in range(d):
                 flat = flat * core[i] + idx[j, i]
-            vals[j] = np.float64(src[flat])
+            flats[j] = flat
+        # the values in a separate gather loop (random reads, birth cells in value order):
+        # with nothing else in the loop the memory accesses overlap
+        for j in range(m):
+            if j + _GATHER_AHEAD < m:
+                f = flats[j + _GATHER_AHEAD]
+                if f >= 0:
+                    _prefetch(src, f)
+            f = flats[j]
+            if f >= 0:
+                vals[j] = np.float64(src[f])
     return births, deaths, bidx, didx
