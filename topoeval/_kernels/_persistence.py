@@ -168,8 +168,8 @@ def union_find_padded(order, n_active, parent, offsets, lmask, pf_offsets):
 
 
 # ---------------------------------------------------------------- radix sort of the cells
-_DIGIT_BITS = 11
-_N_DIGITS = 6  # 6 * 11 >= 64
+_DIGIT_BITS = 8
+_N_DIGITS = 8  # 8 * 8 == 64; 8-bit digits scatter faster than 11-bit ones (fit L1)
 _NONFINITE_KEY = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
@@ -215,7 +215,7 @@ def _next_row(ctr, core):
 def radix_sort_cells(src, superlevel, core, tables):
     """Storage indices of the cells of ``src`` in filtration order (value, flat index).
 
-    LSD radix sort (11-bit digits) of order-preserving uint64 keys (sign-adjusted float64
+    LSD radix sort (8-bit digits) of order-preserving uint64 keys (sign-adjusted float64
     bit patterns) with the storage index as payload; all digit histograms come from one
     streaming pass, and passes whose digit is the same for every key are skipped.  The
     first pass reads the values directly.  Stable and fed in C order, so ties keep the
