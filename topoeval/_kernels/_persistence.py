@@ -123,6 +123,7 @@ def union_find_padded(order, n_active, parent, offsets, lmask, pf_offsets):
     deaths = np.empty(cap, dtype=np.int64)
     nb = 0
     P = parent.shape[0]
+    act = np.empty(k, dtype=np.int64)
     for r in range(n_active):
         if npf > 0 and r + _PREFETCH_AHEAD < n_active:
             pa = np.int64(order[r + _PREFETCH_AHEAD])
@@ -134,11 +135,16 @@ def union_find_padded(order, n_active, parent, offsets, lmask, pf_offsets):
         p = np.int64(order[r])
         lp = p & lmask
         root = np.int64(-1)
+        # the active neighbours first, without branches (activity is unpredictable in
+        # noise; it does not change while the cell is processed: roots store <= -2)
+        na = 0
         for j in range(k):
             q = p + offsets[lp, j]
+            act[na] = q
+            na += np.int64(parent[q] != -1)
+        for t in range(na):
+            q = act[t]
             v = parent[q]
-            if v == -1:
-                continue
             if root >= 0 and (q == root or v == root):
                 continue
             rq = q if v < 0 else _find(parent, q)
