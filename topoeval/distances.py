@@ -8,8 +8,8 @@ is the ``internal_p``-norm of their difference; a point ``(b, d)`` is at
 distance ``|d - b| / 2 * 2 ** (1 / internal_p)`` from the diagonal.
 
 Both functions are exact (no approximation factor).  Small Wasserstein problems
-are solved densely (POT's network simplex, or
-:func:`scipy.optimize.linear_sum_assignment` on the augmented assignment), large
+are solved densely (POT's network simplex, or a Numba Hungarian method on the
+reduced ``n x (m + n)`` assignment, see :mod:`topoeval._kernels._assignment`), large
 ones by successive shortest paths on pruned k-nearest-neighbour candidate pairs
 (duplicate points merged into weighted points) whose optimality is proved over
 *all* omitted pairs with a KD-tree (see :mod:`topoeval._kernels._distances`).
@@ -30,6 +30,7 @@ import sys
 import numpy as np
 
 from ._validation import as_diagram_array, check_choice
+from ._kernels import _assignment as _asg
 from ._kernels import _distances as _kd
 from ._kernels._distances import _diag_dist, _pair_dist
 from .errors import InvalidOptionError
@@ -47,6 +48,8 @@ _DENSE_MAX_POINTS = 400
 # ~0.05 s there (300 x 300 points; POT 0.02 s), while `import ot` costs ~3 s of CPU.  Above it POT is
 # imported once: the dense assignment grows as (n + m)**3 (0.5 s at 800 x 800, POT 0.15 s)
 _POT_COLD_MIN_PAIRS = 90_000
+# the dense bottleneck (Numba, no SciPy import) up to this many pairs; KD-trees above
+_DENSE_BOTTLENECK_MAX_PAIRS = 90_000
 
 
 # ----------------------------------------------------------------------------- validation
@@ -106,35 +109,23 @@ def _match_essential(a: np.ndarray, b: np.ndarray, ia: np.ndarray, ib: np.ndarra
 
 
 def _dense_wasserstein(x: np.ndarray, y: np.ndarray, p: float, q: float):
-    """Exact W_p^p of finite diagrams x (n, 2), y (m, 2) by a dense augmented assignment.
+    """Exact W_p^p of finite diagrams x (n, 2), y (m, 2) by a dense assignment (Numba).
 
     Returns (match_x, match_y): match_x[i] = j or -1 (diagonal), match_y[j] = i or -1.
+    Memory n * m floats: for small diagrams (no SciPy or POT import).
     """
-    from scipy.optimize import linear_sum_assignment
-
     n, m = len(x), len(y)
     match_x = np.full(n, -1, dtype=np.int64)
     match_y = np.full(m, -1, dtype=np.int64)
     if n == 0 or m == 0:
         return match_x, match_y
-    dx = _diag_dist(x, q) ** p
-    dy = _diag_dist(y, q) ** p
+    if n > m:  # the kernel wants no more rows than columns
+        match_y, match_x = _dense_wasserstein(y, x, p, q)
+        return match_x, match_y
     c = _pair_dist(x[:, None, 0] - y[None, :, 0], x[:, None, 1] - y[None, :, 1], q) ** p
-    big = np.inf
-    cost = np.zeros((n + m, m + n))
-    cost[:n, :m] = c
-    cost[:n, m:] = big
-    cost[np.arange(n), m + np.arange(n)] = dx
-    cost[n:, :m] = big
-    cost[n + np.arange(m), np.arange(m)] = dy
-    # scipy rejects inf entries that make the problem infeasible, but a large finite
-    # value never chosen is equivalent; use a value above any feasible total.
-    fin_max = float(max(dx.sum() + dy.sum(), 1.0)) * 4.0 + 1.0
-    cost[np.isinf(cost)] = fin_max
-    r, col = linear_sum_assignment(cost)
-    sel = (r < n) & (col < m)
-    match_x[r[sel]] = col[sel]
-    match_y[col[sel]] = r[sel]
+    match_x = _asg.wasserstein_assignment(c, _diag_dist(x, q) ** p, _diag_dist(y, q) ** p)
+    sel = np.flatnonzero(match_x >= 0)
+    match_y[match_x[sel]] = sel
     return match_x, match_y
 
 
@@ -331,7 +322,11 @@ def _bottleneck(a: np.ndarray, b: np.ndarray, q: float, want_matching: bool, ess
     fa, pa, na = _split(a)
     fb, pb, nb = _split(b)
     x, y = a[fa], b[fb]
-    value, match_x, match_y = _kd.bottleneck_finite(x, y, q)
+    if 0 < len(x) * len(y) <= _DENSE_BOTTLENECK_MAX_PAIRS:
+        d = _pair_dist(x[:, None, 0] - y[None, :, 0], x[:, None, 1] - y[None, :, 1], q)
+        value, match_x, match_y = _asg.bottleneck_dense(d, _diag_dist(x, q), _diag_dist(y, q))
+    else:
+        value, match_x, match_y = _kd.bottleneck_finite(x, y, q)
     rows = _matching_rows(fa, fb, match_x, match_y, x, y, q) if want_matching else []
     if essential == "match":
         for ia, ib in ((pa, pb), (na, nb)):

@@ -1,0 +1,151 @@
+"""The dense small-diagram solvers (topoeval._kernels._assignment) against SciPy, the KD-tree
+bottleneck, gudhi and the brute-force references of tests/naive.py; and that small comparisons
+import neither scipy.optimize, scipy.spatial nor scipy.sparse (start-up time, issue 5)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import gudhi
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+import topoeval as te
+import topoeval.distances as tdist
+from topoeval._kernels import _assignment as asg
+from topoeval._kernels import _distances as kd
+from topoeval._kernels._distances import _diag_dist, _pair_dist
+
+from .naive import naive_bottleneck, naive_wasserstein
+
+ROOT = Path(__file__).resolve().parents[1]
+NORMS = (1.0, 2.0, np.inf)
+
+
+def _diagram(rng, n, kind):
+    birth = rng.random(n)
+    death = birth + rng.exponential(0.2, n)
+    if kind == "ties":  # many equal costs: the assignment has many optima
+        birth, death = np.round(birth, 1), np.round(death, 1)
+    elif kind == "duplicates":
+        birth, death = birth[rng.integers(0, max(n // 3, 1), n)], death[rng.integers(0, max(n // 3, 1), n)]
+        death = np.maximum(death, birth)
+    elif kind == "diagonal":  # points on the diagonal cost nothing
+        death[: n // 2] = birth[: n // 2]
+    return np.column_stack([birth, death])
+
+
+def _pairs(seed, count, max_n=30):
+    rng = np.random.default_rng(seed)
+    for k in range(count):
+        kind = ("plain", "ties", "duplicates", "diagonal")[k % 4]
+        yield _diagram(rng, int(rng.integers(1, max_n)), kind), _diagram(rng, int(rng.integers(1, max_n)), kind)
+
+
+def _augmented_cost(x, y, p, q):
+    """The textbook (n + m) x (m + n) assignment with diagonal copies, for SciPy."""
+    n, m = len(x), len(y)
+    c = _pair_dist(x[:, None, 0] - y[None, :, 0], x[:, None, 1] - y[None, :, 1], q) ** p
+    big = 1e300
+    cost = np.full((n + m, m + n), big)
+    cost[:n, :m] = c
+    cost[n:, m:] = 0.0
+    cost[np.arange(n), m + np.arange(n)] = _diag_dist(x, q) ** p
+    cost[n + np.arange(m), np.arange(m)] = _diag_dist(y, q) ** p
+    return cost
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.5])
+def test_wasserstein_assignment_matches_scipy(p):
+    for x, y in _pairs(1, 120):
+        for q in NORMS:
+            cost = _augmented_cost(x, y, p, q)
+            r, c = linear_sum_assignment(cost)
+            ref = cost[r, c].sum()
+            match_x, match_y = tdist._dense_wasserstein(x, y, p, q)
+            # a matching: each point of y used at most once, consistent both ways
+            used = match_x[match_x >= 0]
+            assert len(np.unique(used)) == len(used)
+            assert np.array_equal(match_y[used], np.flatnonzero(match_x >= 0))
+            rows = tdist._matching_rows(np.arange(len(x)), np.arange(len(y)), match_x, match_y, x, y, q)
+            got = sum(float((r_[:, 2] ** p).sum()) for r_ in rows)
+            assert got == pytest.approx(ref, rel=1e-12, abs=1e-15), (len(x), len(y), p, q)
+
+
+def test_wasserstein_assignment_brute_force_tiny():
+    for x, y in _pairs(2, 80, max_n=5):
+        for p in (1.0, 2.0):
+            for q in NORMS:
+                got = te.wasserstein_distance(x, y, order=p, internal_p=q)
+                assert got == pytest.approx(naive_wasserstein(x, y, p, q), rel=1e-12)
+
+
+def test_wasserstein_assignment_rejects_nothing_rectangular():
+    # n > m is solved through the transpose: same value either way round
+    rng = np.random.default_rng(3)
+    x, y = _diagram(rng, 25, "plain"), _diagram(rng, 4, "plain")
+    assert te.wasserstein_distance(x, y) == pytest.approx(te.wasserstein_distance(y, x), rel=1e-14)
+
+
+def _bottleneck_both(x, y, q):
+    d = _pair_dist(x[:, None, 0] - y[None, :, 0], x[:, None, 1] - y[None, :, 1], q)
+    return asg.bottleneck_dense(d, _diag_dist(x, q), _diag_dist(y, q)), kd.bottleneck_finite(x, y, q)
+
+
+def test_bottleneck_dense_equals_kdtree_solver_and_gudhi_bit_for_bit():
+    for x, y in _pairs(4, 160):
+        for q in NORMS:
+            (value, match_x, match_y), (ref, _, _) = _bottleneck_both(x, y, q)
+            assert value == ref
+            if q == np.inf:
+                assert value == gudhi.bottleneck_distance(x, y, 0)
+            # the matching is a matching and achieves the value
+            rows = tdist._matching_rows(np.arange(len(x)), np.arange(len(y)), match_x, match_y, x, y, q)
+            assert max(float(r[:, 2].max()) for r in rows if len(r)) <= value
+            used = match_x[match_x >= 0]
+            assert len(np.unique(used)) == len(used)
+            assert np.array_equal(match_y[used], np.flatnonzero(match_x >= 0))
+
+
+def test_bottleneck_dense_brute_force_tiny():
+    for x, y in _pairs(5, 80, max_n=5):
+        for q in NORMS:
+            (value, _, _), _ = _bottleneck_both(x, y, q)
+            assert value == pytest.approx(naive_bottleneck(x, y, q), rel=1e-12)
+
+
+def test_bottleneck_releases_light_partner_for_heavy_point():
+    # at t = 0.75 covering x's heavy point takes y[0] (light, persistence 0.75); y[2] (heavy) then
+    # needs x[0], so y[0] must give it up (found by mutating the kernel: without the release of a
+    # light partner this returns 1.0)
+    x = np.array([[1.0, 3.0]])
+    y = np.array([[1.5, 3.0], [0.5, 2.0], [1.0, 3.0]])
+    (value, _, _), (ref, _, _) = _bottleneck_both(x, y, np.inf)
+    assert value == ref == naive_bottleneck(x, y, np.inf) == 0.75
+
+
+@pytest.mark.parametrize("limit", [0, 10**9])
+def test_public_bottleneck_uses_either_solver(limit, monkeypatch):
+    monkeypatch.setattr(tdist, "_DENSE_BOTTLENECK_MAX_PAIRS", limit)
+    for x, y in _pairs(6, 40):
+        d, m = te.bottleneck_distance(x, y, matching=True)
+        assert d == gudhi.bottleneck_distance(x, y, 0)
+        assert m[:, 2].max() <= d
+
+
+def test_small_comparison_imports_no_scipy_solvers():
+    """Regression (start-up, issue 5): the sample comparison used to import scipy.optimize (for
+    linear_sum_assignment), scipy.spatial and scipy.sparse.csgraph: 0.3 s of a 2 s command."""
+    code = (
+        "import sys, numpy as np, topoeval as te\n"
+        "a = np.load('sample_data/shallow_water.npy')\n"
+        "b = np.load('sample_data/shallow_water_sz3_1e-2.npy')\n"
+        "te.compare(a, b, filtration='both')\n"
+        "bad = [m for m in ('scipy.optimize', 'scipy.spatial', 'scipy.sparse', 'ot') if m in sys.modules]\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
