@@ -394,6 +394,29 @@ def test_subprocess_error_is_one_line(tmp_path):
     assert out.stderr.count("\n") == 1 and "no such file" in out.stderr and out.stdout == ""
 
 
+def test_real_process_fast_exit_keeps_outputs_status_and_atexit(tmp_path):
+    """Regression for the fast exit of the entry point (os._exit after flushing, issue 5 start-up):
+    the output file is whole, usage errors keep status 2, and atexit handlers still run."""
+    np.save(tmp_path / "a.npy", np.arange(12.0).reshape(3, 4))
+    np.save(tmp_path / "b.npy", np.arange(12.0).reshape(3, 4) + 0.5)
+    base = [sys.executable, "-m", "topoeval"]
+    out = subprocess.run([*base, "compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"),
+                          "-o", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["metrics"]["pointwise"]["max_abs_error"] == 0.5
+    out = subprocess.run([*base, "compare", "--order", "x"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    flag = tmp_path / "atexit.txt"
+    code = ("import atexit, sys\n"
+            f"atexit.register(lambda: open({str(flag)!r}, 'w').write('ran'))\n"
+            "from topoeval.cli import main\n"
+            "sys.argv = ['topoeval', '--version']\n"
+            "main()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and te.__version__ in out.stdout
+    assert flag.read_text() == "ran"
+
+
 # ----------------------------------------------------------------------------- audit additions
 
 
