@@ -1,0 +1,85 @@
+"""Start-up of the command line: `topoeval --help`, and `topoeval compare` on the bundled sample pair
+with a cold Numba cache (first run after install: every kernel compiled and cached) and warm.
+
+Each run is a fresh process.  The cold run uses an empty NUMBA_CACHE_DIR (so the cache of the
+working tree is left alone); the warm runs reuse it.  Printed: wall time and CPU time (user + sys of
+the child) per run, and their medians.
+
+    python benchmarks/bench_startup.py                 # 1 cold + 7 warm runs
+    python benchmarks/bench_startup.py --warm 15 --breakdown
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PAIR = ["sample_data/shallow_water.npy", "sample_data/shallow_water_sz3_1e-2.npy"]
+
+# what a warm `compare` spends before and besides the computation, each in a fresh process
+BREAKDOWN = {
+    "python": [sys.executable, "-c", "pass"],
+    "numpy": [sys.executable, "-c", "import numpy"],
+    "numba": [sys.executable, "-c", "import numba"],
+    "compare --metrics pointwise (no Numba)": [sys.executable, "-m", "topoeval", "compare", *PAIR, "--metrics", "pointwise"],
+    # Numba's first dispatch fills its registries (and imports scipy.linalg for BLAS)
+    "compare --metrics dsl (Numba, 2 kernels)": [sys.executable, "-m", "topoeval", "compare", *PAIR, "--metrics", "dsl"],
+    "scipy.optimize (no longer imported by a small compare)": [sys.executable, "-c", "import scipy.optimize"],
+}
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """(wall s, child CPU s, return code) of one process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if proc.returncode:
+        sys.exit(f"{' '.join(cmd)} failed: {proc.stderr.decode()[-400:]}")
+    return wall, cpu, proc.returncode
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--warm", type=int, default=7, help="warm runs (default 7)")
+    ap.add_argument("--breakdown", action="store_true", help="also time the fixed import costs")
+    args = ap.parse_args()
+
+    exe = [sys.executable, "-m", "topoeval"]
+    with tempfile.TemporaryDirectory(prefix="topoeval-numba-cache-") as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        print(f"machine load average: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores); "
+              f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}; "
+              "wall / CPU (user + sys) in s")
+        rows = []
+        helps = [timed([*exe, "--help"], env) for _ in range(5)]
+        rows.append(("topoeval --help (median of 5)", statistics.median(h[0] for h in helps),
+                     statistics.median(h[1] for h in helps)))
+        wall, cpu, _ = timed([*exe, "compare", *PAIR], env)
+        rows.append(("compare, cold Numba cache (first run)", wall, cpu))
+        warm = [timed([*exe, "compare", *PAIR], env) for _ in range(args.warm)]
+        rows.append((f"compare, warm (median of {args.warm})", statistics.median(w[0] for w in warm),
+                     statistics.median(w[1] for w in warm)))
+        rows.append((f"compare, warm (min of {args.warm})", min(w[0] for w in warm), min(w[1] for w in warm)))
+        if args.breakdown:
+            for name, cmd in BREAKDOWN.items():
+                runs = [timed(cmd, env) for _ in range(5)]
+                rows.append((f"  {name} (median of 5)", statistics.median(r[0] for r in runs),
+                             statistics.median(r[1] for r in runs)))
+    width = max(len(r[0]) for r in rows)
+    for name, wall, cpu in rows:
+        print(f"{name:<{width}}  {wall:6.2f}  {cpu:6.2f}")
+
+
+if __name__ == "__main__":
+    main()
