@@ -183,68 +183,43 @@ def _cover(d, px, py, t, match_x, match_y, stack, parent_y, parent_x, seen_x, se
 
 
 @njit(cache=True, nogil=True)
-def _feasible(d, px, py, t, match_x, match_y, stack, parent_y, parent_x, seen_x, seen_y):
+def feasible(d, px, py, t, match_x, match_y):
+    """Whether ``t`` is a feasible bottleneck threshold; fills ``match_x``/``match_y`` (-1 diagonal)."""
+    n, m = d.shape
     match_x[:] = -1
     match_y[:] = -1
-    return _cover(d, px, py, t, match_x, match_y, stack, parent_y, parent_x, seen_x, seen_y)
-
-
-@njit(cache=True, nogil=True)
-def bottleneck_dense(d, px, py):
-    """Exact bottleneck distance of finite diagrams from their distances.
-
-    ``d`` (n, m) pair distances, ``px`` (n,), ``py`` (m,) diagonal distances,
-    ``n, m >= 1``.  Returns ``(value, match_x, match_y)`` with -1 for the diagonal.
-    """
-    n, m = d.shape
-    match_x = np.full(n, -1, dtype=np.int64)
-    match_y = np.full(m, -1, dtype=np.int64)
     stack = np.empty(n + m + 1, dtype=np.int64)
     parent_y = np.empty(m, dtype=np.int64)
     parent_x = np.empty(n, dtype=np.int64)
     seen_x = np.zeros(n, dtype=np.bool_)
     seen_y = np.zeros(m, dtype=np.bool_)
-    lower = 0.0
-    upper = 0.0
-    for i in range(n):
-        nearest = np.inf
-        for j in range(m):
-            if d[i, j] < nearest:
-                nearest = d[i, j]
-        lower = max(lower, min(px[i], nearest))
-        upper = max(upper, px[i])
-    for j in range(m):
-        nearest = np.inf
-        for i in range(n):
-            if d[i, j] < nearest:
-                nearest = d[i, j]
-        lower = max(lower, min(py[j], nearest))
-        upper = max(upper, py[j])
-    if _feasible(d, px, py, lower, match_x, match_y, stack, parent_y, parent_x, seen_x, seen_y):
+    return _cover(d, px, py, t, match_x, match_y, stack, parent_y, parent_x, seen_x, seen_y)
+
+
+def bottleneck_dense(d, px, py):
+    """Exact bottleneck distance of finite diagrams from their distances.
+
+    ``d`` (n, m) pair distances, ``px`` (n,), ``py`` (m,) diagonal distances,
+    ``n, m >= 1``.  Returns ``(value, match_x, match_y)`` with -1 for the diagonal.
+    The candidates are sorted by NumPy (a sort inside the kernel would add seconds
+    to the first, compiling run).
+    """
+    n, m = d.shape
+    match_x = np.full(n, -1, dtype=np.int64)
+    match_y = np.full(m, -1, dtype=np.int64)
+    lower = float(max(np.minimum(px, d.min(axis=1)).max(), np.minimum(py, d.min(axis=0)).max()))
+    if feasible(d, px, py, lower, match_x, match_y):
         return lower, match_x, match_y
-    # candidates in (lower, upper]: every threshold up to upper is reached by one of them
-    cand = np.empty(n * m + n + m)
-    k = 0
-    for i in range(n):
-        for j in range(m):
-            if lower < d[i, j] <= upper:
-                cand[k] = d[i, j]
-                k += 1
-        if lower < px[i]:
-            cand[k] = px[i]
-            k += 1
-    for j in range(m):
-        if lower < py[j]:
-            cand[k] = py[j]
-            k += 1
-    vals = np.unique(cand[:k])
-    left, right = 0, len(vals) - 1  # vals[right] == upper is feasible (all to the diagonal)
+    # candidates in (lower, upper]; upper (every point to the diagonal) is feasible
+    upper = float(max(px.max(), py.max()))
+    vals = np.unique(np.concatenate([d[(d > lower) & (d <= upper)], px[px > lower], py[py > lower]]))
+    left, right = 0, len(vals) - 1
     while left < right:
         mid = (left + right) // 2
-        if _feasible(d, px, py, vals[mid], match_x, match_y, stack, parent_y, parent_x, seen_x, seen_y):
+        if feasible(d, px, py, vals[mid], match_x, match_y):
             right = mid
         else:
             left = mid + 1
-    value = vals[left]
-    _feasible(d, px, py, value, match_x, match_y, stack, parent_y, parent_x, seen_x, seen_y)
+    value = float(vals[left])
+    feasible(d, px, py, value, match_x, match_y)
     return value, match_x, match_y
