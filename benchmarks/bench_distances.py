@@ -15,6 +15,13 @@ is a (1 + delta)-approximation, delta = 0.01).
 
     python benchmarks/bench_distances.py            # full run (tens of minutes on 2 cores)
     python benchmarks/bench_distances.py --quick    # a few small cases, one repeat
+    python benchmarks/bench_distances.py --large 50000   # only: two ~50,000-point diagrams
+
+``--large N`` times topoeval alone (the dense form would need 8 N^2 bytes, 20 GB at 50,000) on
+two white-noise sublevel diagrams of about N points each (a noise field vs a perturbed copy,
+and two independent fields), W1 and W2, each in a fresh subprocess: wall time, CPU time and
+the peak resident memory of that process (ru_maxrss, which includes Python, NumPy, SciPy and
+the Numba kernels, ~0.2 GB).
 """
 
 from __future__ import annotations
@@ -67,6 +74,44 @@ def _run_reference(path: str, method: str, order: float, timeout: float):
         return None, f"crashed ({tail[:40]})"
     res = json.loads(out.stdout.strip().splitlines()[-1])
     return res, ""
+
+
+def _large_worker(n_points: int, kind: str, order: float) -> None:
+    import resource
+
+    import topoeval as te
+
+    side = int(round(np.sqrt(n_points / 0.1116)))  # 2-D white noise: ~0.1116 points per pixel
+    rng = np.random.default_rng(5)
+    f = rng.normal(size=(side, side))
+    g = f + 0.1 * rng.normal(size=f.shape) if kind == "perturbed" else rng.normal(size=f.shape)
+    a, b = _diagram(f), _diagram(g)
+    te.wasserstein_distance(a[:400], b[:400], order=order)  # compile (cached) kernels
+    t, c = time.perf_counter(), time.process_time()
+    value = te.wasserstein_distance(a, b, order=order, internal_p=2.0)
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    print(json.dumps({"points": f"{len(a)}/{len(b)}", "side": side, "value": value, "time": wall,
+                      "cpu": cpu, "rss_mb": rss}))
+
+
+def _run_large(n_points: int, timeout: float) -> None:
+    print(f"{'case':40s} {'points':>13s} {'metric':>6s} {'wall s':>8s} {'CPU s':>8s} {'peak RSS MB':>11s}")
+    for kind in ("perturbed", "independent"):
+        for metric, order in (("W1", 1.0), ("W2", 2.0)):
+            cmd = [sys.executable, os.path.abspath(__file__), "--large-worker", str(n_points), kind, str(order)]
+            try:
+                out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                print(f"{kind:40s} {'':>13s} {metric:>6s} timeout ({timeout:.0f} s)")
+                continue
+            if out.returncode != 0:
+                print(f"{kind:40s} {'':>13s} {metric:>6s} crashed: {(out.stderr.strip().splitlines() or ['?'])[-1][:60]}")
+                continue
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            name = f"noise {r['side']}x{r['side']} vs " + ("noise+0.1" if kind == "perturbed" else "independent noise")
+            print(f"{name:40s} {r['points']:>13s} {metric:>6s} {r['time']:8.2f} {r['cpu']:8.2f} {r['rss_mb']:11.0f}")
+            sys.stdout.flush()
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -153,7 +198,12 @@ def main(argv=None) -> None:
                     help="skip gudhi-POT above this many points per diagram (dense n*m memory)")
     ap.add_argument("--no-references", action="store_true", help="time topoeval only")
     ap.add_argument("--skip", default="", help="comma-separated substrings of case names to skip, e.g. '128x128x128,512x512 vs'")
+    ap.add_argument("--large", type=int, default=0, metavar="N",
+                    help="only time two ~N-point noise diagrams (W1, W2; wall, CPU, peak RSS), e.g. 50000")
     args = ap.parse_args(argv)
+    if args.large:
+        _run_large(args.large, max(args.timeout, 600.0))
+        return
     repeat = 1 if args.quick else args.repeat
 
     import topoeval as te
@@ -208,5 +258,7 @@ def main(argv=None) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         _worker(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--large-worker":
+        _large_worker(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
     else:
         main()

@@ -8,11 +8,12 @@ is the ``internal_p``-norm of their difference; a point ``(b, d)`` is at
 distance ``|d - b| / 2 * 2 ** (1 / internal_p)`` from the diagonal.
 
 Both functions are exact (no approximation factor).  Small Wasserstein problems
-are solved densely (POT's network simplex, or a Numba Hungarian method on the
-reduced ``n x (m + n)`` assignment, see :mod:`topoeval._kernels._assignment`), large
-ones by successive shortest paths on pruned k-nearest-neighbour candidate pairs
-(duplicate points merged into weighted points) whose optimality is proved over
-*all* omitted pairs with a KD-tree (see :mod:`topoeval._kernels._distances`).
+are solved densely (a Numba Hungarian method on the reduced ``n x (m + n)``
+assignment, see :mod:`topoeval._kernels._assignment`), larger ones as a
+max-weight flow by shortest augmenting paths on pruned k-nearest-neighbour
+candidate pairs (duplicate points merged into weighted points) whose optimality
+is proved over *all* omitted pairs with a KD-tree (see
+:mod:`topoeval._kernels._distances`).
 
 Essential (never-dying) points, whose death is ``+inf`` (sublevel diagrams) or
 ``-inf`` (superlevel diagrams), are matched only with essential points of the
@@ -24,8 +25,6 @@ different numbers of them the distance is ``inf`` (as in gudhi).
 from __future__ import annotations
 
 from typing import Any
-
-import sys
 
 import numpy as np
 
@@ -39,14 +38,16 @@ __all__ = ["wasserstein_distance", "bottleneck_distance"]
 
 _ESSENTIAL = ("match", "ignore")
 
-# Small problems (n * m <= _POT_MAX_PAIRS) are solved by POT's exact network simplex on the
-# dense (n+1) x (m+1) transport form (checked to be a 0/1 matching, else the dense assignment);
-# larger ones by the sparse solver (the dense assignment up to _DENSE_MAX_POINTS points).
-_POT_MAX_PAIRS = 4_000_000
-_DENSE_MAX_POINTS = 400
-# below this many pairs the dense assignment is used unless POT is already imported: it takes at most
-# ~0.05 s there (300 x 300 points; POT 0.02 s), while `import ot` costs ~3 s of CPU.  Above it POT is
-# imported once: the dense assignment grows as (n + m)**3 (0.5 s at 800 x 800, POT 0.15 s)
+# Solver by size: the dense assignment up to _DENSE_MAX_POINTS points in all, the sparse solver
+# above (CPU time on this machine: 200 + 200 random points dense 0.006-0.008 s, sparse 0.005 s,
+# POT 0.004-0.007 s; 368 + 373 (256^2 vs SZ3) dense 0.011 / 0.052 s (W1 / W2), POT 0.02 s,
+# sparse 0.006 / 0.008 s; 1,360 + 1,360 (512^2 vs ZFP) dense 0.18 / 2.5 s, POT 0.20 / 0.23 s,
+# sparse 0.02 / 0.04 s; 1,874 + 1,871 (noise 128^2) POT 0.9 s, sparse 0.08 / 0.09 s).  POT's
+# network simplex on the dense (n+1) x (m+1) form is never clearly faster and `import ot` costs
+# ~3 s of CPU (it loads torch): it is used only for n * m in [_POT_COLD_MIN_PAIRS,
+# _POT_MAX_PAIRS], empty by default (the tests force it as a third exact solver).
+_POT_MAX_PAIRS = 0
+_DENSE_MAX_POINTS = 300
 _POT_COLD_MIN_PAIRS = 90_000
 # the dense bottleneck (Numba, no SciPy import) up to this many pairs; KD-trees above
 _DENSE_BOTTLENECK_MAX_PAIRS = 90_000
@@ -165,15 +166,11 @@ def _solve_wasserstein(x: np.ndarray, y: np.ndarray, p: float, q: float):
     n, m = len(x), len(y)
     if n == 0 or m == 0:
         return _dense_wasserstein(x, y, p, q)
-    # `import ot` costs about 3 s of CPU (it loads torch when torch is installed): worth it only
-    # for diagrams where POT's network simplex beats the dense assignment by more than that, or
-    # once POT is loaded anyway
-    pot_ready = "ot" in sys.modules
-    if n * m <= _POT_MAX_PAIRS and (pot_ready or n * m >= _POT_COLD_MIN_PAIRS):
+    if _POT_COLD_MIN_PAIRS <= n * m <= _POT_MAX_PAIRS:
         res = _pot_wasserstein(x, y, p, q)
         if res is not None:
             return res
-    if n + m <= _DENSE_MAX_POINTS or n * m < _POT_COLD_MIN_PAIRS:
+    if n + m <= _DENSE_MAX_POINTS:
         return _dense_wasserstein(x, y, p, q)
     return _kd.sparse_wasserstein(x, y, p, q)
 
@@ -267,11 +264,10 @@ def wasserstein_distance(
     -----
     Equals ``gudhi.wasserstein.wasserstein_distance(dgm1, dgm2, order=order,
     internal_p=internal_p, keep_essential_parts=True)`` up to rounding.  Small
-    problems (``n * m <= 4e6``) are solved by POT's network simplex on the dense
-    transport form; larger ones by a sparse min-cost flow on k-nearest-neighbour
-    candidate pairs whose optimality over all pairs is certified with a KD-tree
-    (memory proportional to the number of candidate pairs, not ``n * m``); see
-    :mod:`topoeval._kernels._distances`.
+    problems (``n + m <= 300``) are solved by a dense assignment; larger ones by a
+    sparse max-weight flow on k-nearest-neighbour candidate pairs whose optimality
+    over all pairs is certified with a KD-tree (memory proportional to the number
+    of candidate pairs, not ``n * m``); see :mod:`topoeval._kernels._distances`.
 
     Examples
     --------
