@@ -473,3 +473,46 @@ def test_int64_fallback_path(monkeypatch):
                                   [[0.0, np.inf], [1.0, np.inf]])
     with pytest.raises(NonFiniteError, match="2 non-finite"):
         persistence_diagram(b)
+
+
+@pytest.mark.parametrize("bucket", [1, 7, 100, 16384])
+def test_radix_sort_cells_is_a_stable_value_sort(bucket):
+    """The sort's order equals a stable argsort by float64 value (C order breaks ties) for
+    any bucket size: many buckets, deep in-cache splits and insertion-sorted ranges."""
+    from topoeval._kernels._persistence import radix_sort_cells
+    from topoeval.persistence import _Layout
+
+    rng = np.random.default_rng(17)
+    arrays = [
+        rng.random((60, 70)),
+        rng.normal(size=(9, 11, 13)) * 1e-3,  # both signs, many exponents
+        rng.integers(0, 4, size=(50, 41)).astype(np.float64),  # heavy ties
+        np.concatenate([rng.random(3000), [1e300, -1e300, 0.0, -0.0]]),  # huge range: one fat bin
+        np.where(rng.random(2000) < 0.5, -0.0, 0.0),  # -0.0 ties with 0.0
+        np.arange(1500.0)[::-1].copy(),
+        rng.random((40, 50)).astype(np.float32),
+        rng.integers(-(2**40), 2**40, size=3000),
+        np.where(rng.random((30, 30)) < 0.2, np.nan, rng.random((30, 30))),  # non-finite last
+    ]
+    for a in arrays:
+        for superlevel in (False, True):
+            core = a.shape
+            lay = _Layout(core, "full")
+            src = a.reshape(-1)
+            order, n_active, spare = radix_sort_cells(
+                src, superlevel, np.array(core, dtype=np.int64), lay.tables, bucket
+            )
+            vals = src.astype(np.float64) + 0.0
+            key = -vals if superlevel else vals
+            finite = np.flatnonzero(np.isfinite(vals))
+            flat = finite[np.argsort(key[finite], kind="stable")]
+            multi = np.unravel_index(flat, core)
+            expected = sum(lay.tables[i][multi[i]] for i in range(len(core)))
+            assert n_active == finite.size and order.shape == (src.size,)
+            np.testing.assert_array_equal(order[:n_active], expected)
+            assert spare.nbytes >= 8 * src.size
+            if n_active < src.size:  # the rest: the non-finite cells, in any order
+                rest = np.setdiff1d(np.arange(src.size), finite)
+                multi = np.unravel_index(rest, core)
+                bad = sum(lay.tables[i][multi[i]] for i in range(len(core)))
+                np.testing.assert_array_equal(np.sort(order[n_active:]), np.sort(bad))

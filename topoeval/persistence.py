@@ -278,10 +278,11 @@ def persistence_diagram(
 
     Notes
     -----
-    The cells are sorted by an LSD radix sort of their float64 bit patterns, then merged
-    by a union-find over a padded (and, in 2-D/3-D, cache-line-bricked) copy of the grid;
-    see :mod:`topoeval._kernels._persistence`.  Extra memory is about 24 bytes per cell
-    (plus a C-order copy of the input if it is not C-contiguous).  Kernels release the GIL.
+    The cells are sorted by a radix sort of their float64 bit patterns (one pass into
+    cache-sized buckets, each finished in cache), then merged by a union-find over a padded
+    (and, in 2-D/3-D, cache-line-bricked) copy of the grid; see
+    :mod:`topoeval._kernels._persistence`.  Extra memory is about 12 bytes per cell (plus a
+    C-order copy of the input if it is not C-contiguous).  Kernels release the GIL.
 
     Examples
     --------

@@ -2,8 +2,9 @@
 
 Two steps:
 
-1. :func:`radix_sort_cells` orders the cells by (value, C-order flat index) with an LSD
-   radix sort and returns their *storage indices*.
+1. :func:`radix_sort_cells` orders the cells by (value, C-order flat index) with a radix
+   sort (one out-of-cache pass into buckets, each finished in cache) and returns their
+   *storage indices*.
 2. :func:`union_find_padded` walks the cells in that order with a union-find (elder rule)
    and returns the critical cells of every class.
 
@@ -174,25 +175,38 @@ def union_find_padded(order, n_active, parent, offsets, lmask, pf_offsets):
 
 
 # ---------------------------------------------------------------- radix sort of the cells
-_DIGIT_BITS = 8
-_N_DIGITS = 8  # 8 * 8 == 64; 8-bit digits scatter faster than 11-bit ones (fit L1)
+_FINE_BITS = 16  # the first (out-of-cache) pass splits the key range into 2**16 equal bins
+_BUCKET = 16384  # ... merged into buckets of about this many keys (12 B each: L2-resident)
+_SUB_BITS = 14  # in-cache splits: up to 2**14 sub-ranges, about one key each
+_SMALL = 16  # ranges (and sub-ranges) up to this size are finished by insertion sort
 _NONFINITE_KEY = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
+@intrinsic
+def _f64_bits(typingctx, x):
+    """The bit pattern of a float64 as a uint64 (a register bitcast)."""
+    if not isinstance(x, types.Float) or x.bitwidth != 64:
+        return None
+    sig = types.uint64(x)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return sig, codegen
+
+
 @njit(cache=True, nogil=True)
-def _key(x, superlevel, fbuf, ubuf):
+def _key(x, superlevel):
     """Order-preserving uint64 key of a value (non-finite values -> the largest key)."""
     v = np.float64(x)
     if superlevel:
         v = -v
     v = v + 0.0  # -0.0 -> 0.0: equal values get equal keys
-    if not np.isfinite(v):
+    u = _f64_bits(v)
+    if (u & np.uint64(0x7FF0000000000000)) == np.uint64(0x7FF0000000000000):
         return _NONFINITE_KEY
-    fbuf[0] = v
-    u = ubuf[0]
-    if u >> np.uint64(63):
-        return ~u
-    return u | np.uint64(0x8000000000000000)
+    # negative: flip every bit; positive: set the sign bit (branch-free)
+    return u ^ ((np.uint64(0) - (u >> np.uint64(63))) | np.uint64(0x8000000000000000))
 
 
 @njit(cache=True, nogil=True)
@@ -218,14 +232,114 @@ def _next_row(ctr, core):
 
 
 @njit(cache=True, nogil=True)
-def radix_sort_cells(src, superlevel, core, tables):
+def _insertion_sort(keys, pay, lo, hi):
+    """Stable insertion sort of ``keys[lo:hi]`` (with ``pay``); linear on nearly sorted data."""
+    for i in range(lo + 1, hi):
+        k = keys[i]
+        if keys[i - 1] <= k:
+            continue
+        p = pay[i]
+        j = i - 1
+        while j >= lo and keys[j] > k:
+            keys[j + 1] = keys[j]
+            pay[j + 1] = pay[j]
+            j -= 1
+        keys[j + 1] = k
+        pay[j + 1] = p
+
+
+@njit(cache=True, nogil=True)
+def _sort_range(keys, pay, kb, pb, lo0, hi0, stack, hist):
+    """Stable sort of ``keys[lo0:hi0]`` (with ``pay``) in place, MSD radix on the key range.
+
+    A range of ``m`` keys is split into about ``m`` sub-ranges of equal key width (up to
+    ``2**_SUB_BITS``; the digit adapts to the range's own minimum and maximum, so no pass
+    is spent on shared bits) by a scatter into the scratch ``kb``/``pb``.  If no sub-range
+    holds more than ``_SMALL`` keys the scratch is then nearly sorted and one insertion
+    sort pass finishes it; otherwise the sub-ranges are pushed on ``stack`` and finished
+    the same way.  Called on buckets that fit in cache, so all of this is cache-resident.
+
+    Returns the (possibly grown) stack.
+    """
+    stack[0, 0] = lo0
+    stack[0, 1] = hi0
+    sp = 1
+    while sp > 0:
+        sp -= 1
+        lo = stack[sp, 0]
+        hi = stack[sp, 1]
+        m = hi - lo
+        if m <= _SMALL:
+            _insertion_sort(keys, pay, lo, hi)
+            continue
+        kmin = keys[lo]
+        kmax = kmin
+        for i in range(lo + 1, hi):
+            k = keys[i]
+            kmin = min(kmin, k)
+            kmax = max(kmax, k)
+        if kmin == kmax:
+            continue  # all equal: already in (stable) order
+        bits = 4
+        while bits < _SUB_BITS and (np.int64(1) << bits) < m:
+            bits += 1
+        span = kmax - kmin
+        shift = np.uint64(0)
+        while (span >> shift) >= np.uint64(1 << bits):
+            shift += np.uint64(1)
+        nsub = np.int64(span >> shift) + 1
+        for b in range(nsub + 1):
+            hist[b] = 0
+        for i in range(lo, hi):
+            hist[np.int64((keys[i] - kmin) >> shift) + 1] += 1
+        fat = 0
+        for b in range(nsub):
+            fat = max(fat, hist[b + 1])
+            hist[b + 1] += hist[b]
+        for i in range(lo, hi):
+            k = keys[i]
+            b = np.int64((k - kmin) >> shift)
+            pos = hist[b]
+            hist[b] = pos + 1
+            kb[pos] = k
+            pb[pos] = pay[i]
+        if fat <= _SMALL:
+            _insertion_sort(kb, pb, 0, m)
+            for i in range(m):  # the keys of a finished range are not needed any more
+                pay[lo + i] = pb[i]
+            continue
+        for i in range(m):
+            keys[lo + i] = kb[i]
+            pay[lo + i] = pb[i]
+        s = 0  # hist[b] is now the end of sub-range b
+        for b in range(nsub):
+            e = hist[b]
+            if e - s > 1:
+                if sp == stack.shape[0]:
+                    grown = np.empty((2 * sp, 2), dtype=np.int64)
+                    grown[:sp] = stack[:sp]
+                    stack = grown
+                stack[sp, 0] = lo + s
+                stack[sp, 1] = lo + e
+                sp += 1
+            s = e
+    return stack
+
+
+@njit(cache=True, nogil=True)
+def radix_sort_cells(src, superlevel, core, tables, bucket=_BUCKET):
     """Storage indices of the cells of ``src`` in filtration order (value, flat index).
 
-    LSD radix sort (8-bit digits) of order-preserving uint64 keys (sign-adjusted float64
-    bit patterns) with the storage index as payload; all digit histograms come from one
-    streaming pass, and passes whose digit is the same for every key are skipped.  The
-    first pass reads the values directly.  Stable and fed in C order, so ties keep the
-    C order.
+    A radix sort of order-preserving uint64 keys (sign-adjusted float64 bit patterns) with
+    the storage index as payload, MSD first so that the work after one pass is in cache:
+
+    1. one read of the values for the key range, one for a histogram of 2**16 equal-width
+       bins of that range; adjacent bins are merged into buckets of about ``bucket`` keys;
+    2. one pass (in C order, so stable) scatters keys and payloads into their buckets;
+    3. every bucket is finished in cache by :func:`_sort_range`.
+
+    Stable and fed in C order, so ties keep the C order.  Non-finite values (key
+    ``_NONFINITE_KEY``) form the last bucket, unsorted.
 
     Parameters
     ----------
@@ -238,112 +352,92 @@ def radix_sort_cells(src, superlevel, core, tables):
     tables : (d, max(core)) int64
         Storage layout: the storage index of the cell at coordinates ``x`` is
         ``sum(tables[i, x[i]])`` (see ``topoeval.persistence._Layout``).
+    bucket : int
+        Target bucket size (tests pass small ones to exercise many buckets).
 
     Returns
     -------
-    order : (n,) uint32 or int64
+    order : (n,) uint32
         Storage indices in filtration order; the first ``n_active`` are finite cells.
     n_active : int
         Number of finite cells.
     spare : (n,) uint64
-        The sort's spare buffer (free for reuse by the caller).
+        The keys' buffer (free for reuse by the caller).
     """
     n = src.shape[0]
     d = core.shape[0]
     L = core[d - 1]
-    fbuf = np.empty(1, dtype=np.float64)
-    ubuf = fbuf.view(np.uint64)
-    nb = 1 << _DIGIT_BITS
-    mask = np.uint64(nb - 1)
-    hist = np.zeros((_N_DIGITS, nb), dtype=np.int64)
+    kmin = _NONFINITE_KEY
+    kmax = np.uint64(0)
     n_bad = 0
     for i in range(n):
-        k = _key(src[i], superlevel, fbuf, ubuf)
+        k = _key(src[i], superlevel)
         if k == _NONFINITE_KEY:
             n_bad += 1
-        for j in range(_N_DIGITS):
-            hist[j, (k >> np.uint64(j * _DIGIT_BITS)) & mask] += 1
-    passes = np.zeros(_N_DIGITS, dtype=np.bool_)
-    n_passes = 0
-    for j in range(_N_DIGITS):
-        full = False
-        for b in range(nb):
-            if hist[j, b] == n:
-                full = True
-                break
-        if not full:
-            passes[j] = True
-            n_passes += 1
-    keys_a = np.empty(n, dtype=np.uint64)
-    keys_b = np.empty(n, dtype=np.uint64)
-    pay_a = np.empty(n, dtype=np.uint32)
-    pay_b = np.empty(n, dtype=np.uint32)
+        else:
+            kmin = min(kmin, k)
+            kmax = max(kmax, k)
+    if n_bad == n:
+        kmin = np.uint64(0)
+        kmax = np.uint64(0)
+    span = kmax - kmin
+    shift = np.uint64(0)
+    while (span >> shift) >= np.uint64(1 << _FINE_BITS):
+        shift += np.uint64(1)
+    F = np.int64(span >> shift) + 1  # finite bins; bin F holds the non-finite keys
+    fine = np.zeros(F + 1, dtype=np.int32)
+    for i in range(n):
+        k = _key(src[i], superlevel)
+        f = F if k == _NONFINITE_KEY else np.int64((k - kmin) >> shift)
+        fine[f] += 1
+    lut = np.empty(F + 1, dtype=np.int32)  # bin -> bucket
+    starts = np.empty(F + 2, dtype=np.int64)
+    nc = 0
+    cur = 0
+    s = 0
+    for f in range(F):
+        c = fine[f]
+        if cur > 0 and cur + c > bucket:
+            nc += 1
+            cur = 0
+        if cur == 0:
+            starts[nc] = s
+        lut[f] = nc
+        cur += c
+        s += c
+    nc += 1
+    lut[F] = nc
+    starts[nc] = s
+    starts[nc + 1] = n
+    keys = np.empty(n, dtype=np.uint64)
+    pay = np.empty(n, dtype=np.uint32)
+    off = starts[: nc + 1].copy()
     ctr = np.zeros(d, dtype=np.int64)
     last_t = tables[d - 1]
-    if n_passes == 0:
-        # every key equal: C order already is the filtration order
-        i = 0
-        for row in range(n // L):
-            p_row = _row_start(ctr, tables) - last_t[0]
-            for j in range(L):
-                pay_a[i] = p_row + last_t[j]
-                i += 1
-            _next_row(ctr, core)
-        return pay_a, n - n_bad, keys_b
-    off = np.empty(nb, dtype=np.int64)
-    first = True
-    done = 0
-    src_is_a = True
-    for j in range(_N_DIGITS):
-        if not passes[j]:
-            continue
-        done += 1
-        last = done == n_passes
-        shift = np.uint64(j * _DIGIT_BITS)
-        s = 0
-        for b in range(nb):
-            c = hist[j, b]
-            off[b] = s
-            s += c
-        if first:
-            i = 0
-            for row in range(n // L):
-                p_row = _row_start(ctr, tables) - last_t[0]
-                for jj in range(L):
-                    k = _key(src[i], superlevel, fbuf, ubuf)
-                    b = (k >> shift) & mask
-                    pos = off[b]
-                    off[b] = pos + 1
-                    keys_a[pos] = k
-                    pay_a[pos] = p_row + last_t[jj]
-                    i += 1
-                _next_row(ctr, core)
-            first = False
-            src_is_a = True
-        else:
-            if src_is_a:
-                ki, pi, ko, po = keys_a, pay_a, keys_b, pay_b
-            else:
-                ki, pi, ko, po = keys_b, pay_b, keys_a, pay_a
-            if last:
-                for i in range(n):
-                    k = ki[i]
-                    b = (k >> shift) & mask
-                    pos = off[b]
-                    off[b] = pos + 1
-                    po[pos] = pi[i]
-            else:
-                for i in range(n):
-                    k = ki[i]
-                    b = (k >> shift) & mask
-                    pos = off[b]
-                    off[b] = pos + 1
-                    ko[pos] = k
-                    po[pos] = pi[i]
-            src_is_a = not src_is_a
-    if src_is_a:
-        return pay_a, n - n_bad, keys_b
-    return pay_b, n - n_bad, keys_a
+    i = 0
+    for row in range(n // L):
+        p_row = _row_start(ctr, tables) - last_t[0]
+        for j in range(L):
+            k = _key(src[i], superlevel)
+            f = F if k == _NONFINITE_KEY else np.int64((k - kmin) >> shift)
+            b = lut[f]
+            pos = off[b]
+            off[b] = pos + 1
+            keys[pos] = k
+            pay[pos] = p_row + last_t[j]
+            i += 1
+        _next_row(ctr, core)
+    big = 0
+    for c in range(nc):
+        big = max(big, starts[c + 1] - starts[c])
+    kb = np.empty(big, dtype=np.uint64)
+    pb = np.empty(big, dtype=np.uint32)
+    stack = np.empty((64, 2), dtype=np.int64)
+    hist = np.empty((1 << _SUB_BITS) + 1, dtype=np.int64)
+    for c in range(nc):
+        if starts[c + 1] - starts[c] > 1:
+            stack = _sort_range(keys, pay, kb, pb, starts[c], starts[c + 1], stack, hist)
+    return pay, n - n_bad, keys
 
 
 # ---------------------------------------------------------------- output
