@@ -118,7 +118,7 @@ SCALE = {"large": 2.0**-27, "tiny": 2.0**27, "superlevel": -1.0}
 SOLVERS = {
     "pot": {"_POT_MAX_PAIRS": 4_000_000, "_POT_COLD_MIN_PAIRS": 0},
     "dense": {"_POT_MAX_PAIRS": -1, "_DENSE_MAX_POINTS": 10**9},
-    "sparse": {"_POT_MAX_PAIRS": -1, "_DENSE_MAX_POINTS": 0, "_POT_COLD_MIN_PAIRS": 0},
+    "sparse": {"_POT_MAX_PAIRS": -1, "_DENSE_MAX_POINTS": 0, "_DENSE_MAX_WORK": -1, "_POT_COLD_MIN_PAIRS": 0},
 }
 
 
