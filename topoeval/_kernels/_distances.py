@@ -731,11 +731,15 @@ def sparse_wasserstein(x, y, p, q, k=None, return_stats=False):
         alpha_chk[vi] = np.nan
         beta_chk[vj] = np.nan
         n_added += len(vi)
-        # make the new pairs feasible by raising U of their x; release the flow of those x
-        U_new = U.copy()
-        np.maximum.at(U_new, vi, nw - V[vj])
-        raised = U_new > U
-        U = U_new
+        # make each new pair feasible by raising the dual of one end, the one whose units are
+        # on the diagonal when the other's are not (one unit to re-route instead of two); release
+        # the flow that is no longer tight and the diagonal units of the raised points
+        on_y = (dia_y[vj] > 0) & (dia_x[vi] == 0)
+        U_new, V_new = U.copy(), V.copy()
+        np.maximum.at(U_new, vi[~on_y], nw[~on_y] - V[vj[~on_y]])
+        np.maximum.at(V_new, vj[on_y], nw[on_y] - U[vi[on_y]])
+        raised_x, raised_y = U_new > U, V_new > V
+        U, V = U_new, V_new
         ii = np.concatenate([ii, vi])
         jj = np.concatenate([jj, vj])
         w = np.concatenate([w, nw])
@@ -743,14 +747,15 @@ def sparse_wasserstein(x, y, p, q, k=None, return_stats=False):
         o = np.argsort(ii * m + jj, kind="stable")
         ii, jj, w, f = ii[o], jj[o], w[o], f[o]
         key = ii * m + jj
-        rel = np.flatnonzero(raised[ii] & (f > 0))
+        rel = np.flatnonzero((raised_x[ii] | raised_y[jj]) & (f > 0))
         rel = rel[U[ii[rel]] + V[jj[rel]] - w[rel] > 0]
         np.add.at(free_x, ii[rel], f[rel])
         np.add.at(free_y, jj[rel], f[rel])
         f[rel] = 0
-        rd = raised & (dia_x > 0)
-        free_x[rd] += dia_x[rd]
-        dia_x[rd] = 0
+        for free, dia, raised in ((free_x, dia_x, raised_x), (free_y, dia_y, raised_y)):
+            rd = raised & (dia > 0)
+            free[rd] += dia[rd]
+            dia[rd] = 0
     # expand the flow on unique points into a matching of the original points
     match_x = np.full(n0, -1, np.int64)
     match_y = np.full(m0, -1, np.int64)
