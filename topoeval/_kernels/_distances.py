@@ -211,8 +211,8 @@ def _bottleneck_candidates(x, y, px, py, lo, hi, tree_x, tree_y, q):
 # :func:`_mw_search`, the same code for both sides); when none is left the flow is optimal on
 # the candidate pairs.  With alpha = dx - U and beta = dy - V the dual is feasible for ALL pairs
 # when c_ij >= alpha_i + beta_j everywhere (checked with a KD-tree, :func:`_certificate_violations`);
-# the flow is then optimal by LP duality.  Violating pairs are added (U of their x raised to make
-# them feasible, that point's flow released as free units) until none remain.
+# the flow is then optimal by LP duality.  Violating pairs are added (the dual of one end raised
+# to make them feasible, that point's flow released as free units) until none remain.
 
 
 @njit(cache=True, nogil=True)
@@ -630,10 +630,14 @@ def sparse_wasserstein(x, y, p, q, k=None, return_stats=False):
     U_i + V_j >= w_ij on the candidate pairs, tight on pairs with flow, zero on points left on the
     diagonal.  Certificate over ALL pairs: c_ij >= (dx_i - U_i) + (dy_j - V_j) checked with a
     KD-tree (branch and bound on the largest dual of each node); the flow is then optimal by LP
-    duality.  Violating pairs are added (their x-side dual raised to make them feasible, the flow
-    of that point released and re-routed) until none remain; after the first full check only the
-    points whose dual changed are re-checked (a pair both of whose duals are unchanged passed
-    before), and everything again after a truncated check.
+    duality.  The most violated pair of each point is added (the dual of one end raised to make
+    it feasible, the flow of that point released and re-routed) until none remain; after the
+    first full check only the points whose dual changed or that had a violator are re-checked
+    (a pair both of whose duals are unchanged passed before), and everything again after a
+    truncated check.  W1 starts from duals split evenly between the two sides (up to 20k
+    points); k = 12 neighbours (24 above 40k points).  CPU time on this machine: 1024^2 smooth
+    field vs SZ3 / ZFP / quantised (5.4k points) 0.06-0.3 s, white noise 256^2 (7.4k) W1
+    0.75 s, 362^2 (14.7k) 3 s, 512^2 (29k) 10 s; ~0.4 GB peak at 50k points.
 
     Returns (match_x, match_y): match_x[i] = j or -1 (diagonal), match_y[j] = i or -1.
     """
