@@ -441,3 +441,19 @@ def naive_cell_persistence(a, connectivity="full", superlevel=False, omit=None):
         if parent[i] == i:
             birth[i] = np.inf
     return birth.reshape(a.shape), death.reshape(a.shape)
+
+
+def naive_max_matching(adjacency, n_right):
+    """Size of a maximum bipartite matching by Kuhn's augmenting paths (adjacency: list of lists)."""
+    match_right = [-1] * n_right
+
+    def augment(u, seen):
+        for v in adjacency[u]:
+            if not seen[v]:
+                seen[v] = True
+                if match_right[v] < 0 or augment(match_right[v], seen):
+                    match_right[v] = u
+                    return True
+        return False
+
+    return sum(augment(u, [False] * n_right) for u in range(len(adjacency)))

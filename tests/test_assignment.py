@@ -19,7 +19,7 @@ from topoeval._kernels import _assignment as asg
 from topoeval._kernels import _distances as kd
 from topoeval._kernels._distances import _diag_dist, _pair_dist
 
-from .naive import naive_bottleneck, naive_wasserstein
+from .naive import naive_bottleneck, naive_max_matching, naive_wasserstein
 
 ROOT = Path(__file__).resolve().parents[1]
 NORMS = (1.0, 2.0, np.inf)
@@ -149,3 +149,77 @@ def test_small_comparison_imports_no_scipy_solvers():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _csr(adjacency):
+    indptr = np.cumsum([0] + [len(a) for a in adjacency]).astype(np.int64)
+    indices = np.array([v for a in adjacency for v in a], dtype=np.int64)
+    return indptr, indices
+
+
+def _check_matching(adjacency, match):
+    used = match[match >= 0]
+    assert len(np.unique(used)) == len(used)
+    assert all(match[u] in adjacency[u] for u in np.flatnonzero(match >= 0))
+
+
+def test_hopcroft_karp_matches_naive_and_scipy():
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n_left, n_right = int(rng.integers(1, 30)), int(rng.integers(1, 30))
+        dense = rng.random((n_left, n_right)) < rng.random() * 0.3
+        adjacency = [list(np.flatnonzero(row)) for row in dense]
+        match = asg.hopcroft_karp(*_csr(adjacency), n_right)
+        _check_matching(adjacency, match)
+        size = int((match >= 0).sum())
+        assert size == naive_max_matching(adjacency, n_right)
+        ref = maximum_bipartite_matching(csr_matrix(dense.astype(np.int8)), perm_type="column")
+        assert size == int((ref >= 0).sum())
+
+
+def test_hopcroft_karp_ladder_scipy_26147():
+    """Regression: SciPy's maximum_bipartite_matching does not mark dead ends in its layered search
+    and takes time exponential in the depth of a ladder (scipy/scipy#26147); the bottleneck of
+    256 x 256 white noise never returned.  Here a free vertex s1 tops a ladder of `depth` levels of
+    two matched vertices, each adjacent to both of the next level, ending in a dead end (2**depth
+    level-respecting paths), while a chain of the same length from a free vertex s2 to a free right
+    vertex sets the phase's augmenting length past the ladder's bottom."""
+    depth = 40
+    adjacency = []
+    # ladder: left 2d + k matched (greedily: own right vertex listed first) to right 2d + k
+    for d in range(depth):
+        for k in range(2):
+            nxt = [2 * (d + 1), 2 * (d + 1) + 1] if d + 1 < depth else []
+            adjacency.append([2 * d + k, *nxt])
+    # chain: left m_i matched to right c_i = 2 * depth + i, then on to c_(i+1); c_depth is free
+    base = 2 * depth
+    for i in range(depth):
+        adjacency.append([base + i, base + i + 1])
+    adjacency.append([0, 1])  # s1: the ladder's top, after its vertices (the greedy start skips it)
+    adjacency.append([base])  # s2: the chain's start
+    n_right = base + depth + 1
+    match = asg.hopcroft_karp(*_csr(adjacency), n_right)
+    _check_matching(adjacency, match)
+    size = int((match >= 0).sum())
+    assert size == naive_max_matching(adjacency, n_right) == n_right  # s2 augments, s1 stays free
+    assert match[-2] == -1
+
+
+def test_bottleneck_large_noise_binary_search_against_gudhi():
+    # noise vs strongly perturbed noise (about 1,000 points each): the lower bound is infeasible, so
+    # the exponential and binary searches run on the reused candidate pairs
+    for seed in (96, 97):
+        rng = np.random.default_rng(seed)
+        f = rng.normal(size=(96, 96))
+        a = np.asarray(te.persistence_diagram(f))
+        b = np.asarray(te.persistence_diagram(f + rng.normal(size=f.shape)))
+        a, b = a[np.isfinite(a[:, 1])], b[np.isfinite(b[:, 1])]
+        for q in NORMS:
+            value, match_x, match_y = kd.bottleneck_finite(a, b, q)
+            if q == np.inf:
+                assert value == gudhi.bottleneck_distance(a, b, 0)
+            rows = tdist._matching_rows(np.arange(len(a)), np.arange(len(b)), match_x, match_y, a, b, q)
+            assert max(float(r[:, 2].max()) for r in rows if len(r)) == value

@@ -223,3 +223,181 @@ def bottleneck_dense(d, px, py):
     value = float(vals[left])
     feasible(d, px, py, value, match_x, match_y)
     return value, match_x, match_y
+
+
+@njit(cache=True, nogil=True)
+def hopcroft_karp(indptr, indices, n_right):
+    """Maximum matching of a bipartite graph given as CSR rows (left vertices) of column indices.
+
+    Returns ``match_left`` (-1 when unmatched).  Every phase finds a maximal set of
+    shortest augmenting paths by a layered search that marks dead ends, so each
+    vertex is expanded at most once per phase: ``O(E sqrt(V))``.  (SciPy's
+    ``maximum_bipartite_matching`` does not mark dead ends and takes exponential
+    time on layered graphs, scipy/scipy#26147: it never returned on the bottleneck
+    graphs of 256 x 256 white noise.)
+    """
+    n_left = len(indptr) - 1
+    unset = np.iinfo(np.int64).max
+    match_l = np.full(n_left, -1, dtype=np.int64)
+    match_r = np.full(n_right, -1, dtype=np.int64)
+    for u in range(n_left):  # greedy start
+        for e in range(indptr[u], indptr[u + 1]):
+            v = indices[e]
+            if match_r[v] < 0:
+                match_l[u] = v
+                match_r[v] = u
+                break
+    dist = np.empty(n_left, dtype=np.int64)
+    queue = np.empty(n_left, dtype=np.int64)
+    edge = np.empty(n_left, dtype=np.int64)
+    stack = np.empty(n_left, dtype=np.int64)
+    while True:
+        # BFS layers from the free left vertices up to the shortest augmenting length
+        tail = 0
+        for u in range(n_left):
+            if match_l[u] < 0:
+                dist[u] = 0
+                queue[tail] = u
+                tail += 1
+            else:
+                dist[u] = unset
+        limit = unset
+        head = 0
+        while head < tail:
+            u = queue[head]
+            head += 1
+            if dist[u] + 1 >= limit:
+                continue
+            for e in range(indptr[u], indptr[u + 1]):
+                w = match_r[indices[e]]
+                if w < 0:
+                    limit = dist[u] + 1
+                elif dist[w] == unset:
+                    dist[w] = dist[u] + 1
+                    queue[tail] = w
+                    tail += 1
+        if limit == unset:
+            return match_l
+        # layered DFS from every free left vertex; a vertex whose edges all fail is dead (unset)
+        for u in range(n_left):
+            edge[u] = indptr[u]
+        for s in range(n_left):
+            if match_l[s] >= 0 or dist[s] != 0:
+                continue
+            top = 0
+            stack[0] = s
+            while top >= 0:
+                u = stack[top]
+                pushed = False
+                while edge[u] < indptr[u + 1]:
+                    w = match_r[indices[edge[u]]]
+                    if w < 0:
+                        if dist[u] + 1 == limit:  # augment along the stack
+                            for k in range(top + 1):
+                                uu = stack[k]
+                                vv = indices[edge[uu]]
+                                match_l[uu] = vv
+                                match_r[vv] = uu
+                                dist[uu] = unset
+                            top = -1
+                            pushed = True
+                            break
+                    elif dist[w] != unset and dist[w] == dist[u] + 1:
+                        top += 1
+                        stack[top] = w
+                        pushed = True
+                        break
+                    edge[u] += 1
+                if not pushed:  # dead end: never expand u again in this phase
+                    dist[u] = unset
+                    top -= 1
+                    if top >= 0:
+                        edge[stack[top]] += 1
+
+
+@njit(cache=True, nogil=True)
+def bottleneck_threshold_matching(ii, jj, c, px, py, t):
+    """Whether threshold ``t`` is feasible for the bottleneck distance, from candidate pairs.
+
+    ``ii``, ``jj``, ``c`` (k,): pairs of x and y with their distances, holding at least every
+    pair within ``t`` with an endpoint farther than ``t`` from the diagonal (others are
+    skipped).  The graph is the usual augmented one restricted to the vertices that matter:
+    left = [points of x, diagonal copies of y], right = [points of y, diagonal copies of x];
+    pair edges, their transposes between the copies, and light points to their own copy.
+    ``t`` is feasible when it has a perfect matching.  Returns ``(feasible, match_x,
+    match_y)``, -1 for the diagonal.
+    """
+    n = len(px)
+    m = len(py)
+    k = len(ii)
+    match_x = np.full(n, -1, dtype=np.int64)
+    match_y = np.full(m, -1, dtype=np.int64)
+    keep = np.zeros(k, dtype=np.bool_)
+    deg_x = np.zeros(n, dtype=np.int64)
+    deg_y = np.zeros(m, dtype=np.int64)
+    for e in range(k):
+        i = ii[e]
+        j = jj[e]
+        if c[e] <= t and (px[i] > t or py[j] > t):
+            keep[e] = True
+            deg_x[i] += 1
+            deg_y[j] += 1
+    lx = np.full(n, -1, dtype=np.int64)
+    rx = np.empty(n, dtype=np.int64)
+    nx = 0
+    for i in range(n):
+        if px[i] > t or deg_x[i] > 0:
+            if deg_x[i] == 0:
+                return False, match_x, match_y  # a heavy point with no partner
+            lx[i] = nx
+            rx[nx] = i
+            nx += 1
+    ly = np.full(m, -1, dtype=np.int64)
+    ry = np.empty(m, dtype=np.int64)
+    ny = 0
+    for j in range(m):
+        if py[j] > t or deg_y[j] > 0:
+            if deg_y[j] == 0:
+                return False, match_x, match_y
+            ly[j] = ny
+            ry[ny] = j
+            ny += 1
+    size = nx + ny
+    # CSR by counting: row a < nx is x point rx[a], row nx + b the diagonal copy of y point ry[b]
+    indptr = np.zeros(size + 1, dtype=np.int64)
+    for a in range(nx):
+        i = rx[a]
+        indptr[a + 1] = deg_x[i] + (1 if px[i] <= t else 0)
+    for b in range(ny):
+        j = ry[b]
+        indptr[nx + b + 1] = deg_y[j] + (1 if py[j] <= t else 0)
+    for r in range(size):
+        indptr[r + 1] += indptr[r]
+    cursor = indptr[:-1].copy()
+    indices = np.empty(indptr[size], dtype=np.int64)
+    for e in range(k):
+        if keep[e]:
+            a = lx[ii[e]]
+            b = ly[jj[e]]
+            indices[cursor[a]] = b  # x point -> y point
+            cursor[a] += 1
+            indices[cursor[nx + b]] = ny + a  # copy of y -> copy of x (the transpose)
+            cursor[nx + b] += 1
+    for a in range(nx):
+        if px[rx[a]] <= t:  # a light point may go to the diagonal
+            indices[cursor[a]] = ny + a
+            cursor[a] += 1
+    for b in range(ny):
+        if py[ry[b]] <= t:
+            indices[cursor[nx + b]] = b
+            cursor[nx + b] += 1
+    match = hopcroft_karp(indptr, indices, size)
+    for r in range(size):
+        if match[r] < 0:
+            return False, match_x, match_y
+    for a in range(nx):
+        b = match[a]
+        if b < ny:
+            match_x[rx[a]] = ry[b]
+            match_y[ry[b]] = rx[a]
+    return True, match_x, match_y

@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._assignment import bottleneck_threshold_matching
+
 # ----------------------------------------------------------------------------- metric helpers
 
 
@@ -51,77 +53,48 @@ def _tree(pts):
 
 
 def _ball_pairs(tree_other, pts_query, idx_query, r, q):
-    """Pairs (query index, other index) with ground distance <= r (exact, own formula)."""
+    """Pairs (query index, other index) within ground distance r (candidates; callers recompute the
+    distance with their own formula).  A tree over the query points and
+    ``sparse_distance_matrix`` keep the pairs in C arrays: listing them with
+    ``query_ball_point`` made millions of Python ints (6 s for the 7 million pairs of 256^2 noise)."""
     if len(idx_query) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    qp = pts_query[idx_query]
     rr = r * (1.0 + 1e-9) + 1e-300
-    lists = tree_other.query_ball_point(qp, rr, p=q, return_sorted=False)
-    counts = np.fromiter((len(li) for li in lists), dtype=np.int64, count=len(lists))
-    if counts.sum() == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    qi = np.repeat(idx_query, counts)
-    oj = np.fromiter((j for li in lists for j in li), dtype=np.int64, count=int(counts.sum()))
-    return qi, oj
+    found = _tree(pts_query[idx_query]).sparse_distance_matrix(tree_other, rr, p=q, output_type="ndarray")
+    return idx_query[found["i"]], found["j"].astype(np.int64)
 
 
 # ----------------------------------------------------------------------------- bottleneck
 
 
-def _bottleneck_feasible(x, y, px, py, t, tree_x, tree_y, q, want):
-    """Test threshold t. Returns (feasible, match_x, match_y, pair distances <= t of the graph)."""
-    n, m = len(x), len(y)
-    hx = np.flatnonzero(px > t)
-    hy = np.flatnonzero(py > t)
-    i1, j1 = _ball_pairs(tree_y, x, hx, t, q)
-    j2, i2 = _ball_pairs(tree_x, y, hy, t, q)
+def _heavy_pairs(x, y, px, py, r, heavy, tree_x, tree_y, q):
+    """Pairs (i, j, c) with c <= r and an endpoint farther than ``heavy`` from the diagonal, each
+    once: heavy points of x with all of y, heavy points of y with the light points of x."""
+    hx = np.flatnonzero(px > heavy)
+    hy = np.flatnonzero(py > heavy)
+    i1, j1 = _ball_pairs(tree_y, x, hx, r, q)
+    light_x = np.flatnonzero(px <= heavy)
+    if len(light_x) and len(hy):
+        j2, i2 = _ball_pairs(_tree(x[light_x]), y, hy, r, q)
+        i2 = light_x[i2]
+    else:
+        i2 = j2 = np.empty(0, np.int64)
     ii = np.concatenate([i1, i2])
     jj = np.concatenate([j1, j2])
-    if len(ii):
-        c = _pair_dist(x[ii, 0] - y[jj, 0], x[ii, 1] - y[jj, 1], q)
-        keep = c <= t
-        ii, jj, c = ii[keep], jj[keep], c[keep]
-        key = ii * max(m, 1) + jj
-        key, first = np.unique(key, return_index=True)
-        ii, jj, c = ii[first], jj[first], c[first]
-    else:
-        c = np.empty(0)
-    # every heavy point needs an edge
-    deg_x = np.bincount(ii, minlength=n)
-    deg_y = np.bincount(jj, minlength=m)
-    if (deg_x[hx] == 0).any() or (deg_y[hy] == 0).any():
-        return False, None, None, c
-    # relevant vertices: heavy ones and light ones touching a candidate edge
-    rx = np.flatnonzero((px > t) | (deg_x > 0))
-    ry = np.flatnonzero((py > t) | (deg_y > 0))
-    nx, ny = len(rx), len(ry)
-    lx = np.full(n, -1, np.int64)
-    lx[rx] = np.arange(nx)
-    ly = np.full(m, -1, np.int64)
-    ly[ry] = np.arange(ny)
-    # left: [X' (nx), E (ny)], right: [Y' (ny), D (nx)]
-    a_i, a_j = lx[ii], ly[jj]
-    light_x = np.flatnonzero(px[rx] <= t)
-    light_y = np.flatnonzero(py[ry] <= t)
-    rows = np.concatenate([a_i, nx + a_j, light_x, nx + light_y])
-    cols = np.concatenate([a_j, ny + a_i, ny + light_x, light_y])
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import maximum_bipartite_matching
+    c = _pair_dist(x[ii, 0] - y[jj, 0], x[ii, 1] - y[jj, 1], q)
+    keep = c <= r
+    return ii[keep], jj[keep], c[keep]
 
-    size = nx + ny
-    g = csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(size, size))
-    perm = maximum_bipartite_matching(g, perm_type="column")
-    if (perm < 0).any():
-        return False, None, None, c
-    if not want:
-        return True, None, None, c
-    match_x = np.full(n, -1, np.int64)
-    match_y = np.full(m, -1, np.int64)
-    left_x = perm[:nx]
-    sel = left_x < ny
-    match_x[rx[sel]] = ry[left_x[sel]]
-    match_y[ry[left_x[sel]]] = rx[sel]
-    return True, match_x, match_y, c
+
+def _bottleneck_feasible(x, y, px, py, t, tree_x, tree_y, q, edges=None):
+    """Test threshold t: (feasible, match_x, match_y).
+
+    ``edges``: (i, j, c) holding every pair within t with an endpoint heavy at t (e.g. the pairs
+    within a larger radius with an endpoint heavy at a lower threshold); else found with the trees.
+    """
+    if edges is None:
+        edges = _heavy_pairs(x, y, px, py, t, t, tree_x, tree_y, q)
+    return bottleneck_threshold_matching(*edges, px, py, t)
 
 
 def bottleneck_finite(x, y, q):
@@ -146,7 +119,7 @@ def bottleneck_finite(x, y, q):
     nny = _pair_dist(y[:, 0] - x[iy, 0], y[:, 1] - x[iy, 1], q)
     lower = float(max(np.minimum(px, nnx).max(), np.minimum(py, nny).max()))
     upper = float(max(px.max(), py.max()))
-    ok, mx, my, _ = _bottleneck_feasible(x, y, px, py, lower, tree_x, tree_y, q, True)
+    ok, mx, my = _bottleneck_feasible(x, y, px, py, lower, tree_x, tree_y, q)
     if ok:
         return lower, mx, my
     # exponential search for a feasible threshold
@@ -154,14 +127,18 @@ def bottleneck_finite(x, y, q):
     step = lower if lower > 0 else upper * 2.0**-30
     hi = min(lower + step, upper)
     while True:
-        ok, _, _, _ = _bottleneck_feasible(x, y, px, py, hi, tree_x, tree_y, q, False)
+        ok, _, _ = _bottleneck_feasible(x, y, px, py, hi, tree_x, tree_y, q)
         if ok:
             break
         lo = hi
         step *= 2.0
         hi = min(lower + step, upper)
-    # exact candidate values in (lo, hi]
-    cands = _bottleneck_candidates(x, y, px, py, lo, hi, tree_x, tree_y, q)
+    # exact candidate values in (lo, hi]: pair distances of pairs that some threshold s in [c, hi]
+    # uses (an endpoint farther than c from the diagonal) and the diagonal distances; the pairs
+    # within hi with an endpoint heavy at lo hold every graph of the binary search
+    edges = _heavy_pairs(x, y, px, py, hi, lo, tree_x, tree_y, q)
+    ii, jj, c = edges
+    cands = c[(c > lo) & (np.maximum(px[ii], py[jj]) > c)]
     vals = np.concatenate([cands, px, py])
     vals = np.unique(vals[(vals > lo) & (vals <= hi)])
     # binary search: smallest feasible value (vals[-1] >= ... ; hi itself feasible)
@@ -171,31 +148,15 @@ def bottleneck_finite(x, y, q):
         right = len(vals) - 1
     while left < right:
         mid = (left + right) // 2
-        ok, _, _, _ = _bottleneck_feasible(x, y, px, py, vals[mid], tree_x, tree_y, q, False)
+        ok, _, _ = _bottleneck_feasible(x, y, px, py, vals[mid], tree_x, tree_y, q, edges)
         if ok:
             right = mid
         else:
             left = mid + 1
     value = float(vals[left])
-    ok, mx, my, _ = _bottleneck_feasible(x, y, px, py, value, tree_x, tree_y, q, True)
+    ok, mx, my = _bottleneck_feasible(x, y, px, py, value, tree_x, tree_y, q, edges)
     assert ok
     return value, mx, my
-
-
-def _bottleneck_candidates(x, y, px, py, lo, hi, tree_x, tree_y, q):
-    """Pair distances c in (lo, hi] of pairs that some threshold s in [c, hi] uses, i.e. with an
-    endpoint farther than c from the diagonal (only such a c can be the bottleneck value)."""
-    hx = np.flatnonzero(px > lo)
-    hy = np.flatnonzero(py > lo)
-    i1, j1 = _ball_pairs(tree_y, x, hx, hi, q)
-    j2, i2 = _ball_pairs(tree_x, y, hy, hi, q)
-    ii = np.concatenate([i1, i2])
-    jj = np.concatenate([j1, j2])
-    if len(ii) == 0:
-        return np.empty(0)
-    c = _pair_dist(x[ii, 0] - y[jj, 0], x[ii, 1] - y[jj, 1], q)
-    keep = (c > lo) & (c <= hi) & (np.maximum(px[ii], py[jj]) > c)
-    return c[keep]
 
 
 # ----------------------------------------------------------------------------- Wasserstein (sparse)
