@@ -236,11 +236,21 @@ def hopcroft_karp(indptr, indices, n_right):
     time on layered graphs, scipy/scipy#26147: it never returned on the bottleneck
     graphs of 256 x 256 white noise.)
     """
+    return _hopcroft_karp_from(indptr, indices, n_right, np.full(len(indptr) - 1, -1, dtype=np.int64))
+
+
+@njit(cache=True, nogil=True)
+def _hopcroft_karp_from(indptr, indices, n_right, match_l):
+    """:func:`hopcroft_karp` starting from the matching ``match_l`` (modified in place)."""
     n_left = len(indptr) - 1
     unset = np.iinfo(np.int64).max
-    match_l = np.full(n_left, -1, dtype=np.int64)
     match_r = np.full(n_right, -1, dtype=np.int64)
+    for u in range(n_left):
+        if match_l[u] >= 0:
+            match_r[match_l[u]] = u
     for u in range(n_left):  # greedy start
+        if match_l[u] >= 0:
+            continue
         for e in range(indptr[u], indptr[u + 1]):
             v = indices[e]
             if match_r[v] < 0:
@@ -316,7 +326,7 @@ def hopcroft_karp(indptr, indices, n_right):
 
 
 @njit(cache=True, nogil=True)
-def bottleneck_threshold_matching(ii, jj, c, px, py, t):
+def bottleneck_threshold_matching(ii, jj, c, px, py, t, seed_x):
     """Whether threshold ``t`` is feasible for the bottleneck distance, from candidate pairs.
 
     ``ii``, ``jj``, ``c`` (k,): pairs of x and y with their distances, holding at least every
@@ -324,8 +334,10 @@ def bottleneck_threshold_matching(ii, jj, c, px, py, t):
     skipped).  The graph is the usual augmented one restricted to the vertices that matter:
     left = [points of x, diagonal copies of y], right = [points of y, diagonal copies of x];
     pair edges, their transposes between the copies, and light points to their own copy.
-    ``t`` is feasible when it has a perfect matching.  Returns ``(feasible, match_x,
-    match_y)``, -1 for the diagonal.
+    ``t`` is feasible when it has a perfect matching.  ``seed_x`` (n,): pairs of a matching at
+    a nearby threshold (-1 none) to start from; those still within ``t`` are kept, which saves
+    most Hopcroft-Karp phases in a binary search.  Returns ``(feasible, match_x, match_y)``, -1
+    for the diagonal (a maximum matching of the pairs when not feasible).
     """
     n = len(px)
     m = len(py)
@@ -391,13 +403,22 @@ def bottleneck_threshold_matching(ii, jj, c, px, py, t):
         if py[ry[b]] <= t:
             indices[cursor[nx + b]] = b
             cursor[nx + b] += 1
-    match = hopcroft_karp(indptr, indices, size)
+    match = np.full(size, -1, dtype=np.int64)
+    for e in range(k):  # seed pairs still within t, with their transposes
+        if keep[e] and seed_x[ii[e]] == jj[e]:
+            a = lx[ii[e]]
+            b = ly[jj[e]]
+            if match[a] < 0 and match[nx + b] < 0:
+                match[a] = b
+                match[nx + b] = ny + a
+    match = _hopcroft_karp_from(indptr, indices, size, match)
+    feasible = True
     for r in range(size):
         if match[r] < 0:
-            return False, match_x, match_y
+            feasible = False
     for a in range(nx):
         b = match[a]
-        if b < ny:
+        if 0 <= b < ny:
             match_x[rx[a]] = ry[b]
             match_y[ry[b]] = rx[a]
-    return True, match_x, match_y
+    return feasible, match_x, match_y

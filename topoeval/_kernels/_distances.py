@@ -86,7 +86,7 @@ def _heavy_pairs(x, y, px, py, r, heavy, tree_x, tree_y, q):
     return ii[keep], jj[keep], c[keep]
 
 
-def _bottleneck_feasible(x, y, px, py, t, tree_x, tree_y, q, edges=None):
+def _bottleneck_feasible(x, y, px, py, t, tree_x, tree_y, q, edges=None, seed=None):
     """Test threshold t: (feasible, match_x, match_y).
 
     ``edges``: (i, j, c) holding every pair within t with an endpoint heavy at t (e.g. the pairs
@@ -94,7 +94,9 @@ def _bottleneck_feasible(x, y, px, py, t, tree_x, tree_y, q, edges=None):
     """
     if edges is None:
         edges = _heavy_pairs(x, y, px, py, t, t, tree_x, tree_y, q)
-    return bottleneck_threshold_matching(*edges, px, py, t)
+    if seed is None:
+        seed = np.full(len(x), -1, np.int64)
+    return bottleneck_threshold_matching(*edges, px, py, t, seed)
 
 
 def bottleneck_finite(x, y, q):
@@ -122,12 +124,13 @@ def bottleneck_finite(x, y, q):
     ok, mx, my = _bottleneck_feasible(x, y, px, py, lower, tree_x, tree_y, q)
     if ok:
         return lower, mx, my
-    # exponential search for a feasible threshold
+    # exponential search for a feasible threshold, in small steps first: the candidate pairs of the
+    # binary search are those within the feasible threshold found, millions on noise at 2 x lower
     lo = lower
-    step = lower if lower > 0 else upper * 2.0**-30
+    step = lower / 4.0 if lower > 0 else upper * 2.0**-30
     hi = min(lower + step, upper)
     while True:
-        ok, _, _ = _bottleneck_feasible(x, y, px, py, hi, tree_x, tree_y, q)
+        ok, mx, _ = _bottleneck_feasible(x, y, px, py, hi, tree_x, tree_y, q, None, mx)
         if ok:
             break
         lo = hi
@@ -148,13 +151,17 @@ def bottleneck_finite(x, y, q):
         right = len(vals) - 1
     while left < right:
         mid = (left + right) // 2
-        ok, _, _ = _bottleneck_feasible(x, y, px, py, vals[mid], tree_x, tree_y, q, edges)
+        # each matching starts from the last one (its pairs still within the threshold)
+        ok, mx, _ = _bottleneck_feasible(x, y, px, py, vals[mid], tree_x, tree_y, q, edges, mx)
         if ok:
             right = mid
+            keep = edges[2] <= vals[mid]  # later thresholds are smaller: drop the longer pairs
+            if keep.sum() < 0.7 * len(keep):
+                edges = tuple(e[keep] for e in edges)
         else:
             left = mid + 1
     value = float(vals[left])
-    ok, mx, my = _bottleneck_feasible(x, y, px, py, value, tree_x, tree_y, q, edges)
+    ok, mx, my = _bottleneck_feasible(x, y, px, py, value, tree_x, tree_y, q, edges, mx)
     assert ok
     return value, mx, my
 
