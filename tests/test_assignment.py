@@ -118,9 +118,9 @@ def test_bottleneck_dense_brute_force_tiny():
 
 
 def test_bottleneck_releases_light_partner_for_heavy_point():
-    # at t = 0.75 covering x's heavy point takes y[0] (light, persistence 0.75); y[2] (heavy) then
-    # needs x[0], so y[0] must give it up (found by mutating the kernel: without the release of a
-    # light partner this returns 1.0)
+    # at t = 0.75 x's heavy point may take y[0] (light, persistence 0.75), but y[2] (heavy) needs
+    # x[0] too, so y[0] must go to the diagonal (an earlier dense matcher that could not release a
+    # light partner returned 1.0 here)
     x = np.array([[1.0, 3.0]])
     y = np.array([[1.5, 3.0], [0.5, 2.0], [1.0, 3.0]])
     (value, _, _), (ref, _, _) = _bottleneck_both(x, y, np.inf)

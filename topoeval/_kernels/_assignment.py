@@ -18,13 +18,13 @@ Wasserstein
 Bottleneck
     A threshold ``t`` is feasible when some matching of pairs within ``t`` covers
     every *heavy* point (farther than ``t`` from the diagonal); light points go
-    to the diagonal.  By the Mendelsohn-Dulmage theorem it is enough to cover
-    the heavy points of ``x`` by augmenting paths, then each heavy point of
-    ``y`` by an alternating path that ends at a free point of ``x`` or at a
-    light point of ``y``, which is released.  The value is the smallest feasible
-    candidate (a pair distance or a diagonal distance): the lower bound
-    ``max over points of min(diagonal distance, nearest distance)`` first, then
-    a binary search over the sorted candidates.
+    to the diagonal.  :func:`bottleneck_threshold_matching` tests it with a
+    Hopcroft-Karp matching on the augmented graph of the candidate pairs (all
+    pairs for small diagrams, KD-tree neighbours in :mod:`._distances`).  The
+    value is the smallest feasible candidate (a pair distance or a diagonal
+    distance): the lower bound ``max over points of min(diagonal distance,
+    nearest distance)`` first, then a binary search over the sorted candidates
+    (:func:`smallest_feasible`).
 """
 
 from __future__ import annotations
@@ -96,133 +96,6 @@ def wasserstein_assignment(c, px, py):
         if row_of[j] != 0:
             match_x[row_of[j] - 1] = j - 1
     return match_x
-
-
-@njit(cache=True, nogil=True)
-def _cover(d, px, py, t, match_x, match_y, stack, parent_y, parent_x, seen_x, seen_y):
-    """Try to extend the matching (pairs within ``t``) to cover every heavy point.
-
-    ``match_x``/``match_y`` hold a matching within ``t`` (possibly empty); returns
-    True when it could be extended to match every point farther than ``t`` from
-    the diagonal.  ``parent_y[j]``/``parent_x[i]``: where the search reached a point.
-    """
-    n, m = d.shape
-    # heavy points of x: plain augmenting paths x -> y (free) keep matched x matched
-    for s in range(n):
-        if match_x[s] >= 0 or px[s] <= t:
-            continue
-        seen_y[:] = False
-        top = 0
-        stack[0] = s
-        found = -1
-        while top >= 0 and found < 0:
-            i = stack[top]
-            top -= 1
-            for j in range(m):
-                if seen_y[j] or d[i, j] > t:
-                    continue
-                seen_y[j] = True
-                parent_y[j] = i
-                if match_y[j] < 0:
-                    found = j
-                    break
-                top += 1
-                stack[top] = match_y[j]
-        if found < 0:
-            return False
-        j = found
-        while True:
-            i = parent_y[j]
-            nxt = match_x[i]
-            match_x[i] = j
-            match_y[j] = i
-            if i == s:
-                break
-            j = nxt
-    # heavy points of y: alternating paths y -> x ending at a free x or at a light y
-    for s in range(m):
-        if match_y[s] >= 0 or py[s] <= t:
-            continue
-        seen_x[:] = False
-        top = 0
-        stack[0] = s
-        found = -1
-        release = False
-        while top >= 0 and found < 0:
-            j = stack[top]
-            top -= 1
-            for i in range(n):
-                if seen_x[i] or d[i, j] > t:
-                    continue
-                seen_x[i] = True
-                parent_x[i] = j
-                mate = match_x[i]
-                if mate < 0:
-                    found = i
-                    break
-                if py[mate] <= t:  # a light y gives its partner up
-                    found = i
-                    release = True
-                    break
-                top += 1
-                stack[top] = mate
-        if found < 0:
-            return False
-        i = found
-        if release:
-            match_y[match_x[i]] = -1
-        while True:
-            j = parent_x[i]
-            nxt = match_y[j]
-            match_y[j] = i
-            match_x[i] = j
-            if j == s:
-                break
-            i = nxt
-    return True
-
-
-@njit(cache=True, nogil=True)
-def feasible(d, px, py, t, match_x, match_y):
-    """Whether ``t`` is a feasible bottleneck threshold; fills ``match_x``/``match_y`` (-1 diagonal)."""
-    n, m = d.shape
-    match_x[:] = -1
-    match_y[:] = -1
-    stack = np.empty(n + m + 1, dtype=np.int64)
-    parent_y = np.empty(m, dtype=np.int64)
-    parent_x = np.empty(n, dtype=np.int64)
-    seen_x = np.zeros(n, dtype=np.bool_)
-    seen_y = np.zeros(m, dtype=np.bool_)
-    return _cover(d, px, py, t, match_x, match_y, stack, parent_y, parent_x, seen_x, seen_y)
-
-
-def bottleneck_dense(d, px, py):
-    """Exact bottleneck distance of finite diagrams from their distances.
-
-    ``d`` (n, m) pair distances, ``px`` (n,), ``py`` (m,) diagonal distances,
-    ``n, m >= 1``.  Returns ``(value, match_x, match_y)`` with -1 for the diagonal.
-    The candidates are sorted by NumPy (a sort inside the kernel would add seconds
-    to the first, compiling run).
-    """
-    n, m = d.shape
-    match_x = np.full(n, -1, dtype=np.int64)
-    match_y = np.full(m, -1, dtype=np.int64)
-    lower = float(max(np.minimum(px, d.min(axis=1)).max(), np.minimum(py, d.min(axis=0)).max()))
-    if feasible(d, px, py, lower, match_x, match_y):
-        return lower, match_x, match_y
-    # candidates in (lower, upper]; upper (every point to the diagonal) is feasible
-    upper = float(max(px.max(), py.max()))
-    vals = np.unique(np.concatenate([d[(d > lower) & (d <= upper)], px[px > lower], py[py > lower]]))
-    left, right = 0, len(vals) - 1
-    while left < right:
-        mid = (left + right) // 2
-        if feasible(d, px, py, vals[mid], match_x, match_y):
-            right = mid
-        else:
-            left = mid + 1
-    value = float(vals[left])
-    feasible(d, px, py, value, match_x, match_y)
-    return value, match_x, match_y
 
 
 @njit(cache=True, nogil=True)
@@ -422,3 +295,50 @@ def bottleneck_threshold_matching(ii, jj, c, px, py, t, seed_x):
             match_x[rx[a]] = ry[b]
             match_y[ry[b]] = rx[a]
     return feasible, match_x, match_y
+
+
+def smallest_feasible(vals, test, seed):
+    """Smallest of the sorted values ``vals`` passing ``test(value, seed) -> (ok, match_x, match_y)``.
+
+    ``vals[-1]`` must pass.  Each test starts from the matching of the previous one.
+    Returns ``(value, match_x, match_y)`` of the smallest passing value.
+    """
+    left, right = 0, len(vals) - 1
+    while left < right:
+        mid = (left + right) // 2
+        ok, seed, _ = test(vals[mid], seed)
+        if ok:
+            right = mid
+        else:
+            left = mid + 1
+    value = float(vals[left])
+    ok, match_x, match_y = test(value, seed)
+    assert ok
+    return value, match_x, match_y
+
+
+def bottleneck_dense(d, px, py):
+    """Exact bottleneck distance of finite diagrams from their distances.
+
+    ``d`` (n, m) pair distances, ``px`` (n,), ``py`` (m,) diagonal distances,
+    ``n, m >= 1``.  Returns ``(value, match_x, match_y)`` with -1 for the diagonal.
+    Every pair is a candidate of :func:`bottleneck_threshold_matching`; the
+    candidates are sorted by NumPy (a sort inside a kernel would add seconds to
+    the first, compiling run).
+    """
+    n, m = d.shape
+    ii = np.repeat(np.arange(n, dtype=np.int64), m)
+    jj = np.tile(np.arange(m, dtype=np.int64), n)
+    c = np.ascontiguousarray(d).ravel()
+
+    def test(t, seed):
+        return bottleneck_threshold_matching(ii, jj, c, px, py, t, seed)
+
+    lower = float(max(np.minimum(px, d.min(axis=1)).max(), np.minimum(py, d.min(axis=0)).max()))
+    ok, match_x, match_y = test(lower, np.full(n, -1, np.int64))
+    if ok:
+        return lower, match_x, match_y
+    # candidates in (lower, upper]; upper (every point to the diagonal) is feasible
+    upper = float(max(px.max(), py.max()))
+    vals = np.unique(np.concatenate([c[(c > lower) & (c <= upper)], px[px > lower], py[py > lower]]))
+    return smallest_feasible(vals, test, match_x)

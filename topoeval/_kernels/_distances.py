@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._assignment import bottleneck_threshold_matching
+from ._assignment import bottleneck_threshold_matching, smallest_feasible
 
 # ----------------------------------------------------------------------------- metric helpers
 
@@ -144,26 +144,20 @@ def bottleneck_finite(x, y, q):
     cands = c[(c > lo) & (np.maximum(px[ii], py[jj]) > c)]
     vals = np.concatenate([cands, px, py])
     vals = np.unique(vals[(vals > lo) & (vals <= hi)])
-    # binary search: smallest feasible value (vals[-1] >= ... ; hi itself feasible)
-    left, right = 0, len(vals) - 1
+    # binary search: smallest feasible value (hi itself is feasible)
     if len(vals) == 0 or vals[-1] != hi:
         vals = np.append(vals, hi)
-        right = len(vals) - 1
-    while left < right:
-        mid = (left + right) // 2
-        # each matching starts from the last one (its pairs still within the threshold)
-        ok, mx, _ = _bottleneck_feasible(x, y, px, py, vals[mid], tree_x, tree_y, q, edges, mx)
-        if ok:
-            right = mid
-            keep = edges[2] <= vals[mid]  # later thresholds are smaller: drop the longer pairs
+
+    def test(t, seed):
+        nonlocal edges
+        ok, match_x, match_y = _bottleneck_feasible(x, y, px, py, t, tree_x, tree_y, q, edges, seed)
+        if ok:  # later thresholds are smaller: drop the longer pairs
+            keep = edges[2] <= t
             if keep.sum() < 0.7 * len(keep):
                 edges = tuple(e[keep] for e in edges)
-        else:
-            left = mid + 1
-    value = float(vals[left])
-    ok, mx, my = _bottleneck_feasible(x, y, px, py, value, tree_x, tree_y, q, edges, mx)
-    assert ok
-    return value, mx, my
+        return ok, match_x, match_y
+
+    return smallest_feasible(vals, test, mx)
 
 
 # ----------------------------------------------------------------------------- Wasserstein (sparse)
