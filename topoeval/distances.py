@@ -182,7 +182,6 @@ def _solve_wasserstein(x: np.ndarray, y: np.ndarray, p: float, q: float):
 
 def _matching_rows(x_idx, y_idx, match_x, match_y, x, y, q):
     """(k, 3) rows [i, j, cost] of a finite matching, indices mapped to the original diagrams."""
-    n = len(match_x)
     ii = np.flatnonzero(match_x >= 0)
     jj = match_x[ii]
     pc = _pair_dist(x[ii, 0] - y[jj, 0], x[ii, 1] - y[jj, 1], q)
@@ -193,7 +192,6 @@ def _matching_rows(x_idx, y_idx, match_x, match_y, x, y, q):
         np.column_stack([x_idx[ui], np.full(len(ui), -1.0), _diag_dist(x[ui], q)]),
         np.column_stack([np.full(len(uj), -1.0), y_idx[uj], _diag_dist(y[uj], q)]),
     ]
-    del n
     return rows
 
 
@@ -299,10 +297,8 @@ def wasserstein_distance(
     x, y = a[fa], b[fb]
     match_x, match_y = _solve_wasserstein(x, y, p, q)
     rows = _matching_rows(fa, fb, match_x, match_y, x, y, q)
-    total = 0.0
     costs = np.concatenate([r[:, 2] for r in rows]) if rows else np.empty(0)
     total = float(np.sum(costs**p)) if len(costs) else 0.0
-    finite_total = total
     if essential == "match":
         equal = True
         for ia, ib in ((pa, pb), (na, nb)):
@@ -312,7 +308,6 @@ def wasserstein_distance(
             total += float(np.sum(ec**p))
         if not equal:
             total = np.inf
-    del finite_total
     dist = float(total ** (1.0 / p)) if np.isfinite(total) else float(np.inf)
     if matching:
         return dist, _finish_matching(rows)
