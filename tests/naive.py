@@ -117,6 +117,29 @@ def naive_wasserstein(x, y, order=1.0, internal_p=2.0):
     return best ** (1.0 / order)
 
 
+def assignment_wasserstein(x, y, order=1.0, internal_p=2.0):
+    """W_order of two FINITE diagrams by scipy's exact assignment (no tolerance, unlike POT's
+    simplex) on the full (n + m) x (m + n) augmented matrix: x_i -> y_j, x_i -> its own diagonal
+    copy, diagonal copies of y -> y_j, diagonal -> diagonal at 0.  Memory 8 (n + m)^2 bytes."""
+    from scipy.optimize import linear_sum_assignment
+
+    x = np.asarray(x, float).reshape(-1, 2)
+    y = np.asarray(y, float).reshape(-1, 2)
+    n, m = len(x), len(y)
+    big = 1e300  # forbidden: x_i with another point's diagonal copy
+    cost = np.zeros((n + m, m + n))
+    cost[:n, :] = big
+    cost[:, :m] = big
+    for i in range(n):
+        cost[i, :m] = [_naive_ground(x[i], y[j], internal_p) ** order for j in range(m)]
+        cost[i, m + i] = _naive_diag(x[i], internal_p) ** order
+    for j in range(m):
+        cost[n + j, j] = _naive_diag(y[j], internal_p) ** order
+    cost[n:, m:] = 0.0
+    rows, cols = linear_sum_assignment(cost)
+    return float(cost[rows, cols].sum()) ** (1.0 / order)
+
+
 def naive_bottleneck(x, y, internal_p=np.inf):
     """Bottleneck distance of two small FINITE diagrams by brute force over all partial matchings."""
     return min(max(costs, default=0.0) for costs in naive_diagram_costs(x, y, internal_p))
