@@ -239,20 +239,25 @@ def _heap_pop(hk, hv, size):
 
 
 @njit(cache=True, nogil=True)
-def _mw_search(s, a_ptr, a_edge, b_ptr, b_edge, e_a, e_b, w, f, ua_, ub_, free_a, free_b, dia_a, dia_b,
-               cnt_a, cnt_b, mate_a, mate_b, distb, predb, settled, da, preda, visited, touched, slist,
+def _mw_search(s, a_ptr, a_edge, a_nbr, a_w, b_ptr, b_edge, e_a, e_b, f, ua_, bd, free_a, free_b,
+               dia_a, dia_b, cnt_b, mate_a, mate_b, predb, da, preda, visited, touched, slist, sdist,
                alist, hk, hv):
     """One shortest augmenting path of the max-weight flow from the point ``s`` of side a (which
     has free units) to the nearest terminal; moves as many units along it as it carries.
 
-    Reduced cost of an edge e = (a, b): ua_[a] + ub_[b] - w[e] >= 0; edges with flow are tight.
+    Reduced cost of an edge e = (a, b): ua_[a] + ub[b] - w[e] >= 0; edges with flow are tight.
     From a settled point b of side b the search continues, at the same distance, to the points
     of side a that send flow to b.  Terminals: a point of side a reached at distance d (its units
     go to the diagonal, key d + ua_[a], so that ua_ stays >= 0), or a point of side b with free
     units or units on the diagonal (V = 0 there) at distance d.  Early exit at the first
     terminal; the duals of the points settled below the terminal's distance D move by D - d.
     A point with a single unit (``cnt`` 1) has at most one pair with flow, ``mate`` (or -1): its
-    pairs are not scanned for flow.  Returns the number of settled points."""
+    pairs are not scanned for flow.
+
+    Layout, for speed (the inner loop is most of the solver's time): the edges of side a in CSR
+    order with their other end and weight copied (``a_edge``, ``a_nbr``, ``a_w``: sequential
+    reads), and side b's tentative distance and dual side by side, ``bd[b] = (dist, ub[b])``
+    (one cache line), dist = -inf once settled.  Returns the number of settled points."""
     inf = np.inf
     best = ua_[s]
     kind = 0
@@ -264,26 +269,26 @@ def _mw_search(s, a_ptr, a_edge, b_ptr, b_edge, e_a, e_b, w, f, ua_, ub_, free_a
     nt = 0
     ns = 0
     hsize = 0
-    us = ua_[s]
+    base = ua_[s]
     for k in range(a_ptr[s], a_ptr[s + 1]):
-        e = a_edge[k]
-        b = e_b[e]
-        nd = us + ub_[b] - w[e]
-        if nd < distb[b]:
-            if distb[b] == inf:
+        b = a_nbr[k]
+        nd = base + bd[b, 1] - a_w[k]
+        if nd < bd[b, 0]:
+            if bd[b, 0] == inf:
                 touched[nt] = b
                 nt += 1
-            distb[b] = nd
-            predb[b] = e
+            bd[b, 0] = nd
+            predb[b] = a_edge[k]
             hsize = _heap_push(hk, hv, hsize, nd, b)
     while hsize > 0:
         d, b, hsize = _heap_pop(hk, hv, hsize)
-        if settled[b] or d > distb[b]:
+        if d > bd[b, 0]:  # a stale entry, or b settled (-inf)
             continue
         if d >= best:
             break
-        settled[b] = True
+        bd[b, 0] = -inf
         slist[ns] = b
+        sdist[ns] = d
         ns += 1
         if free_b[b] > 0 or dia_b[b] > 0:
             best = d
@@ -305,28 +310,25 @@ def _mw_search(s, a_ptr, a_edge, b_ptr, b_edge, e_a, e_b, w, f, ua_, ub_, free_a
             alist[na] = a2
             na += 1
             ua = ua_[a2]
-            if d + ua < best:
-                best = d + ua
+            base = d + ua
+            if base < best:
+                best = base
                 kind = 0
                 tnode = a2
             for k2 in range(a_ptr[a2], a_ptr[a2 + 1]):
-                e2 = a_edge[k2]
-                b2 = e_b[e2]
-                if settled[b2]:
-                    continue
-                nd = d + ua + ub_[b2] - w[e2]
-                if nd < distb[b2]:
-                    if distb[b2] == inf:
+                b2 = a_nbr[k2]
+                nd = base + bd[b2, 1] - a_w[k2]
+                if nd < bd[b2, 0]:
+                    if bd[b2, 0] == inf:
                         touched[nt] = b2
                         nt += 1
-                    distb[b2] = nd
-                    predb[b2] = e2
+                    bd[b2, 0] = nd
+                    predb[b2] = a_edge[k2]
                     hsize = _heap_push(hk, hv, hsize, nd, b2)
     big = best
     for k in range(ns):
-        b = slist[k]
-        if distb[b] < big:
-            ub_[b] += big - distb[b]
+        if sdist[k] < big:
+            bd[slist[k], 1] += big - sdist[k]
     for k in range(na):
         a = alist[k]
         if da[a] < big:
@@ -373,8 +375,7 @@ def _mw_search(s, a_ptr, a_edge, b_ptr, b_edge, e_a, e_b, w, f, ua_, ub_, free_a
     free_a[s] -= amt
     for k in range(nt):
         b = touched[k]
-        distb[b] = inf
-        settled[b] = False
+        bd[b, 0] = inf
         predb[b] = -1
     for k in range(na):
         visited[alist[k]] = False
@@ -400,12 +401,23 @@ def _mw_solve(x_ptr, x_edge, y_ptr, y_edge, ei, ej, w, f, U, V, free_x, free_y, 
             mate_y[ej[e]] = e
     work = 0
     for side in range(2):
-        na, nb = (n, m) if side == 0 else (m, n)
-        distb = np.full(nb, np.inf)
+        if side == 0:
+            na, nb, a_ptr, a_edge, e_b, ua_, ub_ = n, m, x_ptr, x_edge, ej, U, V
+        else:
+            na, nb, a_ptr, a_edge, e_b, ua_, ub_ = m, n, y_ptr, y_edge, ei, V, U
+        a_nbr = np.empty(a_edge.shape[0], np.int64)
+        a_w = np.empty(a_edge.shape[0], np.float64)
+        for k in range(a_edge.shape[0]):
+            a_nbr[k] = e_b[a_edge[k]]
+            a_w[k] = w[a_edge[k]]
+        bd = np.empty((nb, 2), np.float64)
+        for b in range(nb):
+            bd[b, 0] = np.inf
+            bd[b, 1] = ub_[b]
         predb = np.full(nb, -1, np.int64)
-        settled = np.zeros(nb, np.bool_)
         touched = np.empty(nb, np.int64)
         slist = np.empty(nb, np.int64)
+        sdist = np.empty(nb, np.float64)
         da = np.zeros(na)
         preda = np.full(na, -1, np.int64)
         visited = np.zeros(na, np.bool_)
@@ -413,15 +425,17 @@ def _mw_solve(x_ptr, x_edge, y_ptr, y_edge, ei, ej, w, f, U, V, free_x, free_y, 
         if side == 0:
             for s in order_x:
                 while free_x[s] > 0:
-                    work += _mw_search(s, x_ptr, x_edge, y_ptr, y_edge, ei, ej, w, f, U, V, free_x,
-                                       free_y, dia_x, dia_y, cnt_x, cnt_y, mate_x, mate_y, distb, predb, settled, da, preda,
-                                       visited, touched, slist, alist, hk, hv)
+                    work += _mw_search(s, x_ptr, x_edge, a_nbr, a_w, y_ptr, y_edge, ei, ej, f, U, bd,
+                                       free_x, free_y, dia_x, dia_y, cnt_y, mate_x, mate_y, predb, da,
+                                       preda, visited, touched, slist, sdist, alist, hk, hv)
         else:
             for s in order_y:
                 while free_y[s] > 0:
-                    work += _mw_search(s, y_ptr, y_edge, x_ptr, x_edge, ej, ei, w, f, V, U, free_y,
-                                       free_x, dia_y, dia_x, cnt_y, cnt_x, mate_y, mate_x, distb, predb, settled, da, preda,
-                                       visited, touched, slist, alist, hk, hv)
+                    work += _mw_search(s, y_ptr, y_edge, a_nbr, a_w, x_ptr, x_edge, ej, ei, f, V, bd,
+                                       free_y, free_x, dia_y, dia_x, cnt_x, mate_y, mate_x, predb, da,
+                                       preda, visited, touched, slist, sdist, alist, hk, hv)
+        for b in range(nb):
+            ub_[b] = bd[b, 1]
     return work
 
 
@@ -490,13 +504,14 @@ def _kdtree_build(pts, leaf_size):
 
 
 @njit(cache=True, nogil=True)
-def _certificate_violations(x, query, y, alpha, beta, p, q, tol, perm, start, end, left, right,
-                            bbox, max_out):
-    """Pairs (i, j), i in ``query``, j any point of y (KD-tree ``perm ... bbox`` over y), with
-    |x_i - y_j|_q^p < alpha_i + beta_j - tol (at most max_out of them).  Branch and bound with the
-    largest beta of each node.
+def _certificate_best(x, query, y, alpha, beta, p, q, tol, x_ptr, x_edge, e_other, perm, start, end,
+                      left, right, bbox):
+    """For each i in ``query``: the point j of y (KD-tree ``perm ... bbox`` over y) with the most
+    negative slack |x_i - y_j|_q^p - alpha_i - beta_j below -tol, among the pairs that are not
+    candidates yet (the candidates of i: ``e_other[x_edge[x_ptr[i]:x_ptr[i + 1]]]``).  Branch and
+    bound with the largest beta of each node, nearer child first.
 
-    Returns (ii, jj, count); count > max_out means some were left out."""
+    Returns (vi, vj): the points of ``query`` that have a violated pair, and their worst one."""
     nnodes = start.shape[0]
     nodemax = np.full(nnodes, -np.inf)
     for node in range(nnodes - 1, -1, -1):
@@ -507,43 +522,80 @@ def _certificate_violations(x, query, y, alpha, beta, p, q, tol, perm, start, en
             nodemax[node] = mb
         else:
             nodemax[node] = max(nodemax[left[node]], nodemax[right[node]])
-    out_i = np.empty(max_out, np.int64)
-    out_j = np.empty(max_out, np.int64)
+    mark = np.full(y.shape[0], -1, np.int64)
+    out_i = np.empty(query.shape[0], np.int64)
+    out_j = np.empty(query.shape[0], np.int64)
     count = 0
     stack = np.empty(nnodes + 1, np.int64)
+    stack_lb = np.empty(nnodes + 1, np.float64)
     for i in query:
-        a = alpha[i] - tol
-        if a + nodemax[0] <= 0.0:
+        ai = alpha[i]
+        if ai + nodemax[0] <= tol:  # no pair of i can be violated
             continue
+        for k in range(x_ptr[i], x_ptr[i + 1]):
+            mark[e_other[x_edge[k]]] = i
         xb = x[i, 0]
         xd = x[i, 1]
+        best = -tol
+        bestj = -1
         top = 1
         stack[0] = 0
+        stack_lb[0] = -ai - nodemax[0]
         while top > 0:
             top -= 1
             node = stack[top]
-            bound = a + nodemax[node]
-            if bound <= 0.0:
-                continue
-            gb = max(0.0, bbox[node, 0] - xb, xb - bbox[node, 1])
-            gd = max(0.0, bbox[node, 2] - xd, xd - bbox[node, 3])
-            if _powp(_ground(gb, gd, q), p) >= bound:
+            if stack_lb[top] >= best:
                 continue
             if left[node] == -1:
                 for k in range(start[node], end[node]):
                     j = perm[k]
-                    c = _powp(_ground(xb - y[j, 0], xd - y[j, 1], q), p)
-                    if c < a + beta[j]:
-                        if count == max_out:  # truncated: the caller checks everything again
-                            return out_i, out_j, count + 1
-                        out_i[count] = i
-                        out_j[count] = j
-                        count += 1
+                    if mark[j] == i:
+                        continue
+                    slack = _powp(_ground(xb - y[j, 0], xd - y[j, 1], q), p) - ai - beta[j]
+                    if slack < best:
+                        best = slack
+                        bestj = j
             else:
-                stack[top] = left[node]
-                stack[top + 1] = right[node]
-                top += 2
-    return out_i, out_j, count
+                c0 = left[node]
+                c1 = right[node]
+                gb = max(0.0, bbox[c0, 0] - xb, xb - bbox[c0, 1])
+                gd = max(0.0, bbox[c0, 2] - xd, xd - bbox[c0, 3])
+                lb0 = _powp(_ground(gb, gd, q), p) - ai - nodemax[c0]
+                gb = max(0.0, bbox[c1, 0] - xb, xb - bbox[c1, 1])
+                gd = max(0.0, bbox[c1, 2] - xd, xd - bbox[c1, 3])
+                lb1 = _powp(_ground(gb, gd, q), p) - ai - nodemax[c1]
+                if lb0 < lb1:  # the nearer child on top
+                    c0, c1 = c1, c0
+                    lb0, lb1 = lb1, lb0
+                if lb0 < best:
+                    stack[top] = c0
+                    stack_lb[top] = lb0
+                    top += 1
+                if lb1 < best:
+                    stack[top] = c1
+                    stack_lb[top] = lb1
+                    top += 1
+        if bestj >= 0:
+            out_i[count] = i
+            out_j[count] = bestj
+            count += 1
+    return out_i[:count], out_j[:count]
+
+
+@njit(cache=True, nogil=True)
+def _csr(idx, size):
+    """CSR of the edges by endpoint: (indptr, edge ids grouped by endpoint, in order)."""
+    ptr = np.zeros(size + 1, np.int64)
+    for e in range(idx.shape[0]):
+        ptr[idx[e] + 1] += 1
+    for i in range(size):
+        ptr[i + 1] += ptr[i]
+    pos = ptr[:-1].copy()
+    out = np.empty(idx.shape[0], np.int64)
+    for e in range(idx.shape[0]):
+        out[pos[idx[e]]] = e
+        pos[idx[e]] += 1
+    return ptr, out
 
 
 def _unique_rows(x):
@@ -606,24 +658,6 @@ def _near_identical(x, tree_x, tree_y, q):
     return bool(np.median(d_other / d_own[:, 1]) < 0.75)
 
 
-def _csr(idx, size):
-    """CSR of the edges by endpoint: (indptr, edge ids grouped by endpoint)."""
-    ptr = np.zeros(size + 1, np.int64)
-    np.cumsum(np.bincount(idx, minlength=size), out=ptr[1:])
-    return ptr, np.argsort(idx, kind="stable").astype(np.int64)
-
-
-def _new_pairs(keys_sorted, vi, vj, m):
-    """The pairs (vi, vj) not among the sorted keys i * m + j, deduplicated."""
-    key = np.unique(vi * m + vj)
-    if len(keys_sorted):
-        pos = np.minimum(np.searchsorted(keys_sorted, key), len(keys_sorted) - 1)
-        key = key[keys_sorted[pos] != key]
-    return key // m, key % m
-
-
-
-
 def sparse_wasserstein(x, y, p, q, k=None, init=None, return_stats=False):
     """Exact W_p^p matching of finite diagrams x (n, 2), y (m, 2), memory O(candidate pairs).
 
@@ -635,20 +669,20 @@ def sparse_wasserstein(x, y, p, q, k=None, init=None, return_stats=False):
     method (:func:`_mw_solve`, points by increasing persistence) keeping duals U, V >= 0 with
     U_i + V_j >= w_ij on the candidate pairs, tight on pairs with flow, zero on points left on the
     diagonal.  Certificate over ALL pairs: c_ij >= (dx_i - U_i) + (dy_j - V_j) checked with a
-    KD-tree (branch and bound on the largest dual of each node); the flow is then optimal by LP
-    duality.  The most violated pair of each point is added (the dual of one end raised to make
-    it feasible, the flow of that point released and re-routed) until none remain; after the
+    KD-tree (:func:`_certificate_best`: branch and bound on the largest dual of each node, for
+    the worst violated pair of each point); the flow is then optimal by LP duality.  The worst
+    violated pair of each point checked is added (the dual of one end raised to make it
+    feasible, the flow of that point released and re-routed) until none remain; after the
     first full check only the points whose dual changed or that had a violator are re-checked
-    (a pair both of whose duals are unchanged passed before), and everything again after a
-    truncated check.
+    (a pair both of whose duals are unchanged passed before).
 
     Start (``init``; None picks it): "zero" (alpha = beta = 0) with k = 6 neighbours for
     near-identical diagrams (a field and its reconstruction, :func:`_near_identical`); otherwise
     "split" (W1 duals split evenly between the two sides, up to 20k points) or "max"
     (U_i = max_j w_ij, V = 0) with k = 12 neighbours (24 above 40k points).  Every start gives
     the same exact value.  CPU time on this machine: 1024^2 smooth field vs SZ3 / ZFP /
-    quantised (5.4k points) 0.05-0.1 s, 128^3 vs ZFP (3.4k) 0.024 s, white noise 256^2 (7.4k)
-    W1 0.75 s, 362^2 (14.7k) 3 s, 512^2 (29k) 10 s; ~0.4 GB peak at 50k points.
+    quantised (5.4k points) 0.05-0.1 s, 128^3 vs ZFP (3.4k) 0.024 s, white noise 512^2 (29k)
+    6.5-8 s, 669^2 (50k) 20-27 s and ~0.4 GB peak.
 
     Returns (match_x, match_y): match_x[i] = j or -1 (diagonal), match_y[j] = i or -1.
     """
@@ -676,7 +710,7 @@ def sparse_wasserstein(x, y, p, q, k=None, init=None, return_stats=False):
     ii, jj = key // m, key % m
     w = dx[ii] + dy[jj] - _pair_dist(x[ii, 0] - y[jj, 0], x[ii, 1] - y[jj, 1], q) ** p
     keep = w > 0
-    ii, jj, w, key = ii[keep], jj[keep], w[keep], key[keep]
+    ii, jj, w = ii[keep], jj[keep], w[keep]
     # duals: U_i = max(0, max_j w_ij), V = 0; every x unit free, every y unit on the diagonal
     U = np.zeros(n)
     if len(ii):
@@ -712,7 +746,6 @@ def sparse_wasserstein(x, y, p, q, k=None, init=None, return_stats=False):
     tol = 1e-13 * float(max(dx.max(), dy.max(), np.finfo(float).tiny))
     tree_y = _kdtree_build(y, 16)
     tree_x = None
-    max_out = 4 * (n + m) + 1024
     alpha_chk = beta_chk = None
     work = rounds = n_added = 0
     while True:
@@ -723,40 +756,27 @@ def sparse_wasserstein(x, y, p, q, k=None, init=None, return_stats=False):
                           dia_y, a_cnt, b_cnt, order_x, order_y)
         alpha = dx - U
         beta = dy - V
-        if alpha_chk is None:
-            # first check: every x against every y
-            vi, vj, cnt = _certificate_violations(x, order_x, y, alpha, beta, p, q, tol, *tree_y, max_out)
-            vi, vj = vi[:min(cnt, max_out)], vj[:min(cnt, max_out)]
-        else:
-            # a pair neither of whose duals changed passed the last check
-            qx = np.flatnonzero(alpha != alpha_chk)
+        # the worst violated new pair of each point checked (all violated pairs can be millions
+        # when the duals are far from optimal); the first check takes every x against every y,
+        # later ones only the points whose dual changed or that had a violator: a pair neither
+        # of whose duals changed passed the last check
+        qx = order_x if alpha_chk is None else np.flatnonzero(alpha != alpha_chk)
+        vi, vj = _certificate_best(x, qx, y, alpha, beta, p, q, tol, x_ptr, x_edge, jj, *tree_y)
+        if alpha_chk is not None:
             qy = np.flatnonzero(beta != beta_chk)
-            vi, vj, cnt = _certificate_violations(x, qx, y, alpha, beta, p, q, tol, *tree_y, max_out)
-            vi, vj = vi[:min(cnt, max_out)], vj[:min(cnt, max_out)]
             if len(qy):
                 if tree_x is None:
                     tree_x = _kdtree_build(x, 16)
-                wj, wi, cnt2 = _certificate_violations(y, qy, x, beta, alpha, p, q, tol, *tree_x, max_out)
-                vi = np.concatenate([vi, wi[:min(cnt2, max_out)]])
-                vj = np.concatenate([vj, wj[:min(cnt2, max_out)]])
-                cnt = max(cnt, cnt2)
-        # a truncated check left violators out: check everything next time
-        alpha_chk = alpha.copy() if cnt <= max_out else np.full(n, np.nan)
-        beta_chk = beta.copy() if cnt <= max_out else np.full(m, np.nan)
-        vi, vj = _new_pairs(key, vi, vj, m)
-        if len(vi) == 0:  # (violations within rounding on candidate pairs do not count)
+                wj, wi = _certificate_best(y, qy, x, beta, alpha, p, q, tol, y_ptr, y_edge, ii, *tree_x)
+                new_key = np.unique(np.concatenate([vi * m + vj, wi * m + wj]))
+                vi, vj = new_key // m, new_key % m
+        if len(vi) == 0:
             break
-        nw = dx[vi] + dy[vj] - _pair_dist(x[vi, 0] - y[vj, 0], x[vi, 1] - y[vj, 1], q) ** p
-        # add the most violated pair of each point only (all of them can be millions when the
-        # duals are far from optimal); its points are checked again next time
-        slack = U[vi] + V[vj] - nw
-        o = np.argsort(slack, kind="stable")
-        _, fi = np.unique(vi[o], return_index=True)
-        _, fj = np.unique(vj[o], return_index=True)
-        sel = np.unique(np.concatenate([o[fi], o[fj]]))
-        vi, vj, nw = vi[sel], vj[sel], nw[sel]
+        alpha_chk, beta_chk = alpha.copy(), beta.copy()
+        # the points of a new pair are checked again next time
         alpha_chk[vi] = np.nan
         beta_chk[vj] = np.nan
+        nw = dx[vi] + dy[vj] - _pair_dist(x[vi, 0] - y[vj, 0], x[vi, 1] - y[vj, 1], q) ** p
         n_added += len(vi)
         # make each new pair feasible by raising the dual of one end, the one whose units are
         # on the diagonal when the other's are not (one unit to re-route instead of two); release
@@ -771,9 +791,6 @@ def sparse_wasserstein(x, y, p, q, k=None, init=None, return_stats=False):
         jj = np.concatenate([jj, vj])
         w = np.concatenate([w, nw])
         f = np.concatenate([f, np.zeros(len(vi), np.int64)])
-        o = np.argsort(ii * m + jj, kind="stable")
-        ii, jj, w, f = ii[o], jj[o], w[o], f[o]
-        key = ii * m + jj
         rel = np.flatnonzero((raised_x[ii] | raised_y[jj]) & (f > 0))
         rel = rel[U[ii[rel]] + V[jj[rel]] - w[rel] > 0]
         np.add.at(free_x, ii[rel], f[rel])
