@@ -680,9 +680,9 @@ def sparse_wasserstein(x, y, p, q, k=None, init=None, return_stats=False):
     near-identical diagrams (a field and its reconstruction, :func:`_near_identical`); otherwise
     "split" (W1 duals split evenly between the two sides, up to 20k points) or "max"
     (U_i = max_j w_ij, V = 0) with k = 12 neighbours (24 above 40k points).  Every start gives
-    the same exact value.  CPU time on this machine: 1024^2 smooth field vs SZ3 / ZFP /
-    quantised (5.4k points) 0.05-0.1 s, 128^3 vs ZFP (3.4k) 0.024 s, white noise 512^2 (29k)
-    6.5-8 s, 669^2 (50k) 20-27 s and ~0.4 GB peak.
+    the same exact value.  Time on this machine (idle): 1024^2 smooth field vs SZ3 / ZFP /
+    quantised (5.4k points) 0.025-0.04 s, 128^3 vs ZFP (3.4k) 0.02 s, white noise 512^2 (29k)
+    7.5-8 s, 669^2 (50k) 17-23 s and ~0.35 GB peak.
 
     Returns (match_x, match_y): match_x[i] = j or -1 (diagonal), match_y[j] = i or -1.
     """
