@@ -384,6 +384,43 @@ def test_public_api_uses_sparse_solver_on_large_diagrams(monkeypatch):
     assert te.bottleneck_distance(a, b) == gudhi_b(a, b)
 
 
+def test_near_identical_start_on_a_field_and_its_quantised_copy(monkeypatch):
+    """A field vs its quantised copy (duplicates, near-identical) takes the "zero" start through the
+    public API and stays exact; white noise vs independent noise does not take it."""
+    from scipy.ndimage import gaussian_filter
+    from scipy.spatial import cKDTree
+
+    from topoeval._kernels import _distances as kd
+
+    monkeypatch.setattr(tdist, "_POT_MAX_PAIRS", -1)
+    monkeypatch.setattr(tdist, "_DENSE_MAX_POINTS", 0)
+    monkeypatch.setattr(tdist, "_DENSE_MAX_WORK", -1)
+    rng = np.random.default_rng(26)
+    f = gaussian_filter(rng.normal(size=(96, 96)), 2.0)
+    g = np.round(f / 0.004) * 0.004
+    a, b = _gudhi_dgm(f), _gudhi_dgm(g)
+    a, b = a[np.isfinite(a[:, 1])], b[np.isfinite(b[:, 1])]
+    starts = []
+    real = kd.sparse_wasserstein
+
+    def spy(x, y, p, q, k=None, init=None, return_stats=False):
+        mx, my, stats = real(x, y, p, q, k=k, init=init, return_stats=True)
+        starts.append(stats["init"])
+        return (mx, my, stats) if return_stats else (mx, my)
+
+    monkeypatch.setattr(kd, "sparse_wasserstein", spy)
+    for p in (1.0, 2.0):
+        got, m = te.wasserstein_distance(a, b, order=p, matching=True)
+        assert got == pytest.approx(gudhi_w(a, b, p, 2.0), rel=1e-9)
+        check_matching(a, b, got, m, p, 2.0)
+    assert starts == ["zero", "zero"]
+    noise1, noise2 = _gudhi_dgm(rng.normal(size=(40, 40))), _gudhi_dgm(rng.normal(size=(40, 40)))
+    te.wasserstein_distance(noise1, noise2, order=2.0)
+    assert starts[-1] == "max"
+    one = np.array([[0.0, 1.0]])  # no other point of its own diagram to compare with
+    assert not kd._near_identical(one, cKDTree(one), cKDTree(one + 0.5), 2.0)
+
+
 def test_offset_diagrams(solver):
     """Huge coordinates, small differences: exact whatever the offset (an isometry)."""
     rng = np.random.default_rng(24)

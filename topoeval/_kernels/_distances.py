@@ -805,6 +805,7 @@ def sparse_wasserstein(x, y, p, q, k=None, init=None, return_stats=False):
     match_y = np.full(m0, -1, np.int64)
     _expand_flow(ii, jj, f, xo, yo, a_cnt, b_cnt, match_x, match_y)
     if return_stats:
-        stats = {"rounds": rounds, "pairs": len(ii), "added": n_added, "settled": work, "unique": (n, m)}
+        stats = {"rounds": rounds, "pairs": len(ii), "added": n_added, "settled": work, "unique": (n, m),
+                 "init": init, "k": k}
         return match_x, match_y, stats
     return match_x, match_y
