@@ -472,8 +472,6 @@ def test_sparse_solver_weighted_points_against_dense():
     """Quantised reconstructions put many points on few locations (merged into weighted
     points): the sparse flow equals the dense assignment, for W1 (both sides start free) and
     W2, with few neighbours (rounds of added pairs, released flow re-routed from both sides)."""
-    from topoeval._kernels import _distances as kd
-
     rng = np.random.default_rng(32)
     f = rng.normal(size=(40, 40))
     g = np.round(f * 4) / 4

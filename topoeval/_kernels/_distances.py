@@ -402,9 +402,9 @@ def _mw_solve(x_ptr, x_edge, y_ptr, y_edge, ei, ej, w, f, U, V, free_x, free_y, 
     work = 0
     for side in range(2):
         if side == 0:
-            na, nb, a_ptr, a_edge, e_b, ua_, ub_ = n, m, x_ptr, x_edge, ej, U, V
+            na, nb, a_edge, e_b, ub_ = n, m, x_edge, ej, V
         else:
-            na, nb, a_ptr, a_edge, e_b, ua_, ub_ = m, n, y_ptr, y_edge, ei, V, U
+            na, nb, a_edge, e_b, ub_ = m, n, y_edge, ei, U
         a_nbr = np.empty(a_edge.shape[0], np.int64)
         a_w = np.empty(a_edge.shape[0], np.float64)
         for k in range(a_edge.shape[0]):
