@@ -199,6 +199,24 @@ def _hopcroft_karp_from(indptr, indices, n_right, match_l):
 
 
 @njit(cache=True, nogil=True)
+def _graph_vertices(pers, deg, t):
+    """The points of one side in the threshold graph: heavy ones (``pers > t``) and light ones
+    with a pair.  Returns (every heavy point has a pair, local index of each point or -1, the
+    points by local index, how many)."""
+    local = np.full(len(pers), -1, dtype=np.int64)
+    points = np.empty(len(pers), dtype=np.int64)
+    count = 0
+    for i in range(len(pers)):
+        if pers[i] > t or deg[i] > 0:
+            if deg[i] == 0:
+                return False, local, points, count
+            local[i] = count
+            points[count] = i
+            count += 1
+    return True, local, points, count
+
+
+@njit(cache=True, nogil=True)
 def bottleneck_threshold_matching(ii, jj, c, px, py, t, seed_x):
     """Whether threshold ``t`` is feasible for the bottleneck distance, from candidate pairs.
 
@@ -227,26 +245,10 @@ def bottleneck_threshold_matching(ii, jj, c, px, py, t, seed_x):
             keep[e] = True
             deg_x[i] += 1
             deg_y[j] += 1
-    lx = np.full(n, -1, dtype=np.int64)
-    rx = np.empty(n, dtype=np.int64)
-    nx = 0
-    for i in range(n):
-        if px[i] > t or deg_x[i] > 0:
-            if deg_x[i] == 0:
-                return False, match_x, match_y  # a heavy point with no partner
-            lx[i] = nx
-            rx[nx] = i
-            nx += 1
-    ly = np.full(m, -1, dtype=np.int64)
-    ry = np.empty(m, dtype=np.int64)
-    ny = 0
-    for j in range(m):
-        if py[j] > t or deg_y[j] > 0:
-            if deg_y[j] == 0:
-                return False, match_x, match_y
-            ly[j] = ny
-            ry[ny] = j
-            ny += 1
+    ok_x, lx, rx, nx = _graph_vertices(px, deg_x, t)
+    ok_y, ly, ry, ny = _graph_vertices(py, deg_y, t)
+    if not (ok_x and ok_y):
+        return False, match_x, match_y  # a heavy point with no partner
     size = nx + ny
     # CSR by counting: row a < nx is x point rx[a], row nx + b the diagonal copy of y point ry[b]
     indptr = np.zeros(size + 1, dtype=np.int64)

@@ -172,7 +172,7 @@ def bottleneck_finite(x, y, q):
 # routed by a shortest path of reduced costs U + V - w (Dijkstra with early exit,
 # :func:`_mw_search`, the same code for both sides); when none is left the flow is optimal on
 # the candidate pairs.  With alpha = dx - U and beta = dy - V the dual is feasible for ALL pairs
-# when c_ij >= alpha_i + beta_j everywhere (checked with a KD-tree, :func:`_certificate_violations`);
+# when c_ij >= alpha_i + beta_j everywhere (checked with a KD-tree, :func:`_certificate_best`);
 # the flow is then optimal by LP duality.  Violating pairs are added (the dual of one end raised
 # to make them feasible, that point's flow released as free units) until none remain.
 
@@ -711,15 +711,8 @@ def sparse_wasserstein(x, y, p, q, k=None, init=None, return_stats=False):
     w = dx[ii] + dy[jj] - _pair_dist(x[ii, 0] - y[jj, 0], x[ii, 1] - y[jj, 1], q) ** p
     keep = w > 0
     ii, jj, w = ii[keep], jj[keep], w[keep]
-    # duals: U_i = max(0, max_j w_ij), V = 0; every x unit free, every y unit on the diagonal
-    U = np.zeros(n)
-    if len(ii):
-        starts = np.flatnonzero(np.r_[True, ii[1:] != ii[:-1]])
-        U[ii[starts]] = np.maximum.reduceat(w, starts)
-    V = np.zeros(m)
     f = np.zeros(len(ii), np.int64)
-    free_x, free_y = a_cnt.copy(), np.zeros(m, np.int64)
-    dia_x, dia_y = np.zeros(n, np.int64), b_cnt.copy()
+    free_x, dia_x = a_cnt.copy(), np.zeros(n, np.int64)
     if init == "zero":
         # alpha = beta = 0 (U = dx, V = dy), every unit of both sides free: each search first
         # meets its nearest point of the other side.  Right for near-identical diagrams; the
@@ -730,7 +723,15 @@ def sparse_wasserstein(x, y, p, q, k=None, init=None, return_stats=False):
         # (256^2 W2 0.64 -> 0.83 s, 362^2 2.0 -> 3.1 s).
         U, V = dx.copy(), dy.copy()
         free_y, dia_y = b_cnt.copy(), np.zeros(m, np.int64)
-    elif init == "split":
+    else:
+        # "max": U_i = max(0, max_j w_ij), V = 0; every x unit free, every y unit on the diagonal
+        U = np.zeros(n)
+        if len(ii):
+            starts = np.flatnonzero(np.r_[True, ii[1:] != ii[:-1]])
+            U[ii[starts]] = np.maximum.reduceat(w, starts)
+        V = np.zeros(m)
+        free_y, dia_y = np.zeros(m, np.int64), b_cnt.copy()
+    if init == "split":
         # W1: split each weight evenly between the two duals, every unit of both sides free.  The
         # optimal W1 duals are close to that (alpha = -beta, a 1-Lipschitz potential near 0 on
         # near-identical diagrams); starting from U_i = max w, V = 0 instead leaves beta_j = dy_j
