@@ -458,7 +458,7 @@ def test_layout_tables_and_offsets(core, connectivity):
 
 def test_int64_fallback_path(monkeypatch):
     """The argsort + int64 path used above 2**31 cells gives the same diagram."""
-    import topoeval.persistence as mod
+    import topoeval.persistence.grid as mod
 
     rng = np.random.default_rng(13)
     arrays = [random_array(rng) for _ in range(15)]
