@@ -401,3 +401,148 @@ def test_zip_member_names(tmp_path, arr):
         zf.writestr("a.npy", buf.getvalue())
         zf.writestr("README", "hello")
     assert [e["name"] for e in te.describe_file(p)["datasets"]] == [f"{p}:a"]
+
+
+# ----------------------------------------------------------------------------- open_array (lazy)
+
+
+def _lazy_inputs(tmp_path, arr):
+    """(spec, open_array kwargs, expected in_memory) for every file format, same data."""
+    np.save(tmp_path / "c.npy", arr)
+    np.save(tmp_path / "f.npy", np.asfortranarray(arr).astype(">f4"))
+    np.savez(tmp_path / "s.npz", a=arr, b=arr)
+    np.savez_compressed(tmp_path / "z.npz", a=arr)
+    arr.astype(">f4").tofile(tmp_path / "big.f32")
+    arr.tofile(tmp_path / "little.dat")
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f.create_dataset("g/chunked", data=arr, chunks=(2, 2, 3), compression="gzip", shuffle=True)
+        f.create_dataset("big", data=arr.astype(">f4"))
+    return [
+        (str(tmp_path / "c.npy"), {}, False),
+        (str(tmp_path / "f.npy"), {}, False),
+        (f"{tmp_path / 's.npz'}:b", {}, False),
+        (str(tmp_path / "z.npz"), {}, True),
+        (str(tmp_path / "big.f32"), {"shape": "4x5x6", "byteorder": "big"}, False),
+        (str(tmp_path / "little.dat"), {"shape": (4, 5, 6), "dtype": "float32"}, False),
+        (f"{tmp_path / 'd.h5'}:/g/chunked", {}, False),
+        (f"{tmp_path / 'd.h5'}:big", {}, False),
+    ]
+
+
+_SLICES = [np.s_[...], np.s_[1:3], np.s_[:, 2], np.s_[3, 1:4, ::2], np.s_[1, 2, 3], np.s_[-1, :, 1:2],
+           np.s_[0:0]]
+
+
+def test_open_array_every_format_matches_load_array(tmp_path, arr):
+    for spec, kw, in_memory in _lazy_inputs(tmp_path, arr):
+        whole = te.load_array(spec, **kw)
+        with te.open_array(spec, **kw) as a:
+            assert (a.shape, a.ndim, a.size, len(a)) == (arr.shape, 3, arr.size, 4), spec
+            assert a.dtype == np.float32 and a.dtype.isnative and a.nbytes == arr.nbytes
+            assert a.in_memory is in_memory, spec
+            for key in _SLICES:
+                block = a[key]
+                assert isinstance(block, np.ndarray) and block.dtype.isnative, (spec, key)
+                np.testing.assert_array_equal(block, whole[key], err_msg=f"{spec} {key}")
+                np.testing.assert_array_equal(block, arr[key])
+            np.testing.assert_array_equal(a.read(), arr)
+            np.testing.assert_array_equal(np.asarray(a), arr)
+        assert a.closed
+        with pytest.raises(TopoevalIOError, match="is closed"):
+            a[0]
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+def test_open_array_random_blocks(tmp_path_factory, seed):
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(s) for s in rng.integers(1, 7, size=int(rng.integers(1, 4))))
+    data = rng.integers(-3, 4, size=shape).astype(rng.choice(["<f8", ">i4", "<u2"]))  # ties, both orders
+    d = tmp_path_factory.mktemp("blocks")
+    np.save(d / "x.npy", data)
+    with h5py.File(d / "x.h5", "w") as f:
+        f.create_dataset("x", data=data, chunks=tuple(max(1, s // 2) for s in shape))
+    for spec in (d / "x.npy", f"{d / 'x.h5'}:/x"):
+        with te.open_array(spec) as a:
+            assert a.dtype == data.dtype.newbyteorder("=")
+            for _ in range(5):
+                key = tuple(slice(int(lo), int(lo + rng.integers(1, s + 1))) for lo, s in
+                            ((rng.integers(0, s), s) for s in shape))
+                np.testing.assert_array_equal(a[key], data[key])
+
+
+def test_open_array_hdf5_keeps_file_open_until_closed(tmp_path, arr):
+    p = tmp_path / "d.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("u", data=arr, chunks=(1, 5, 6))
+    a = te.open_array(p)
+    assert a.chunks == (1, 5, 6) and "on disk" in repr(a)
+    handle = a._source.file
+    assert handle.id.valid
+    block = a[2]
+    a.close()
+    a.close()  # idempotent
+    assert not handle.id.valid and "closed" in repr(a)
+    np.testing.assert_array_equal(block, arr[2])  # blocks read stay valid
+
+
+def test_open_array_memmaps_npy_and_raw(tmp_path, arr):
+    np.save(tmp_path / "a.npy", arr)
+    arr.tofile(tmp_path / "a.f32")
+    for spec, kw in ((tmp_path / "a.npy", {}), (tmp_path / "a.f32", {"shape": "4x5x6"})):
+        with te.open_array(spec, **kw) as a:
+            assert isinstance(a._source, np.memmap)
+            block = a[1:3]
+            assert not block.flags.writeable  # a read-only view of the map, not a copy
+            np.testing.assert_array_equal(block, arr[1:3])
+
+
+def test_open_array_dtype_cast_and_errors_as_load_array(tmp_path, arr):
+    np.save(tmp_path / "a.npy", arr)
+    with te.open_array(tmp_path / "a.npy", dtype="float64") as a:
+        assert a.dtype == np.float64 and a[0].dtype == np.float64
+        np.testing.assert_array_equal(a[0], arr[0].astype(np.float64))
+    with pytest.raises(InvalidOptionError, match=r"has shape \(4, 5, 6\) but --shape 4x5x7"):
+        te.open_array(tmp_path / "a.npy", shape="4x5x7")
+    with pytest.raises(TopoevalIOError, match="no such file"):
+        te.open_array(tmp_path / "missing.npy")
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["x"], f["y"] = arr, arr
+    with pytest.raises(DatasetNotFoundError, match="holds 2 datasets"):
+        te.open_array(tmp_path / "d.h5")
+    with pytest.raises(DatasetNotFoundError, match="no dataset '/z'"):
+        te.open_array(f"{tmp_path / 'd.h5'}:/z")
+    arr.tofile(tmp_path / "r.f32")
+    with pytest.raises(FileFormatError, match="has 480 bytes but shape 4x5x7"):
+        te.open_array(tmp_path / "r.f32", shape="4x5x7")
+    with pytest.raises(InvalidOptionError, match="byteorder"):
+        te.open_array(tmp_path / "r.f32", shape="4x5x6", byteorder="middle")
+
+
+def test_open_array_stdin_is_read_whole(monkeypatch, arr):
+    buf = io.BytesIO()
+    np.save(buf, arr)
+
+    class FakeStdin:
+        buffer = io.BytesIO(buf.getvalue())
+
+    monkeypatch.setattr(sys, "stdin", FakeStdin)
+    with te.open_array("-") as a:
+        assert a.in_memory and a.name == "standard input"
+        np.testing.assert_array_equal(a[1:], arr[1:])
+
+
+def test_open_array_wraps_array_objects(tmp_path, arr):
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        ds = f.create_dataset("u", data=arr.astype(">f8"), chunks=(2, 5, 6))
+        with te.open_array(ds) as a:
+            assert a.dtype == np.float64 and a.chunks == (2, 5, 6)
+            np.testing.assert_array_equal(a[1:, 0], arr[1:, 0])
+        assert ds.id.valid  # the caller's dataset stays open
+    for obj in (arr, arr.tolist()):
+        with te.open_array(obj) as a:
+            assert a.in_memory and a.shape == arr.shape
+            np.testing.assert_array_equal(a[:, 1], arr[:, 1])
+    lazy = te.open_array(arr)
+    assert te.open_array(lazy) is lazy
+    with pytest.raises(InvalidDTypeError, match="not a real number type"):
+        te.open_array(np.array(["a", "b"]))

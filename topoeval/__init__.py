@@ -53,6 +53,8 @@ _LAZY = {
     "pointwise_metrics": "metrics",
     # files
     "load_array": "io",
+    "open_array": "io",
+    "LazyArray": "io",
     "describe_file": "io",
     # comparison of an original with a reconstruction
     "compare": "compare",
