@@ -49,7 +49,7 @@ Modules: ``_prepare`` (option checks, dtype/order preparation, normalisation),
 
 from __future__ import annotations
 
-from ._prepare import DEFAULT_SHARPNESS, _resolve_axes  # noqa: F401 - used by topoeval.compare
+from ._prepare import DEFAULT_SHARPNESS  # noqa: F401 - documented as topoeval.dsl.DEFAULT_SHARPNESS
 from .exact import exact_dsl, mismatch_map
 from .gradient import dsl_gradient
 from .sharpness import SharpnessFit, find_sharpness

@@ -1,0 +1,212 @@
+"""The entry point :func:`compare`: options first, then the arrays, then every part switched on."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from .._validation import as_real_array, check_finite, check_same_shape, normalize_axis
+from .options import check_options
+from .parts import _critical_part, _dsl_part, _persistence_part, _valid_mask
+from .result import Comparison
+
+__all__ = ["compare"]
+
+_NAN_HINT = ", or pass nan_policy='omit' to leave non-finite cells out of every metric"
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def compare(
+    orig: Any,
+    recon: Any,
+    *,
+    metrics: Any = "all",
+    filtration: str = "sublevel",
+    connectivity: str = "full",
+    order: float = 1.0,
+    internal_p: float = 2.0,
+    sharpness: float | None = None,
+    sign: Any = "tanh",
+    weights: Any = None,
+    batch_axis: int | None = None,
+    nan_policy: str = "raise",
+    dtype: str = "float64",
+    min_persistence: float = 0.0,
+    cp_connectivity: str = "full",
+    data_range: float | None = None,
+) -> Comparison:
+    """Compare an original array with its reconstruction.
+
+    Parameters
+    ----------
+    orig, recon : array_like, shape (n_0, ..., n_{d-1})
+        The original and the reconstruction; same shape, any real dtypes (they may differ).
+    metrics : 'all' or iterable of str, default 'all'
+        Parts to compute: any of ``'pointwise'``, ``'dsl'``, ``'persistence'``,
+        ``'critical_points'`` (a comma-separated string works too).
+    filtration : {'sublevel', 'superlevel', 'both'}, default 'sublevel'
+        Persistence diagrams of the sublevel sets (minima), superlevel sets (maxima) or both.
+    connectivity : {'full', 'face'}, default 'full'
+        Neighbourhood of the persistence diagrams (``3**d - 1`` cells or the ``2d`` axis
+        neighbours); see :func:`topoeval.persistence_diagram`.
+    order : float >= 1, default 1.0
+        Order ``p`` of the Wasserstein distance (recorded in the result).
+    internal_p : float >= 1 or inf, default 2.0
+        Ground metric of the Wasserstein distance (the bottleneck distance always uses
+        the L-infinity ground metric).
+    sharpness : float, optional
+        Sharpness ``s`` of the smooth DSL (default: :data:`topoeval.dsl.DEFAULT_SHARPNESS`);
+        recorded in the result.
+    sign : {'tanh', 'softsign', 'sign'} or callable, default 'tanh'
+        Sign approximation of the smooth DSL.
+    weights : sequence of float, optional
+        DSL weight per non-batch axis (0 switches an axis off), e.g. ``(1, 1, 0)``.
+    batch_axis : int, optional
+        Axis holding independent samples.  The DSL is then the mean over samples; the
+        persistence diagrams and critical points are computed per sample (no topology
+        crosses samples): ``wasserstein = (sum_s W_s**order)**(1/order)`` (the distance
+        between the sample-labelled unions of the diagrams), ``bottleneck = max_s B_s``,
+        point counts summed, critical-point counts summed (rates averaged).
+    nan_policy : {'raise', 'omit'}, default 'raise'
+        ``'raise'``: NaN/inf anywhere raises NonFiniteError (count and first position).
+        ``'omit'``: cells non-finite in either array are left out of every metric, for both
+        arrays alike (the DSL skips the differences touching them; persistence and critical
+        points leave them out of the domain of both arrays, so the domains match).
+    dtype : {'float64', 'float32', 'input'}, default 'float64'
+        Type both arrays are converted to before comparing (``'input'`` keeps them).
+    min_persistence : float >= 0, default 0.0
+        Only critical points of the original whose persistence exceeds this count.
+    cp_connectivity : {'full', 'freudenthal'}, default 'full'
+        Neighbourhood (link) used to classify critical points.
+    data_range : float, optional
+        PSNR peak instead of the original's value range.
+
+    Returns
+    -------
+    Comparison
+
+    Raises
+    ------
+    InvalidOptionError
+        An option is invalid (checked before any computation).
+    ShapeMismatchError, NonFiniteError, InvalidDTypeError, InvalidInputError
+        Bad arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import topoeval as te
+    >>> x = np.array([0.0, 3.0, 1.0, 4.0, 2.0])
+    >>> y = np.array([0.0, 3.0, 3.5, 4.0, 2.0])      # the minimum at index 2 is gone
+    >>> c = te.compare(x, y, metrics="pointwise,dsl,persistence")
+    >>> c.pointwise["max_abs_error"], c.dsl["exact_dsl"]
+    (2.5, 1.0)
+    >>> c.persistence["sublevel"]["n_points_orig"], c.persistence["sublevel"]["n_points_recon"]
+    (3, 2)
+    >>> c.to_row()["wasserstein_sublevel"]    # the pair (1, 3) matched to the diagonal
+    1.414...
+    """
+    t_start = time.perf_counter()
+    # ---- options first: nothing is computed before every option is known to be valid
+    opts = check_options(
+        metrics=metrics, filtration=filtration, connectivity=connectivity, order=order,
+        internal_p=internal_p, sharpness=sharpness, sign=sign, weights=weights, batch_axis=batch_axis,
+        nan_policy=nan_policy, dtype=dtype, min_persistence=min_persistence,
+        cp_connectivity=cp_connectivity, data_range=data_range,
+    )
+    parts, filtrations = opts["metrics"], opts["filtration"]
+    order, internal_p, sharpness = opts["order"], opts["internal_p"], opts["sharpness"]
+    min_persistence, data_range = opts["min_persistence"], opts["data_range"]
+    from ..dsl._prepare import _resolve_axes
+
+    # ---- arrays
+    x = as_real_array(orig, "orig")
+    y = as_real_array(recon, "recon")
+    check_same_shape(x, y)
+    dtypes = (str(x.dtype), str(y.dtype))
+    batch = None if batch_axis is None else normalize_axis(batch_axis, x.ndim, "batch_axis")
+    if "dsl" in parts:
+        _, _, w = _resolve_axes(x.ndim, batch, weights)
+        weights_used = tuple(float(v) for v in w)
+    else:
+        weights_used = None if weights is None else tuple(float(v) for v in weights)
+    if dtype != "input":
+        x = np.asarray(x, dtype=dtype)
+        y = np.asarray(y, dtype=dtype)
+    if nan_policy == "raise":
+        check_finite(x, "orig", hint=_NAN_HINT)
+        check_finite(y, "recon", hint=_NAN_HINT)
+        valid = None
+    else:
+        valid = _valid_mask(x, y)
+        if valid is not None:
+            # one domain for both: a cell non-finite in either array is left out of both
+            # (new arrays: the caller's inputs are never modified)
+            x = np.where(valid, x, np.nan)
+            y = np.where(valid, y, np.nan)
+
+    options = {
+        "metrics": parts,
+        "filtration": filtrations,
+        "connectivity": connectivity,
+        "order": order,
+        "internal_p": internal_p,
+        "sharpness": sharpness,
+        "sign": sign,
+        "weights": weights_used,
+        "batch_axis": batch,
+        "nan_policy": nan_policy,
+        "dtype": dtype,
+        "min_persistence": min_persistence,
+        "cp_connectivity": cp_connectivity,
+        "data_range": data_range,
+    }
+    elapsed: dict[str, float] = {}
+    result: dict[str, Any] = {}
+
+    if "pointwise" in parts:
+        from ..metrics import pointwise_metrics
+
+        t = time.perf_counter()
+        result["pointwise"] = pointwise_metrics(x, y, data_range=data_range, nan_policy=nan_policy)
+        elapsed["pointwise"] = time.perf_counter() - t
+
+    if "dsl" in parts:
+        t = time.perf_counter()
+        result["dsl"] = _dsl_part(x, y, valid, sharpness=sharpness, sign=sign, weights=weights, batch=batch)
+        elapsed["dsl"] = time.perf_counter() - t
+
+    if "persistence" in parts:
+        t = time.perf_counter()
+        pers, diagrams, matchings = _persistence_part(
+            x, y, filtrations, connectivity=connectivity, order=order, internal_p=internal_p,
+            nan_policy=nan_policy, batch=batch,
+        )
+        result.update(persistence=pers, diagrams=diagrams, matchings=matchings)
+        elapsed["persistence"] = time.perf_counter() - t
+
+    if "critical_points" in parts:
+        t = time.perf_counter()
+        row, errs = _critical_part(
+            x, y, connectivity=cp_connectivity, min_persistence=min_persistence,
+            nan_policy=nan_policy, batch=batch,
+        )
+        result.update(critical_points=row, cp_errors=errs)
+        elapsed["critical_points"] = time.perf_counter() - t
+
+    elapsed["total"] = time.perf_counter() - t_start
+    return Comparison(
+        shape=tuple(int(s) for s in x.shape),
+        dtypes=dtypes,
+        options=options,
+        elapsed=elapsed,
+        version=_version(),
+        **result,
+    )

@@ -1,0 +1,159 @@
+"""The parts of a comparison computed in memory: DSL, persistence diagrams and distances, critical points.
+
+(Pointwise metrics come straight from :func:`topoeval.pointwise_metrics`.)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ..errors import InvalidInputError
+from .result import _scalar
+
+
+def _valid_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    ok = None
+    for a in (x, y):
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            fin = np.isfinite(a)
+            ok = fin if ok is None else ok & fin
+    if ok is not None and not ok.any():
+        raise InvalidInputError("no cell is finite in both orig and recon; nothing to compare")
+    return ok
+
+
+def _samples(a: np.ndarray, batch: int | None) -> Iterable[np.ndarray]:
+    if batch is None:
+        yield a
+    else:
+        for i in range(a.shape[batch]):
+            yield np.take(a, i, axis=batch)
+
+
+# --------------------------------------------------------------------------- parts
+
+
+def _dsl_part(x, y, valid, *, sharpness, sign, weights, batch) -> dict[str, float]:
+    from ..dsl import dsl as smooth_dsl
+    from ..dsl import exact_dsl
+
+    if valid is None:
+        # x of topoeval.dsl is the reconstruction (the value is symmetric).  Both sums are taken
+        # unnormalized and divided here by the weighted number of differences per sample (the
+        # same for every sample), which is what normalize=True does, in one pass fewer, and
+        # without failing on arrays with nothing to compare (rate 0 then).
+        exact = exact_dsl(y, x, weights=weights, batch_axis=batch, normalize=False)
+        total = smooth_dsl(y, x, sharpness=sharpness, sign=sign, weights=weights, batch_axis=batch,
+                           normalize=False)
+        axes = [a for a in range(x.ndim) if a != batch]
+        w = np.ones(len(axes)) if weights is None else np.asarray(weights, dtype=np.float64)
+        per_sample = math.prod(x.shape[a] for a in axes)
+        denom = float(sum(wi * (per_sample // x.shape[a]) * (x.shape[a] - 1) for wi, a in zip(w, axes)))
+        rate = exact / denom if denom else 0.0
+        smooth = total / denom if denom else 0.0
+    else:
+        exact, rate, smooth = _masked_dsl(x, y, valid, sharpness=sharpness, sign=sign,
+                                          weights=weights, batch=batch)
+    return {"exact_dsl": float(exact), "exact_dsl_rate": float(rate), "dsl": float(smooth),
+            "sharpness": float(sharpness)}
+
+
+def _sign_function(sign: Any) -> Callable[[np.ndarray], np.ndarray]:
+    if isinstance(sign, tuple):
+        return sign[0]
+    if callable(sign):
+        return sign
+    return {"tanh": np.tanh, "softsign": lambda z: z / (1.0 + np.abs(z)), "sign": np.sign}[sign]
+
+
+def _masked_dsl(x, y, valid, *, sharpness, sign, weights, batch):
+    """DSL values skipping every difference that touches a non-finite cell (nan_policy='omit').
+
+    Returns (exact count, exact rate, smooth normalized value), means over samples with a batch axis.
+    """
+    f = _sign_function(sign)
+    axes = [a for a in range(x.ndim) if a != batch]
+    w = np.ones(len(axes)) if weights is None else np.asarray(weights, dtype=np.float64)
+    exacts, rates, smooths = [], [], []
+    for xs, ys, vs in zip(_samples(x, batch), _samples(y, batch), _samples(valid, batch)):
+        sub_axes = [a - (batch is not None and a > batch) for a in axes]
+        count = mism = smooth = 0.0
+        for wi, ax in zip(w, sub_axes):
+            if wi == 0 or xs.shape[ax] < 2:
+                continue
+            ok = vs[tuple(slice(1, None) if k == ax else slice(None) for k in range(xs.ndim))] & \
+                vs[tuple(slice(None, -1) if k == ax else slice(None) for k in range(xs.ndim))]
+            with np.errstate(invalid="ignore"):
+                dx = np.diff(xs.astype(np.float64), axis=ax)[ok]
+                dy = np.diff(ys.astype(np.float64), axis=ax)[ok]
+            mism += wi * float(np.sum(np.abs(np.sign(dx) - np.sign(dy)))) / 2
+            smooth += wi * float(np.sum(np.abs(f(sharpness * dy) - f(sharpness * dx)))) / 2
+            count += wi * dx.size
+        exacts.append(mism)
+        rates.append(mism / count if count else 0.0)
+        smooths.append(smooth / count if count else 0.0)
+    return float(np.mean(exacts)), float(np.mean(rates)), float(np.mean(smooths))
+
+
+def _persistence_part(x, y, filtrations, *, connectivity, order, internal_p, nan_policy, batch):
+    from ..distances import bottleneck_distance, wasserstein_distance
+    from ..persistence import persistence_diagram
+
+    pers: dict[str, dict[str, Any]] = {}
+    diagrams: dict[str, tuple] = {}
+    matchings: dict[str, Any] = {}
+    for filt in filtrations:
+        d_orig, d_recon, match = [], [], []
+        wp = 0.0
+        bott = 0.0
+        for xs, ys in zip(_samples(x, batch), _samples(y, batch)):
+            a = persistence_diagram(xs, filtration=filt, connectivity=connectivity, nan_policy=nan_policy)
+            b = persistence_diagram(ys, filtration=filt, connectivity=connectivity, nan_policy=nan_policy)
+            w, m = wasserstein_distance(a, b, order=order, internal_p=internal_p, matching=True)
+            bd = bottleneck_distance(a, b)
+            wp += w**order if math.isfinite(w) else math.inf
+            bott = max(bott, bd)
+            d_orig.append(a)
+            d_recon.append(b)
+            match.append(m)
+        wass = wp ** (1.0 / order) if math.isfinite(wp) else math.inf
+        pers[filt] = {
+            "wasserstein": float(wass),
+            "bottleneck": float(bott),
+            "n_points_orig": sum(len(d) for d in d_orig),
+            "n_points_recon": sum(len(d) for d in d_recon),
+            "n_essential_orig": sum(int(np.isinf(d.deaths).sum()) for d in d_orig),
+            "n_essential_recon": sum(int(np.isinf(d.deaths).sum()) for d in d_recon),
+        }
+        if batch is None:
+            diagrams[filt] = (d_orig[0], d_recon[0])
+            matchings[filt] = match[0]
+        else:
+            diagrams[filt] = (tuple(d_orig), tuple(d_recon))
+            matchings[filt] = tuple(match)
+    return pers, diagrams, matchings
+
+
+def _critical_part(x, y, *, connectivity, min_persistence, nan_policy, batch):
+    from ..critical_points import critical_point_errors
+
+    kwargs: dict[str, Any] = {"connectivity": connectivity, "min_persistence": min_persistence}
+    if nan_policy != "raise":
+        kwargs["nan_policy"] = nan_policy
+    errs = [critical_point_errors(xs, ys, **kwargs) for xs, ys in zip(_samples(x, batch), _samples(y, batch))]
+    rows = [e.to_row() for e in errs]
+    if batch is None:
+        return {k: _scalar(v) for k, v in rows[0].items()}, errs[0]
+    agg: dict[str, Any] = {}
+    for k, v in rows[0].items():
+        vals = [r[k] for r in rows]
+        if isinstance(v, (bool, np.bool_, str)) or v is None:
+            agg[k] = _scalar(v)
+        elif isinstance(v, (int, np.integer)):
+            agg[k] = int(sum(vals))
+        else:
+            agg[k] = float(np.mean(vals)) if not k.endswith("min_persistence") else float(v)
+    return agg, tuple(errs)
