@@ -113,10 +113,19 @@ def make_field(kind: str, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     return gaussian_filter(rng.standard_normal(shape), sigma=4.0)
 
 
+def worker_timeout(limit: float) -> float:
+    """The child's timeout for a per-method ``limit`` in s, clamped to what ``subprocess`` accepts.
+
+    With captured output the wait is a ``poll`` in int milliseconds: beyond 2**31 ms (24.8
+    days) ``subprocess.run`` raises ``OverflowError: timeout is too large``.
+    """
+    return min(limit * 1.5 + 30, 2.0e6)
+
+
 def run_worker(method: str, path: str, repeats: int, limit: float, env=None):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", method, path, str(repeats), str(limit)]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=limit * 1.5 + 30, env=env)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=worker_timeout(limit), env=env)
     except subprocess.TimeoutExpired:
         return None
     if out.returncode != 0:

@@ -7,6 +7,10 @@ the child) per run, and their medians.
 
     python benchmarks/bench_startup.py                 # 1 cold + 7 warm runs
     python benchmarks/bench_startup.py --warm 15 --breakdown
+
+``--breakdown`` also compiles the kernels of the cold ``compare`` once more in a fresh process with
+an empty cache and lists the compile time of each kernel (self time: a kernel that calls another
+one compiles it inside its own typing, that time is counted for the callee) with its signatures.
 """
 
 from __future__ import annotations
@@ -49,7 +53,65 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     return wall, cpu, proc.returncode
 
 
+def kernel_times(cmd_args: list[str], env: dict[str, str]) -> list[tuple[str, int, float]]:
+    """[(kernel, signatures compiled, self seconds)] of one cold run of ``topoeval <cmd_args>``.
+
+    Runs this file as a child (``--_child``) that listens to Numba's ``numba:compile`` events.
+    """
+    proc = subprocess.run([sys.executable, __file__, "--_child", *cmd_args], cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if proc.returncode:
+        sys.exit(f"kernel breakdown failed: {proc.stderr[-600:]}")
+    import json
+
+    return [tuple(r) for r in json.loads(proc.stdout.splitlines()[-1])]
+
+
+def _child(cmd_args: list[str]) -> None:
+    """Run ``topoeval <cmd_args>`` in this process and print the per-kernel compile times as JSON."""
+    import json
+    from collections import defaultdict
+
+    from numba.core import event
+
+    stack: list[list[float]] = []  # [start, time of nested compiles]
+    self_time: dict[str, float] = defaultdict(float)
+    sigs: dict[str, int] = defaultdict(int)
+
+    class Timer(event.Listener):
+        def on_start(self, ev):
+            stack.append([time.perf_counter(), 0.0])
+
+        def on_end(self, ev):
+            start, nested = stack.pop()
+            total = time.perf_counter() - start
+            if stack:
+                stack[-1][1] += total
+            fn = ev.data["dispatcher"].py_func
+            name = f"{fn.__module__.replace('topoeval.', '')}.{fn.__qualname__}"
+            self_time[name] += total - nested
+            sigs[name] += 1
+
+    event.register("numba:compile", Timer())
+    from topoeval.cli import main as cli_main
+
+    try:
+        cli_main(cmd_args)
+    except SystemExit as exc:
+        if exc.code:
+            raise
+    rows = sorted(((k, sigs[k], self_time[k]) for k in self_time), key=lambda r: -r[2])
+    print(json.dumps(rows))
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--_child":
+        sys.stdout = sys.stderr  # the command's own output; the JSON goes to the real stdout
+        try:
+            _child(sys.argv[2:])
+        finally:
+            sys.stdout = sys.__stdout__
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--warm", type=int, default=7, help="warm runs (default 7)")
     ap.add_argument("--breakdown", action="store_true", help="also time the fixed import costs")
@@ -81,6 +143,18 @@ def main() -> None:
     width = max(len(r[0]) for r in rows)
     for name, wall, cpu in rows:
         print(f"{name:<{width}}  {wall:6.2f}  {cpu:6.2f}")
+    if args.breakdown:
+        with tempfile.TemporaryDirectory(prefix="topoeval-numba-cache-") as cache:
+            env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+            t = time.perf_counter()
+            kernels = kernel_times(["compare", *PAIR], env)
+            wall = time.perf_counter() - t
+        total = sum(r[2] for r in kernels)
+        print(f"\ncold compare again, kernel by kernel: {wall:.2f} s wall, {total:.2f} s compiling "
+              f"{sum(r[1] for r in kernels)} signatures of {len(kernels)} kernels (self time, s)")
+        width = max((len(r[0]) for r in kernels), default=0)
+        for name, n, sec in kernels:
+            print(f"  {name:<{width}}  {n:3d}  {sec:6.2f}")
 
 
 if __name__ == "__main__":

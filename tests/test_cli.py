@@ -557,3 +557,221 @@ def test_table_rich_on_a_terminal_plain_in_pipes(capsys, files, monkeypatch):
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
     code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--metrics", "pointwise,dsl")
     assert code == 0 and "│" in out and "psnr" in out  # a terminal: the rich table
+
+
+# ----------------------------------------------------------------------------- global options (issue 17)
+
+
+def _required_args(cmd):
+    """Placeholder values for the required arguments and options of a click command."""
+    import click
+
+    def value(p):
+        return p.type.choices[0] if isinstance(p.type, click.Choice) else "x"
+
+    args, opts = [], []
+    for p in cmd.params:
+        if not p.required:
+            continue
+        if isinstance(p, click.Argument):
+            args += [value(p)] * (1 if p.nargs == -1 else p.nargs)
+        else:
+            opts += [p.opts[0], value(p)]
+    return opts, args
+
+
+@pytest.mark.parametrize("name", list(__import__("topoeval.cli", fromlist=["COMMANDS"]).COMMANDS))
+def test_global_options_before_and_after_every_command(name, capsys, monkeypatch):
+    """-q/-v/--debug work before and after the name of every command in COMMANDS (new ones too)."""
+    from topoeval.cli import cli as group
+    from topoeval.cli.options import GLOBAL_OPTIONS, verbosity
+    from topoeval.errors import InvalidInputError
+
+    cmd = group.get_command(None, name)
+    seen = {}
+
+    def callback(**_):
+        import click
+
+        seen["verbosity"] = verbosity()
+        seen["debug"] = click.get_current_context().obj.get("debug")
+        raise InvalidInputError("stop here")
+
+    monkeypatch.setattr(cmd, "callback", callback)
+    opts, args = _required_args(cmd)
+    for pname, (flags, _, _, _) in GLOBAL_OPTIONS.items():
+        for flag in flags:
+            for argv in ([flag, name, *opts, *args], [name, *opts, flag, *args]):
+                seen.clear()
+                if pname == "debug":  # the traceback: the error is raised, not turned into a line
+                    with pytest.raises(InvalidInputError, match="stop here"):
+                        main(argv)
+                    assert seen == {"verbosity": 0, "debug": True}, argv
+                    continue
+                code, out, err = run(capsys, *argv)
+                assert_one_line_error(code, err, 1, "stop here")
+                assert seen == {"verbosity": -1 if pname == "quiet" else 1, "debug": False}, argv
+    # and without them: normal verbosity, one line
+    seen.clear()
+    code, out, err = run(capsys, name, *opts, *args)
+    assert code == 1 and seen == {"verbosity": 0, "debug": False}
+
+
+@pytest.mark.parametrize("name", ["compare", "batch", "sweep"])
+def test_help_shows_the_sharpness_default(name, capsys):
+    from topoeval.cli.options import DEFAULT_SHARPNESS
+
+    from topoeval.dsl import DEFAULT_SHARPNESS as LIBRARY_DEFAULT
+
+    assert DEFAULT_SHARPNESS == LIBRARY_DEFAULT  # the value written out in options.py
+    code, out, _ = run(capsys, name, "--help")
+    assert code == 0
+    text = " ".join(out.split())  # click wraps the help text
+    assert "DEFAULT_SHARPNESS" not in text
+    assert f"--sharpness FLOAT Sharpness s of the smooth DSL [default: {LIBRARY_DEFAULT:g}]." in text
+
+
+# ----------------------------------------------------------------------------- plain text in pipes (issue 17)
+
+_BOX = set("┏┓┗┛━┃│─┡┩╇┼┬┴├┤└┘┌┐╭╮╰╯═║")
+
+
+@pytest.fixture
+def long_files(tmp_path):
+    """Inputs in a folder with a long name (a title longer than 80 columns)."""
+    d = tmp_path / ("a_folder_with_a_rather_long_name_" * 3)
+    d.mkdir()
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(6, 9, 9)).cumsum(axis=1)
+    y = x + 0.05 * rng.normal(size=x.shape)
+    np.save(d / "x.npy", x)
+    np.save(d / "y.npy", y)
+    with h5py.File(d / "b.h5", "w") as f:
+        f["orig"] = x
+        f["rec/a"] = y
+        f["rec/a"].attrs["codec"] = "sz3"
+    return d
+
+
+def _pipe_cases(d):
+    """command -> (argv, a line that must appear whole)."""
+    return {
+        "compare": (["compare", d / "x.npy", d / "y.npy"], f"{d / 'x.npy'} vs {d / 'y.npy'}"),
+        "diagram": (["diagram", d / "x.npy", "--filtration", "both"],
+                    f"{d / 'x.npy'}: superlevel diagram, "),
+        "info": (["info", d / "b.h5"], f"{d / 'b.h5'}: hdf5, "),
+        "sharpness": (["sharpness", d / "x.npy", "--max-steps", "5"], "sharpness"),
+        "batch": (["batch", d / "b.h5", "--orig", "/orig", "--recon", "/rec/a", "-j", "1", "--metrics",
+                   "pointwise,dsl,persistence"], "/orig: 6 rows, 6 ok, 0 failed"),
+        "sweep": (["sweep", d / "x.npy", "-c", "quantize", "-c", "bitround", "-e", "1e-1,1e-2", "-j", "1",
+                   "-v"], None),
+    }
+
+
+def _assert_plain(out):
+    assert out.endswith("\n") and "\x1b[" not in out and not _BOX & set(out), out
+    for line in out.splitlines():
+        assert line == line.rstrip(), repr(line)  # no trailing spaces
+
+
+@pytest.mark.parametrize("name", list(__import__("topoeval.cli", fromlist=["COMMANDS"]).COMMANDS))
+def test_every_command_writes_plain_text_to_a_pipe(name, capsys, long_files, monkeypatch):
+    cases = _pipe_cases(long_files)
+    assert name in cases, f"add a case for the new command {name!r} to _pipe_cases"
+    argv, whole = cases[name]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    _assert_plain(out)
+    lines = out.splitlines()
+    if whole is not None:  # a long title stays on one line
+        assert any(ln.startswith(whole) for ln in lines), (whole, out)
+    if name == "sweep":  # a table wider than any terminal: one line per run, every column in full
+        header = lines[0].split()
+        assert len(lines) == 5 and len(header) > 20 and len(lines[0]) > 150
+        assert all(len(ln.split()) == len(header) for ln in lines[1:])
+    # the same command on a terminal: rich tables (sharpness prints no table)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    code, tty_out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert name == "sharpness" or _BOX & set(tty_out)
+
+
+def test_plain_columns_are_aligned(capsys, long_files):
+    code, out, _ = run(capsys, "diagram", long_files / "x.npy", "--top", "0")
+    assert code == 0
+    lines = out.splitlines()
+    header = lines[1]
+    assert header.split() == ["birth", "death", "persistence", "birth", "cell", "death", "cell"]
+    dgm = te.persistence_diagram(np.load(long_files / "x.npy"))
+    rows = lines[2:]
+    assert len(rows) == len(dgm)
+    ends = [header.index(h) + len(h) for h in ("birth", "death", "persistence")]  # right-aligned columns
+    for ln in rows:
+        for e in ends:
+            assert ln[e - 1] != " " and (e == len(ln) or ln[e] == " "), (ln, header)
+    pers = sorted((float(ln.split()[2]) for ln in rows), reverse=True)
+    assert pers == pytest.approx(np.sort(np.abs(dgm.deaths - dgm.births))[::-1], rel=1e-5)
+
+
+def test_diagram_through_a_real_pipe(long_files):
+    """`topoeval diagram field.npy | head`: plain text in a real pipe."""
+    code = (f"import sys; from topoeval.cli import main; sys.argv[1:] = ['diagram', {str(long_files / 'x.npy')!r}];"
+            " main()")
+    proc = subprocess.run(f"{sys.executable} -c \"{code}\" | head -n 3", shell=True, capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    out = proc.stdout
+    _assert_plain(out)
+    assert out.splitlines()[0].startswith(f"{long_files / 'x.npy'}: sublevel diagram, ") and len(out.splitlines()) == 3
+
+
+# ----------------------------------------------------------------------------- benchmarks (issue 17)
+
+
+def test_bench_persistence_takes_a_huge_gudhi_limit():
+    """`bench_persistence.py --gudhi-limit 2000000` crashed with OverflowError in subprocess.run."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_persistence", ROOT / "benchmarks" / "bench_persistence.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for limit in (2e6, 1e12, float("inf")):
+        with pytest.raises(OverflowError):  # what the unclamped timeout did
+            subprocess.run([sys.executable, "-c", "pass"], capture_output=True, timeout=limit * 1.5 + 30)
+        out = subprocess.run([sys.executable, "-c", "print(1)"], capture_output=True, text=True,
+                             timeout=bench.worker_timeout(limit))
+        assert out.stdout == "1\n"
+    assert bench.worker_timeout(60) == 120  # small limits unchanged
+
+
+# ----------------------------------------------------------------------------- README quick start (issue 17)
+
+
+def test_readme_quick_start_install_on_its_own_line():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    lines = [ln.strip() for ln in block.strip().splitlines()]
+    assert lines[0] == 'python -m pip install -e ".[test]"'  # alone: a newcomer sees what takes the time
+    assert lines[1].startswith("topoeval compare sample_data/") and "&&" not in block
+    for path in lines[1].split()[2:]:
+        assert (ROOT / path).exists(), path
+    quick = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    for needle in ("tests/test_torch.py", "tests/test_examples.py", "test_report_renders_in_headless_chromium",
+                   "namespace package", "compiling kernels once"):
+        assert needle in quick, needle
+
+
+def test_a_clone_named_topoeval_in_the_working_folder_is_a_namespace_package(tmp_path):
+    """What the README warns of: from the folder holding a clone named topoeval/, the clone shadows the install."""
+    if not any("editable" in getattr(f, "__name__", type(f).__name__).lower() for f in sys.meta_path):
+        pytest.skip("not an editable install by setuptools' finder (a regular install is found first)")
+    (tmp_path / "topoeval").symlink_to(ROOT, target_is_directory=True)
+    code = "import topoeval; print(getattr(topoeval, '__file__', None), hasattr(topoeval, 'compare'))"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["None", "False"]  # a namespace package without the API
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env=env)
+    assert out.stdout.split()[1] == "True"  # from inside the clone: the package

@@ -18,6 +18,7 @@ import sys
 import click
 
 from .. import __version__
+from .options import add_global_options, verbosity_options
 
 # command name -> (module, one-line help shown by `topoeval --help` without importing the module)
 COMMANDS = {
@@ -40,7 +41,7 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module = importlib.import_module(f".{COMMANDS[name][0]}", __name__)
-        return module.cli
+        return add_global_options(module.cli)  # -q/-v/--debug after the name too
 
     def format_commands(self, ctx, formatter):
         rows = [(name, helptext) for name, (_, helptext) in COMMANDS.items()]
@@ -50,20 +51,18 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="topoeval")
-@click.option("-q", "--quiet", "verbosity", flag_value=-1, help="Print only results and errors.")
-@click.option("-v", "--verbose", "verbosity", flag_value=1, help="Print progress details.")
-@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@verbosity_options
 @click.pass_context
-def cli(ctx, verbosity, debug):
+def cli(ctx):
     """topoeval: how much topology did a lossy compressor or an autoencoder destroy?
 
     \b
     Example:
       topoeval compare sample_data/smooth2d.npy sample_data/smooth2d_sz3_1e-2.npy
     """
-    ctx.ensure_object(dict)
-    ctx.obj["verbosity"] = verbosity or 0
-    ctx.obj["debug"] = debug
+    obj = ctx.ensure_object(dict)  # the options' callbacks have set what was given
+    obj.setdefault("verbosity", 0)
+    obj.setdefault("debug", False)
 
 
 def _echo_error(message: str) -> None:

@@ -139,38 +139,25 @@ def _fmt(v: float) -> str:
 
 
 def render_summary(result) -> str:
-    """The per-reconstruction summary as a rich table (plain text in pipes)."""
-    import io
-
-    from rich.console import Console
-    from rich.table import Table
+    """The per-reconstruction summary: rich tables on a terminal, plain text in files and pipes."""
+    from .output import Table, render
 
     summary = result.summary
     verbose = verbosity() >= 1
     names = [m for m in result.metric_names
              if any(m in s["metrics"] for s in summary.values()) and (verbose or m in _KEY_METRICS)]
-    tty = sys.stdout.isatty()
-    buf = io.StringIO()
-    console = Console(file=buf, force_terminal=tty, width=None if tty else 120, no_color=not tty,
-                      highlight=False)
-    title = None if verbosity() < 0 else (
-        f"{result.orig}: {len(result)} rows, {result.n_ok} ok, {result.n_failed} failed")
+    blocks = [] if verbosity() < 0 or not summary else [
+        f"{result.orig}: {len(result)} rows, {result.n_ok} ok, {result.n_failed} failed"]
     for recon, s in summary.items():
-        table = Table(title=f"{recon}  ({s['n_ok']} ok, {s['n_failed']} failed)", title_justify="left",
-                      header_style="bold")
-        for col, just in (("metric", "left"), ("mean", "right"), ("std", "right"), ("min", "right"),
-                          ("max", "right")):
-            table.add_column(col, justify=just)
+        table = Table([("metric", "left"), *((k, "right") for k in ("mean", "std", "min", "max"))],
+                      title=f"{recon}  ({s['n_ok']} ok, {s['n_failed']} failed)")
         for m in names:
             st = s["metrics"].get(m)
             if st is not None:
                 table.add_row(m, *(_fmt(st[k]) for k in ("mean", "std", "min", "max")))
-        if title:
-            console.print(title, highlight=False)
-            title = None
-        console.print(table)
+        blocks.append(table)
         for m, worst in s["worst"].items():
             if worst:
                 text = ", ".join(f"{i} ({_fmt(v)})" for i, v in worst)
-                console.print(f"  worst samples by {m}: {text}", highlight=False)
-    return buf.getvalue()
+                blocks.append(f"  worst samples by {m}: {text}")
+    return render(blocks)

@@ -15,7 +15,6 @@ from .options import (
     output_options,
     pop_input_params,
     resolve_format,
-    text_console,
     verbosity,
     verbosity_options,
     write_output,
@@ -132,29 +131,17 @@ def _rows(comparison):
 
 
 def _table(comparison, orig: str, recon: str, output: str | None) -> str:
-    import sys
+    from .output import Table, is_terminal, render
 
     title = f"{orig} vs {recon}\nshape {comparison.shape}, {comparison.dtypes[0]} vs {comparison.dtypes[1]}"
-    if not (output in (None, "-") and sys.stdout.isatty()):
-        # files and pipes: plain aligned text (no box drawing, and rich is not imported)
-        sections = _rows(comparison)
-        width = max((len(k) for _, rows in sections for k, _ in rows), default=0) + 2
-        vwidth = max((len(v) for _, rows in sections for _, v in rows), default=0)
-        lines = title.splitlines() + [""] if verbosity() >= 0 else []
-        for section, rows in sections:
-            lines.append(section)
-            lines.extend(f"  {k:<{width}}{v:>{vwidth}}" for k, v in rows)
-        return "\n".join(lines) + "\n"
-    from rich.table import Table
-
-    table = Table(title=title if verbosity() >= 0 else None, show_header=True, header_style="bold",
-                  title_justify="left")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
+    tty = is_terminal(output)
+    # on a terminal a header names the columns; plain text: the title, a blank line, the sections
+    table = Table([("metric", "left"), ("value", "right")], title=title if tty else None, show_header=tty)
     for section, rows in _rows(comparison):
-        table.add_row(f"[bold cyan]{section}[/]", "")
+        table.add_section(section)
         for key, value in rows:
-            table.add_row(f"  {key}", value)
-    console, buf = text_console(output)
-    console.print(table)
-    return buf.getvalue()
+            table.add_row(key, value)
+    if verbosity() < 0:
+        table.title = None
+        return render([table], output)
+    return render([table] if tty else [title, "", table], output)

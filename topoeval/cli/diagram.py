@@ -10,7 +10,6 @@ from .options import (
     load_input,
     output_options,
     resolve_format,
-    text_console,
     verbosity_options,
     write_output,
 )
@@ -123,24 +122,23 @@ def _render(dgms, ndim, fmt, top, name, output=None):
         return json.dumps(_jsonable(out), indent=1) + "\n"
     # table
     import numpy as np
-    from rich.table import Table
 
-    console, buf = text_console(output)
+    from .output import Table, render
+
+    tables = []
     for filt, d in dgms.items():
         sel = rec[rec["filtration"] == filt]
         sel = sel[np.argsort(-sel["persistence"], kind="stable")]
         shown = sel if top <= 0 else sel[:top]
-        table = Table(title=f"{name}: {filt} diagram, {len(sel)} pairs"
-                      + ("" if len(shown) == len(sel) else f" (the {len(shown)} most persistent; --top 0 for all)"),
-                      title_justify="left")
-        for col in ("birth", "death", "persistence", "birth cell", "death cell"):
-            table.add_column(col, justify="right")
+        table = Table([(col, "right") for col in ("birth", "death", "persistence", "birth cell", "death cell")],
+                      title=f"{name}: {filt} diagram, {len(sel)} pairs"
+                      + ("" if len(shown) == len(sel) else f" (the {len(shown)} most persistent; --top 0 for all)"))
         for r in shown:
             bcell = tuple(int(r[f"birth_{k}"]) for k in range(ndim))
             dcell = "-" if math.isinf(r["death"]) else str(tuple(int(r[f"death_{k}"]) for k in range(ndim)))
             table.add_row(f"{r['birth']:.6g}", f"{r['death']:.6g}", f"{r['persistence']:.6g}", str(bcell), dcell)
-        console.print(table)
-    return buf.getvalue()
+        tables.append(table)
+    return render(tables, output)
 
 
 def _csv(v):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import output_options, resolve_format, text_console, verbosity_options, write_output
+from .options import output_options, resolve_format, verbosity_options, write_output
 
 FORMATS = ("table", "json")
 
@@ -59,11 +59,11 @@ def _human(n):
 
 
 def _table(info, output=None) -> str:
-    from rich.table import Table
+    from .output import Table, render
 
-    table = Table(title=f"{info['path']}: {info['format']}, {_human(info['size_bytes'])}", title_justify="left")
-    for col in ("name", "shape", "dtype", "chunks", "compression", "size"):
-        table.add_column(col, justify="left" if col in ("name", "dtype", "compression") else "right")
+    table = Table([(col, "left" if col in ("name", "dtype", "compression") else "right")
+                   for col in ("name", "shape", "dtype", "chunks", "compression", "size")],
+                  title=f"{info['path']}: {info['format']}, {_human(info['size_bytes'])}")
     notes = []
     for d in info["datasets"]:
         shape = "-" if d["shape"] is None else "x".join(map(str, d["shape"])) or "scalar"
@@ -79,10 +79,4 @@ def _table(info, output=None) -> str:
             notes.append(f"{d['name']}: {d['note']}")
         for k, v in (d.get("attrs") or {}).items():
             notes.append(f"{d['name']} @{k} = {v}")
-    console, buf = text_console(output, width=120)
-    console.print(table)
-    for n in notes:
-        console.print(n, markup=False)
-    if not info["datasets"]:
-        console.print("(no arrays)")
-    return buf.getvalue()
+    return render([table, *notes, *([] if info["datasets"] else ["(no arrays)"])], output)

@@ -45,8 +45,15 @@ __all__ = [
     "echo_info",
     "pop_input_params",
     "verbosity_options",
+    "global_options",
+    "add_global_options",
+    "GLOBAL_OPTIONS",
     "text_console",
 ]
+
+# the value of topoeval.dsl.DEFAULT_SHARPNESS, written out so that `--help` imports no
+# Numba module (tests/test_cli.py checks that the two agree)
+DEFAULT_SHARPNESS = 16.0
 
 # click parameter name -> compare() keyword
 COMPARISON_PARAMS = {
@@ -124,7 +131,7 @@ def comparison_options(f: Callable) -> Callable:
         click.option("--internal-p", type=float, default=2.0, show_default=True,
                      help="Ground metric of the Wasserstein distance (>= 1, or inf)."),
         click.option("--sharpness", type=float, default=None,
-                     help="Sharpness s of the smooth DSL [default: topoeval.dsl.DEFAULT_SHARPNESS]."),
+                     help=f"Sharpness s of the smooth DSL [default: {DEFAULT_SHARPNESS:g}]."),
         click.option("--sign", type=click.Choice(["tanh", "softsign", "sign"]), default="tanh",
                      show_default=True, help="Sign approximation of the smooth DSL."),
         click.option("--axis-weights", callback=_parse_weights, metavar="W1,W2,...",
@@ -301,38 +308,54 @@ def echo_info(message: str, *, level: int = 1) -> None:
 
 
 
-def _set_verbosity(value: int):
+# The global options: the group takes them before the command name and every command
+# after it (LazyGroup.get_command adds them to each command, so a new command needs nothing).
+# Each is given only by its flag; the group's and the command's write the same ctx.obj keys.
+GLOBAL_OPTIONS = {
+    # name: (flags, help, ctx.obj key, value)
+    "quiet": (("-q", "--quiet"), "Print only results and errors.", "verbosity", -1),
+    "verbose": (("-v", "--verbose"), "Print progress details on stderr.", "verbosity", 1),
+    "debug": (("--debug",), "Show full tracebacks on errors.", "debug", True),
+}
+
+
+def _store(key: str, value: Any):
     def callback(ctx, param, flag):
         if flag:
-            ctx.ensure_object(dict)["verbosity"] = value
+            ctx.ensure_object(dict)[key] = value
         return flag
 
     return callback
 
 
+def _option_specs():
+    """(flags, keyword arguments of click.Option) of each global option."""
+    for flags, helptext, key, value in GLOBAL_OPTIONS.values():
+        yield flags, dict(is_flag=True, expose_value=False, is_eager=True, help=helptext,
+                          callback=_store(key, value))
+
+
+def global_options() -> list[click.Option]:
+    """New ``-q`` / ``-v`` / ``--debug`` options (one set per command: click options are per command)."""
+    return [click.Option(list(flags), **kw) for flags, kw in _option_specs()]
+
+
+def add_global_options(command: click.Command) -> click.Command:
+    """Give ``command`` the global options it does not have yet (idempotent); return it."""
+    have = {p.name for p in command.params}
+    command.params.extend(o for o in global_options() if o.name not in have)
+    return command
+
+
 def verbosity_options(f: Callable) -> Callable:
-    """Accept ``-q`` / ``-v`` / ``--debug`` after the command name too (``topoeval compare ... -q``)."""
-    f = click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
-                     help="Show full tracebacks on errors.")(f)
-    f = click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_verbosity(1),
-                     help="Print progress details on stderr.")(f)
-    f = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_verbosity(-1),
-                     help="Print only results and errors.")(f)
+    """Decorator: the global options on a group or command (the group adds them to commands anyway)."""
+    for flags, kw in reversed(list(_option_specs())):
+        f = click.option(*flags, **kw)(f)
     return f
 
 
 def text_console(output: str | None, *, width: int = 100):
-    """A rich Console writing into a buffer: ``(console, buffer)``.
+    """A rich Console writing into a buffer; see :func:`topoeval.cli.output.text_console`."""
+    from .output import text_console as _text_console
 
-    Colours and the terminal's width only when the text goes to standard output and that
-    is a terminal; plain text (fixed ``width``) into files and pipes.
-    """
-    import io
-
-    from rich.console import Console
-
-    tty = output in (None, "-") and sys.stdout.isatty()
-    buf = io.StringIO()
-    console = Console(file=buf, force_terminal=tty, no_color=not tty, width=None if tty else width,
-                      highlight=False)
-    return console, buf
+    return _text_console(output, width=width)

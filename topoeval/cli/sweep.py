@@ -137,29 +137,17 @@ def cli(ctx, fields, compressors, bounds, rates, mode, output, force, jobs, dask
 
 
 def _table(result) -> str:
-    import io
-    import sys
-
-    from rich.console import Console
-    from rich.table import Table
-
     from .batch import _fmt
+    from .output import Table, render
 
     cols = [c for c in _SHOWN if c in result.column_names]
     if verbosity() >= 1:
         cols = [c for c in result.column_names if c != "error"]
-    tty = sys.stdout.isatty()
-    buf = io.StringIO()
-    # a terminal squeezes the table to its width; a pipe or file gets every header in full
-    console = Console(file=buf, force_terminal=tty, width=None if tty else 1000, no_color=not tty,
-                      highlight=False)
-    table = Table(header_style="bold")
-    for c in cols:
-        table.add_column(c, justify="left" if c in ("field", "compressor", "status") else "right")
+    # a terminal squeezes the table to its width; a pipe or file gets every column in full
+    table = Table([(c, "left" if c in ("field", "compressor", "status") else "right") for c in cols])
     for r in result.rows:
         table.add_row(*(_cell(r.get(c), _fmt) for c in cols))
-    console.print(table)
-    return buf.getvalue()
+    return render([table])
 
 
 def _cell(v, fmt) -> str:
