@@ -77,6 +77,101 @@ def naive_persistence_pairs(a, filtration="sublevel", connectivity="full", keep_
     return out
 
 
+def naive_cubical_pairs(a, construction="T"):
+    """Persistence of the whole cubical complex by a dense Z/2 boundary-matrix reduction.
+
+    Cells are products of intervals ``[l_i, h_i]`` (``h_i - l_i`` in {0, 1}) in vertex
+    coordinates.  T-construction: ``a`` gives the top cubes ``[j, j+1]`` (vertex coordinates
+    0..n_i) and a cell takes the smallest value of the top cubes it is a face of;
+    V-construction: ``a`` gives the vertices (0..n_i-1) and a cell takes the largest value
+    of its corners.  Cells are ordered by (value, dimension, enumeration index) and the
+    boundary matrix is reduced column by column (columns as Python int bitsets).
+
+    Returns ``{k: (m, 2) float64 rows (birth, death)}`` for k = 0..d-1, zero-persistence
+    pairs left out, never-dying classes with death ``inf``, rows sorted.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    shape, d = a.shape, a.ndim
+    top = construction == "T"
+    nv = [n + 1 if top else n for n in shape]
+    per_axis = [[(x, x) for x in range(m)] + [(x, x + 1) for x in range(m - 1)] for m in nv]
+    cells = list(itertools.product(*per_axis))
+
+    def value(cell):
+        if top:  # top cubes j with j <= l and h <= j + 1
+            ranges = [range(max(l_ - (h_ == l_), 0), min(l_, n - 1) + 1) for (l_, h_), n in zip(cell, shape)]
+            return min(float(a[j]) for j in itertools.product(*ranges))
+        return max(float(a[j]) for j in itertools.product(*[sorted({l_, h_}) for l_, h_ in cell]))
+
+    def dim(cell):
+        return sum(h_ - l_ for l_, h_ in cell)
+
+    vals = [value(c) for c in cells]
+    order = sorted(range(len(cells)), key=lambda i: (vals[i], dim(cells[i]), i))
+    pos = {cells[i]: r for r, i in enumerate(order)}
+    lows = {}  # pivot row -> column
+    paired = set()
+    out = {k: [] for k in range(d)}
+    for r, i in enumerate(order):
+        cell = cells[i]
+        col = 0
+        for ax, (l_, h_) in enumerate(cell):
+            if h_ != l_:
+                for e in (l_, h_):
+                    col ^= 1 << pos[cell[:ax] + ((e, e),) + cell[ax + 1 :]]
+        while col and (col.bit_length() - 1) in lows:
+            col ^= lows[col.bit_length() - 1]
+        if col:
+            low = col.bit_length() - 1
+            lows[low] = col
+            paired.update((low, r))
+            b, dv = vals[order[low]], vals[i]
+            if b != dv:
+                out[dim(cell) - 1].append((b, dv))
+    for r, i in enumerate(order):
+        if r not in paired and r not in lows and dim(cells[i]) < d:
+            out[dim(cells[i])].append((vals[i], np.inf))
+    res = {}
+    for k, rows in out.items():
+        x = np.array(rows, dtype=np.float64).reshape(-1, 2)
+        res[k] = x[np.lexsort((x[:, 1], x[:, 0]))]
+    return res
+
+
+def naive_kruskal_pairs(kv, kf, born, ea, eb):
+    """Elder-rule pairs of a graph by plain Kruskal (block engine's glue, topoeval.persistence.blocks).
+
+    Vertices ``i`` are born (a minimum with key ``(kv[i], kf[i])``) or not (no minimum);
+    edges ``(ea[j], eb[j])`` are taken in the given order.  Joining two components that both
+    have a minimum kills the younger at edge ``j``.  Returns sorted ``(birth vertex, edge)``
+    with edge -1 for the minima that never die.
+    """
+    comp = {i: {i} for i in range(len(kv))}
+    mins = {i: (i if born[i] else None) for i in range(len(kv))}
+
+    def key(v):
+        return (float(kv[v]), int(kf[v]))
+
+    out = []
+    for j, (a, b) in enumerate(zip(ea, eb)):
+        ra = next(r for r, s in comp.items() if a in s)
+        rb = next(r for r, s in comp.items() if b in s)
+        if ra == rb:
+            continue
+        ma, mb = mins[ra], mins[rb]
+        if ma is not None and mb is not None:
+            young, old = (ma, mb) if key(ma) > key(mb) else (mb, ma)
+            out.append((int(young), j))
+            keep = old
+        else:
+            keep = ma if ma is not None else mb
+        comp[ra] |= comp.pop(rb)
+        mins[ra] = keep
+        del mins[rb]
+    out += [(int(m), -1) for m in mins.values() if m is not None]
+    return sorted(out)
+
+
 # ---------------------------------------------------------------- distances
 
 

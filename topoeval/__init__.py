@@ -31,6 +31,7 @@ _LAZY = {
     # 0-D persistence
     "Diagram": "persistence",
     "persistence_diagram": "persistence",
+    "persistence_diagrams": "persistence",
     # diagram distances
     "wasserstein_distance": "distances",
     "bottleneck_distance": "distances",

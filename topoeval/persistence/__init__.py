@@ -32,7 +32,8 @@ Conventions
 """
 
 from .diagram import Diagram
+from .cubical import persistence_diagrams
 from .grid import persistence_diagram
 from .layout import _Layout  # noqa: F401  (tests build layouts directly)
 
-__all__ = ["Diagram", "persistence_diagram"]
+__all__ = ["Diagram", "persistence_diagram", "persistence_diagrams"]

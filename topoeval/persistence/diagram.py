@@ -15,7 +15,7 @@ FILTRATIONS = ("sublevel", "superlevel")
 
 
 class Diagram:
-    """A 0-D persistence diagram of a grid array, with the critical cell of every pair.
+    """A persistence diagram of a grid array (one dimension), with the critical cell of every pair.
 
     Usually made by :func:`persistence_diagram`.  A diagram can also be built from
     values alone, e.g. ``Diagram([0.0, 1.0], [np.inf, 3.0])``; then the index arrays
@@ -35,6 +35,10 @@ class Diagram:
         convention of superlevel diagrams).
     shape : tuple of int, optional
         Shape of the array the diagram was computed from.
+    dim : int, default 0
+        Homology dimension of the classes (0: components, 1: loops, 2: voids, ...).
+        For ``dim >= 1`` the index arrays hold the array element whose value the birth
+        (death) cell takes; see :func:`topoeval.persistence_diagrams`.
 
     Attributes
     ----------
@@ -42,6 +46,7 @@ class Diagram:
     birth_index, death_index : (n, d) int64 ndarray
     filtration : str
     shape : tuple of int or None
+    dim : int
 
     Examples
     --------
@@ -62,7 +67,7 @@ class Diagram:
     [(0, (0.0, inf)), (0, (1.0, 3.0)), (0, (2.0, 4.0))]
     """
 
-    __slots__ = ("birth_index", "births", "death_index", "deaths", "filtration", "shape")
+    __slots__ = ("birth_index", "births", "death_index", "deaths", "dim", "filtration", "shape")
     __hash__ = None  # mutable arrays inside; equality is by value
 
     def __init__(
@@ -74,8 +79,11 @@ class Diagram:
         *,
         filtration: str = "sublevel",
         shape: tuple[int, ...] | None = None,
+        dim: int = 0,
     ) -> None:
         check_choice(filtration, "filtration", FILTRATIONS)
+        if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)) or dim < 0:
+            raise InvalidInputError(f"dim={dim!r} is not valid; pass a homology dimension 0, 1, 2, ...")
         b = np.array(births, dtype=np.float64).reshape(-1)
         de = np.array(deaths, dtype=np.float64).reshape(-1)
         if b.shape != de.shape:
@@ -104,14 +112,15 @@ class Diagram:
         self.death_index = _index(death_index, "death_index")
         self.filtration = filtration
         self.shape = shape
+        self.dim = int(dim)
 
     @classmethod
-    def _new(cls, births, deaths, birth_index, death_index, filtration, shape) -> Diagram:
+    def _new(cls, births, deaths, birth_index, death_index, filtration, shape, dim=0) -> Diagram:
         """Internal constructor: takes the (already valid) arrays without copying them."""
         self = object.__new__(cls)
         self.births, self.deaths = births, deaths
         self.birth_index, self.death_index = birth_index, death_index
-        self.filtration, self.shape = filtration, shape
+        self.filtration, self.shape, self.dim = filtration, shape, dim
         return self
 
     # ------------------------------------------------------------------ views
@@ -128,16 +137,17 @@ class Diagram:
         return iter(zip(self.births.tolist(), self.deaths.tolist()))
 
     def __repr__(self) -> str:
+        dim = f"dim={self.dim}, " if self.dim else ""  # 0-D reprs unchanged
         return (
-            f"Diagram(filtration={self.filtration!r}, shape={self.shape}, n_pairs={len(self)}, "
+            f"Diagram({dim}filtration={self.filtration!r}, shape={self.shape}, n_pairs={len(self)}, "
             f"n_essential={int(np.isinf(self.deaths).sum())})"
         )
 
     def __eq__(self, other: object) -> bool:
-        """Multiset equality of the (birth, death) pairs and the same filtration."""
+        """Multiset equality of the (birth, death) pairs, the same filtration and dimension."""
         if not isinstance(other, Diagram):
             return NotImplemented
-        if self.filtration != other.filtration or len(self) != len(other):
+        if self.filtration != other.filtration or self.dim != other.dim or len(self) != len(other):
             return False
         a = np.asarray(self)
         b = np.asarray(other)
@@ -158,6 +168,7 @@ class Diagram:
             self.death_index[sel],
             self.filtration,
             self.shape,
+            self.dim,
         )
 
     def finite(self) -> Diagram:
@@ -176,9 +187,9 @@ class Diagram:
         return self._take(np.argsort(-self.persistence, kind="stable"))
 
     def to_gudhi(self) -> list[tuple[int, tuple[float, float]]]:
-        """The pairs in gudhi's persistence format ``[(0, (birth, death)), ...]``.
+        """The pairs in gudhi's persistence format ``[(dim, (birth, death)), ...]``.
 
         Values are as stored: for a superlevel diagram (birth above death) negate both
         coordinates to compare with gudhi's diagram of ``-a``.
         """
-        return [(0, (b, d)) for b, d in zip(self.births.tolist(), self.deaths.tolist())]
+        return [(self.dim, (b, d)) for b, d in zip(self.births.tolist(), self.deaths.tolist())]

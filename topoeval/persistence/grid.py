@@ -28,6 +28,7 @@ _NAN_HINT = (
 def persistence_diagram(
     array: Any,
     *,
+    dim: int = 0,
     filtration: str = "sublevel",
     connectivity: str = "full",
     nan_policy: str = "raise",
@@ -35,11 +36,19 @@ def persistence_diagram(
 ) -> Diagram:
     """0-D persistence diagram of the sublevel (or superlevel) sets of a grid array.
 
+    ``dim=k`` gives the diagram of another homology dimension instead (see
+    :func:`topoeval.persistence_diagrams` for the cubical complexes and the cells).
+
     Parameters
     ----------
     array : array_like, shape (n_0, ..., n_{d-1}), d >= 1
         Real values (bool, integers, float16/32/64; any memory layout or byte order).
         Values are compared as float64.
+    dim : int, default 0
+        Homology dimension, ``0 .. d-1``: 0 components, 1 loops, ..., d-1 voids.  For
+        ``dim >= 1`` the keywords below keep their meaning except ``nan_policy``
+        (``"raise"`` only); ``connectivity`` picks gudhi's T- (``"full"``) or
+        V-construction (``"face"``).
     filtration : {"sublevel", "superlevel"}, default "sublevel"
         ``"sublevel"``: components of ``{a <= t}`` (born at minima).  ``"superlevel"``:
         components of ``{a >= t}`` (born at maxima), stored in the original values
@@ -113,7 +122,18 @@ def persistence_diagram(
     >>> np.asarray(te.persistence_diagram([3.0, 1.0, 2.0], filtration="superlevel"))
     array([[ 3., -inf],
            [ 2.,  1.]])
+
+    Dimension 1: the loop around a high centre, born when its last face neighbour
+    enters (5) and filled by the centre (9):
+
+    >>> ring = np.array([[1, 2, 3], [4, 9, 5], [0, 1, 2]])
+    >>> np.asarray(te.persistence_diagram(ring, dim=1)).tolist()
+    [[5.0, 9.0]]
     """
+    if not (type(dim) is int and dim == 0):  # another homology dimension (checked there)
+        from .cubical import one_dimension
+
+        return one_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero)
     check_choice(filtration, "filtration", FILTRATIONS)
     check_choice(connectivity, "connectivity", CONNECTIVITIES)
     check_choice(nan_policy, "nan_policy", _NAN_POLICIES)

@@ -1,0 +1,250 @@
+"""Tests of cubical persistence in every dimension (topoeval.persistence.cubical / duality):
+oracles gudhi (both constructions), cripser and the dense reduction of tests/naive.py;
+the duality engine against the Kruskal of the middle-dimension machinery; the API."""
+
+from __future__ import annotations
+
+import gudhi
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import topoeval as te
+from topoeval.errors import InvalidInputError, InvalidOptionError, NonFiniteError
+from topoeval.persistence import Diagram
+from topoeval.persistence.cubical import CubicalGrid, persistence_diagrams
+from topoeval.persistence.duality import top_dimension
+
+from .naive import naive_cubical_pairs
+
+CONSTRUCTION = {"full": "T", "face": "V"}
+
+
+def canon(x) -> np.ndarray:
+    p = np.asarray(x, dtype=np.float64).reshape(-1, 2)
+    return p[np.lexsort((p[:, 1], p[:, 0]))]
+
+
+def gudhi_all(a, connectivity):
+    """{k: sorted (birth, death) rows} of gudhi's complex, zero-persistence pairs dropped."""
+    a = np.asarray(a, dtype=np.float64)
+    if connectivity == "full":
+        cc = gudhi.CubicalComplex(top_dimensional_cells=a)
+    else:
+        cc = gudhi.CubicalComplex(vertices=a)
+    cc.persistence(homology_coeff_field=2, min_persistence=-1)
+    out = {}
+    for k in range(a.ndim):
+        g = np.asarray(cc.persistence_intervals_in_dimension(k), dtype=np.float64).reshape(-1, 2)
+        out[k] = canon(g[g[:, 0] != g[:, 1]])
+    return out
+
+
+def ours_sublevel(dgm: Diagram) -> np.ndarray:
+    """The diagram as sublevel pairs (superlevel ones negated back)."""
+    x = np.asarray(dgm)
+    return canon(-x if dgm.filtration == "superlevel" else x)
+
+
+def assert_equals_gudhi(a, connectivity, dgms=None):
+    """Every sublevel diagram of ``a`` equals gudhi's (and names cells with its values)."""
+    if dgms is None:
+        dgms = persistence_diagrams(a, connectivity=connectivity)
+    ref = gudhi_all(a, connectivity)
+    for k in range(a.ndim):
+        np.testing.assert_array_equal(ours_sublevel(dgms[k]), ref[k])
+        check_indices(a, dgms[k])
+    return dgms
+
+
+def check_indices(a, dgm: Diagram):
+    """Every birth / death value is the value of the element its index names."""
+    a = np.asarray(a, dtype=np.float64)
+    assert dgm.birth_index.shape == (len(dgm), a.ndim)
+    np.testing.assert_array_equal(a[tuple(dgm.birth_index.T)], dgm.births)
+    fin = np.isfinite(dgm.deaths)
+    np.testing.assert_array_equal(a[tuple(dgm.death_index[fin].T)], dgm.deaths[fin])
+    assert (dgm.death_index[~fin] == -1).all()
+
+
+def tied_arrays(max_dims=4, max_side=5, max_cells=120):
+    """Small arrays of a few distinct values (heavy ties), any shape including 1 x n."""
+
+    def ok(shape):
+        return int(np.prod(shape)) <= max_cells
+
+    shapes = hnp.array_shapes(min_dims=1, max_dims=max_dims, min_side=1, max_side=max_side).filter(ok)
+    return shapes.flatmap(lambda s: hnp.arrays(np.int8, s, elements=st.integers(0, 3)))
+
+
+# ------------------------------------------------------------------ oracles
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+@pytest.mark.parametrize("filtration", ["sublevel", "superlevel"])
+@given(a=tied_arrays())
+def test_every_dimension_equals_gudhi(a, connectivity, filtration):
+    dgms = persistence_diagrams(a, filtration=filtration, connectivity=connectivity)
+    assert sorted(dgms) == list(range(a.ndim))
+    ref = gudhi_all(-a.astype(float) if filtration == "superlevel" else a, connectivity)
+    for k, dgm in dgms.items():
+        assert dgm.dim == k and dgm.filtration == filtration and dgm.shape == a.shape
+        np.testing.assert_array_equal(ours_sublevel(dgm), ref[k])
+        check_indices(a, dgm)
+
+
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+@pytest.mark.parametrize("shape", [(3, 2, 3, 2, 2), (2, 3, 2, 2, 3), (3, 3, 3, 3)])
+def test_four_and_five_dimensions_equal_gudhi(shape, connectivity):
+    rng = np.random.default_rng(19)
+    for _ in range(4):
+        assert_equals_gudhi(rng.integers(0, 4, size=shape).astype(np.float64), connectivity)
+
+
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+@given(a=tied_arrays(max_dims=3, max_side=4, max_cells=40))
+def test_equals_dense_reduction(a, connectivity):
+    ref = naive_cubical_pairs(a, CONSTRUCTION[connectivity])
+    for k, dgm in persistence_diagrams(a, connectivity=connectivity).items():
+        np.testing.assert_array_equal(ours_sublevel(dgm), ref[k])
+
+
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+@pytest.mark.parametrize("shape", [(14, 13, 15), (24, 24, 24), (40, 37), (6, 1, 30, 7)])
+def test_noise_and_smooth_fields_equal_gudhi(shape, connectivity):
+    """Long reductions (noise: many pairs, long columns) and a few-valued smooth field."""
+    rng = np.random.default_rng(191)
+    noise = rng.random(shape)
+    grids = np.meshgrid(*[np.linspace(0, 3, n) for n in shape], indexing="ij")
+    smooth = np.round(sum(np.sin(2 * g + i) for i, g in enumerate(grids)), 1)
+    for a in (noise, smooth):
+        assert_equals_gudhi(a, connectivity)
+
+
+def test_equals_cripser():
+    cripser = pytest.importorskip("cripser")
+    rng = np.random.default_rng(7)
+    for shape in [(9, 11), (7, 8, 6)]:
+        a = rng.integers(0, 6, size=shape).astype(np.float64)
+        for connectivity, fn in (("full", cripser.computePH_T), ("face", cripser.computePH)):
+            res = fn(a, maxdim=a.ndim - 1)
+            for k, dgm in persistence_diagrams(a, connectivity=connectivity).items():
+                r = res[res[:, 0] == k][:, 1:3]
+                r = r[r[:, 0] != r[:, 1]]
+                r[r > 1e300] = np.inf  # cripser's "never dies"
+                np.testing.assert_array_equal(ours_sublevel(dgm), canon(r))
+
+
+@pytest.mark.parametrize("shape", [(1, 9), (9, 1), (1, 1), (1, 5, 1), (2, 7), (1, 4, 5), (4, 1, 5, 3)])
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+def test_degenerate_shapes(shape, connectivity):
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 3, size=shape).astype(np.float64)
+    dgms = assert_equals_gudhi(a, connectivity)
+    # a dimension at or above the number of axes longer than 1 is empty
+    longer = sum(s > 1 for s in shape)
+    for k in range(max(longer, 1), a.ndim):
+        assert len(dgms[k]) == 0
+
+
+# ------------------------------------------------------------------ the two engines of d-1
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+@pytest.mark.parametrize("filtration", ["sublevel", "superlevel"])
+def test_duality_equals_dual_graph_kruskal(connectivity, filtration):
+    """The 0-D engine with a virtual cell = the Kruskal over the (d-1)-faces of the complex."""
+    from topoeval._kernels._cubical import top_pairs
+
+    rng = np.random.default_rng(29)
+    for shape in [(17, 19), (8, 9, 7), (5, 4, 3, 4)]:
+        a = rng.integers(0, 5, size=shape).astype(np.float64)
+        dgm = top_dimension(a, filtration, connectivity, False)
+        sign = -1.0 if filtration == "superlevel" else 1.0
+        cx = CubicalGrid(a * sign, connectivity)
+        faces, tops = cx.cells(a.ndim - 1), cx.cells(a.ndim)
+        fr, tr = top_pairs(faces, cx.rank, cx.kshape, cx.kstrides, tops.shape[0])
+        pairs = np.stack([cx.kval[faces[fr]], cx.kval[tops[tr]]], axis=1) * sign
+        pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+        np.testing.assert_array_equal(canon(np.asarray(dgm)), canon(pairs))
+        check_indices(a, dgm)
+
+
+def test_superlevel_is_negated_sublevel_of_negation():
+    rng = np.random.default_rng(5)
+    a = rng.integers(-3, 4, size=(6, 7, 5)).astype(np.float64)
+    for connectivity in ("full", "face"):
+        sup = persistence_diagrams(a, filtration="superlevel", connectivity=connectivity)
+        sub = persistence_diagrams(-a, connectivity=connectivity)
+        for k in range(1, 3):
+            np.testing.assert_array_equal(canon(-np.asarray(sup[k])), canon(np.asarray(sub[k])))
+            assert (sup[k].births >= sup[k].deaths).all()
+
+
+# ------------------------------------------------------------------ API
+def test_persistence_diagram_dim_matches_persistence_diagrams():
+    rng = np.random.default_rng(11)
+    a = rng.random((6, 5, 7)).astype(np.float32)
+    dgms = te.persistence_diagrams(a)
+    for k in range(3):
+        one = te.persistence_diagram(a, dim=k)
+        assert one == dgms[k] and one.dim == k
+        np.testing.assert_array_equal(one.birth_index, dgms[k].birth_index)
+    assert te.persistence_diagram(a, dim=0) == te.persistence_diagram(a)
+    assert list(te.persistence_diagrams(a, dims=[2, 0])) == [0, 2]
+    assert list(te.persistence_diagrams(a, dims=1)) == [1]
+
+
+def test_order_dtype_and_layout_do_not_matter():
+    rng = np.random.default_rng(13)
+    a = rng.integers(0, 9, size=(7, 6, 5))
+    ref = persistence_diagrams(a.astype(np.float64))
+    for b in (np.asfortranarray(a), a.astype(np.int16), a[::1, :, ::1].copy(order="F")):
+        got = persistence_diagrams(b)
+        for k in range(3):
+            assert got[k] == ref[k]
+    for k in (1, 2):  # pairs by (birth, death)
+        x = np.asarray(ref[k])
+        np.testing.assert_array_equal(x, canon(x))
+
+
+def test_keep_zero_adds_only_zero_pairs():
+    a = np.random.default_rng(17).integers(0, 2, size=(6, 6, 6))
+    for k in (1, 2):
+        with_zero = te.persistence_diagram(a, dim=k, keep_zero=True)
+        without = te.persistence_diagram(a, dim=k)
+        zero = with_zero.births == with_zero.deaths
+        assert zero.any()
+        assert Diagram(with_zero.births[~zero], with_zero.deaths[~zero], dim=k) == without
+
+
+def test_errors():
+    a = np.zeros((4, 4))
+    with pytest.raises(InvalidOptionError, match="0..1"):
+        te.persistence_diagram(a, dim=2)
+    with pytest.raises(InvalidOptionError):
+        te.persistence_diagram(a, dim=-1)
+    with pytest.raises(InvalidOptionError):
+        te.persistence_diagram(a, dim=True)
+    with pytest.raises(InvalidOptionError):
+        te.persistence_diagram(a, dim=[1])
+    with pytest.raises(InvalidOptionError, match="dim=0"):
+        te.persistence_diagram(a, dim=1, nan_policy="omit")
+    with pytest.raises(InvalidOptionError, match="empty"):
+        te.persistence_diagrams(a, dims=[])
+    with pytest.raises(InvalidOptionError, match="filtration"):
+        te.persistence_diagrams(a, filtration="up")
+    b = a.copy()
+    b[1, 2] = np.nan
+    with pytest.raises(NonFiniteError):
+        te.persistence_diagram(b, dim=1)
+    assert len(te.persistence_diagram(b, nan_policy="omit")) == 1  # dimension 0 still omits
+    with pytest.raises(InvalidInputError, match="dim"):
+        Diagram([1.0], [2.0], dim=-1)
+
+
+def test_diagram_dim_in_repr_equality_and_gudhi_format():
+    d1 = Diagram([1.0], [2.0], dim=1)
+    d0 = Diagram([1.0], [2.0])
+    assert d1 != d0 and d0.dim == 0
+    assert "dim=1" in repr(d1) and "dim" not in repr(d0)
+    assert d1.to_gudhi() == [(1, (1.0, 2.0))]
+    assert d1.finite().dim == 1 and d1.sorted_by_persistence().dim == 1

@@ -1,0 +1,117 @@
+"""Dimension d-1 by Alexander duality: a 0-D union-find with one virtual cell outside.
+
+The voids of the sublevel set ``{a <= t}`` of the cubical complex of a box are the
+components of its complement, the cells with ``a > t`` plus the outside of the array,
+minus the outside's own component.  The complement of the T-construction is joined
+through (d-1)-faces (face connectivity), that of the V-construction through the open
+cubes (full connectivity).  So the (d-1)-diagram is the 0-D union-find of
+:mod:`topoeval._kernels._persistence` walking the cells by *descending* value with the
+complementary connectivity and one virtual cell, older than every other, adjacent to every
+boundary cell; a class born at ``c`` that merges at ``m`` is the void ``(a[m], a[c])``
+(Bleile et al., arXiv 2102.11397; cripser's ``top_dim``).
+
+The virtual cell costs no padded copy: the union-find storage already has a frame of
+cells around the grid; the frame is pre-linked to one extra root placed past the end of
+the storage, which the walk meets first, so it takes the oldest birth slot.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .diagram import Diagram
+from .layout import _MAX_INT32_CELLS, _layout
+
+__all__: list[str] = []
+
+
+def top_dimension(arr: np.ndarray, filtration: str, connectivity: str, keep_zero: bool) -> Diagram:
+    """The (d-1)-diagram of a finite array with no axis of length 1 (d >= 2).
+
+    Parameters
+    ----------
+    arr : (n_0, ..., n_{d-1}) real ndarray, every ``n_i >= 2``
+    filtration : {"sublevel", "superlevel"}
+    connectivity : {"full", "face"}
+        The complex (T / V construction); the union-find runs with the other one.
+    keep_zero : bool
+
+    Returns
+    -------
+    Diagram
+        ``dim = d - 1``; ``birth_index`` is the cell where the two complement components
+        merged (whose value the void's birth face takes), ``death_index`` the cell that
+        was born (the cube / vertex that fills it).  Pairs in the union-find's birth order.
+    """
+    from .grid import _make_diagram
+
+    dual = "face" if connectivity == "full" else "full"
+    # sublevel voids: the complement grows as t falls, so the walk is by descending value
+    bcells, dcells, src, lay = union_find_outside(arr, filtration == "sublevel", dual)
+    shape = tuple(int(s) for s in arr.shape)
+    uf = _make_diagram(src, shape, lay, bcells, dcells, filtration, keep_zero)
+    return Diagram._new(uf.deaths, uf.births, uf.death_index, uf.birth_index, filtration, shape, len(shape) - 1)
+
+
+def union_find_outside(arr: np.ndarray, descending: bool, connectivity: str):
+    """0-D union-find of ``arr`` with a virtual cell touching the boundary.
+
+    Parameters
+    ----------
+    arr : real ndarray with no axis of length 1
+    descending : bool
+        Walk the cells by descending value (ties: ascending C-order flat index).
+    connectivity : {"full", "face"}
+
+    Returns
+    -------
+    birth_cells, death_cells : (m,) int64
+        Storage indices of the creating and killing cell of every class except the
+        virtual one (all of them die: everything merges with the outside).
+    src : (n,) ndarray
+        The values in C order.
+    lay : _Layout
+    """
+    from .._kernels._persistence import radix_sort_cells, union_find_padded
+
+    core = tuple(int(s) for s in arr.shape)
+    n = arr.size
+    lay = _layout(core, connectivity, True)
+    gap = int(np.abs(lay.offsets).max()) + 1  # no neighbour of the virtual cell is a grid cell
+    if lay.size + 2 * gap + 1 >= _MAX_INT32_CELLS:
+        lay = _layout(core, connectivity, False)
+        gap = int(np.abs(lay.offsets).max()) + 1
+    src = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+    if src.dtype == np.float16:
+        src = src.astype(np.float32)
+    elif src.dtype == np.bool_:
+        src = src.view(np.uint8)
+    src = src.reshape(-1)
+    size = lay.size + 2 * gap + 1
+    virtual = lay.size + gap
+    if size < _MAX_INT32_CELLS:
+        order, _, spare = radix_sort_cells(src, descending, np.array(core, dtype=np.int64), lay.tables)
+        del spare
+        walk = np.empty(n + 1, dtype=np.uint32)
+        parent = np.full(size, virtual, dtype=np.int32)
+    else:  # more than 2**31 cells: argsort and int64 storage indices
+        flat = np.asarray(src, dtype=np.float64)
+        order_c = np.argsort(-flat if descending else flat, kind="stable")
+        multi = np.unravel_index(order_c, core)
+        del order_c
+        order = np.zeros(n, dtype=np.int64)
+        for i in range(len(core)):
+            order += lay.tables[i][multi[i]]
+        del multi
+        walk = np.empty(n + 1, dtype=np.int64)
+        parent = np.full(size, virtual, dtype=np.int64)
+    # frame (and unused brick slots) -> linked to the virtual root; grid cells and the
+    # space around the virtual cell -> not yet in the filtration
+    parent[lay.size :] = -1
+    parent[order] = -1
+    walk[0] = virtual
+    walk[1:] = order
+    del order
+    bcells, dcells = union_find_padded(walk, n + 1, parent, lay.offsets, lay.lmask, lay.pf)
+    assert bcells[0] == virtual and dcells[0] == -1
+    return bcells[1:], dcells[1:], src, lay
