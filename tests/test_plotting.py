@@ -3,7 +3,7 @@
 Baseline images
 ---------------
 ``tests/baseline/*.png`` are small reference renderings (drawn inside
-``topoeval.plotting._style()``, the fixed style of the report).  ``test_baseline_*``
+``topoeval.plotting.base._style()``, the fixed style of the report).  ``test_baseline_*``
 re-render them and compare by content: the RMS difference of the RGB pixels
 (0-255 scale) must stay below ``BASELINE_TOL``.  To regenerate them after an
 intended change of a picture, run::
@@ -34,6 +34,7 @@ from matplotlib.image import AxesImage  # noqa: E402
 
 import topoeval as te  # noqa: E402
 from topoeval import plotting  # noqa: E402
+from topoeval.plotting import base as pbase  # noqa: E402
 from topoeval.errors import (  # noqa: E402
     InvalidInputError,
     InvalidOptionError,
@@ -55,9 +56,9 @@ INF = np.inf
 def _bare_figures():
     """Bare Figures in every test, even when another test module imported pyplot (no figure
     piles up in pyplot's registry); the pyplot path is tested in a subprocess."""
-    token = plotting._BARE_FIGURES.set(True)
+    token = pbase._BARE_FIGURES.set(True)
     yield
-    plotting._BARE_FIGURES.reset(token)
+    pbase._BARE_FIGURES.reset(token)
 
 
 def _scatters(ax):
@@ -79,7 +80,7 @@ def rms_difference(png_a: bytes, png_b: bytes) -> float:
 
 
 def _render(fig) -> bytes:
-    return plotting._figure_png(fig, dpi=50)
+    return pbase._figure_png(fig, dpi=50)
 
 
 def _check_baseline(name: str, png: bytes) -> None:
@@ -127,12 +128,12 @@ def test_pyplot_figures_once_pyplot_is_imported_but_never_in_reports():
     code = (
         "import matplotlib; matplotlib.use('Agg')\n"
         "import matplotlib.pyplot as plt, numpy as np, topoeval as te\n"
-        "from topoeval import plotting\n"
+        "from topoeval.plotting import base as pbase\n"
         "d = np.array([[0.0, np.inf], [1.0, 2.0]])\n"
         "ax = te.plot_diagram(d)\n"
         "fig = te.plot_fields(np.zeros((3, 4)), np.ones((3, 4)))\n"
         "print(plt.get_fignums(), ax.figure is plt.figure(1), fig is plt.figure(2))\n"
-        "with plotting._style():\n"
+        "with pbase._style():\n"
         "    te.plot_diagram(d)\n"
         "print(plt.get_fignums())\n"
     )
@@ -352,6 +353,27 @@ def test_matching_diagonal_to_recon_point_and_infinite_cost():
     assert [t.get_text() for t in ax.texts] == ["\u221e"]
     ends = {tuple(np.round(s.ravel(), 12)) for s in _segments(ax)}
     assert (1.0, 2.0, 1.5, 1.5) in ends
+
+
+def test_matching_keeps_both_diagrams_visible_and_lines_under_points():
+    """Issue 17 point 9: where the two diagrams coincide, the reconstruction's points must not
+    hide the original's (the old drawing: two filled markers of one size, the second on top)."""
+    d = np.array([[0.0, INF], [1.0, 3.0], [2.0, 2.5]])
+    m = np.array([[0, 0, 0.0], [1, 1, 0.0], [2, 2, 0.0]])
+    ax = te.plot_matching(d, d.copy(), m, highlight=0)
+    by_label = {c.get_label().split(" (")[0]: c for c in _scatters(ax) if c.get_label()}
+    orig, recon = by_label["original"], by_label["reconstruction"]
+    assert orig.get_visible() and recon.get_visible()
+    assert len(orig.get_offsets()) == len(recon.get_offsets()) == 3
+    assert not np.array_equal(orig.get_paths()[0].vertices, recon.get_paths()[0].vertices)
+    # the original, under the reconstruction, is a hollow ring wide enough to show around it
+    assert orig.get_zorder() < recon.get_zorder()
+    fc = np.asarray(orig.get_facecolors())
+    assert fc.size == 0 or (fc[:, 3] == 0).all()
+    assert (np.asarray(orig.get_edgecolors())[:, 3] > 0).all()
+    assert orig.get_sizes()[0] >= 2 * recon.get_sizes()[0]
+    lines = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert lines and max(c.get_zorder() for c in lines) < orig.get_zorder()
 
 
 def test_matching_errors():
@@ -668,7 +690,7 @@ def test_png_bytes_are_deterministic_and_carry_no_version():
     d1, d2, m = _diagrams()
     pngs = []
     for _ in range(2):
-        with plotting._style():
+        with pbase._style():
             pngs.append(_render(te.plot_matching(d1, d2, m).figure))
     assert pngs[0] == pngs[1]
     assert b"matplotlib" not in pngs[0].lower() and b"Software" not in pngs[0]
@@ -678,17 +700,17 @@ def test_style_ignores_user_rcparams():
     import matplotlib
 
     d1, _, _ = _diagrams()
-    with plotting._style():
+    with pbase._style():
         ref = _render(te.plot_diagram(d1).figure)
     with matplotlib.rc_context({"axes.facecolor": "black", "font.size": 20}):
-        with plotting._style():
+        with pbase._style():
             again = _render(te.plot_diagram(d1).figure)
     assert ref == again
 
 
 def test_rms_difference_detects_a_changed_picture():
     d1, d2, m = _diagrams()
-    with plotting._style():
+    with pbase._style():
         ref = _render(te.plot_diagram(d1).figure)
         moved = d1.copy()
         moved[1] = [0.2, 1.5]
@@ -696,7 +718,7 @@ def test_rms_difference_detects_a_changed_picture():
     assert rms_difference(ref, ref) == 0.0
     assert rms_difference(ref, changed) > 0.0
     # a different picture is far beyond the tolerance
-    with plotting._style():
+    with pbase._style():
         other = _render(te.plot_matching(d1, d2, m).figure)
     assert rms_difference(ref, other) > BASELINE_TOL
 
@@ -723,7 +745,7 @@ def _baseline_fields():
 def test_baseline(name):
     d1, d2, m = _diagrams()
     a, b = _baseline_fields()
-    with plotting._style():
+    with pbase._style():
         if name == "diagram":
             fig = te.plot_diagram([d1, d2], labels=["orig", "recon"]).figure
         elif name == "diagram_superlevel":

@@ -27,6 +27,9 @@ pytest.importorskip("matplotlib")
 
 import topoeval as te  # noqa: E402
 from topoeval import report  # noqa: E402
+from topoeval.report import batch as report_batch  # noqa: E402
+from topoeval.report import comparison, figures, page  # noqa: E402
+from topoeval.report import sweep as report_sweep  # noqa: E402
 from topoeval.errors import (  # noqa: E402
     InvalidInputError,
     InvalidOptionError,
@@ -49,11 +52,11 @@ IMG_RE = re.compile(
 @pytest.fixture(autouse=True)
 def _bare_figures():
     """Bare Figures even when another test module imported pyplot (see tests/test_plotting.py)."""
-    from topoeval import plotting
+    from topoeval.plotting import base
 
-    token = plotting._BARE_FIGURES.set(True)
+    token = base._BARE_FIGURES.set(True)
     yield
-    plotting._BARE_FIGURES.reset(token)
+    base._BARE_FIGURES.reset(token)
 
 
 def _field(shape=(20, 24), seed=3):
@@ -136,9 +139,9 @@ def test_report_holds_metrics_options_and_version(report2d, pair2d):
     a, b, c = pair2d
     row = c.to_row()
     for key in ("psnr", "exact_dsl", "cp_total_errors"):
-        assert f'<td>{key}</td><td class="num">{html.escape(report._fmt(row[key]))}</td>' in text
+        assert f'<td>{key}</td><td class="num">{html.escape(page._fmt(row[key]))}</td>' in text
     w = c.persistence["sublevel"]["wasserstein"]
-    assert f'<td>wasserstein</td><td class="num">{report._fmt(w)}</td>' in text
+    assert f'<td>wasserstein</td><td class="num">{page._fmt(w)}</td>' in text
     for opt in c.to_dict()["options"]:
         assert f"<td>{opt}</td>" in text
     assert f"topoeval {te.__version__}" in text
@@ -167,7 +170,7 @@ def test_report_failure_leaves_no_file(tmp_path, pair2d, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(report, "_document", boom)
+    monkeypatch.setattr(comparison, "_document", boom)
     with pytest.raises(RuntimeError):
         report.write_report(tmp_path / "r.html", c, a, b)
     assert list(tmp_path.iterdir()) == []
@@ -375,11 +378,11 @@ def test_summary_plot_3d_uses_one_slice(tmp_path):
     a, b = _field((5, 12, 14))
     b[3] += 0.5  # slice 3 has the largest difference
     c = te.compare(a, b)
-    view = report._View(c, a, b)
-    from topoeval.plotting import _style
+    view = comparison._View(c, a, b)
+    from topoeval.plotting.base import _style
 
     with _style():
-        fig = report._summary_figure(view, c)
+        fig = figures._summary_figure(view, c)
     titles = [ax.get_title() for ax in fig.get_axes()]
     assert any("[3, :, :]" in t and t.startswith("original") for t in titles)
     assert any("[3, :, :]" in t and t.startswith("critical-point errors") for t in titles)
@@ -423,7 +426,7 @@ def test_batch_report_distributions_worst_and_failed(tmp_path, batch_inputs):
         _assert_not_blank(rgb, alt)
     assert "Failed samples" in text and ("NaN" in text or "non-finite" in text)
     s = res.summary["/rec/coarse"]
-    mean, std = (report._fmt(s["metrics"]["psnr"][k]) for k in ("mean", "std"))
+    mean, std = (page._fmt(s["metrics"]["psnr"][k]) for k in ("mean", "std"))
     assert f'<td>psnr</td><td class="num">{mean}</td><td class="num">{std}</td>' in text
     assert "<th>/rec/coarse: mean</th><th>/rec/coarse: std</th><th>/rec/noisy: mean</th>" in text
     assert "<th>/rec/coarse: min</th>" in text
@@ -432,16 +435,16 @@ def test_batch_report_distributions_worst_and_failed(tmp_path, batch_inputs):
 def test_batch_sample_loader_finds_the_data(tmp_path, batch_inputs):
     path, orig, recons, res = batch_inputs
     for loader in (
-        report._sample_loader(res, orig, recons, None),  # arrays
-        report._sample_loader(res, None, None, path),  # the batch's HDF5 file
-        report._sample_loader(res, f"{path}:/orig", {k: f"{path}:{k}" for k in recons}, None),
+        report_batch._sample_loader(res, orig, recons, None),  # arrays
+        report_batch._sample_loader(res, None, None, path),  # the batch's HDF5 file
+        report_batch._sample_loader(res, f"{path}:/orig", {k: f"{path}:{k}" for k in recons}, None),
     ):
         xo, xr = loader("/rec/noisy", 3)
         np.testing.assert_array_equal(xo, orig[3])
         np.testing.assert_array_equal(xr, recons["/rec/noisy"][3])
-    assert report._sample_loader(res, None, None, None) is None
-    assert report._sample_loader(res, None, None, tmp_path / "nowhere.h5") is None
-    assert report._sample_loader(res, orig, {}, None)("/rec/coarse", 0) is None  # not given
+    assert report_batch._sample_loader(res, None, None, None) is None
+    assert report_batch._sample_loader(res, None, None, tmp_path / "nowhere.h5") is None
+    assert report_batch._sample_loader(res, orig, {}, None)("/rec/coarse", 0) is None  # not given
 
 
 def test_batch_report_without_data_has_no_sample_pictures(tmp_path, batch_inputs):
@@ -464,10 +467,10 @@ def test_batch_report_errors(tmp_path, batch_inputs):
 
 def test_batch_distribution_figure_boxes_match_data(batch_inputs):
     _, _, _, res = batch_inputs
-    from topoeval.plotting import _style
+    from topoeval.plotting.base import _style
 
     with _style():
-        fig = report._distribution_figure(res, ["psnr"])
+        fig = figures._distribution_figure(res, ["psnr"])
     ax = fig.get_axes()[0]
     cols = res.columns
     for name, label in zip(res.recons, [t.get_text() for t in ax.get_yticklabels()]):
@@ -511,13 +514,13 @@ def test_sweep_report_accepts_every_row_layout(tmp_path):
         dtype=[("compressor", "U8")] + [(k, "f8") for k in list(rows[0])[1:]],
     )
     for layout in (cols, struct, pd.DataFrame(rows)):
-        assert report._sweep_rows(layout) == rows
+        assert report_sweep._sweep_rows(layout) == rows
 
     class Sweep:  # an object holding its rows, as the sweep command's result may
         def __init__(self, rows):
             self.rows = rows
 
-    assert report._sweep_rows(Sweep(rows)) == rows
+    assert report_sweep._sweep_rows(Sweep(rows)) == rows
     text = report.write_sweep_report(tmp_path / "s.html", struct).read_text()
     _assert_self_contained(text)
     ((alt, rgb, _),) = _images(text)
@@ -528,11 +531,11 @@ def test_sweep_report_accepts_every_row_layout(tmp_path):
 
 
 def test_sweep_figure_curves_and_scales():
-    from topoeval.plotting import _style
+    from topoeval.plotting.base import _style
 
     rows = _sweep_rows()
     with _style():
-        fig = report._sweep_figure(rows, report._SWEEP_PANELS)
+        fig = figures._sweep_figure(rows, report_sweep._SWEEP_PANELS)
     axes = fig.get_axes()
     assert [ax.get_xscale() for ax in axes] == ["log"] * 4
     assert [ax.get_yscale() for ax in axes] == [
@@ -588,10 +591,10 @@ def test_sweep_report_fields_failures_and_violations(tmp_path):
     assert "1 failed, 1 bound violation(s)" in text
     assert "Error bound exceeded" in text and "u sz3 at bound 0.01: max error 0.3 &gt; 0.2" in text
     assert "ValueError: boom" in text
-    from topoeval.plotting import _style
+    from topoeval.plotting.base import _style
 
     with _style():
-        fig = report._sweep_figure(report._ok(rows), report._SWEEP_PANELS)
+        fig = figures._sweep_figure(report_sweep._ok(rows), report_sweep._SWEEP_PANELS)
     ax = fig.get_axes()[0]
     assert [ln.get_label() for ln in ax.lines] == ["u: sz3", "u: zfp", "v: sz3", "v: zfp"]
     assert len(ax.lines[3].get_xdata()) == 2  # the failed run is left out
@@ -613,10 +616,10 @@ def test_save_sweep_plot(tmp_path):
 
 
 def test_baseline_sweep_figure():
-    from topoeval.plotting import _figure_png, _style
+    from topoeval.plotting.base import _figure_png, _style
 
     with _style():
-        fig = report._sweep_figure(_sweep_rows(), report._SWEEP_PANELS)
+        fig = figures._sweep_figure(_sweep_rows(), report_sweep._SWEEP_PANELS)
         png = _figure_png(fig, dpi=40)
     _check_baseline("sweep", png)
     assert BASELINE_TOL > 0 and rms_difference(png, png) == 0.0
