@@ -1,4 +1,4 @@
-"""The dense small-diagram solvers (topoeval._kernels._assignment) against SciPy, the KD-tree
+"""The dense small-diagram solvers (topoeval.distances._dense, ._bottleneck) against SciPy, the KD-tree
 bottleneck, gudhi and the brute-force references of tests/naive.py; and that small comparisons
 import neither scipy.optimize, scipy.spatial nor scipy.sparse (start-up time, issue 5)."""
 
@@ -14,10 +14,9 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 import topoeval as te
-import topoeval.distances as tdist
-from topoeval._kernels import _assignment as asg
-from topoeval._kernels import _distances as kd
-from topoeval._kernels._distances import _diag_dist, _pair_dist
+import topoeval.distances.api as tdist
+from topoeval.distances import _bottleneck as bn
+from topoeval.distances._metric import _diag_dist, _pair_dist
 
 from .naive import naive_bottleneck, naive_max_matching, naive_wasserstein
 
@@ -92,7 +91,7 @@ def test_wasserstein_assignment_rejects_nothing_rectangular():
 
 def _bottleneck_both(x, y, q):
     d = _pair_dist(x[:, None, 0] - y[None, :, 0], x[:, None, 1] - y[None, :, 1], q)
-    return asg.bottleneck_dense(d, _diag_dist(x, q), _diag_dist(y, q)), kd.bottleneck_finite(x, y, q)
+    return bn.bottleneck_dense(d, _diag_dist(x, q), _diag_dist(y, q)), bn.bottleneck_finite(x, y, q)
 
 
 def test_bottleneck_dense_equals_kdtree_solver_and_gudhi_bit_for_bit():
@@ -172,7 +171,7 @@ def test_hopcroft_karp_matches_naive_and_scipy():
         n_left, n_right = int(rng.integers(1, 30)), int(rng.integers(1, 30))
         dense = rng.random((n_left, n_right)) < rng.random() * 0.3
         adjacency = [list(np.flatnonzero(row)) for row in dense]
-        match = asg.hopcroft_karp(*_csr(adjacency), n_right)
+        match = bn.hopcroft_karp(*_csr(adjacency), n_right)
         _check_matching(adjacency, match)
         size = int((match >= 0).sum())
         assert size == naive_max_matching(adjacency, n_right)
@@ -201,7 +200,7 @@ def test_hopcroft_karp_ladder_scipy_26147():
     adjacency.append([0, 1])  # s1: the ladder's top, after its vertices (the greedy start skips it)
     adjacency.append([base])  # s2: the chain's start
     n_right = base + depth + 1
-    match = asg.hopcroft_karp(*_csr(adjacency), n_right)
+    match = bn.hopcroft_karp(*_csr(adjacency), n_right)
     _check_matching(adjacency, match)
     size = int((match >= 0).sum())
     assert size == naive_max_matching(adjacency, n_right) == n_right  # s2 augments, s1 stays free
@@ -218,7 +217,7 @@ def test_bottleneck_large_noise_binary_search_against_gudhi():
         b = np.asarray(te.persistence_diagram(f + rng.normal(size=f.shape)))
         a, b = a[np.isfinite(a[:, 1])], b[np.isfinite(b[:, 1])]
         for q in NORMS:
-            value, match_x, match_y = kd.bottleneck_finite(a, b, q)
+            value, match_x, match_y = bn.bottleneck_finite(a, b, q)
             if q == np.inf:
                 assert value == gudhi.bottleneck_distance(a, b, 0)
             rows = tdist._matching_rows(np.arange(len(a)), np.arange(len(b)), match_x, match_y, a, b, q)

@@ -1,4 +1,4 @@
-"""Tests of topoeval.distances: exactness against gudhi / POT and brute force, metric properties,
+"""Tests of topoeval.distances (the public functions, topoeval.distances.api, and the sparse solver): exactness against gudhi / POT and brute force, metric properties,
 essential points, superlevel diagrams, matchings, validation, and the sparse large-diagram solver."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import topoeval as te
-from topoeval import distances as tdist
+from topoeval.distances import _sparse as kd
+from topoeval.distances import api as tdist
 from topoeval.errors import InvalidInputError, InvalidOptionError, NonFiniteError
 
 from . import naive
@@ -322,8 +323,6 @@ def test_sample_fields_vs_reconstructions(name):
 
 
 def _sparse_value(a, b, p, q, k, init=None):
-    from topoeval._kernels import _distances as kd
-
     mx, my, stats = kd.sparse_wasserstein(a, b, p, q, k=k, init=init, return_stats=True)
     rows = tdist._matching_rows(np.arange(len(a)), np.arange(len(b)), mx, my, a, b, q)
     m = tdist._finish_matching(rows)
@@ -389,8 +388,6 @@ def test_near_identical_start_on_a_field_and_its_quantised_copy(monkeypatch):
     public API and stays exact; white noise vs independent noise does not take it."""
     from scipy.ndimage import gaussian_filter
     from scipy.spatial import cKDTree
-
-    from topoeval._kernels import _distances as kd
 
     monkeypatch.setattr(tdist, "_POT_MAX_PAIRS", -1)
     monkeypatch.setattr(tdist, "_DENSE_MAX_POINTS", 0)

@@ -1,25 +1,9 @@
-"""Exact Wasserstein and bottleneck distances between persistence diagrams.
+"""The public distance functions: validation, the choice of solver, the assembled matching.
 
-Both distances match the points of two diagrams with each other or with their
-orthogonal projections onto the diagonal and minimise, over all such partial
-matchings, the ``order``-norm (Wasserstein) or the maximum (bottleneck) of the
-ground distances of the matched pairs.  The ground distance between two points
-is the ``internal_p``-norm of their difference; a point ``(b, d)`` is at
-distance ``|d - b| / 2 * 2 ** (1 / internal_p)`` from the diagonal.
-
-Both functions are exact (no approximation factor).  Small Wasserstein problems
-are solved densely (a Numba Hungarian method on the reduced ``n x (m + n)``
-assignment, see :mod:`topoeval._kernels._assignment`), larger ones as a
-max-weight flow by shortest augmenting paths on pruned k-nearest-neighbour
-candidate pairs (duplicate points merged into weighted points) whose optimality
-is proved over *all* omitted pairs with a KD-tree (see
-:mod:`topoeval._kernels._distances`).
-
-Essential (never-dying) points, whose death is ``+inf`` (sublevel diagrams) or
-``-inf`` (superlevel diagrams), are matched only with essential points of the
-same kind, in order of birth, at cost ``|b1 - b2|``; when the two diagrams have
-different numbers of them the distance is ``inf`` (as in gudhi).
-``essential="ignore"`` leaves them out.
+:func:`wasserstein_distance` and :func:`bottleneck_distance` check their options and diagrams,
+split each diagram into finite and essential points (:mod:`._essential`), solve the finite part
+with the solver its size calls for (:mod:`._dense`, :mod:`._sparse`, :mod:`._bottleneck`) and
+assemble the matching rows of both parts.
 """
 
 from __future__ import annotations
@@ -28,11 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_diagram_array, check_choice
-from ._kernels import _assignment as _asg
-from ._kernels import _distances as _kd
-from ._kernels._distances import _diag_dist, _pair_dist
-from .errors import InvalidOptionError
+from .._validation import as_diagram_array, check_choice
+from ..errors import InvalidOptionError
+from . import _bottleneck as _bn
+from . import _sparse
+from ._dense import _dense_wasserstein, _pot_wasserstein
+from ._essential import _match_essential, _split
+from ._metric import _cross_dist, _diag_dist, _pair_dist
 
 __all__ = ["wasserstein_distance", "bottleneck_distance"]
 
@@ -75,92 +61,7 @@ def _prepare(dgm1: Any, dgm2: Any, essential: str):
     return a, b
 
 
-# ----------------------------------------------------------------------------- essential parts
-
-
-def _split(a: np.ndarray):
-    """Indices of the finite points, the +inf-death points and the -inf-death points."""
-    d = a[:, 1]
-    fin = np.flatnonzero(np.isfinite(d))
-    pos = np.flatnonzero(d == np.inf)
-    neg = np.flatnonzero(d == -np.inf)
-    return fin, pos, neg
-
-
-def _match_essential(a: np.ndarray, b: np.ndarray, ia: np.ndarray, ib: np.ndarray):
-    """Match essential points of one kind by sorted birth.
-
-    Returns (rows of the matching as a list of (i, j, cost) arrays, costs array, equal_counts).
-    Unequal counts: the surplus points go to the diagonal at cost inf.
-    """
-    sa = ia[np.argsort(a[ia, 0], kind="stable")]
-    sb = ib[np.argsort(b[ib, 0], kind="stable")]
-    k = min(len(sa), len(sb))
-    costs = np.abs(a[sa[:k], 0] - b[sb[:k], 0])
-    rows = [np.column_stack([sa[:k], sb[:k], costs]).astype(np.float64)]
-    if len(sa) > k:
-        extra = sa[k:]
-        rows.append(np.column_stack([extra, np.full(len(extra), -1.0), np.full(len(extra), np.inf)]))
-    if len(sb) > k:
-        extra = sb[k:]
-        rows.append(np.column_stack([np.full(len(extra), -1.0), extra, np.full(len(extra), np.inf)]))
-    return rows, costs, len(sa) == len(sb)
-
-
-# ----------------------------------------------------------------------------- finite parts: Wasserstein
-
-
-def _dense_wasserstein(x: np.ndarray, y: np.ndarray, p: float, q: float):
-    """Exact W_p^p of finite diagrams x (n, 2), y (m, 2) by a dense assignment (Numba).
-
-    Returns (match_x, match_y): match_x[i] = j or -1 (diagonal), match_y[j] = i or -1.
-    Memory n * m floats: for small diagrams (no SciPy or POT import).
-    """
-    n, m = len(x), len(y)
-    match_x = np.full(n, -1, dtype=np.int64)
-    match_y = np.full(m, -1, dtype=np.int64)
-    if n == 0 or m == 0:
-        return match_x, match_y
-    if n > m:  # the kernel wants no more rows than columns
-        match_y, match_x = _dense_wasserstein(y, x, p, q)
-        return match_x, match_y
-    c = _pair_dist(x[:, None, 0] - y[None, :, 0], x[:, None, 1] - y[None, :, 1], q) ** p
-    match_x = _asg.wasserstein_assignment(c, _diag_dist(x, q) ** p, _diag_dist(y, q) ** p)
-    sel = np.flatnonzero(match_x >= 0)
-    match_y[match_x[sel]] = sel
-    return match_x, match_y
-
-
-def _pot_wasserstein(x: np.ndarray, y: np.ndarray, p: float, q: float):
-    """Exact W_p^p matching by POT's network simplex on the (n+1) x (m+1) transport form
-    (the last row/column is the diagonal); None when the plan is not a 0/1 matching."""
-    import ot
-
-    n, m = len(x), len(y)
-    cost = np.zeros((n + 1, m + 1))
-    cost[:n, :m] = _pair_dist(x[:, None, 0] - y[None, :, 0], x[:, None, 1] - y[None, :, 1], q) ** p
-    cost[:n, m] = _diag_dist(x, q) ** p
-    cost[n, :m] = _diag_dist(y, q) ** p
-    # the network simplex works to an absolute tolerance: rescale the costs by a power of 2 (the
-    # optimal matching does not change) so that the largest is about 1
-    big = float(cost.max())
-    if big > 0 and np.isfinite(big):
-        cost *= 2.0 ** -np.round(np.log2(big))
-    a = np.ones(n + 1)
-    a[n] = m
-    b = np.ones(m + 1)
-    b[m] = n
-    plan = ot.emd(a, b, cost, numItermax=2000000)
-    block = plan[:n, :m]
-    ones = block > 0.5
-    if not (np.all((block == 0.0) | (block == 1.0)) and (ones.sum(axis=1) <= 1).all() and (ones.sum(axis=0) <= 1).all()):
-        return None
-    match_x = np.full(n, -1, dtype=np.int64)
-    match_y = np.full(m, -1, dtype=np.int64)
-    ii, jj = np.nonzero(ones)
-    match_x[ii] = jj
-    match_y[jj] = ii
-    return match_x, match_y
+# ----------------------------------------------------------------------------- solver choice
 
 
 def _solve_wasserstein(x: np.ndarray, y: np.ndarray, p: float, q: float):
@@ -177,7 +78,7 @@ def _solve_wasserstein(x: np.ndarray, y: np.ndarray, p: float, q: float):
     small = min(n, m) ** 2 * (n + m) <= _DENSE_MAX_WORK and n * m <= 1_000_000
     if n + m <= _DENSE_MAX_POINTS or small:
         return _dense_wasserstein(x, y, p, q)
-    return _kd.sparse_wasserstein(x, y, p, q)
+    return _sparse.sparse_wasserstein(x, y, p, q)
 
 
 def _matching_rows(x_idx, y_idx, match_x, match_y, x, y, q):
@@ -270,7 +171,7 @@ def wasserstein_distance(
     problems (``n + m <= 300``) are solved by a dense assignment; larger ones by a
     sparse max-weight flow on k-nearest-neighbour candidate pairs whose optimality
     over all pairs is certified with a KD-tree (memory proportional to the number
-    of candidate pairs, not ``n * m``); see :mod:`topoeval._kernels._distances`.
+    of candidate pairs, not ``n * m``); see :mod:`topoeval.distances._sparse`.
 
     Examples
     --------
@@ -319,10 +220,10 @@ def _bottleneck(a: np.ndarray, b: np.ndarray, q: float, want_matching: bool, ess
     fb, pb, nb = _split(b)
     x, y = a[fa], b[fb]
     if 0 < len(x) * len(y) <= _DENSE_BOTTLENECK_MAX_PAIRS:
-        d = _pair_dist(x[:, None, 0] - y[None, :, 0], x[:, None, 1] - y[None, :, 1], q)
-        value, match_x, match_y = _asg.bottleneck_dense(d, _diag_dist(x, q), _diag_dist(y, q))
+        d = _cross_dist(x, y, q)
+        value, match_x, match_y = _bn.bottleneck_dense(d, _diag_dist(x, q), _diag_dist(y, q))
     else:
-        value, match_x, match_y = _kd.bottleneck_finite(x, y, q)
+        value, match_x, match_y = _bn.bottleneck_finite(x, y, q)
     rows = _matching_rows(fa, fb, match_x, match_y, x, y, q) if want_matching else []
     if essential == "match":
         for ia, ib in ((pa, pb), (na, nb)):
