@@ -1,4 +1,4 @@
-"""``topoeval info FILE``: what a file holds (datasets, shapes, dtypes, chunks, compression)."""
+"""``topoeval info FILE``: what a file or store holds (arrays, shapes, dimensions, dtypes, chunks, compression)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ Examples:
   topoeval info sample_data/batch.h5          # every dataset: shape, dtype, chunks, compression
   topoeval info arrays.npz --format json
   topoeval info Uf48.f32 --shape 100x500x500  # raw: checks the size against the shape
+  topoeval info run.zarr                      # a Zarr store's arrays (format 2 or 3)
+  topoeval info era5.nc                       # netCDF-3 / netCDF-4 variables and their dimensions
 
 \b
 The NAME column is the input specification to pass to compare / diagram / batch,
-e.g. sample_data/batch.h5:/sz3/1e-2.
+e.g. sample_data/batch.h5:/sz3/1e-2, run.zarr:/fields/u, era5.nc:t2m.
 """
 
 
@@ -61,8 +63,10 @@ def _human(n):
 def _table(info, output=None) -> str:
     from .output import Table, render
 
-    table = Table([(col, "left" if col in ("name", "dtype", "compression") else "right")
-                   for col in ("name", "shape", "dtype", "chunks", "compression", "size")],
+    named = any(d.get("dims") for d in info["datasets"])  # netCDF / Zarr: dimension names
+    columns = ("name", "shape", *(("dims",) if named else ()), "dtype", "chunks", "compression", "size")
+    table = Table([(col, "left" if col in ("name", "dims", "dtype", "compression") else "right")
+                   for col in columns],
                   title=f"{info['path']}: {info['format']}, {_human(info['size_bytes'])}")
     notes = []
     for d in info["datasets"]:
@@ -74,7 +78,8 @@ def _table(info, output=None) -> str:
         dtype = d["dtype"] or "-"
         if d.get("byteorder") == "big":
             dtype += " (big-endian)"
-        table.add_row(d["name"], shape, dtype, chunks, comp, _human(d.get("nbytes")))
+        dims = (", ".join(d["dims"]) if d.get("dims") else "-",) if named else ()
+        table.add_row(d["name"], shape, *dims, dtype, chunks, comp, _human(d.get("nbytes")))
         if d.get("note"):
             notes.append(f"{d['name']}: {d['note']}")
         for k, v in (d.get("attrs") or {}).items():

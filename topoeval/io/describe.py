@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidOptionError
-from . import hdf5, npy, npz, raw
+from . import hdf5, netcdf, npy, npz, raw
+from . import zarr as zarr_store
 from .spec import check_readable, check_stray_key, file_kind, split_spec
 
 
@@ -31,8 +32,9 @@ def describe_file(spec: str | os.PathLike, *, shape: Any = None, dtype: Any = No
         ``{"path", "format", "size_bytes", "datasets": [...]}``; each dataset is a dict
         with ``name`` (the spec to pass to :func:`load_array`), ``shape``, ``dtype``,
         ``byteorder``, ``chunks``, ``compression``, ``compression_opts``,
-        ``nbytes`` and ``attrs`` (HDF5 attributes as strings); keys that do not apply
-        are None.
+        ``nbytes`` and ``attrs`` (HDF5 / netCDF / Zarr attributes as strings), and
+        ``dims`` (dimension names) for netCDF and Zarr; keys that do not apply are None.
+        ``format`` is ``npy``, ``npz``, ``hdf5``, ``netcdf3``, ``netcdf4``, ``zarr`` or ``raw``.
 
     Examples
     --------
@@ -51,17 +53,28 @@ def describe_file(spec: str | os.PathLike, *, shape: Any = None, dtype: Any = No
     path, _ = split_spec(spec)
     check_stray_key(path)
     kind = file_kind(path, dtype)
-    check_readable(path)
-    out: dict[str, Any] = {"path": os.fspath(path), "format": kind, "size_bytes": path.stat().st_size}
+    check_readable(path, folder=kind == "zarr")
+    out: dict[str, Any] = {"path": os.fspath(path), "format": kind, "size_bytes": _size(path)}
     if kind == "npy":
         out["datasets"] = npy.describe(path, entry)
     elif kind == "npz":
         out["datasets"] = npz.describe(path, entry)
     elif kind == "hdf5":
         out["datasets"] = hdf5.describe(path, entry)
+    elif kind == "netcdf":
+        out["format"], out["datasets"] = netcdf.describe(path, entry)
+    elif kind == "zarr":
+        out["datasets"] = zarr_store.describe(path, entry)
     else:
         out["datasets"] = raw.describe(path, out["size_bytes"], shape, dtype, byteorder, entry)
     return out
+
+
+def _size(path) -> int:
+    """Bytes of a file, or of every file in a folder (a Zarr store)."""
+    if not path.is_dir():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def entry(name, shape, dtype, **extra) -> dict[str, Any]:

@@ -40,8 +40,8 @@ def open_file(path: Path):
         msg = str(exc)
         if "signature" in msg:
             raise FileFormatError(
-                f"{path} is not an HDF5 file (no HDF5 signature); netCDF-3 classic files are not "
-                "supported - convert with `nccopy -k nc4 in.nc out.nc`"
+                f"{path} is not an HDF5 file (no HDF5 signature); is it another format? (netCDF-3 "
+                "classic files are read under a .nc name)"
             ) from None
         if "truncated" in msg:
             raise FileFormatError(f"{path} is a truncated HDF5 file ({msg}); re-create or re-copy it") from None
@@ -188,9 +188,15 @@ def dataset_entry(entry, name: str, obj, **extra) -> dict:
     )
 
 
+#: registered HDF5 filter ids (https://github.com/HDFGroup/hdf5_plugins/blob/master/docs/RegisteredFilterPlugins.md)
+#: of the filters hdf5plugin provides; files often store "unknown" as the filter's name
+FILTER_NAMES = {307: "bzip2", 32001: "blosc", 32004: "lz4", 32008: "bitshuffle", 32013: "zfp", 32015: "zstd",
+                32017: "sz", 32018: "fcidecomp", 32024: "sz3", 32026: "blosc2", 32028: "sperr", 32033: "htj2k"}
+
+
 def compression_name(obj) -> str | None:
-    """The dataset's compression: h5py's name for gzip/lzf/szip, else the filter's own name."""
-    if obj.compression is not None:
+    """The dataset's compression: h5py's name for gzip/lzf/szip, else the filter's registered name."""
+    if obj.compression not in (None, "unknown"):  # h5py says "unknown" for a plugin filter
         return obj.compression
     try:
         plist = obj.id.get_create_plist()
@@ -198,8 +204,10 @@ def compression_name(obj) -> str | None:
         for i in range(plist.get_nfilters()):
             code, _flags, _values, fname = plist.get_filter(i)
             fname = fname.decode("ascii", "replace") if isinstance(fname, bytes) else str(fname)
-            if code not in (1, 2, 3):  # deflate, shuffle, fletcher32 are reported by h5py already
-                names.append(fname.split()[0] if fname else f"filter {code}")
+            if code in (1, 2, 3, 6):  # deflate, shuffle, fletcher32, scale-offset: h5py reports those
+                continue
+            known = FILTER_NAMES.get(code) or (fname.split()[0] if fname.strip() else "")
+            names.append(known if known and known != "unknown" else f"filter {code}")
     except (OSError, RuntimeError, ValueError):
         return None
     return "+".join(names) or None

@@ -56,6 +56,7 @@ class LazyArray:
         dims: tuple[str, ...] | None = None,
         read: Callable[[Any], np.ndarray] | None = None,
         close: Callable[[], None] | None = None,
+        in_memory: bool | None = None,
     ):
         self._source = source
         self._read = read if read is not None else source.__getitem__
@@ -67,7 +68,7 @@ class LazyArray:
         self.dtype = np.dtype(dtype) if dtype is not None else stored.newbyteorder("=")
         self.chunks = None if chunks is None else tuple(int(c) for c in chunks)
         self.dims = None if dims is None else tuple(str(d) for d in dims)
-        self.in_memory = type(source) is np.ndarray
+        self.in_memory = type(source) is np.ndarray if in_memory is None else bool(in_memory)
 
     # ------------------------------------------------------------------ array-like
     @property

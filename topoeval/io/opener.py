@@ -10,9 +10,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidOptionError
-from . import hdf5, npy, npz, raw
+from . import hdf5, netcdf, npy, npz, raw
+from . import zarr as zarr_store
 from .lazy import LazyArray
 from .spec import check_byteorder, check_readable, check_stray_key, file_kind, parse_dtype, parse_shape, split_spec
+
+
+#: the reader module of each format that names its members (``file:KEY``)
+_KEYED = {"npz": npz, "hdf5": hdf5, "netcdf": netcdf, "zarr": zarr_store}
+KEYED_KINDS = tuple(_KEYED)
 
 
 def _resolve(spec: str | os.PathLike, dtype: np.dtype | None) -> tuple[Path, str | None, str, str]:
@@ -20,10 +26,10 @@ def _resolve(spec: str | os.PathLike, dtype: np.dtype | None) -> tuple[Path, str
     path, key = split_spec(spec)
     check_stray_key(path)
     kind = file_kind(path, dtype)
-    check_readable(path)
+    check_readable(path, folder=kind == "zarr")
     where = os.fspath(spec)
-    if key is not None and kind not in ("npz", "hdf5"):
-        raise InvalidOptionError(f"{where}: only .npz and HDF5 files take a ':key' part")
+    if key is not None and kind not in KEYED_KINDS:
+        raise InvalidOptionError(f"{where}: only .npz and HDF5 files take a ':key' part (and netCDF, Zarr)")
     return path, key, kind, where
 
 
@@ -43,13 +49,14 @@ def load_array(
     byteorder: str = "little",
     mmap: bool = True,
 ) -> np.ndarray:
-    """Load an array from ``.npy``, ``.npz``, HDF5, raw binary, or ``-`` (``.npy`` on stdin).
+    """Load an array from ``.npy``, ``.npz``, HDF5, netCDF, Zarr, raw binary, or ``-`` (``.npy`` on stdin).
 
     Parameters
     ----------
     spec : str or path-like
-        ``field.npy``, ``arrays.npz:key``, ``data.h5:/group/dataset`` (the ``:key`` part may
-        be left out when the file holds exactly one array), ``field.f32`` (raw), or ``-``.
+        ``field.npy``, ``arrays.npz:key``, ``data.h5:/group/dataset``, ``file.nc:VARIABLE``,
+        ``store.zarr:/group/array`` (the ``:key`` part may be left out when the file holds
+        exactly one array), ``field.f32`` (raw), or ``-``.
     shape : str or sequence of int, optional
         Shape of a raw binary file, C order (slowest-varying axis first, as SDRBench
         lists dimensions), e.g. ``"100x500x500"``.  For other formats it is optional and
@@ -106,12 +113,7 @@ def load_array(
         path, key, kind, where = _resolve(spec, dtype)
         if kind == "raw":
             return raw.load(path, shape, dtype, byteorder, mmap)  # dtype = the element type here
-        if kind == "npy":
-            arr = npy.load(path, mmap)
-        elif kind == "npz":
-            arr = npz.load(path, key)
-        else:
-            arr = hdf5.load(path, key)
+        arr = npy.load(path, mmap) if kind == "npy" else _KEYED[kind].load(path, key)
     _check_shape(where, arr.shape, shape)
     if not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))
@@ -128,8 +130,9 @@ def open_array(
     """Open an array without reading it: slices are read from the file when asked for.
 
     The inputs are those of :func:`load_array`; the data stay on disk (a read-only memory
-    map for ``.npy``, uncompressed ``.npz`` members and raw files; the HDF5 dataset with its
-    file kept open until :meth:`LazyArray.close`), so a field larger than memory can be
+    map for ``.npy``, uncompressed ``.npz`` members, raw and netCDF-3 files; the HDF5 /
+    netCDF-4 dataset with its file kept open until :meth:`LazyArray.close`; the Zarr array,
+    read chunk by chunk), so a field larger than memory can be
     processed a block at a time.  Standard input and deflated ``.npz`` members cannot be
     read in parts: they are read whole (``in_memory`` is True).  An object that already
     is an array (NumPy, h5py dataset, Zarr array, xarray DataArray, dask array, a
@@ -184,10 +187,8 @@ def open_array(
             return raw.open_lazy(path, where, shape, dtype, byteorder)
         if kind == "npy":
             out = npy.open_lazy(path, where, dtype)
-        elif kind == "npz":
-            out = npz.open_lazy(path, key, where, dtype)
         else:
-            out = hdf5.open_lazy(path, key, where, dtype)
+            out = _KEYED[kind].open_lazy(path, key, where, dtype)
     try:
         _check_shape(out.name, out.shape, shape)
     except InvalidOptionError:

@@ -17,6 +17,10 @@ from ..errors import FileFormatError, InvalidDTypeError, InvalidOptionError, Top
 HDF5_EXTENSIONS = (".h5", ".hdf5", ".he5", ".hdf", ".nc", ".nc4")
 NPY_EXTENSIONS = (".npy",)
 NPZ_EXTENSIONS = (".npz",)
+NETCDF_EXTENSIONS = (".nc", ".nc4", ".cdf", ".netcdf")  # netCDF-3 or netCDF-4 by their first bytes
+ZARR_EXTENSIONS = (".zarr",)  # a folder (any folder holding zarr.json / .zgroup / .zarray works too)
+#: formats whose files hold named members, written ``file:KEY``
+KEYED = (*HDF5_EXTENSIONS, *NPZ_EXTENSIONS, *NETCDF_EXTENSIONS, *ZARR_EXTENSIONS)
 #: raw binary extensions and the dtype each implies (SDRBench naming)
 RAW_EXTENSIONS = {
     ".f16": "float16",
@@ -36,7 +40,8 @@ RAW_EXTENSIONS = {
     ".raw": None,
 }
 BYTEORDERS = ("little", "big", "native")
-_KNOWN = ", ".join([*NPY_EXTENSIONS, *NPZ_EXTENSIONS, *HDF5_EXTENSIONS, *RAW_EXTENSIONS])
+_KNOWN = ", ".join(dict.fromkeys([*NPY_EXTENSIONS, *NPZ_EXTENSIONS, *HDF5_EXTENSIONS, *NETCDF_EXTENSIONS,
+                                   *ZARR_EXTENSIONS, *RAW_EXTENSIONS]))
 _MAX_LISTED = 25
 
 
@@ -103,7 +108,7 @@ def split_spec(spec: str | os.PathLike) -> tuple[Path, str | None]:
     head, _, key = text.rpartition(":")
     while True:
         ext = os.path.splitext(head)[1].lower()
-        if ext in HDF5_EXTENSIONS or ext in NPZ_EXTENSIONS:
+        if ext in KEYED or _is_zarr(Path(head)):
             return Path(head), key
         if ":" not in head:  # e.g. C:\data\x.npy on Windows, or a plain name with a colon
             return Path(text), None
@@ -132,14 +137,25 @@ def check_stray_key(path: Path) -> None:
         check_readable(Path(head))  # x.npy:key with no x.npy: say the file is missing
     if os.path.isfile(head):
         raise InvalidOptionError(
-            f"{text}: only .npz and HDF5 files take a ':key' part, and {head} is "
+            f"{text}: only .npz and HDF5 files take a ':key' part (and netCDF, Zarr), and {head} is "
             f"{'a .npy' if ext in NPY_EXTENSIONS else 'a raw binary' if ext else 'a'} file; drop ':{key}'"
         )
 
 
+def _is_zarr(path: Path) -> bool:
+    """A folder named ``*.zarr``, or one holding Zarr metadata at its root."""
+    return path.is_dir() and (
+        path.suffix.lower() in ZARR_EXTENSIONS or any((path / m).is_file() for m in ("zarr.json", ".zgroup", ".zarray"))
+    )
+
+
 def file_kind(path: Path, dtype: Any = None) -> str:
-    """The reader for ``path``: ``"npy"``, ``"npz"``, ``"hdf5"`` or ``"raw"`` (by its name)."""
+    """The reader for ``path``: ``"npy"``, ``"npz"``, ``"hdf5"``, ``"netcdf"``, ``"zarr"`` or ``"raw"``."""
     ext = path.suffix.lower()
+    if _is_zarr(path) or (ext in ZARR_EXTENSIONS and not path.exists()):
+        return "zarr"
+    if ext in NETCDF_EXTENSIONS:
+        return "netcdf"
     if ext in NPY_EXTENSIONS:
         return "npy"
     if ext in NPZ_EXTENSIONS:
@@ -154,12 +170,13 @@ def file_kind(path: Path, dtype: Any = None) -> str:
     )
 
 
-def check_readable(path: Path) -> None:
+def check_readable(path: Path, *, folder: bool = False) -> None:
+    """A clear TopoevalIOError when ``path`` is missing, unreadable or (unless ``folder``) a folder."""
     if not path.exists():
         parent = path.parent if str(path.parent) else Path(".")
         hint = "" if parent.is_dir() else f" (the folder {parent} does not exist either)"
         raise TopoevalIOError(f"{path}: no such file{hint}; check the path")
-    if path.is_dir():
+    if path.is_dir() and not folder:
         raise TopoevalIOError(f"{path} is a folder, not a file; name a file inside it")
     if not os.access(path, os.R_OK):
         raise TopoevalIOError(f"{path}: permission denied; make the file readable (chmod +r)")
