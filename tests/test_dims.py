@@ -160,9 +160,9 @@ def test_duality_equals_dual_graph_kruskal(connectivity, filtration):
         dgm = top_dimension(a, filtration, connectivity, False)
         sign = -1.0 if filtration == "superlevel" else 1.0
         cx = CubicalGrid(a * sign, connectivity)
-        faces, tops = cx.cells(a.ndim - 1), cx.cells(a.ndim)
-        fr, tr = top_pairs(faces, cx.rank, cx.kshape, cx.kstrides, tops.shape[0])
-        pairs = np.stack([cx.kval[faces[fr]], cx.kval[tops[tr]]], axis=1) * sign
+        cx.cells(a.ndim)  # ranks of the top cells
+        fr, tr = top_pairs(cx.cells(a.ndim - 1), cx.rank, cx.kshape, cx.kstrides)
+        pairs = np.stack([cx.values(a.ndim - 1)[fr], cx.values(a.ndim)[tr]], axis=1) * sign
         pairs = pairs[pairs[:, 0] != pairs[:, 1]]
         np.testing.assert_array_equal(canon(np.asarray(dgm)), canon(pairs))
         check_indices(a, dgm)

@@ -32,20 +32,18 @@ def _find(parent, p):
 
 
 @njit(cache=True, nogil=True)
-def top_pairs(faces, rank, kshape, kstrides, n_top):
+def top_pairs(faces, rank, kshape, kstrides):
     """Pairs (d-1 cell, d cell) of the top dimension by a union-find in reverse order.
 
     Parameters
     ----------
     faces : (m,) int64
         Flat ``K`` indices of the (d-1)-cells in filtration order.
-    rank : (|K|,) int64
+    rank : (|K|,) int
         Rank of every cell among the cells of its own dimension in filtration order
         (only the entries of d-cells are read).
     kshape, kstrides : (d,) int64
         Shape and C strides (in elements) of ``K``.
-    n_top : int
-        Number of d-cells.
 
     Returns
     -------
@@ -60,8 +58,15 @@ def top_pairs(faces, rank, kshape, kstrides, n_top):
     the boundary).  The homology pairs of the top boundary matrix are the 0-D pairs of this
     graph with the roles swapped: an edge that joins two components kills the younger one,
     whose root is the d-cell latest in the (forward) filtration, i.e. its smallest rank.
+    The union-find runs over the d-cells in grid order (neighbours are near in memory);
+    a root's age is its rank.
     """
     d = kshape.shape[0]
+    tshape = (kshape - 1) // 2  # the d-cells: odd K coordinates 2i + 1
+    tstrides = np.ones(d, dtype=np.int64)
+    for i in range(d - 2, -1, -1):
+        tstrides[i] = tstrides[i + 1] * tshape[i + 1]
+    n_top = tstrides[0] * tshape[0]
     parent = np.arange(n_top + 1)  # n_top is the outside
     m = faces.shape[0]
     fr = np.empty(m, dtype=np.int64)
@@ -69,29 +74,47 @@ def top_pairs(faces, rank, kshape, kstrides, n_top):
     npairs = 0
     for j in range(m - 1, -1, -1):
         f = faces[j]
-        # the one even axis of a (d-1)-cell carries its two cofaces
         rem = f
         axis = 0
         coord = 0
+        g = np.int64(0)  # grid index of the coface at K coordinate coord + 1 on the even axis
         for i in range(d):
             c = rem // kstrides[i]
             rem -= c * kstrides[i]
             if c % 2 == 0:
                 axis = i
                 coord = c
+            g += (c // 2) * tstrides[i]
         r1 = n_top
         r2 = n_top
         if coord >= 1:
-            r1 = _find(parent, rank[f - kstrides[axis]])
+            r1 = _find(parent, g - tstrides[axis])
         if coord + 1 <= kshape[axis] - 1:
-            r2 = _find(parent, rank[f + kstrides[axis]])
+            r2 = _find(parent, g)
         if r1 != r2:
-            young = min(r1, r2)
-            parent[young] = max(r1, r2)  # the root stays the oldest (largest rank)
+            a1 = _age(rank, r1, n_top, tshape, kstrides)
+            a2 = _age(rank, r2, n_top, tshape, kstrides)
+            young, old = (r1, r2) if a1 < a2 else (r2, r1)
+            parent[young] = old  # the root stays the oldest (largest rank)
             fr[npairs] = j
-            tr[npairs] = young
+            tr[npairs] = min(a1, a2)
             npairs += 1
     return fr[:npairs].copy(), tr[:npairs].copy()
+
+
+@njit(cache=True, nogil=True)
+def _age(rank, t, n_top, tshape, kstrides):
+    """Rank of the d-cell with grid index ``t`` (the outside: ``n_top``, the oldest)."""
+    if t == n_top:
+        return n_top
+    d = tshape.shape[0]
+    rem = t
+    f = np.int64(0)
+    for i in range(d - 1, -1, -1):
+        q = rem // tshape[i]
+        f += (2 * (rem - q * tshape[i]) + 1) * kstrides[i]
+        rem = q
+    return np.int64(rank[f])
 
 
 @njit(cache=True, nogil=True)
@@ -231,21 +254,123 @@ def reduce_boundary(cols, cleared, rank, kstrides, n_rows):
 
 
 @njit(cache=True, nogil=True)
-def valued_element(kflat, kval, kshape, kstrides, gshape, vertices):
-    """Multi-index of the array element whose value each cell takes.
+def _star_range(x, n, vertices):
+    """The array indices along one axis that a cell at K coordinate ``x`` takes its value from."""
+    if vertices:  # the vertices of its closure: x // 2 and, on an odd coordinate, the next
+        return x // 2, (x + 1) // 2
+    # the top cells of its star: (x - 1) // 2 on an odd coordinate, both sides on an even one
+    lo = x // 2 - 1 if x % 2 == 0 else x // 2
+    return max(lo, 0), min(x // 2, n - 1)
 
-    ``vertices=True`` (V-construction): the vertex of the cell's closure with the largest
-    value; ``False`` (T-construction): the top cell of its star with the smallest value.
-    Ties: the first candidate in C order.
+
+@njit(cache=True, nogil=True)
+def _cell_value(f, coord, gshape, gstrides, vertices, lo, hi, best):
+    """Value of the cell at K coordinates ``coord`` and the flat index of the element giving it.
+
+    V-construction: the largest value of the vertices of its closure; T: the smallest of
+    the top cells of its star.  Ties: the first such element in C order.
+    """
+    d = coord.shape[0]
+    nfree = 0
+    for i in range(d):
+        lo[i], hi[i] = _star_range(coord[i], gshape[i], vertices)
+        nfree += hi[i] > lo[i]
+    val = np.inf
+    arg = np.int64(-1)
+    for mask in range(1 << nfree):
+        b = nfree
+        g = np.int64(0)
+        for i in range(d):
+            x = lo[i]
+            if hi[i] > lo[i]:
+                b -= 1
+                x += (mask >> b) & 1  # the first axis is the slowest bit: C order
+            g += x * gstrides[i]
+        v = np.float64(f[g])
+        if vertices:
+            v = -v
+        if v < val or arg < 0:
+            val = v
+            arg = g
+    best[0] = arg
+    return -val if vertices else val
+
+
+@njit(cache=True, nogil=True)
+def cells_of_dim(f, gshape, kshape, k, vertices):
+    """The k-cells of the complex in C order of ``K``: flat ``K`` indices and values.
+
+    Parameters
+    ----------
+    f : (n,) float64
+        The array in C order.
+    gshape, kshape : (d,) int64
+        Shapes of the array and of ``K``.
+    k : int
+        Cell dimension (number of odd ``K`` coordinates).
+    vertices : bool
+        V-construction (True) or T-construction.
+
+    Returns
+    -------
+    kflat : (m,) int64
+    values : (m,) float64
+    """
+    d = kshape.shape[0]
+    gstrides = np.ones(d, dtype=np.int64)
+    for i in range(d - 2, -1, -1):
+        gstrides[i] = gstrides[i + 1] * gshape[i + 1]
+    m = _scan(f, gshape, gstrides, kshape, k, vertices, np.empty(0, np.int64), np.empty(0))
+    kflat = np.empty(m, dtype=np.int64)
+    vals = np.empty(m, dtype=np.float64)
+    _scan(f, gshape, gstrides, kshape, k, vertices, kflat, vals)
+    return kflat, vals
+
+
+@njit(cache=True, nogil=True)
+def _scan(f, gshape, gstrides, kshape, k, vertices, kflat, vals):
+    """Walk ``K`` in C order; count the k-cells, and fill ``kflat``/``vals`` if they have room."""
+    d = kshape.shape[0]
+    fill = kflat.shape[0] > 0
+    coord = np.zeros(d, dtype=np.int64)
+    lo = np.empty(d, dtype=np.int64)
+    hi = np.empty(d, dtype=np.int64)
+    best = np.empty(1, dtype=np.int64)
+    total = np.int64(1)
+    for i in range(d):
+        total *= kshape[i]
+    m = 0
+    for p in range(total):
+        odd = 0
+        for i in range(d):
+            odd += coord[i] & 1
+        if odd == k:
+            if fill:
+                kflat[m] = p
+                vals[m] = _cell_value(f, coord, gshape, gstrides, vertices, lo, hi, best)
+            m += 1
+        i = d - 1  # odometer
+        while i >= 0:
+            coord[i] += 1
+            if coord[i] < kshape[i]:
+                break
+            coord[i] = 0
+            i -= 1
+    return m
+
+
+@njit(cache=True, nogil=True)
+def valued_element(kflat, f, gshape, kstrides, vertices):
+    """Multi-index of the array element whose value each cell takes (see :func:`_cell_value`).
 
     Parameters
     ----------
     kflat : (m,) int64
         Flat ``K`` indices of the cells.
-    kval : (|K|,) float64
-        Cell values.
-    kshape, kstrides, gshape : (d,) int64
-        Shape and strides of ``K``; shape of the array.
+    f : (n,) float64
+        The array in C order.
+    gshape, kstrides : (d,) int64
+        Shape of the array, strides of ``K``.
     vertices : bool
         The construction.
 
@@ -254,45 +379,24 @@ def valued_element(kflat, kval, kshape, kstrides, gshape, vertices):
     (m, d) int64 multi-indices into the array.
     """
     m = kflat.shape[0]
-    d = kshape.shape[0]
+    d = gshape.shape[0]
+    gstrides = np.ones(d, dtype=np.int64)
+    for i in range(d - 2, -1, -1):
+        gstrides[i] = gstrides[i + 1] * gshape[i + 1]
     out = np.empty((m, d), dtype=np.int64)
     coord = np.empty(d, dtype=np.int64)
-    cand = np.empty(d, dtype=np.int64)
+    lo = np.empty(d, dtype=np.int64)
+    hi = np.empty(d, dtype=np.int64)
+    best = np.empty(1, dtype=np.int64)
     for j in range(m):
         rem = kflat[j]
         for i in range(d):
             coord[i] = rem // kstrides[i]
             rem -= coord[i] * kstrides[i]
-        target = kval[kflat[j]]
-        # axes with two candidates: odd (V) or even (T) coordinates
-        nfree = 0
-        for i in range(d):
-            if (coord[i] & 1) == (1 if vertices else 0):
-                nfree += 1
-        found = False
-        for mask in range(1 << nfree):
-            b = 0
-            ok = True
-            for i in range(d):
-                x = coord[i]
-                if (x & 1) == (1 if vertices else 0):
-                    bit = (mask >> (nfree - 1 - b)) & 1  # C order: first axis is the slowest
-                    b += 1
-                    x = x - 1 + 2 * bit
-                    if x < 0 or x >= kshape[i]:
-                        ok = False
-                cand[i] = x
-            if not ok:
-                continue
-            f = np.int64(0)
-            for i in range(d):
-                f += cand[i] * kstrides[i]
-            if kval[f] == target:
-                for i in range(d):
-                    out[j, i] = cand[i] // 2
-                found = True
-                break
-        if not found:
-            for i in range(d):
-                out[j, i] = -1
+        _cell_value(f, coord, gshape, gstrides, vertices, lo, hi, best)
+        g = best[0]
+        for i in range(d - 1, -1, -1):
+            q = g // gshape[i]
+            out[j, i] = g - q * gshape[i]
+            g = q
     return out

@@ -204,27 +204,30 @@ def _middle(arr, dims, filtration, connectivity, keep_zero) -> dict[int, Diagram
     cx = CubicalGrid(f, connectivity)
     top = cx.d - 1
     # dimension top: the exact positive (d-1)-cells, to clear the columns of d-1
-    faces, n_top = cx.cells(top), cx.cells(cx.d).shape[0]  # both set their ranks
-    fr, _ = top_pairs(faces, cx.rank, cx.kshape, cx.kstrides, n_top)
-    cleared = np.zeros(cx.cells(top).shape[0], dtype=bool)
+    faces = cx.cells(top)
+    cx.cells(cx.d)  # sets the ranks of the d-cells
+    fr, _ = top_pairs(faces, cx.rank, cx.kshape, cx.kstrides)
+    cleared = np.zeros(faces.shape[0], dtype=bool)
     cleared[fr] = True
     out = {}
     for k in range(top - 1, min(dims) - 1, -1):
         rows = cx.cells(k)
         pr, pc, is_pivot = reduce_boundary(cx.cells(k + 1), cleared, cx.rank, cx.kstrides, rows.shape[0])
+        cx.drop(k + 2)
         if k in dims:
-            out[k] = cx.diagram(rows[pr], cx.cells(k + 1)[pc], k, filtration, shape, sign, keep_zero)
+            out[k] = cx.diagram(k, pr, pc, filtration, shape, sign, keep_zero)
         cleared = is_pivot
     return out
 
 
 class CubicalGrid:
-    """The cubical complex of an array on its Khalimsky grid (values, dimensions, ranks).
+    """The cubical complex of an array on its Khalimsky grid: cells by dimension, ranks.
 
     ``K`` has ``2n - 1`` (V-construction) or ``2n + 1`` (T-construction) points along an
     axis of length ``n``; the point ``x`` of ``K`` is a cell of dimension "number of odd
     coordinates".  V: the vertex ``i`` of the array is ``x = 2i``; T: the top cell ``i`` is
-    ``x = 2i + 1``.
+    ``x = 2i + 1``.  Cells are listed per dimension in filtration order (value, flat ``K``
+    index) on demand; ``rank`` holds every listed cell's position in its list.
 
     Parameters
     ----------
@@ -236,68 +239,57 @@ class CubicalGrid:
 
     def __init__(self, f: np.ndarray, connectivity: str) -> None:
         self.vertices = connectivity == "face"
-        self.gshape = f.shape
+        self.f = np.ascontiguousarray(f, dtype=np.float64).reshape(-1)
+        self.gshape = np.array(f.shape, dtype=np.int64)
         self.d = f.ndim
-        kval = f
-        for i in range(self.d):
-            kval = _expand(kval, i, self.vertices)
-        self.kshape = np.array(kval.shape, dtype=np.int64)
-        self.kstrides = np.array([s // 8 for s in kval.strides], dtype=np.int64)
-        self.kval = kval.reshape(-1)
-        dim = np.zeros(kval.shape, dtype=np.int8)
-        for i, n in enumerate(kval.shape):
-            par = (np.arange(n) & 1).astype(np.int8)
-            dim += par.reshape((-1,) + (1,) * (self.d - 1 - i))
-        self._dim = dim.reshape(-1)
-        self.rank = np.zeros(self.kval.shape[0], dtype=np.int64)
-        self._cells: dict[int, np.ndarray] = {}
+        self.kshape = 2 * self.gshape + (-1 if self.vertices else 1)
+        strides = np.ones(self.d, dtype=np.int64)
+        for i in range(self.d - 2, -1, -1):
+            strides[i] = strides[i + 1] * self.kshape[i + 1]
+        self.kstrides = strides
+        size = int(np.prod(self.kshape))
+        self.rank = np.zeros(size, dtype=np.int32 if size < 2**31 else np.int64)
+        self._cells: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def cells(self, k: int) -> np.ndarray:
         """(m,) int64 flat ``K`` indices of the k-cells in filtration order (value, index)."""
         if k not in self._cells:
-            idx = np.flatnonzero(self._dim == k)
-            idx = idx[np.argsort(self.kval[idx], kind="stable")]
-            self.rank[idx] = np.arange(idx.shape[0])
-            self._cells[k] = idx
-        return self._cells[k]
+            from .._kernels._cubical import cells_of_dim
+            from .._kernels._persistence import radix_sort_cells
 
-    def diagram(self, bcells, dcells, k, filtration, shape, sign, keep_zero) -> Diagram:
-        """Diagram of dimension ``k`` from the flat ``K`` indices of its cells."""
+            kflat, vals = cells_of_dim(self.f, self.gshape, self.kshape, k, self.vertices)
+            m = kflat.shape[0]
+            ident = np.arange(m, dtype=np.int64).reshape(1, m)
+            order, _, _ = radix_sort_cells(vals, False, np.array([m], dtype=np.int64), ident)
+            del ident
+            kflat, vals = kflat[order], vals[order]
+            self.rank[kflat] = np.arange(m, dtype=self.rank.dtype)
+            self._cells[k] = (kflat, vals)
+        return self._cells[k][0]
+
+    def values(self, k: int) -> np.ndarray:
+        """(m,) float64 values of the k-cells in filtration order."""
+        self.cells(k)
+        return self._cells[k][1]
+
+    def drop(self, k: int) -> None:
+        """Forget the list of the k-cells (memory)."""
+        self._cells.pop(k, None)
+
+    def diagram(self, k, rows, cols, filtration, shape, sign, keep_zero) -> Diagram:
+        """Diagram of dimension ``k`` from the ranks of the k- and (k+1)-cells of its pairs."""
         from .._kernels._cubical import valued_element
 
-        births = self.kval[bcells] * sign
-        deaths = self.kval[dcells] * sign
+        births = self.values(k)[rows] * sign
+        deaths = self.values(k + 1)[cols] * sign
+        bcells, dcells = self.cells(k)[rows], self.cells(k + 1)[cols]
         if not keep_zero:
             sel = births != deaths
             births, deaths, bcells, dcells = births[sel], deaths[sel], bcells[sel], dcells[sel]
-        gs = np.array(self.gshape, dtype=np.int64)
-        bidx = valued_element(bcells, self.kval, self.kshape, self.kstrides, gs, self.vertices)
-        didx = valued_element(dcells, self.kval, self.kshape, self.kstrides, gs, self.vertices)
-        dgm = Diagram._new(births + 0.0, deaths + 0.0, bidx, didx, filtration, shape, k)
+        bidx = valued_element(bcells, self.f, self.gshape, self.kstrides, self.vertices)
+        didx = valued_element(dcells, self.f, self.gshape, self.kstrides, self.vertices)
+        dgm = Diagram._new(births + 0.0, deaths + 0.0, bidx, didx, filtration, tuple(shape), k)
         return _sorted(_unsqueeze(dgm, shape))
-
-
-def _expand(x: np.ndarray, axis: int, vertices: bool) -> np.ndarray:
-    """Values of the cells along one axis: V: max of the two vertices, T: min of the cubes."""
-    n = x.shape[axis]
-    m = 2 * n - 1 if vertices else 2 * n + 1
-    out = np.empty(x.shape[:axis] + (m,) + x.shape[axis + 1 :], dtype=np.float64)
-    sl = [slice(None)] * x.ndim
-
-    def at(s):
-        sl[axis] = s
-        return tuple(sl)
-
-    lo, hi = x[at(slice(None, -1))], x[at(slice(1, None))]
-    if vertices:
-        out[at(slice(0, None, 2))] = x
-        out[at(slice(1, None, 2))] = np.maximum(lo, hi)
-    else:
-        out[at(slice(1, None, 2))] = x
-        out[at(slice(2, -2, 2))] = np.minimum(lo, hi)
-        out[at(slice(0, 1))] = x[at(slice(0, 1))]
-        out[at(slice(m - 1, m))] = x[at(slice(n - 1, n))]
-    return out
 
 
 def _unsqueeze(dgm: Diagram, shape: tuple[int, ...]) -> Diagram:
