@@ -10,6 +10,8 @@ extra bytes per cell, and the number of pairs (a sanity check that all agree).
 
     python benchmarks/bench_persistence.py            # 1024^2, 2048^2, 128^3, 256^3
     python benchmarks/bench_persistence.py --quick    # 256^2, 512^2, 32^3, 64^3
+    python benchmarks/bench_persistence.py --all-dims # every dimension 0..d-1 (issue 19):
+        topoeval persistence_diagrams(a) vs cripser computePH_T(a, maxdim=d-1) vs gudhi
 
 gudhi is run only while one call finishes within --gudhi-limit seconds (default 60): a
 field where it does not is reported as "> limit" and gudhi is skipped on larger ones.
@@ -76,6 +78,28 @@ def _method(name: str):
             cc = gudhi.CubicalComplex(top_dimensional_cells=a)
             cc.persistence()
             return len(cc.persistence_intervals_in_dimension(0))
+
+    elif name == "topoeval-all":
+        import topoeval as te
+
+        te.persistence_diagrams(np.random.default_rng(0).random((8, 8, 8)))  # load kernels
+
+        def run(a):
+            return sum(len(d) for d in te.persistence_diagrams(a).values())
+
+    elif name == "cripser-all":
+        import cripser
+
+        def run(a):
+            res = cripser.computePH_T(a, maxdim=a.ndim - 1)
+            return int(np.count_nonzero(res[:, 1] != res[:, 2]))
+
+    elif name == "gudhi-all":
+        import gudhi
+
+        def run(a):
+            cc = gudhi.CubicalComplex(top_dimensional_cells=a)
+            return sum(1 for _, (b, d) in cc.persistence(min_persistence=-1) if b != d)
 
     else:
         raise SystemExit(f"unknown method {name!r}")
@@ -163,6 +187,7 @@ def main(argv=None) -> None:
     ap.add_argument("--limit", type=float, default=300.0, help="time limit per method and field")
     ap.add_argument("--sizes", default=None, help="e.g. 2048x2048,256x256x256")
     ap.add_argument("--no-latency", action="store_true")
+    ap.add_argument("--all-dims", action="store_true", help="every homology dimension, not only 0")
     ap.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -174,6 +199,8 @@ def main(argv=None) -> None:
     if args.sizes:
         sizes = [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",")]
     methods = args.methods.split(",")
+    if args.all_dims:
+        methods = [m + "-all" for m in methods]
     print(f"# python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; median of {args.repeats} runs, each method in a "
           "fresh process")
@@ -194,18 +221,18 @@ def main(argv=None) -> None:
                 del a
                 results = {}
                 for m in methods:
-                    if m == "gudhi" and not gudhi_ok:
+                    if m.startswith("gudhi") and not gudhi_ok:
                         results[m] = "skipped"
                         continue
-                    limit = args.gudhi_limit if m == "gudhi" else args.limit
+                    limit = args.gudhi_limit if m.startswith("gudhi") else args.limit
                     r = run_worker(m, path, args.repeats, limit)
-                    if r is None or (m == "gudhi" and min(r["times"]) > limit):
+                    if r is None or (m.startswith("gudhi") and min(r["times"]) > limit):
                         results[m] = f"> {limit:.0f} s"
-                        if m == "gudhi":
+                        if m.startswith("gudhi"):
                             gudhi_ok = False
                         continue
                     results[m] = r
-                ours = results.get("topoeval")
+                ours = results.get("topoeval-all" if args.all_dims else "topoeval")
                 t_ours = statistics.median(ours["times"]) if isinstance(ours, dict) else None
                 c_ours = statistics.median(ours["cpu"]) if isinstance(ours, dict) else None
                 for m in methods:
@@ -216,12 +243,13 @@ def main(argv=None) -> None:
                         continue
                     t = statistics.median(r["times"])
                     c = statistics.median(r["cpu"])
-                    ratio = f"{t / t_ours:8.2f}x" if t_ours and m != "topoeval" else ""
-                    cratio = f"{c / c_ours:8.2f}x" if c_ours and m != "topoeval" else ""
+                    mine = m.startswith("topoeval")
+                    ratio = f"{t / t_ours:8.2f}x" if t_ours and not mine else ""
+                    cratio = f"{c / c_ours:8.2f}x" if c_ours and not mine else ""
                     per_cell = max(r["extra"]) / ncell
                     print(f"{kind:8} {name:>14} {m:9} {t:9.3f} {ratio:>9} {c:8.3f} {cratio:>9} "
                           f"{per_cell:12.1f} {r['n_pairs']:9d}")
-                    if m != "topoeval" and t_ours:
+                    if not mine and t_ours:
                         summary.append((kind, name, m, t / t_ours, c / c_ours))
                 counts = {r["n_pairs"] for r in results.values() if isinstance(r, dict)}
                 if len(counts) > 1:
