@@ -82,6 +82,16 @@ def _prefetch(typingctx, arr, idx):
     return sig, codegen
 
 
+@njit(cache=True, nogil=True, inline="always")
+def prefetch_neighbourhood(parent, pa, lmask, pf_offsets, P):
+    """Prefetch the cache lines of the neighbourhood of storage index ``pa``."""
+    la = pa & lmask
+    for j in range(pf_offsets.shape[1]):
+        t = pa + pf_offsets[la, j]
+        if t >= 0 and t < P:
+            _prefetch(parent, t)
+
+
 @njit(cache=True, nogil=True)
 def union_find_padded(order, n_active, parent, offsets, lmask, pf_offsets):
     """0-D persistence pairs by union-find over the cells in filtration order.
@@ -127,12 +137,7 @@ def union_find_padded(order, n_active, parent, offsets, lmask, pf_offsets):
     act = np.empty(k, dtype=np.int64)
     for r in range(n_active):
         if npf > 0 and r + _PREFETCH_AHEAD < n_active:
-            pa = np.int64(order[r + _PREFETCH_AHEAD])
-            la = pa & lmask
-            for j in range(npf):
-                t = pa + pf_offsets[la, j]
-                if t >= 0 and t < P:
-                    _prefetch(parent, t)
+            prefetch_neighbourhood(parent, np.int64(order[r + _PREFETCH_AHEAD]), lmask, pf_offsets, P)
         p = np.int64(order[r])
         lp = p & lmask
         root = np.int64(-1)

@@ -33,6 +33,9 @@ def persistence_diagram(
     connectivity: str = "full",
     nan_policy: str = "raise",
     keep_zero: bool = False,
+    jobs: int | None = None,
+    block_shape: tuple[int, ...] | None = None,
+    memory_limit: int | str | None = None,
 ) -> Diagram:
     """0-D persistence diagram of the sublevel (or superlevel) sets of a grid array.
 
@@ -63,6 +66,17 @@ def persistence_diagram(
         each with its own never-dying class).
     keep_zero : bool, default False
         Keep pairs with zero persistence (a minimum that merges at its own value).
+    jobs : int, optional
+        Threads (default: the cores this process may use).  Arrays of a million cells or
+        more then go to the block engine (:mod:`topoeval.persistence.blocks`), whose
+        result is identical.
+    block_shape : tuple of int, optional
+        Cut the grid into blocks of this shape (the block engine; exact for any shape).
+        Default: chosen from ``memory_limit`` (dask arrays: their chunks).
+    memory_limit : int or str, optional
+        Bytes (or ``"3GB"``, ``"512MB"``) the block engine may use; default half of the
+        available memory.  Inputs that are not in memory (np.memmap, h5py Dataset, zarr
+        Array, dask array, :func:`topoeval.io.open_array`) are read a block at a time.
 
     Returns
     -------
@@ -139,6 +153,12 @@ def persistence_diagram(
     check_choice(nan_policy, "nan_policy", _NAN_POLICIES)
     if not isinstance(keep_zero, (bool, np.bool_)):
         raise InvalidOptionError(f"keep_zero={keep_zero!r} is not valid; pass True or False")
+    from .blocks import block_diagram, check_jobs, use_blocks
+
+    check_jobs(jobs)
+    if use_blocks(array, jobs, block_shape, memory_limit):
+        return block_diagram(array, filtration, connectivity, nan_policy, bool(keep_zero), jobs=jobs,
+                             block_shape=block_shape, memory_limit=memory_limit)
     arr = as_real_array(array, "array")
     if filtration == "sublevel":
         return _compute(arr, filtration, connectivity, nan_policy, bool(keep_zero))
@@ -184,15 +204,8 @@ def _compute(
         if n_active < n and nan_policy == "raise":  # the sort counted the non-finite cells
             del order, spare
             check_finite(arr, "array", hint=_NAN_HINT)
-        # the union-find array reuses the sort's spare buffer, 64-byte aligned so that a
-        # brick of 16 int32 is exactly one cache line
-        buf = spare.view(np.int32)
-        if lay.size + 16 > buf.shape[0]:
-            del spare, buf
-            buf = np.empty(lay.size + 16, dtype=np.int32)
-        start = (-buf.ctypes.data % 64) // 4
-        parent = buf[start : start + lay.size]
-        parent.fill(-1)
+        parent = buf = _parent_storage(spare, lay.size)
+        del spare
     else:  # more than 2**31 cells: argsort and int64 indices
         if nan_policy == "raise":
             check_finite(arr, "array", hint=_NAN_HINT)
@@ -215,6 +228,18 @@ def _compute(
     bcells, dcells = union_find_padded(order, n_active, parent, lay.offsets, lay.lmask, lay.pf)
     del order, parent, buf
     return _make_diagram(src, shape, lay, bcells, dcells, filtration, keep_zero)
+
+
+def _parent_storage(spare: np.ndarray, size: int) -> np.ndarray:
+    """The union-find array (all -1): the sort's spare buffer when it is large enough,
+    64-byte aligned so that a brick of 16 int32 is exactly one cache line."""
+    buf = spare.view(np.int32)
+    if size + 16 > buf.shape[0]:
+        buf = np.empty(size + 16, dtype=np.int32)
+    start = (-buf.ctypes.data % 64) // 4
+    parent = buf[start : start + size]
+    parent.fill(-1)
+    return parent
 
 
 def _make_diagram(src, shape, lay, bcells, dcells, filtration, keep_zero) -> Diagram:

@@ -1,0 +1,273 @@
+"""Block-decomposed persistence (topoeval.persistence.blocks): bit for bit the monolithic diagram."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from topoeval.errors import InvalidInputError, InvalidOptionError, NonFiniteError
+from topoeval.persistence import persistence_diagram
+from topoeval.persistence.blocks import block_diagram, merge_tree, parse_size
+
+from .naive import naive_kruskal_pairs, naive_persistence_pairs
+
+
+def assert_identical(got, ref):
+    assert got.filtration == ref.filtration and got.shape == ref.shape
+    np.testing.assert_array_equal(got.births, ref.births)
+    np.testing.assert_array_equal(got.deaths, ref.deaths)
+    np.testing.assert_array_equal(got.birth_index, ref.birth_index)
+    np.testing.assert_array_equal(got.death_index, ref.death_index)
+    assert got.births.dtype == np.float64 and got.birth_index.dtype == np.int64
+
+
+def mono(a, **kw):
+    return persistence_diagram(a, jobs=1, **kw)
+
+
+@st.composite
+def field_and_blocks(draw):
+    d = draw(st.integers(1, 5))
+    max_side = {1: 30, 2: 9, 3: 5, 4: 4, 5: 3}[d]
+    shape = tuple(draw(st.lists(st.integers(1, max_side), min_size=d, max_size=d)))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    levels = draw(st.sampled_from([2, 4, 1000]))  # few levels: many ties
+    a = rng.integers(0, levels, size=shape).astype(np.float64)
+    if draw(st.booleans()):
+        a[rng.random(shape) < 0.2] = np.nan
+    blocks = tuple(draw(st.integers(1, n + 1)) for n in shape)  # 1 cell thick .. one block
+    return a, blocks
+
+
+@given(
+    fb=field_and_blocks(),
+    filtration=st.sampled_from(["sublevel", "superlevel"]),
+    connectivity=st.sampled_from(["full", "face"]),
+    keep_zero=st.booleans(),
+    jobs=st.integers(1, 3),
+)
+def test_hypothesis_identical_to_monolithic(fb, filtration, connectivity, keep_zero, jobs):
+    a, blocks = fb
+    kw = dict(filtration=filtration, connectivity=connectivity, nan_policy="omit", keep_zero=keep_zero)
+    assert_identical(persistence_diagram(a, jobs=jobs, block_shape=blocks, **kw), mono(a, **kw))
+
+
+@pytest.mark.parametrize("filtration", ["sublevel", "superlevel"])
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+def test_matches_naive_reference(filtration, connectivity):
+    rng = np.random.default_rng(18)
+    for _ in range(6):
+        a = rng.integers(0, 3, size=(5, 6)).astype(float)
+        dgm = persistence_diagram(a, block_shape=(2, 3), filtration=filtration, connectivity=connectivity,
+                                  keep_zero=True)
+        ref = naive_persistence_pairs(a, filtration, connectivity, keep_zero=True)
+        assert [tuple(r) for r in np.asarray(dgm).tolist()] == [(b, d) for b, d, _, _ in ref]
+        assert [tuple(x) for x in dgm.birth_index.tolist()] == [b for _, _, b, _ in ref]
+
+
+@pytest.mark.parametrize("shape,blocks", [
+    ((64, 80), (1, 80)), ((64, 80), (64, 1)), ((64, 80), (7, 13)), ((64, 80), (64, 80)),
+    ((17, 19, 23), (4, 5, 6)), ((17, 19, 23), (1, 19, 23)), ((1, 40, 1, 30), (1, 7, 1, 9)),
+])
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_larger_fields_threads(shape, blocks, jobs):
+    rng = np.random.default_rng(7)
+    noise = rng.standard_normal(shape)
+    quant = np.round(noise * 2) / 2  # ties
+    for a in (noise, quant):
+        for filt in ("sublevel", "superlevel"):
+            assert_identical(persistence_diagram(a, jobs=jobs, block_shape=blocks, filtration=filt),
+                             mono(a, filtration=filt))
+
+
+def test_default_jobs_take_blocks_for_big_arrays():
+    a = np.random.default_rng(3).standard_normal((1024, 1024)).astype(np.float32)
+    assert_identical(persistence_diagram(a, jobs=2), mono(a))
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int16", "int64", "float16", "float32"])
+def test_dtypes(dtype):
+    a = (np.random.default_rng(5).standard_normal((12, 11)) * 3).astype(dtype)
+    assert_identical(persistence_diagram(a, block_shape=(5, 4)), mono(a))
+
+
+# ------------------------------------------------------------------ input kinds
+def _inputs(kind, a, blocks, tmp_path):
+    if kind == "ndarray":
+        return a
+    if kind == "memmap":
+        m = np.lib.format.open_memmap(tmp_path / "a.npy", mode="w+", dtype=a.dtype, shape=a.shape)
+        m[...] = a
+        m.flush()
+        return np.load(tmp_path / "a.npy", mmap_mode="r")
+    if kind == "h5py":
+        h5py = pytest.importorskip("h5py")
+        f = h5py.File(tmp_path / "a.h5", "w")
+        f.create_dataset("x", data=a, chunks=tuple(min(b, n) for b, n in zip(blocks, a.shape)))
+        return f["x"]
+    if kind == "zarr":
+        zarr = pytest.importorskip("zarr")
+        z = zarr.zeros(a.shape, dtype=a.dtype, chunks=blocks)
+        z[...] = a
+        return z
+    if kind == "open_array":
+        from topoeval.io import open_array
+
+        np.save(tmp_path / "b.npy", a)
+        return open_array(str(tmp_path / "b.npy"))
+    da = pytest.importorskip("dask.array")
+    return da.from_array(a, chunks=blocks)
+
+
+@pytest.mark.parametrize("kind", ["ndarray", "memmap", "h5py", "zarr", "open_array", "dask"])
+@pytest.mark.parametrize("filtration", ["sublevel", "superlevel"])
+def test_input_kinds(kind, filtration, tmp_path):
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 5, size=(9, 7, 5)).astype(np.float32)
+    a[rng.random(a.shape) < 0.1] = np.nan
+    for blocks in [(1, 7, 5), (4, 3, 2), (9, 7, 5)]:
+        where = tmp_path / "_".join(map(str, blocks))
+        where.mkdir()
+        src = _inputs(kind, a, blocks, where)
+        for conn in ("full", "face"):
+            kw = dict(filtration=filtration, connectivity=conn, nan_policy="omit")
+            bs = None if kind == "dask" else blocks
+            assert_identical(persistence_diagram(src, block_shape=bs, jobs=2, **kw), mono(a, **kw))
+
+
+class CountingArray:
+    """shape, dtype, slicing - and a record of every read (to prove nothing is read whole)."""
+
+    def __init__(self, a):
+        self.a, self.shape, self.dtype, self.reads = a, a.shape, a.dtype, []
+
+    def __getitem__(self, key):
+        out = self.a[key]
+        self.reads.append(out.size)
+        return out
+
+
+def test_lazy_input_is_read_a_block_at_a_time():
+    a = np.random.default_rng(2).standard_normal((40, 30))
+    src = CountingArray(a)
+    dgm = block_diagram(src, "sublevel", "full", "raise", False, block_shape=(10, 30), jobs=2)
+    assert_identical(dgm, mono(a))
+    assert max(src.reads) == 300 and sum(src.reads) == a.size
+
+
+def test_memory_limit_chooses_blocks_and_stays_exact():
+    a = np.random.default_rng(4).standard_normal((300, 200))
+    src = CountingArray(a)
+    dgm = block_diagram(src, "superlevel", "full", "raise", False, memory_limit="20MB", jobs=1)
+    assert_identical(dgm, mono(a, filtration="superlevel"))
+    src2 = CountingArray(a)
+    block_diagram(src2, "sublevel", "full", "raise", False, memory_limit=9_000_000, jobs=1)
+    assert len(src2.reads) > 1 and max(src2.reads) < a.size  # the limit forced several blocks
+
+
+def test_memory_limit_too_small_names_the_smallest():
+    a = np.zeros((200, 3000))
+    with pytest.raises(InvalidOptionError, match="smallest workable limit is about"):
+        persistence_diagram(a, memory_limit="100kB")
+    with pytest.raises(InvalidOptionError, match="too small for block_shape"):
+        persistence_diagram(a, block_shape=(200, 3000), memory_limit="1MB")
+
+
+def test_option_errors():
+    a = np.zeros((4, 4))
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InvalidOptionError, match="jobs="):
+            persistence_diagram(a, jobs=bad)
+    for bad in ((2,), (0, 2), "x"):
+        with pytest.raises(InvalidOptionError, match="block_shape"):
+            persistence_diagram(a, block_shape=bad)
+    for bad in ("lots", "-3GB", 0):
+        with pytest.raises(InvalidOptionError, match="memory_limit"):
+            persistence_diagram(a, memory_limit=bad)
+    assert parse_size("3GB") == 3 * 10**9 and parse_size("512MiB") == 512 * 2**20
+    assert parse_size("1.5 gb") == 1_500_000_000 and parse_size(1024) == 1024
+
+
+def test_not_sliceable_says_so():
+    class Opaque:
+        shape, dtype = (4, 4), np.dtype("f8")
+
+    with pytest.raises(InvalidInputError, match="cannot be sliced"):
+        block_diagram(Opaque(), "sublevel", "full", "raise", False)
+
+
+@pytest.mark.parametrize("filtration", ["sublevel", "superlevel"])
+def test_nan_raise_names_the_first_cell(filtration):
+    a = np.arange(30.0).reshape(5, 6)
+    a[3, 1] = np.nan
+    a[1, 4] = np.inf
+    with pytest.raises(NonFiniteError) as ref:
+        mono(a, filtration=filtration)
+    for src in (a, CountingArray(a)):
+        with pytest.raises(NonFiniteError) as got:
+            block_diagram(src, filtration, "full", "raise", False, block_shape=(2, 2))
+        assert str(got.value) == str(ref.value)
+
+
+def test_merge_tree_is_post_order_binary():
+    tree = merge_tree([[0, 2, 4, 6], [0, 5, 9]])
+    leaves = [t for t in tree if t[0] == "leaf"]
+    assert len(leaves) == 6 and len(tree) == 11 and tree[-1][0] == "merge"
+    for t, task in enumerate(tree):
+        if task[0] == "merge":
+            assert task[1] < t and task[2] < t
+
+
+def test_reduce_graph_matches_naive_kruskal():
+    from topoeval.persistence._block_kernels import reduce_graph
+
+    rng = np.random.default_rng(9)
+    for _ in range(50):
+        n = int(rng.integers(1, 12))
+        kv = rng.integers(0, 4, size=n).astype(float)
+        kf = rng.permutation(n).astype(np.int64)
+        born = (rng.random(n) < 0.6).astype(np.uint8)
+        m = int(rng.integers(0, 20))
+        ea, eb = rng.integers(0, n, size=m), rng.integers(0, n, size=m)
+        # an edge's key is not below either end's: take the later end, or a later extra key
+        ekv = np.maximum(kv[ea], kv[eb]) + rng.integers(0, 2, size=m)
+        ekf = rng.integers(0, 100, size=m) + 1000
+        srt = np.lexsort((ekf, ekv))
+        ea, eb, ekv, ekf = ea[srt], eb[srt], ekv[srt], ekf[srt]
+        fb, fe, keep, *_ = reduce_graph(kv, kf, born, np.zeros(n, np.uint8), ea, eb)
+        got = sorted((int(b), int(e)) for b, e in zip(fb, fe))
+        assert keep.shape[0] == 0
+        assert got == naive_kruskal_pairs(kv, kf, born, ea, eb)
+
+
+# ------------------------------------------------------------------ Dask
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                       dashboard_address=None)
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def test_dask_array_on_a_local_cluster(client):
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(21)
+    a = np.round(rng.standard_normal((30, 26, 4)), 1)
+    x = da.from_array(a, chunks=(7, 13, 3))
+    for filt in ("sublevel", "superlevel"):
+        assert_identical(persistence_diagram(x, filtration=filt), mono(a, filtration=filt))
+
+
+def test_dask_file_reader_on_a_local_cluster(client, tmp_path):
+    from topoeval.persistence.lazy import FileOpener
+
+    a = np.random.default_rng(22).standard_normal((33, 20))
+    np.save(tmp_path / "f.npy", a)
+    opener = FileOpener(str(tmp_path / "f.npy"))
+    dgm = block_diagram(opener, "sublevel", "face", "raise", False, block_shape=(8, 7), scheduler=client)
+    assert_identical(dgm, mono(a, connectivity="face"))

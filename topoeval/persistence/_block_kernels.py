@@ -1,0 +1,320 @@
+"""Numba kernels of the block-decomposed persistence engine (private).
+
+Two kernels, one rule set (see :mod:`topoeval.persistence.blocks` for why it is exact):
+
+* :func:`block_union_find` - the union-find of one block over its cells in the *global*
+  filtration order (the monolithic kernel's loop), which also keeps the block's *reduced
+  graph*: a node for every boundary cell and for every minimum whose pair can still change,
+  and at most ``#nodes - 1`` edges that keep the minimax connection key between them.
+* :func:`reduce_graph` - Kruskal over the union of two regions' reduced graphs plus the
+  edges across their interface; emits the pairs that became final and the merged region's
+  reduced graph.
+
+Reduced-graph conventions: a node is a cell (born = a minimum, unborn = a pure connector
+whose component minimum is elsewhere); an edge ``(a, b, key)`` says that ``a`` and ``b``
+are connected once the cell ``key`` has entered (its key is not below either end's).  A
+component's *rep* is a node of the output graph (``-1``: the component touches no boundary,
+so it is a whole component of the global filtration).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .._kernels._persistence import _PREFETCH_AHEAD, _find, _grow, prefetch_neighbourhood
+
+
+
+@njit(cache=True, nogil=True)
+def _push(buf, n, v):
+    if n == buf.shape[0]:
+        buf = _grow(buf, n + 1)
+    buf[n] = v
+    return buf
+
+
+@njit(cache=True, nogil=True)
+def block_union_find(order, n_active, parent, offsets, lmask, pf_offsets, mark):
+    """Union-find of one block (elder rule) that also builds its reduced graph.
+
+    ``parent`` is the padded storage of the block (all ``-1``) except the frame cells that are
+    cells of the array outside the block, which hold ``mark``: a cell with such a neighbour is
+    a *boundary cell*.  Roots store ``-(slot + 2)`` (slot = birth rank inside the block) and
+    are their component's birth cell, as in :func:`~topoeval._kernels._persistence.union_find_padded`.
+
+    Rules at a cell ``p`` joining the components ``R`` of its neighbours (``A`` the oldest):
+
+    * a younger ``R`` without rep dies at ``p`` for good (it is a whole global component, and
+      ``A``'s global minimum is at most its local one): a final pair;
+    * a younger ``R`` with a rep may be older than what lies outside: ``A``'s minimum becomes a
+      born node (``A``'s rep) if it was none, and the edge ``(rep A, rep R, p)`` is kept;
+    * a boundary ``p`` becomes a node (born if it has no active neighbour) tied to ``rep A``;
+    * at the end a component without rep is a whole global component: an essential pair.
+
+    Returns
+    -------
+    fb, fd : (m,) int64
+        Storage indices of the birth and death cell of every final pair (``fd`` -1: essential).
+    node_cell : (k,) int64, node_born : (k,) uint8
+        The reduced graph's nodes.
+    ea, eb : (e,) int64 node ids, ec : (e,) int64 storage index of each edge's key cell.
+    """
+    k = offsets.shape[1]
+    npf = pf_offsets.shape[1]
+    P = parent.shape[0]
+    cap = 1024
+    rep = np.empty(cap, dtype=np.int64)  # per birth slot
+    fb = np.empty(cap, dtype=np.int64)
+    fd = np.empty(cap, dtype=np.int64)
+    node_cell = np.empty(64, dtype=np.int64)
+    node_born = np.empty(64, dtype=np.uint8)
+    ea = np.empty(64, dtype=np.int64)
+    eb = np.empty(64, dtype=np.int64)
+    ec = np.empty(64, dtype=np.int64)
+    nb = 0
+    nf = 0
+    nn = 0
+    ne = 0
+    act = np.empty(k, dtype=np.int64)
+    roots = np.empty(k, dtype=np.int64)
+    for r in range(n_active):
+        if npf > 0 and r + _PREFETCH_AHEAD < n_active:
+            prefetch_neighbourhood(parent, np.int64(order[r + _PREFETCH_AHEAD]), lmask, pf_offsets, P)
+        p = np.int64(order[r])
+        lp = p & lmask
+        na = 0
+        bnd = False
+        for j in range(k):
+            q = p + offsets[lp, j]
+            v = parent[q]
+            act[na] = q
+            na += np.int64((v != -1) & (v != mark))
+            bnd |= v == mark
+        nr = 0
+        A = np.int64(-1)
+        for t in range(na):
+            q = act[t]
+            v = parent[q]
+            rq = q if v < 0 else _find(parent, q)
+            new = True
+            for u in range(nr):
+                if roots[u] == rq:
+                    new = False
+                    break
+            if new:
+                roots[nr] = rq
+                nr += 1
+                if A < 0 or parent[rq] > parent[A]:  # larger -(slot+2): the older root
+                    A = rq
+        if nr == 0:
+            if nb == rep.shape[0]:
+                rep = _grow(rep, nb + 1)
+            rep[nb] = -1
+            if bnd:
+                node_cell = _push(node_cell, nn, p)
+                node_born = _push(node_born, nn, 1)
+                rep[nb] = nn
+                nn += 1
+            parent[p] = -(nb + 2)
+            nb += 1
+            continue
+        sA = -parent[A] - 2
+        for u in range(nr):
+            R = roots[u]
+            if R == A:
+                continue
+            sR = -parent[R] - 2
+            if rep[sR] >= 0:
+                if rep[sA] < 0:
+                    node_cell = _push(node_cell, nn, A)
+                    node_born = _push(node_born, nn, 1)
+                    rep[sA] = nn
+                    nn += 1
+                ea = _push(ea, ne, rep[sA])
+                eb = _push(eb, ne, rep[sR])
+                ec = _push(ec, ne, p)
+                ne += 1
+            else:
+                fb = _push(fb, nf, R)
+                fd = _push(fd, nf, p)
+                nf += 1
+            rep[sR] = -2  # dead (its pair is final or its minimum is a born node)
+            parent[R] = A
+        parent[p] = A
+        if bnd:
+            if rep[sA] < 0:
+                node_cell = _push(node_cell, nn, A)
+                node_born = _push(node_born, nn, 1)
+                rep[sA] = nn
+                nn += 1
+            node_cell = _push(node_cell, nn, p)
+            node_born = _push(node_born, nn, 0)
+            ea = _push(ea, ne, rep[sA])
+            eb = _push(eb, ne, nn)
+            ec = _push(ec, ne, p)
+            ne += 1
+            nn += 1
+    # never-dying components without boundary: essential pairs (in birth order)
+    n_ess = 0
+    for s in range(nb):
+        n_ess += np.int64(rep[s] == -1)
+    out_b = np.empty(nf + n_ess, dtype=np.int64)
+    out_d = np.empty(nf + n_ess, dtype=np.int64)
+    out_b[:nf] = fb[:nf]
+    out_d[:nf] = fd[:nf]
+    if n_ess > 0:
+        # the root of slot s: scan the cells in order, roots are where parent == -(s+2)
+        j = nf
+        for r in range(n_active):
+            p = np.int64(order[r])
+            v = parent[p]
+            if v <= -2 and v != mark and rep[-v - 2] == -1:
+                out_b[j] = p
+                out_d[j] = -1
+                j += 1
+    return (out_b, out_d, node_cell[:nn].copy(), node_born[:nn].copy(),
+            ea[:ne].copy(), eb[:ne].copy(), ec[:ne].copy())
+
+
+@njit(cache=True, nogil=True)
+def storage_to_global(cells, src, bdims, nbricks, bshape, lo, gshape):
+    """Global C-order flat indices and values of block storage indices (-1 -> -1, NaN).
+
+    ``bdims``/``nbricks``: the block layout's brick shape and bricks per axis; ``bshape``: the
+    block's shape, ``lo`` its first cell in the global (core) array of shape ``gshape``.
+    """
+    m = cells.shape[0]
+    d = bshape.shape[0]
+    bsize = np.int64(1)
+    for i in range(d):
+        bsize *= bdims[i]
+    flats = np.empty(m, dtype=np.int64)
+    vals = np.empty(m, dtype=np.float64)
+    x = np.empty(d, dtype=np.int64)
+    for j in range(m):
+        s = cells[j]
+        if s < 0:
+            flats[j] = -1
+            vals[j] = np.nan
+            continue
+        brick = s // bsize
+        loc = s - brick * bsize
+        for i in range(d - 1, -1, -1):
+            bq = brick // nbricks[i]
+            bc = brick - bq * nbricks[i]
+            brick = bq
+            lq = loc // bdims[i]
+            lc = loc - lq * bdims[i]
+            loc = lq
+            x[i] = bc * bdims[i] + lc - 1
+        lf = np.int64(0)
+        gf = np.int64(0)
+        for i in range(d):
+            lf = lf * bshape[i] + x[i]
+            gf = gf * gshape[i] + lo[i] + x[i]
+        flats[j] = gf
+        vals[j] = np.float64(src[lf])
+    return flats, vals
+
+
+@njit(cache=True, nogil=True)
+def _older(kv, kf, a, b):
+    """Is born node ``a`` older than ``b`` (-1 = no minimum, i.e. +inf)?"""
+    if b < 0:
+        return a >= 0
+    if a < 0:
+        return False
+    return kv[a] < kv[b] or (kv[a] == kv[b] and kf[a] < kf[b])
+
+
+@njit(cache=True, nogil=True)
+def _uf_find(par, x):
+    while par[x] != x:
+        par[x] = par[par[x]]
+        x = par[x]
+    return x
+
+
+@njit(cache=True, nogil=True)
+def reduce_graph(kv, kf, born, outer, ea, eb):
+    """Kruskal over a region's graph: final pairs and the reduced graph of its outer boundary.
+
+    Parameters
+    ----------
+    kv, kf : (n,) float64, int64
+        Node keys (signed value + 0.0, flat index): the filtration order of the node cells.
+    born : (n,) uint8
+        Born nodes (minima) carry their own key as component minimum; unborn ones none.
+    outer : (n,) uint8
+        Nodes on the region's outer boundary: they stay nodes of the output graph.
+    ea, eb : (e,) int64
+        Edge ends, the edges sorted by their key (ascending).
+
+    Returns
+    -------
+    fb : (m,) int64 birth nodes of the final pairs; fe : (m,) int64 the index of the edge they
+        die at (-1: essential).
+    keep : (k,) int64 old ids of the output nodes; na, nb, ne : new edges (new node ids and the
+        index of the old edge that gives their key).
+    """
+    n = kv.shape[0]
+    par = np.arange(n)
+    mn = np.full(n, -1, dtype=np.int64)
+    rp = np.full(n, -1, dtype=np.int64)
+    keep = np.empty(64, dtype=np.int64)
+    nk = 0
+    for i in range(n):
+        if born[i]:
+            mn[i] = i
+        if outer[i]:
+            keep = _push(keep, nk, i)
+            rp[i] = nk
+            nk += 1
+    fb = np.empty(64, dtype=np.int64)
+    fe = np.empty(64, dtype=np.int64)
+    nf = 0
+    xa = np.empty(64, dtype=np.int64)
+    xb = np.empty(64, dtype=np.int64)
+    xe = np.empty(64, dtype=np.int64)
+    nx = 0
+    for j in range(ea.shape[0]):
+        X = _uf_find(par, ea[j])
+        Y = _uf_find(par, eb[j])
+        if X == Y:
+            continue
+        if _older(kv, kf, mn[Y], mn[X]):
+            X, Y = Y, X
+        mx = mn[X]
+        my = mn[Y]
+        rx = rp[X]
+        ry = rp[Y]
+        if rx >= 0 and ry >= 0:
+            xa = _push(xa, nx, rx)
+            xb = _push(xb, nx, ry)
+            xe = _push(xe, nx, j)
+            nx += 1
+        elif ry >= 0:
+            if mx >= 0:
+                keep = _push(keep, nk, mx)
+                rx = nk
+                nk += 1
+                xa = _push(xa, nx, rx)
+                xb = _push(xb, nx, ry)
+                xe = _push(xe, nx, j)
+                nx += 1
+            else:
+                rx = ry
+        elif my >= 0:  # Y has no rep: it is a whole global component, dying here
+            fb = _push(fb, nf, my)
+            fe = _push(fe, nf, j)
+            nf += 1
+        par[Y] = X
+        rp[X] = rx
+    for i in range(n):
+        if par[i] == i and rp[i] < 0 and mn[i] >= 0:
+            fb = _push(fb, nf, mn[i])
+            fe = _push(fe, nf, -1)
+            nf += 1
+    return (fb[:nf].copy(), fe[:nf].copy(), keep[:nk].copy(),
+            xa[:nx].copy(), xb[:nx].copy(), xe[:nx].copy())
