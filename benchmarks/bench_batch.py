@@ -159,7 +159,7 @@ def main(argv=None) -> None:
 
 _CLUSTER = """
 import sys
-from topoeval.batch import _LOCAL_DASK_CONFIG, _local_cluster
+from topoeval.batch.executors import _LOCAL_DASK_CONFIG, _local_cluster
 if sys.argv[2] == "default":
     _LOCAL_DASK_CONFIG.clear()
 cluster = _local_cluster(int(sys.argv[1]))  # the cluster of --dask local

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 import topoeval as te
-from topoeval.batch import BatchResult, _json_safe, batch
+from topoeval.batch import BatchResult, batch, executors
+from topoeval.batch import run as batch_run
+from topoeval.batch.stores import json_safe as _json_safe
 from topoeval.errors import (
     DatasetNotFoundError,
     InvalidOptionError,
@@ -94,7 +96,7 @@ def test_existing_dask_cluster_by_address_matches_serial(monkeypatch):
                                   dashboard_address=None) as cluster:
         res = batch("/orig", "/sz3/1e-2", scheduler=cluster.scheduler_address, jobs=2, **kw)
     assert res.rows == serial.rows and res.n_ok == 16
-    monkeypatch.setattr(sys.modules["topoeval.batch"], "_DASK_CONNECT_TIMEOUT", 1)
+    monkeypatch.setattr(executors, "_DASK_CONNECT_TIMEOUT", 1)
     with pytest.raises(TopoevalIOError, match="cannot connect to the Dask scheduler"):
         batch("/orig", "/sz3/1e-2", scheduler="tcp://127.0.0.1:9", **kw)
 
@@ -582,7 +584,7 @@ def test_cli_every_compare_option_reaches_each_sample(tmp_path, capsys):
 
 def test_jobs_default_to_all_cores(tmp_path, capsys, monkeypatch):
     _indexed(tmp_path / "a.h5")
-    mod = sys.modules["topoeval.batch"]
+    mod = executors
     seen = []
     real = mod._run_pool
 
@@ -637,9 +639,8 @@ def test_ctrl_c_on_a_pool_run_then_resume(tmp_path):
 
 def test_existing_dask_cluster_uses_all_its_workers(monkeypatch):
     distributed = pytest.importorskip("dask.distributed")
-    mod = sys.modules["topoeval.batch"]
     seen = []
-    real_plan, real_run = mod._plan, mod._run_dask
+    real_plan, real_run = batch_run.plan_tasks, executors._run_dask
 
     def plan(orig, recons, todo, jobs):
         seen.append(("plan", jobs))
@@ -649,8 +650,8 @@ def test_existing_dask_cluster_uses_all_its_workers(monkeypatch):
         seen.append(("in_flight", max_in_flight))
         return real_run(tasks, make, jobs, scheduler, sink, max_in_flight, **kw)
 
-    monkeypatch.setattr(mod, "_plan", plan)
-    monkeypatch.setattr(mod, "_run_dask", run)
+    monkeypatch.setattr(batch_run, "plan_tasks", plan)
+    monkeypatch.setattr(executors, "_run_dask", run)
     orig = np.random.default_rng(2).random((12, 6, 6))
     with distributed.LocalCluster(n_workers=3, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster:
@@ -677,7 +678,7 @@ def test_local_dask_cluster_settings(monkeypatch):
         return "cluster"
 
     monkeypatch.setattr(dask.distributed, "LocalCluster", fake_cluster)
-    assert sys.modules["topoeval.batch"]._local_cluster(3) == "cluster"
+    assert executors._local_cluster(3) == "cluster"
     assert seen["n_workers"] == 3 and seen["threads_per_worker"] == 1 and seen["processes"]
     assert seen["dashboard_address"] == ":0"  # a free port, never a clash with another cluster
     assert seen["profile"] is False
