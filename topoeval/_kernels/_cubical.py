@@ -211,6 +211,7 @@ def reduce_boundary(cols, cleared, rank, kstrides, n_rows):
     pool = np.empty(max(16, 4 * m), dtype=np.int64)
     used = 0
     heap = np.empty(64, dtype=np.int64)
+    bnd = np.empty(2 * d, dtype=np.int64)
     fr = np.empty(m, dtype=np.int64)
     fc = np.empty(m, dtype=np.int64)
     npairs = 0
@@ -219,14 +220,40 @@ def reduce_boundary(cols, cleared, rank, kstrides, n_rows):
         if cleared[j]:
             continue
         c = cols[j]
-        n = 0
+        nb = 0
         rem = c
         for i in range(d):
             x = rem // kstrides[i]
             rem -= x * kstrides[i]
             if x & 1:
-                heap, n = _heap_push(heap, n, rank[c - kstrides[i]])
-                heap, n = _heap_push(heap, n, rank[c + kstrides[i]])
+                bnd[nb] = rank[c - kstrides[i]]
+                bnd[nb + 1] = rank[c + kstrides[i]]
+                nb += 2
+        top = 0
+        for t in range(1, nb):
+            if bnd[t] > bnd[top]:
+                top = t
+        if pivot_col[bnd[top]] < 0:
+            # the boundary's largest face is free: the column is already reduced (the
+            # faces of a cube are distinct), stored as it is, pivot first
+            piv = bnd[top]
+            bnd[top] = bnd[0]
+            bnd[0] = piv
+            pivot_col[piv] = j
+            fr[npairs] = piv
+            fc[npairs] = j
+            npairs += 1
+            if used + nb > pool.shape[0]:
+                grown = np.empty(2 * (used + nb), dtype=np.int64)
+                grown[:used] = pool[:used]
+                pool = grown
+            for t in range(nb):
+                pool[used + t] = bnd[t]
+            used += nb
+            continue
+        n = 0
+        for t in range(nb):
+            heap, n = _heap_push(heap, n, bnd[t])
         piv, n = _pop_pivot(heap, n)
         while piv >= 0 and pivot_col[piv] >= 0:
             o = pivot_col[piv]
