@@ -213,6 +213,20 @@ def _outer(flat, lo, hi, gshape):
     return out.view(np.uint8)
 
 
+def _birth_order(bval, bflat, superlevel):
+    """Permutation sorting pairs by birth key: flat index first, then the engine's stable
+    radix sort of the values (ties keep the flat order)."""
+    from .._kernels._persistence import radix_sort_cells
+
+    m = bval.shape[0]
+    if m == 0:
+        return np.empty(0, dtype=np.int64)
+    by_flat = np.argsort(bflat)
+    tables = np.arange(m, dtype=np.int64).reshape(1, m)
+    pos, _, _ = radix_sort_cells(bval[by_flat], superlevel, np.array([m], dtype=np.int64), tables)
+    return by_flat[pos]
+
+
 def assemble(pair_lists, core, shape, superlevel: bool, keep_zero: bool):
     """The Diagram (working coordinates) from every final pair, in the monolithic pair order."""
     from .diagram import Diagram
@@ -226,8 +240,8 @@ def assemble(pair_lists, core, shape, superlevel: bool, keep_zero: bool):
         bflat = dflat = np.empty(0, dtype=np.int64)
     # a boundary cell born in its block while a neighbour outside entered earlier is no
     # minimum: the glue kills it at its own cell; the monolithic engine never sees it born
-    real = bflat != dflat
-    srt = np.flatnonzero(real)[np.lexsort((bflat[real], sign * bval[real] + 0.0))]
+    real = np.flatnonzero(bflat != dflat)
+    srt = real[_birth_order(bval[real], bflat[real], superlevel)]
     bval, bflat, dval, dflat = bval[srt], bflat[srt], dval[srt], dflat[srt]
     ess = dflat < 0
     dval = np.where(ess, -np.inf if superlevel else np.inf, dval)
