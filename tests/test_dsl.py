@@ -507,13 +507,20 @@ def test_kernel_tanh_accuracy():
         np.linspace(-25, 25, 200_001), rng.normal(scale=3, size=100_000),
         np.geomspace(1e-300, 40, 10_000), -np.geomspace(1e-300, 40, 10_000),
         [0.0, -0.0, 0.625, np.nextafter(0.625, 0), 20.0, 1e308, -1e308, np.inf, -np.inf],
+        [5e-324, -5e-324, 1e-310, -2.2e-308, np.nextafter(np.log(2) / 4, 1), np.log(2) / 4],  # subnormals, k = 0/1
+        rng.uniform(-0.5, 0.5, 100_000), rng.uniform(-20, 20, 100_000),
     ])
     out = np.empty_like(z)
     tanh_array(z, out)
     ref = np.tanh(z)
     ulps = np.abs(out - ref) / np.spacing(np.abs(ref))
     assert ulps.max() <= 4, z[ulps.argmax()]
-    assert np.array_equal(np.sign(out), np.sign(ref))  # (-0.0 may come out as +0.0)
+    assert np.array_equal(np.sign(out), np.sign(ref))
+    assert np.array_equal(np.signbit(out), np.signbit(ref))  # tanh(-0.0) = -0.0
+    assert np.array_equal(out[np.abs(z) < 1e-300], z[np.abs(z) < 1e-300])  # tiny and subnormal: exact
+    nan = np.full(3, np.nan)
+    tanh_array(nan, nan)
+    assert np.isnan(nan).all()
 
 
 @pytest.mark.parametrize("where", ["first", "last", "block_end", "random"])
