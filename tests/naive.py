@@ -240,6 +240,45 @@ def naive_bottleneck(x, y, internal_p=np.inf):
     return min(max(costs, default=0.0) for costs in naive_diagram_costs(x, y, internal_p))
 
 
+def _naive_category(u):
+    """The category of a point: which coordinates are infinite and their signs (None: finite)."""
+    kinds = tuple(0 if np.isfinite(c) else int(np.sign(c)) for c in u)
+    return None if kinds == (0, 0) else kinds
+
+
+def naive_essential_distance(x, y, order=1.0, internal_p=2.0):
+    """W_order (order = inf: bottleneck) of small diagrams with points at infinity, by brute force:
+    the finite points by :func:`naive_wasserstein` / :func:`naive_bottleneck`; the points of
+    each category with one or two infinite coordinates of opposite kinds matched by trying every
+    permutation (cost: the difference of the finite coordinates, 0 if none); inf when a
+    category's counts differ; (-inf, -inf) and (+inf, +inf) on the diagonal (cost 0)."""
+    x = [tuple(map(float, u)) for u in np.asarray(x, float).reshape(-1, 2)]
+    y = [tuple(map(float, u)) for u in np.asarray(y, float).reshape(-1, 2)]
+    fx = [u for u in x if _naive_category(u) is None]
+    fy = [u for u in y if _naive_category(u) is None]
+    costs = []
+    cats = {_naive_category(u) for u in x + y} - {None, (1, 1), (-1, -1)}
+    for cat in cats:
+        cx = [u for u in x if _naive_category(u) == cat]
+        cy = [u for u in y if _naive_category(u) == cat]
+        if len(cx) != len(cy):
+            return np.inf
+        axis = [k for k in (0, 1) if cat[k] == 0]
+
+        def cost(u, v):
+            return abs(u[axis[0]] - v[axis[0]]) if axis else 0.0
+
+        if order == np.inf:
+            best = min(max((cost(u, v) for u, v in zip(cx, perm)), default=0.0)
+                       for perm in itertools.permutations(cy))
+        else:
+            best = min(sum(cost(u, v) ** order for u, v in zip(cx, perm)) for perm in itertools.permutations(cy))
+        costs.append(best)
+    if order == np.inf:
+        return max([naive_bottleneck(fx, fy, internal_p)] + costs)
+    return (naive_wasserstein(fx, fy, order, internal_p) ** order + sum(costs)) ** (1.0 / order)
+
+
 # ---------------------------------------------------------------- dsl
 
 
@@ -575,3 +614,92 @@ def naive_max_matching(adjacency, n_right):
         return False
 
     return sum(augment(u, [False] * n_right) for u in range(len(adjacency)))
+
+
+# ---------------------------------------------------------------- segmentation
+
+
+def naive_seg_neighbours(c, shape, connectivity):
+    """Cells next to multi-index ``c``: any other cell of the surrounding cube ("full"), the
+    2 d axis neighbours ("face"), or the offsets whose non-zero entries share one sign
+    ("freudenthal": o and -o for o in {0, 1}^d)."""
+    for delta in itertools.product((-1, 0, 1), repeat=len(shape)):
+        nz = [x for x in delta if x != 0]
+        if not nz:
+            continue
+        if connectivity == "face" and len(nz) != 1:
+            continue
+        if connectivity == "freudenthal" and not (all(x > 0 for x in nz) or all(x < 0 for x in nz)):
+            continue
+        q = tuple(ci + di for ci, di in zip(c, delta))
+        if all(0 <= qi < n for qi, n in zip(q, shape)):
+            yield q
+
+
+def naive_morse_segmentation(a, connectivity="full", omit=False):
+    """(ascending, descending) labels by walking each cell's steepest path one step at a time.
+
+    Order of cells: (float value, C-order flat index).  Steepest ascent goes to the largest
+    neighbour in that order if it is above the cell; the walk ends at a maximum, whose flat
+    index is the label (descent: smallest, minima).  With ``omit`` non-finite cells are out of
+    the domain and labelled -1.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    shape = a.shape
+
+    def key(c):
+        return (float(a[c]), int(np.ravel_multi_index(c, shape)))
+
+    def inside(c):
+        return not omit or np.isfinite(a[c])
+
+    def step(c, pick):
+        cands = [c] + [q for q in naive_seg_neighbours(c, shape, connectivity) if inside(q)]
+        return pick(cands, key=key)
+
+    asc = np.full(shape, -1, dtype=np.int64)
+    desc = np.full(shape, -1, dtype=np.int64)
+    for c in itertools.product(*[range(n) for n in shape]):
+        if not inside(c):
+            continue
+        for out, pick in ((asc, max), (desc, min)):
+            cur = c
+            while True:
+                nxt = step(cur, pick)
+                if nxt == cur:
+                    break
+                cur = nxt
+            out[c] = np.ravel_multi_index(cur, shape)
+    return asc, desc
+
+
+def naive_segmentation_errors(x, y, connectivity="full"):
+    """Counts of cells whose labels differ, and of the extrema of only one of the two fields."""
+    ax, dx = naive_morse_segmentation(x, connectivity)
+    ay, dy = naive_morse_segmentation(y, connectivity)
+    own = np.arange(np.asarray(x).size).reshape(np.shape(x))
+    false_max = int(np.sum((ax == own) != (ay == own)))
+    false_min = int(np.sum((dx == own) != (dy == own)))
+    return {
+        "seg_false_labels": int(np.sum((ax != ay) | (dx != dy))),
+        "seg_false_ascending": int(np.sum(ax != ay)),
+        "seg_false_descending": int(np.sum(dx != dy)),
+        "seg_false_maxima": false_max,
+        "seg_false_minima": false_min,
+        "seg_false_extrema": false_max + false_min,
+    }
+
+
+def naive_pair_errors(x, y, min_persistence=0.0, filtration="sublevel", connectivity="full"):
+    """(preserved, false negatives, false positives) of the pairs, keyed by (birth cell, death
+    cell), with persistence above ``min_persistence`` (a never-dying class always counts)."""
+
+    def keys(a):
+        return {
+            (b_idx, d_idx)
+            for b, d, b_idx, d_idx in naive_persistence_pairs(a, filtration, connectivity, keep_zero=True)
+            if abs(d - b) > min_persistence
+        }
+
+    kx, ky = keys(x), keys(y)
+    return len(kx & ky), len(kx - ky), len(ky - kx)

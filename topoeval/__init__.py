@@ -35,6 +35,7 @@ _LAZY = {
     # diagram distances
     "wasserstein_distance": "distances",
     "bottleneck_distance": "distances",
+    "WassersteinResult": "distances",
     # directional sign loss
     "dsl": "dsl",
     "exact_dsl": "dsl",
@@ -65,6 +66,13 @@ _LAZY = {
     "CriticalPoints": "critical_points",
     "critical_point_errors": "critical_points",
     "CriticalPointErrors": "critical_points",
+    # Morse segmentation and persistence-pair preservation
+    "morse_segmentation": "segmentation",
+    "MorseSegmentation": "segmentation",
+    "segmentation_errors": "segmentation",
+    "SegmentationErrors": "segmentation",
+    "persistence_pair_errors": "segmentation",
+    "PersistencePairErrors": "segmentation",
     # batches and sweeps
     "batch": "batch",
     "BatchResult": "batch",
