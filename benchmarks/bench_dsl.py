@@ -1,6 +1,6 @@
 """Directional sign loss: topoeval's fused Numba kernels vs the straightforward NumPy version.
 
-Run:  python benchmarks/bench_dsl.py [--repeat 7] [--shapes 64x8x64x64,16x3x256x256]
+Run:  python benchmarks/bench_dsl.py [--repeat 7] [--shapes 64x8x64x64,16x3x256x256] [--jobs 2]
 
 For each float32 batch (batch axis 0) it times, in the same run and interleaved:
 
@@ -13,7 +13,8 @@ For each float32 batch (batch axis 0) it times, in the same run and interleaved:
 
 and prints the median time of each and the ratios numpy / topoeval and topoeval / floor.
 Both implementations are checked to agree before timing.  Every case runs in one thread, so
-the CPU time of the thread (``time.thread_time``) is reported beside the wall time: on a
+the CPU time of the thread (``time.thread_time``) is reported beside the wall time (with
+``--jobs N`` two more cases run in N threads: compare their wall time only): on a
 shared, loaded machine it is far less noisy (a long call is preempted more often than a short
 one, which biases wall-time ratios).  Compare ratios from one run, not times across runs.
 """
@@ -67,7 +68,7 @@ def torch_tanh_fn():
     return run, torch
 
 
-def bench(shape, repeat):
+def bench(shape, repeat, jobs=1):
     rng = np.random.default_rng(0)
     x = rng.random(shape, dtype=np.float32)
     y = (x + rng.normal(scale=0.05, size=shape)).astype(np.float32)
@@ -87,12 +88,15 @@ def bench(shape, repeat):
     cases = {
         "floor np.add(x, y, out)": lambda: np.add(x, y, out=buf),
         "numpy exact": lambda: numpy_exact(x, y),
-        "topoeval exact_dsl": lambda: exact_dsl(x, y, batch_axis=0),
+        "topoeval exact_dsl": lambda: exact_dsl(x, y, batch_axis=0, jobs=1),
         "numpy tanh": lambda: numpy_tanh(x, y),
-        "topoeval dsl tanh": lambda: dsl(x, y, batch_axis=0, sharpness=SHARPNESS),
-        "topoeval dsl softsign": lambda: dsl(x, y, batch_axis=0, sign="softsign"),
+        "topoeval dsl tanh": lambda: dsl(x, y, batch_axis=0, sharpness=SHARPNESS, jobs=1),
+        "topoeval dsl softsign": lambda: dsl(x, y, batch_axis=0, sign="softsign", jobs=1),
         "topoeval dsl_gradient tanh": lambda: dsl_gradient(x, y, batch_axis=0, sharpness=SHARPNESS),
     }
+    if jobs > 1:  # wall time only: thread_time counts the calling thread alone
+        cases[f"exact_dsl jobs={jobs}"] = lambda: exact_dsl(x, y, batch_axis=0, jobs=jobs)
+        cases[f"dsl tanh jobs={jobs}"] = lambda: dsl(x, y, batch_axis=0, sharpness=SHARPNESS, jobs=jobs)
     tt = torch_tanh_fn()
     if tt is not None:
         run, torch = tt
@@ -130,9 +134,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--shapes", default="64x8x64x64,16x3x256x256")
+    p.add_argument("--jobs", type=int, default=1, help="also time exact_dsl and dsl with this many threads")
     args = p.parse_args()
     for spec in args.shapes.split(","):
-        bench(tuple(int(v) for v in spec.split("x")), args.repeat)
+        bench(tuple(int(v) for v in spec.split("x")), args.repeat, args.jobs)
 
 
 if __name__ == "__main__":

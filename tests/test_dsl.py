@@ -611,3 +611,59 @@ def test_large_arrays_split_in_blocks(shape):
         want[tuple(lo)] -= g
     np.testing.assert_allclose(dsl_gradient(xd, yd, sharpness=0.7, normalize=False), want,
                                rtol=1e-12, atol=1e-14)
+
+
+# ----------------------------------------------------------------------------- threads (jobs)
+
+
+@given(
+    shape=st.lists(st.integers(1, 7), min_size=1, max_size=4).map(tuple),
+    seed=st.integers(0, 2**31 - 1),
+    jobs=st.integers(2, 5),
+    batch=st.booleans(),
+    fortran=st.booleans(),
+    dtype=st.sampled_from(["float64", "float32", "int64"]),
+)
+def test_jobs_equal_one_thread_and_naive(shape, seed, jobs, batch, fortran, dtype):
+    """Slabs with the straddling pairs counted apart: counts exactly, sums to 1e-12, every layout."""
+    from topoeval.dsl import _evaluate as ev
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, size=shape).astype(dtype)  # few values: many ties and flat steps
+    y = rng.integers(-2, 3, size=shape).astype(dtype)
+    if fortran:
+        x, y = np.asfortranarray(x), np.asfortranarray(y)
+    b = 0 if batch and len(shape) > 1 else None
+    w = rng.integers(0, 3, size=len(shape) - (b is not None)).tolist()
+    kw = dict(batch_axis=b, weights=w, reduction="none" if b is not None else "mean")
+    old = ev._THREAD_MIN_CELLS
+    ev._THREAD_MIN_CELLS = 0
+    try:
+        e1 = exact_dsl(x, y, jobs=1, **kw)
+        en = exact_dsl(x, y, jobs=jobs, **kw)
+        s1 = dsl(x, y, jobs=1, sharpness=3.0, normalize=False, **kw)
+        sn = dsl(x, y, jobs=jobs, sharpness=3.0, normalize=False, **kw)
+        pn = dsl_per_axis(x, y, jobs=jobs, sign="sign", normalize=False, **kw)
+    finally:
+        ev._THREAD_MIN_CELLS = old
+    np.testing.assert_array_equal(en, e1)
+    np.testing.assert_allclose(sn, s1, rtol=1e-12, atol=1e-300)
+    np.testing.assert_array_equal(np.sum(pn, axis=-1), e1)
+    want = dsl_naive(x, y, sharpness=3.0, normalize=False, **kw)
+    np.testing.assert_allclose(sn, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(en, dsl_naive(x, y, sign="sign", normalize=False, **kw), rtol=0, atol=1e-12)
+
+
+def test_jobs_large_array_and_nonfinite():
+    rng = np.random.default_rng(31)
+    x = rng.normal(size=(9, 130, 1000)).astype(np.float32)  # > 2**20 cells: threads by default
+    y = np.round(x * 8) / 8
+    assert exact_dsl(x, y, jobs=3) == exact_dsl(x, y, jobs=1)
+    assert abs(dsl(x, y, jobs=3) - dsl(x, y, jobs=1)) <= 1e-12 * dsl(x, y, jobs=1)
+    assert np.array_equal(exact_dsl(x, y, batch_axis=0, reduction="none", jobs=4),
+                          exact_dsl(x, y, batch_axis=0, reduction="none", jobs=1))
+    y[7, 129, 999] = np.nan  # in the last slab
+    with pytest.raises(errors.NonFiniteError, match="y"):
+        dsl(x, y, jobs=3)
+    with pytest.raises(errors.InvalidOptionError, match="jobs"):
+        exact_dsl(x, y, jobs=0)

@@ -22,6 +22,7 @@ def exact_dsl(
     batch_axis: int | None = None,
     reduction: str = "mean",
     normalize: bool = False,
+    jobs: int | None = None,
 ):
     """Exact directional sign loss: the (weighted) number of sign mismatches of finite differences.
 
@@ -44,6 +45,9 @@ def exact_dsl(
     normalize : bool, default False
         Divide by the weighted number of comparisons (the fraction of mismatches in
         [0, 1]); by default the value is in count units.
+    jobs : int, optional
+        Threads (default: the cores this process may use); arrays of fewer than 2**20 cells
+        use one.  Counts are the same for every ``jobs``, float sums equal to rounding.
 
     Returns
     -------
@@ -67,7 +71,7 @@ def exact_dsl(
     """
     return _evaluate(
         x, y, kind=0, f=None, sharpness=1.0, weights=weights, batch_axis=batch_axis,
-        reduction=reduction, normalize=bool(normalize), per_axis=False,
+        reduction=reduction, normalize=bool(normalize), per_axis=False, jobs=jobs,
     )
 
 

@@ -20,6 +20,7 @@ def dsl(
     batch_axis: int | None = None,
     reduction: str = "mean",
     normalize: bool = True,
+    jobs: int | None = None,
 ):
     """Differentiable directional sign loss (Algorithm 1 of the paper).
 
@@ -53,6 +54,9 @@ def dsl(
     normalize : bool, default True
         Divide by the weighted number of comparisons (value in [0, 1]); False keeps
         count units.
+    jobs : int, optional
+        Threads (default: the cores this process may use); arrays of fewer than 2**20 cells
+        use one.  Counts are the same for every ``jobs``, float sums equal to rounding.
 
     Returns
     -------
@@ -98,7 +102,7 @@ def dsl(
     s = _check_sharpness(sharpness) if kind != 0 else 1.0
     return _evaluate(
         x, y, kind=kind, f=f, sharpness=s, weights=weights, batch_axis=batch_axis,
-        reduction=reduction, normalize=bool(normalize), per_axis=False,
+        reduction=reduction, normalize=bool(normalize), per_axis=False, jobs=jobs,
     )
 
 
@@ -112,6 +116,7 @@ def dsl_per_axis(
     batch_axis: int | None = None,
     reduction: str = "mean",
     normalize: bool = True,
+    jobs: int | None = None,
 ):
     """Per-axis breakdown of :func:`dsl`: each non-batch axis's weighted contribution.
 
@@ -140,5 +145,5 @@ def dsl_per_axis(
     s = _check_sharpness(sharpness) if kind != 0 else 1.0
     return _evaluate(
         x, y, kind=kind, f=f, sharpness=s, weights=weights, batch_axis=batch_axis,
-        reduction=reduction, normalize=bool(normalize), per_axis=True,
+        reduction=reduction, normalize=bool(normalize), per_axis=True, jobs=jobs,
     )
