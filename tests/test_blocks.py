@@ -271,3 +271,34 @@ def test_dask_file_reader_on_a_local_cluster(client, tmp_path):
     opener = FileOpener(str(tmp_path / "f.npy"))
     dgm = block_diagram(opener, "sublevel", "face", "raise", False, block_shape=(8, 7), scheduler=client)
     assert_identical(dgm, mono(a, connectivity="face"))
+
+
+# ------------------------------------------------------------------ CLI
+def _cli(capsys, *args):
+    from topoeval.cli import main
+
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_diagram_lazy_jobs_memory_limit(tmp_path, capsys):
+    h5py = pytest.importorskip("h5py")
+    a = np.round(np.random.default_rng(30).standard_normal((60, 50, 8)), 2).astype(np.float32)
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        f.create_dataset("orig", data=a, chunks=(8, 50, 8))
+    np.save(tmp_path / "f.npy", a)
+    ref = tmp_path / "ref.csv"
+    assert _cli(capsys, "diagram", tmp_path / "f.npy", "--filtration", "both", "-j", "1", "-o", ref)[0] == 0
+    for extra in (["--memory-limit", "9MB", "-j", "2"], ["-j", "3"]):
+        out = tmp_path / f"out{len(extra)}.csv"
+        code, _, err = _cli(capsys, "diagram", f"{tmp_path / 'f.h5'}:/orig", "--filtration", "both", *extra, "-o", out)
+        assert code == 0, err
+        assert out.read_bytes() == ref.read_bytes()
+    code, _, err = _cli(capsys, "diagram", f"{tmp_path / 'f.h5'}:/orig", "--memory-limit", "10kB")
+    assert code == 2 and "smallest workable limit" in err and "Traceback" not in err
+    code, _, err = _cli(capsys, "diagram", f"{tmp_path / 'f.h5'}:/orig", "--memory-limit", "lots")
+    assert code == 2 and "is not a size" in err

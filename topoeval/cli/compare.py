@@ -15,6 +15,7 @@ from .options import (
     output_options,
     pop_input_params,
     resolve_format,
+    scaling_options,
     verbosity,
     verbosity_options,
     write_output,
@@ -43,6 +44,7 @@ Exit status: 0 ok, 1 bad data, 2 bad usage.
 @click.argument("recon", metavar="RECON")
 @input_options
 @comparison_options
+@scaling_options
 @output_options(formats=FORMATS)
 @click.option("--report", type=click.Path(dir_okay=False), default=None,
               help="Also write a self-contained HTML report to this file.")
@@ -65,7 +67,9 @@ def cli(orig, recon, output, fmt, force, report, plot, **params):
     if orig == "-" and recon == "-":
         raise click.UsageError("only one of ORIG and RECON can be '-' (standard input)")
     inputs = pop_input_params(params)
+    scaling = {k: params.pop(k) for k in ("jobs", "memory_limit", "dask_mode", "scheduler")}
     kwargs = comparison_kwargs(params)
+    kwargs.update(_scaling_kwargs(scaling))
     from ..compare import check_options
 
     check_options(**kwargs)  # bad option values fail before large inputs are read
@@ -76,8 +80,11 @@ def cli(orig, recon, output, fmt, force, report, plot, **params):
     echo_info(f"loaded {orig} {a.shape} {a.dtype} and {recon} {b.shape} {b.dtype} "
               f"in {time.perf_counter() - t0:.2f} s")
 
+    from .._kernels._compile import warm_up_compare
     from ..compare import compare
 
+    # a first run: say so, and compile the kernels of the parts in parallel processes
+    warm_up_compare(a, b, kwargs, notify=lambda msg: echo_info(f"topoeval: {msg}", level=0))
     comparison = compare(a, b, **kwargs)
     echo_info("computed in " + ", ".join(f"{k} {v:.2f} s" for k, v in comparison.elapsed.items()))
 
@@ -94,6 +101,20 @@ def cli(orig, recon, output, fmt, force, report, plot, **params):
             echo_info(f"wrote {plot}", level=0)
     if output not in (None, "-"):
         echo_info(f"wrote {output}", level=0)
+
+
+def _scaling_kwargs(scaling):
+    """--jobs / --memory-limit / --dask / --scheduler for the compare() keywords that take them."""
+    import inspect
+
+    from ..compare import compare
+
+    accepted = inspect.signature(compare).parameters
+    out = {k: v for k, v in scaling.items() if v is not None and k in accepted}
+    for k in ("dask_mode", "scheduler"):
+        if scaling[k] is not None and k not in accepted:
+            raise click.UsageError(f"--{k.replace('_mode', '')} is not supported by compare yet; use topoeval diagram")
+    return out
 
 
 def render(comparison, fmt: str, *, orig: str = "orig", recon: str = "recon", output: str | None = None) -> str:

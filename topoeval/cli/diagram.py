@@ -5,11 +5,14 @@ from __future__ import annotations
 import click
 
 from .options import (
+    close_dask,
+    dask_client,
     echo_info,
     input_options,
-    load_input,
     output_options,
     resolve_format,
+    scaling_options,
+    verbosity,
     verbosity_options,
     write_output,
 )
@@ -22,6 +25,12 @@ Examples:
   topoeval diagram sample_data/smooth2d.npy -o smooth2d_dgm.csv
   topoeval diagram batch.h5:/orig --filtration both -o dgm.json
   topoeval diagram field.f32 --shape 100x500x500 -o dgm.npy       # structured .npy
+  topoeval diagram big.h5:/orig --memory-limit 3GB -j 8 -o dgm.npy  # read a block at a time
+  topoeval diagram big.h5:/orig --dask local -o dgm.npy            # on a local Dask cluster
+
+\b
+Big inputs: HDF5, Zarr, raw and .npy files are read a block at a time within
+--memory-limit; the block engine's diagram is identical to the one-piece engine's.
 
 \b
 Columns: filtration, birth, death, persistence (|death - birth|), then the cell that
@@ -45,8 +54,10 @@ for never-dying classes).  The .npy output is a structured array with these fiel
 @click.option("--keep-zero", is_flag=True, help="Keep zero-persistence pairs.")
 @click.option("--top", type=int, default=20, show_default=True,
               help="Rows shown in the table format (most persistent first); 0 = all.")
+@scaling_options
 @output_options(formats=FORMATS)
-def cli(array, filtration, connectivity, nan_policy, keep_zero, top, output, fmt, force, **inputs):
+def cli(array, filtration, connectivity, nan_policy, keep_zero, top, output, fmt, force, jobs, memory_limit,
+        dask_mode, scheduler, **inputs):
     """Export the 0-D persistence diagram of ARRAY with the critical-cell positions."""
     from ..io import check_output_path
 
@@ -55,14 +66,70 @@ def cli(array, filtration, connectivity, nan_policy, keep_zero, top, output, fmt
         raise click.UsageError("the npy format is binary: pass -o FILE.npy (or -o - to pipe it)")
     if output not in (None, "-"):
         check_output_path(output, force=force)
-    a = load_input(array, inputs)
-    from ..persistence import persistence_diagram
-
     filts = ("sublevel", "superlevel") if filtration == "both" else (filtration,)
-    dgms = {f: persistence_diagram(a, filtration=f, connectivity=connectivity, nan_policy=nan_policy,
-                                   keep_zero=keep_zero) for f in filts}
+    opts = dict(connectivity=connectivity, nan_policy=nan_policy, keep_zero=keep_zero, jobs=jobs,
+                memory_limit=memory_limit)
+    dgms = _diagrams(array, inputs, filts, opts, dask_mode, scheduler)
+    ndim = len(next(iter(dgms.values())).shape)
     echo_info(", ".join(f"{f}: {len(d)} pairs" for f, d in dgms.items()))
-    write_output(output, _render(dgms, a.ndim, fmt, top, array, output), force=force)
+    write_output(output, _render(dgms, ndim, fmt, top, array, output), force=force)
+
+
+def _diagrams(spec, inputs, filts, opts, dask_mode, scheduler):
+    """The diagrams of the input, opened lazily (read a block at a time) unless it is stdin."""
+    from ..io import open_array
+    from ..persistence.blocks import block_diagram, check_jobs, parse_size
+    from ..persistence.lazy import FileOpener
+
+    kw = dict(shape=inputs.get("shape"), dtype=inputs.get("dtype"), byteorder=inputs.get("byteorder") or "little")
+    if opts["memory_limit"] is not None:
+        parse_size(opts["memory_limit"], "--memory-limit")
+    check_jobs(opts["jobs"])
+    client = dask_client(dask_mode, scheduler, opts["jobs"])
+    try:
+        if client is not None:
+            if spec == "-":
+                raise click.UsageError("--dask / --scheduler read the input on the workers: pass a file, not -")
+            src = FileOpener(spec, **kw)
+            return {f: block_diagram(src, f, **opts, scheduler=client, name=spec) for f in filts}
+        with open_array(spec, **kw) as a:
+            if a.in_memory:
+                from ..persistence import persistence_diagram
+
+                arr = a.read()
+                return {f: persistence_diagram(arr, filtration=f, **opts) for f in filts}
+            with _progress(len(filts)) as tick:
+                return {f: block_diagram(a, f, **opts, progress=tick, name=spec) for f in filts}
+    finally:
+        close_dask(client)
+
+
+def _progress(n_runs):
+    """A rich progress bar over the block tasks on stderr (-q or no terminal: none)."""
+    import contextlib
+    import sys
+
+    if verbosity() < 0 or not sys.stderr.isatty():  # a bar only for a person watching
+        return contextlib.nullcontext(None)
+
+    @contextlib.contextmanager
+    def bar():
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("persistence"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=Console(stderr=True), transient=True) as prog:
+            task = prog.add_task("blocks", total=None)
+            state = {"base": 0}
+
+            def tick(done, total):
+                if done == total:
+                    state["base"] += total
+                prog.update(task, total=total * n_runs, completed=state["base"] + (done if done < total else 0))
+
+            yield tick
+
+    return bar()
 
 
 def _records(dgms, ndim):

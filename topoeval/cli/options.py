@@ -49,6 +49,9 @@ __all__ = [
     "add_global_options",
     "GLOBAL_OPTIONS",
     "text_console",
+    "scaling_options",
+    "dask_client",
+    "close_dask",
 ]
 
 # the value of topoeval.dsl.DEFAULT_SHARPNESS, written out so that `--help` imports no
@@ -73,7 +76,7 @@ COMPARISON_PARAMS = {
     "data_range": "data_range",
 }
 
-_PARTS = ("pointwise", "dsl", "persistence", "critical_points")
+_PARTS = ("pointwise", "dsl", "persistence", "critical_points", "segmentation", "pairs")
 
 
 def _parse_weights(ctx, param, value):
@@ -110,7 +113,8 @@ def comparison_options(f: Callable) -> Callable:
             callback=_parse_metrics,
             metavar="LIST",
             help="Parts to compute, comma-separated: pointwise,dsl,persistence,critical_points "
-            "(default: all).",
+            "(default: all = these four), segmentation (Morse-segmentation errors), pairs "
+            "(persistence pairs kept above --min-persistence), e.g. all,segmentation,pairs.",
         ),
         click.option(
             "--filtration",
@@ -306,6 +310,55 @@ def echo_info(message: str, *, level: int = 1) -> None:
     if verbosity() >= level:
         click.echo(message, err=True)
 
+
+
+# ----------------------------------------------------------------------------- scaling
+def scaling_options(f: Callable) -> Callable:
+    """Add ``--jobs``, ``--memory-limit``, ``--dask local`` and ``--scheduler ADDRESS``."""
+    opts = [
+        click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+                     help="Threads for the persistence step [default: the cores this process may use]."),
+        click.option("--memory-limit", metavar="SIZE", default=None,
+                     help="Memory the persistence step may use (3GB, 512MB); the input is read a block "
+                     "at a time within it [default: half the available memory]."),
+        click.option("--dask", "dask_mode", type=click.Choice(["local"]), default=None,
+                     help="Run the blocks on a local Dask cluster (one worker process per job)."),
+        click.option("--scheduler", metavar="ADDRESS", default=None,
+                     help="Run the blocks on a running Dask cluster (tcp://host:8786); the workers "
+                     "read the input file themselves, so it must be on a shared filesystem."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def dask_client(dask_mode: str | None, scheduler: str | None, jobs: int | None):
+    """A ``distributed.Client`` for ``--dask local`` / ``--scheduler`` (None without them)."""
+    if dask_mode is None and scheduler is None:
+        return None
+    if dask_mode is not None and scheduler is not None:
+        raise click.UsageError("pass --dask local or --scheduler ADDRESS, not both")
+    try:
+        import distributed
+    except ImportError:
+        from ..errors import missing_dependency
+
+        raise missing_dependency("distributed", "dask", "--dask / --scheduler") from None
+    if scheduler is not None:
+        return distributed.Client(scheduler, timeout="30s")
+    n = jobs or len(os.sched_getaffinity(0))
+    cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None)
+    client = distributed.Client(cluster)
+    client._topoeval_cluster = cluster  # closed with the client by close_dask
+    return client
+
+
+def close_dask(client) -> None:
+    if client is not None:
+        cluster = getattr(client, "_topoeval_cluster", None)
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 # The global options: the group takes them before the command name and every command

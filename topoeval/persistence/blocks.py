@@ -223,7 +223,7 @@ def block_diagram(array, filtration, connectivity, nan_policy, keep_zero, *, job
     """The block engine behind :func:`~topoeval.persistence.persistence_diagram` (validated options).
 
     ``scheduler``: a ``distributed.Client`` (or a Dask scheduler name) to run the tasks with
-    Dask; dask arrays use Dask by default.  ``progress``: called with ``"leaf"``/``"merge"``
+    Dask; dask arrays use Dask by default.  ``progress``: called as ``progress(done, total)``
     after each task (thread runner only).  Returns the Diagram in the caller's coordinates.
     """
     superlevel = filtration == "superlevel"

@@ -84,7 +84,7 @@ def run_threads(tree, reader, gshape, connectivity, superlevel, jobs, progress=N
                     graphs[t] = res[1]
                     done += 1
                     if progress is not None:
-                        progress(tree[t][0])
+                        progress(done, len(tree))
                     p = parent.get(t)
                     if p is not None and tree[p][1] in graphs and tree[p][2] in graphs:
                         ready_merges.append(p)
