@@ -665,6 +665,7 @@ def _pipe_cases(d):
                    "pointwise,dsl,persistence"], "/orig: 6 rows, 6 ok, 0 failed"),
         "sweep": (["sweep", d / "x.npy", "-c", "quantize", "-c", "bitround", "-e", "1e-1,1e-2", "-j", "1",
                    "-v"], None),
+        "external-metric": (["external-metric"], "external:api=5"),  # libpressio's protocol: key=value lines
     }
 
 
@@ -693,7 +694,7 @@ def test_every_command_writes_plain_text_to_a_pipe(name, capsys, long_files, mon
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
     code, tty_out, err = run(capsys, *argv)
     assert code == 0, err
-    assert name == "sharpness" or _BOX & set(tty_out)
+    assert name in ("sharpness", "external-metric") or _BOX & set(tty_out)
 
 
 def test_plain_columns_are_aligned(capsys, long_files):

@@ -28,6 +28,7 @@ COMMANDS = {
     "sharpness": ("sharpness", "Fit the DSL sharpness to a reference loss on samples."),
     "batch": ("batch", "Evaluate every sample of HDF5 batches of reconstructions."),
     "sweep": ("sweep", "Rate-distortion-topology sweep of real compressors."),
+    "external-metric": ("external_metric", "libpressio's external metric protocol (for -m external)."),
 }
 
 
