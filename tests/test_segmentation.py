@@ -210,3 +210,53 @@ def test_pair_errors_both_filtrations_and_cells(rng):
     same = te.persistence_pair_errors(x, x, 0.0).to_row()
     assert same["pairs_false_negatives"] == same["pairs_false_positives"] == 0
     assert "preserved" in repr(both)
+
+
+# ---------------------------------------------------------------------------- compare, batch, sweep
+
+
+def _quantised(rng, shape=(3, 12, 14)):
+    a = rng.random(shape)
+    return a, np.round(a * 4) / 4
+
+
+def test_compare_parts_segmentation_and_pairs(rng):
+    a, b = _quantised(rng, (12, 14))
+    c = te.compare(a, b, metrics="all,segmentation,pairs", filtration="both", min_persistence=0.1)
+    row = c.to_row()
+    seg = te.segmentation_errors(a, b).to_row()  # cp_connectivity "full"
+    pairs = te.persistence_pair_errors(a, b, 0.1, "both").to_row()
+    assert {k: row[k] for k in seg} == seg
+    assert {k: row[k] for k in pairs} == pairs
+    assert c.seg_errors.mask().shape == a.shape and c.pair_errors.preserved == row["pairs_preserved"]
+    # without the persistence part the pairs are computed from new diagrams: the same counts
+    alone = te.compare(a, b, metrics=["pairs"], filtration="both", min_persistence=0.1).to_row()
+    assert {k: alone[k] for k in pairs} == pairs
+    # "all" keeps the standard parts; the new ones are asked for by name
+    assert not any(k.startswith(("seg_", "pairs_")) for k in te.compare(a, b).to_row())
+    d = c.to_dict()
+    assert {"segmentation", "pairs"} <= set(d["metrics"])
+
+
+def test_compare_batch_axis_sums_counts(rng):
+    a, b = _quantised(rng)
+    c = te.compare(a, b, metrics="segmentation,pairs", batch_axis=0)
+    per = [te.segmentation_errors(a[i], b[i]).to_row() for i in range(3)]
+    assert c.segmentation["seg_false_labels"] == sum(r["seg_false_labels"] for r in per)
+    assert c.segmentation["seg_false_label_ratio"] == pytest.approx(
+        sum(r["seg_false_labels"] for r in per) / a.size
+    )
+    pairs = [te.persistence_pair_errors(a[i], b[i], 0.0, "sublevel").to_row() for i in range(3)]
+    assert c.pairs["pairs_false_negatives"] == sum(r["pairs_false_negatives"] for r in pairs)
+
+
+def test_batch_and_sweep_rows_carry_the_new_columns(rng):
+    a, b = _quantised(rng)
+    res = te.batch(a, {"q": b}, jobs=1, metrics="segmentation,pairs")
+    assert res.n_ok == 3
+    for i, r in enumerate(res.rows):
+        assert r["seg_false_labels"] == te.segmentation_errors(a[r["sample"]], b[r["sample"]]).false_labels, i
+        assert "pairs_preserved" in r
+    sw = te.sweep(a[0], ["quantize"], [0.1, 0.001], metrics="segmentation,pairs")
+    labels = [r["seg_false_labels"] for r in sw.rows]
+    assert all(r["status"] == "ok" for r in sw.rows) and labels[1] <= labels[0]

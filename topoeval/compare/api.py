@@ -50,7 +50,11 @@ def compare(
         The original and the reconstruction; same shape, any real dtypes (they may differ).
     metrics : 'all' or iterable of str, default 'all'
         Parts to compute: any of ``'pointwise'``, ``'dsl'``, ``'persistence'``,
-        ``'critical_points'`` (a comma-separated string works too).
+        ``'critical_points'`` (a comma-separated string works too); ``'segmentation'``
+        (:func:`topoeval.segmentation_errors` with ``cp_connectivity``) and ``'pairs'``
+        (:func:`topoeval.persistence_pair_errors` above ``min_persistence``, reusing the
+        persistence part's diagrams) are switched on by name only, e.g.
+        ``"all,segmentation,pairs"``.
     filtration : {'sublevel', 'superlevel', 'both'}, default 'sublevel'
         Persistence diagrams of the sublevel sets (minima), superlevel sets (maxima) or both.
     connectivity : {'full', 'face'}, default 'full'
@@ -200,6 +204,25 @@ def compare(
         )
         result.update(critical_points=row, cp_errors=errs)
         elapsed["critical_points"] = time.perf_counter() - t
+
+    if "segmentation" in parts:
+        from ..segmentation.compare_parts import segmentation_part
+
+        t = time.perf_counter()
+        row, errs = segmentation_part(x, y, connectivity=cp_connectivity, nan_policy=nan_policy, batch=batch)
+        result.update(segmentation=row, seg_errors=errs)
+        elapsed["segmentation"] = time.perf_counter() - t
+
+    if "pairs" in parts:
+        from ..segmentation.compare_parts import pairs_part
+
+        t = time.perf_counter()
+        row, errs = pairs_part(
+            x, y, result.get("diagrams"), filtrations=filtrations, connectivity=connectivity,
+            min_persistence=min_persistence, nan_policy=nan_policy, batch=batch,
+        )
+        result.update(pairs=row, pair_errors=errs)
+        elapsed["pairs"] = time.perf_counter() - t
 
     elapsed["total"] = time.perf_counter() - t_start
     return Comparison(

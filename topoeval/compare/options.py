@@ -10,7 +10,10 @@ from .._validation import NAN_POLICIES, check_choice, check_positive
 from ..errors import InvalidOptionError
 
 #: the parts of a comparison, in output order
-PARTS = ("pointwise", "dsl", "persistence", "critical_points")
+PARTS = ("pointwise", "dsl", "persistence", "critical_points", "segmentation", "pairs")
+#: what "all" (the default) switches on: segmentation and pairs (the MSz / TopoA metrics) are
+#: asked for by name, e.g. "all,segmentation,pairs", so default rows and run times stay as they were
+STANDARD_PARTS = PARTS[:4]
 FILTRATION_CHOICES = ("sublevel", "superlevel", "both")
 CONNECTIVITIES = ("full", "face")
 CP_CONNECTIVITIES = ("full", "freudenthal")
@@ -19,22 +22,21 @@ DTYPES = ("float64", "float32", "input")
 
 def _parse_metrics(metrics: Any) -> tuple[str, ...]:
     if metrics is None or metrics == "all":
-        return PARTS
+        return STANDARD_PARTS
     if isinstance(metrics, str):
         metrics = [m for m in metrics.replace(",", " ").split() if m]
     try:
         chosen = list(metrics)
     except TypeError:
         raise InvalidOptionError(f"metrics={metrics!r} is not valid; pass 'all' or a list of {PARTS}") from None
-    aliases = {"critical-points": "critical_points", "cp": "critical_points", "topology": "persistence"}
+    aliases = {"critical-points": "critical_points", "cp": "critical_points", "topology": "persistence",
+               "seg": "segmentation", "persistence_pairs": "pairs", "persistence-pairs": "pairs"}
     out = []
     for m in chosen:
         m = aliases.get(m, m)
-        if m == "all":
-            return PARTS
-        check_choice(m, "metrics", PARTS)
-        if m not in out:
-            out.append(m)
+        for part in STANDARD_PARTS if m == "all" else (check_choice(m, "metrics", PARTS),):
+            if part not in out:
+                out.append(part)
     if not out:
         raise InvalidOptionError(f"metrics is empty; switch on at least one of {', '.join(PARTS)}")
     return tuple(p for p in PARTS if p in out)

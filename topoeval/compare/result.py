@@ -58,6 +58,12 @@ class Comparison:
     cp_errors : object or None
         The :class:`topoeval.CriticalPointErrors` (positions of each error kind), a tuple
         of them with ``batch_axis``.
+    segmentation, pairs : dict or None
+        The flat ``seg_*`` row of :func:`topoeval.segmentation_errors` and the ``pairs_*``
+        row of :func:`topoeval.persistence_pair_errors` (counts summed over samples).
+    seg_errors, pair_errors : object or None
+        The :class:`topoeval.SegmentationErrors` (``.mask()`` for maps) and
+        :class:`topoeval.PersistencePairErrors`; tuples of them with ``batch_axis``.
     elapsed : dict
         Seconds spent on each part.
     version : str
@@ -74,6 +80,10 @@ class Comparison:
     diagrams: Mapping[str, tuple] = field(default_factory=dict)
     matchings: Mapping[str, Any] = field(default_factory=dict)
     cp_errors: Any = None
+    segmentation: Mapping[str, Any] | None = None
+    pairs: Mapping[str, Any] | None = None
+    seg_errors: Any = None
+    pair_errors: Any = None
     elapsed: Mapping[str, float] = field(default_factory=dict)
     version: str = ""
 
@@ -85,7 +95,8 @@ class Comparison:
         relative_l2_error, pearson, value_range, n_values``; ``exact_dsl,
         exact_dsl_rate, dsl, sharpness``; per filtration ``f``: ``wasserstein_f,
         bottleneck_f, n_points_orig_f, n_points_recon_f, n_essential_orig_f,
-        n_essential_recon_f``; then the ``cp_*`` keys of the critical-point errors.
+        n_essential_recon_f``; then the ``cp_*`` keys of the critical-point errors, the
+        ``seg_*`` and the ``pairs_*`` keys.
         Values are Python floats / ints / strings (inf and NaN stay floats).
         Diagrams, matchings and options are not in the row.
         """
@@ -100,6 +111,9 @@ class Comparison:
                     row[f"{k}_{filt}"] = v
         if self.critical_points is not None:
             row.update(self.critical_points)
+        for part in (self.segmentation, self.pairs):
+            if part is not None:
+                row.update(part)
         return {k: _scalar(v) for k, v in row.items()}
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,6 +176,10 @@ class Comparison:
                 out.append((title, list(vals.items())))
         if self.critical_points is not None:
             out.append(("Critical points", list(self.critical_points.items())))
+        if self.segmentation is not None:
+            out.append(("Morse segmentation", list(self.segmentation.items())))
+        if self.pairs is not None:
+            out.append(("Persistence pairs", list(self.pairs.items())))
         return out
 
     def _display(self) -> list[tuple[str, list[tuple[str, str]]]]:
