@@ -663,3 +663,52 @@ def test_metamorphic(conn):
         np.testing.assert_array_equal(critical_points(a.T, connectivity=conn).types, t.T)
         if conn == "full":  # flipping one axis changes the Freudenthal diagonals, not the full cube
             np.testing.assert_array_equal(critical_points(a[::-1], connectivity=conn).types, t[::-1])
+
+
+# ------------------------------------------------------------------ threads (jobs)
+
+
+@given(
+    shape=st.lists(st.integers(1, 6), min_size=1, max_size=4).map(tuple),
+    seed=st.integers(0, 2**31 - 1),
+    jobs=st.integers(2, 5),
+    conn=st.sampled_from(CONNS),
+    omit=st.booleans(),
+)
+def test_jobs_identical_to_one_thread_and_naive(shape, seed, jobs, conn, omit):
+    """Slabs with one halo row on each side: every type and link count as in one pass."""
+    from topoeval.critical_points import _engine
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 3, size=shape).astype(np.float64)  # heavy ties: SoS across the cuts
+    mask = None
+    if omit:
+        mask = rng.random(shape) < 0.15
+        a[mask] = np.nan
+    old = _engine._THREAD_MIN_CELLS
+    _engine._THREAD_MIN_CELLS = 0
+    try:
+        policy = "omit" if omit else "raise"
+        got = critical_points(a, connectivity=conn, nan_policy=policy, jobs=jobs)
+        one = critical_points(a, connectivity=conn, nan_policy=policy, jobs=1)
+        b = a + rng.integers(0, 2, size=shape)
+        e_n = critical_point_errors(a, b, connectivity=conn, nan_policy=policy, jobs=jobs)
+        e_1 = critical_point_errors(a, b, connectivity=conn, nan_policy=policy, jobs=1)
+    finally:
+        _engine._THREAD_MIN_CELLS = old
+    for name in ("types", "lower_components", "upper_components"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(one, name))
+    assert got.ndim == one.ndim
+    np.testing.assert_array_equal(e_n.error_map, e_1.error_map)
+    assert e_n.to_row() == e_1.to_row()
+    if len(shape) <= 3:
+        t, _, _ = naive_critical_points(a, conn, omit=mask)
+        np.testing.assert_array_equal(got.types, t)
+
+
+def test_jobs_default_on_large_array():
+    rng = np.random.default_rng(61)
+    a = np.round(rng.normal(size=(1100, 1000)) * 4)  # > 2**20 cells: threads by default
+    np.testing.assert_array_equal(critical_points(a, jobs=3).types, critical_points(a, jobs=1).types)
+    with pytest.raises(InvalidOptionError, match="jobs"):
+        critical_points(a, jobs=-1)

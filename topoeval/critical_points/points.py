@@ -9,6 +9,7 @@ import numpy as np
 
 from .._validation import check_choice, check_finite, nonfinite_mask
 from ..errors import InvalidOptionError
+from ..persistence.blocks import check_jobs
 from ._codes import (
     _CODES,
     _CRITICAL,
@@ -19,7 +20,7 @@ from ._codes import (
     _prepare,
     _resolve_kind,
 )
-from ._engine import _classify, _persistence
+from ._engine import _classify_jobs, _persistence
 
 __all__ = ["CriticalPoints", "critical_points"]
 
@@ -148,6 +149,7 @@ def critical_points(
     connectivity: str = "full",
     nan_policy: str = "raise",
     persistence: bool = False,
+    jobs: int | None = None,
 ) -> CriticalPoints:
     """Classify every cell of an array as regular, minimum, saddle or maximum.
 
@@ -164,6 +166,10 @@ def critical_points(
         out of the domain (type code -1).
     persistence : bool, default False
         Also compute the per-cell persistence (:attr:`CriticalPoints.persistence`).
+    jobs : int, optional
+        Threads for the classification (default: the cores this process may use; arrays of
+        fewer than 2**20 cells use one); the result is the same for every ``jobs``.  The
+        per-cell persistence is computed in one thread.
 
     Returns
     -------
@@ -229,11 +235,13 @@ def critical_points(
         check_finite(arr, "array", hint=_NAN_HINT)
     else:
         bad = nonfinite_mask(arr)
-    return _critical_points(arr, conn, bad, bool(persistence))
+    return _critical_points(arr, conn, bad, bool(persistence), check_jobs(jobs))
 
 
-def _critical_points(arr: np.ndarray, conn: str, bad: np.ndarray | None, with_pers: bool) -> CriticalPoints:
-    types, cm, cp, ndim = _classify(arr, conn, bad)
+def _critical_points(
+    arr: np.ndarray, conn: str, bad: np.ndarray | None, with_pers: bool, jobs: int = 1
+) -> CriticalPoints:
+    types, cm, cp, ndim = _classify_jobs(arr, conn, bad, jobs)
     pers = _persistence(arr, conn, bad, types) if with_pers else None
     for x in (types, cm, cp, pers):
         if x is not None:

@@ -16,6 +16,7 @@ from .._validation import (
     nonfinite_mask,
 )
 from ..errors import InvalidOptionError
+from ..persistence.blocks import check_jobs
 from ._codes import (
     _CODES,
     _CRITICAL,
@@ -221,6 +222,7 @@ def critical_point_errors(
     connectivity: str = "full",
     min_persistence: float = 0.0,
     nan_policy: str = "raise",
+    jobs: int | None = None,
 ) -> CriticalPointErrors:
     """False negatives, false positives and false types of the critical points of a reconstruction.
 
@@ -243,6 +245,8 @@ def critical_point_errors(
     nan_policy : {"raise", "omit"}, default "raise"
         With ``"omit"`` the cells non-finite in *either* array are left out of both domains,
         so both are classified on the same domain.
+    jobs : int, optional
+        Threads, as in :func:`critical_points` (same result for every ``jobs``).
 
     Returns
     -------
@@ -285,8 +289,9 @@ def critical_point_errors(
             bad = (ma if ma is not None else False) | (mb if mb is not None else False)
             bad = np.asarray(bad, dtype=bool)
     with_pers = t > 0
-    co = _critical_points(a, conn, bad, with_pers)
-    cr = _critical_points(b, conn, bad, with_pers)
+    n_jobs = check_jobs(jobs)
+    co = _critical_points(a, conn, bad, with_pers, n_jobs)
+    cr = _critical_points(b, conn, bad, with_pers, n_jobs)
     to, tr = co.types, cr.types
     crit_o = to > 0
     crit_r = tr > 0
