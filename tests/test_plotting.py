@@ -156,6 +156,7 @@ def test_public_names():
         "plot_mismatch",
         "plot_critical_points",
         "plot_fields",
+        "plot_segmentation",
     }
 
 
@@ -374,6 +375,29 @@ def test_matching_keeps_both_diagrams_visible_and_lines_under_points():
     assert orig.get_sizes()[0] >= 2 * recon.get_sizes()[0]
     lines = [c for c in ax.collections if isinstance(c, LineCollection)]
     assert lines and max(c.get_zorder() for c in lines) < orig.get_zorder()
+
+
+def test_segmentation_map_marks_exactly_the_mislabeled_cells(rng):
+    a = rng.integers(0, 4, size=(9, 11)).astype(float)
+    b = a + rng.integers(-1, 2, size=a.shape) * (rng.random(a.shape) < 0.3)
+    err = te.segmentation_errors(a, b)
+    fig = te.plot_segmentation(a, b, errors=err)
+    ax = [x for x in fig.axes if x.get_images()][0]
+    overlay = ax.get_images()[1].get_array()
+    np.testing.assert_array_equal(np.ma.filled(overlay, 0), err.error_map)
+    assert ax.get_title().endswith(f": {err.false_labels}")
+    # 3-D: one slice per axis, the default ones with the most mislabeled cells; 1-D: dots
+    c = rng.integers(0, 3, size=(5, 6, 7)).astype(float)
+    d = c + (rng.random(c.shape) < 0.2)
+    e3 = te.segmentation_errors(c, d)
+    panels = [x for x in te.plot_segmentation(c, d, errors=e3).axes if x.get_images()]
+    assert len(panels) == 3
+    k = int(np.argmax((e3.error_map > 0).sum(axis=(1, 2))))
+    assert f"[{k}, :, :]" in panels[0].get_title()
+    line = te.plot_segmentation(a[0], b[0]).axes[0]
+    assert len(_scatters(line)[0].get_offsets()) == te.segmentation_errors(a[0], b[0]).false_labels
+    with pytest.raises(InvalidOptionError, match="SegmentationErrors"):
+        te.plot_segmentation(a[:3], b[:3], errors=err)
 
 
 def test_matching_errors():

@@ -623,3 +623,16 @@ def test_baseline_sweep_figure():
         png = _figure_png(fig, dpi=40)
     _check_baseline("sweep", png)
     assert BASELINE_TOL > 0 and rms_difference(png, png) == 0.0
+
+
+def test_report_maps_mislabeled_cells_beside_the_dsl_map(tmp_path, pair2d):
+    a, b, _ = pair2d
+    c = te.compare(a, b, metrics="all,segmentation,pairs")
+    text = report.write_report(tmp_path / "r.html", c, a, b).read_text(encoding="utf-8")
+    assert "<h2>Morse segmentation</h2>" in text and 'alt="mislabeled cells"' in text
+    assert text.index("Directional sign mismatches") < text.index("<h2>Morse segmentation</h2>")
+    assert f"{c.seg_errors.false_labels} of {a.size} cells" in text
+    for key in ("seg_false_labels", "pairs_false_negatives"):
+        assert f'<td>{key}</td><td class="num">{html.escape(page._fmt(c.to_row()[key]))}</td>' in text
+    plain = report.write_report(tmp_path / "p.html", te.compare(a, b), a, b).read_text(encoding="utf-8")
+    assert "Morse segmentation" not in plain

@@ -89,6 +89,7 @@ _LAZY = {
     "plot_mismatch": "plotting",
     "plot_critical_points": "plotting",
     "plot_fields": "plotting",
+    "plot_segmentation": "plotting",
     "write_report": "report",
     "save_summary_plot": "report",
     "write_batch_report": "report",

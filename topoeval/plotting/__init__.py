@@ -2,7 +2,7 @@
 
 One module per kind of picture: :mod:`.diagrams` (:func:`plot_diagram`), :mod:`.matching`
 (:func:`plot_matching`), :mod:`.fields` (:func:`plot_fields`), :mod:`.maps` (the maps of
-wrong cells over the original: :func:`plot_mismatch`), :mod:`.critical`
+wrong cells over the original: :func:`plot_mismatch`, :func:`plot_segmentation`), :mod:`.critical`
 (:func:`plot_critical_points`); :mod:`.base` holds the style, the figure helpers and the
 palette they share.
 
@@ -37,7 +37,7 @@ Conventions
 from .critical import plot_critical_points
 from .diagrams import plot_diagram
 from .fields import plot_fields
-from .maps import plot_mismatch
+from .maps import plot_mismatch, plot_segmentation
 from .matching import plot_matching
 
 __all__ = [
@@ -46,4 +46,5 @@ __all__ = [
     "plot_fields",
     "plot_matching",
     "plot_mismatch",
+    "plot_segmentation",
 ]

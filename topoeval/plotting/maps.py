@@ -1,5 +1,6 @@
 """Maps of where a reconstruction went wrong, drawn over the original field in grey:
-the exact-DSL sign mismatches (:func:`plot_mismatch`).
+the exact-DSL sign mismatches (:func:`plot_mismatch`) and the cells whose Morse-segmentation
+label changed (:func:`plot_segmentation`).
 
 1-D fields are curves with the wrong cells marked; 2-D fields images; of 3-D fields one
 2-D slice per axis, by default the slice holding the most marked cells.
@@ -27,7 +28,7 @@ from .base import (
     _take,
 )
 
-__all__ = ["plot_mismatch"]
+__all__ = ["plot_mismatch", "plot_segmentation"]
 
 
 def _mismatch_axes(axis: Any, ndim: int) -> list[int]:
@@ -244,4 +245,107 @@ def plot_mismatch(
         background_cmap=background_cmap,
         title_of=lambda layer: _format_tick(float(layer.sum())),
         colorbar=lambda cb: cb.set_label("sign mismatches"),
+    )
+
+
+#: colours of the segmentation error codes 1 (ascending label), 2 (descending), 3 (both)
+_SEG_COLORS = ("#0072B2", "#E69F00", "#D55E00")
+_SEG_NAMES = ("ascending", "descending", "both")
+
+
+def _segmentation_1d(fig, x, codes, cmap, norm):
+    fig = _figure_or_new(fig, (7.0, 3.2))
+    ax = fig.subplots()
+    ax.plot(np.arange(x.size), x, color="0.35", lw=1.0, label="original")
+    k = np.flatnonzero(codes)
+    sc = ax.scatter(k, x[k], c=codes[k], cmap=cmap, norm=norm, s=16, zorder=3, label="mislabeled")
+    ax.set_title(f"mislabeled cells: {k.size}")
+    ax.set_xlabel("index")
+    ax.legend(loc="best")
+    _segmentation_colorbar(fig.colorbar(sc, ax=ax))
+    return fig
+
+
+def _segmentation_colorbar(cb) -> None:
+    cb.set_ticks([1, 2, 3], labels=list(_SEG_NAMES))
+    cb.set_label("label that differs")
+
+
+def plot_segmentation(
+    orig: Any,
+    recon: Any,
+    fig: Any = None,
+    *,
+    errors: Any = None,
+    connectivity: str = "full",
+    nan_policy: str = "raise",
+    slices: dict | None = None,
+    background_cmap: str = "gray",
+):
+    """Draw the cells whose Morse-segmentation label the reconstruction changes.
+
+    Over the original field in grey, every cell whose ascending label (the maximum its
+    steepest-ascent path reaches) differs is blue, whose descending label differs
+    orange, and vermilion where both do (see :func:`topoeval.segmentation_errors`);
+    the titles give the number of mislabeled cells.
+
+    Parameters
+    ----------
+    orig, recon : array_like, 1-D to 3-D, same shape
+        The original and its reconstruction.
+    fig : matplotlib.figure.Figure or SubFigure, optional
+        Where to draw; a new Figure when None.
+    errors : SegmentationErrors, optional
+        Precomputed ``segmentation_errors(orig, recon, ...)``; computed with
+        ``connectivity`` and ``nan_policy`` when None.
+    connectivity : {"full", "face", "freudenthal"}
+    nan_policy : {"raise", "omit"}
+    slices : dict {axis: index or None}, optional
+        For 3-D arrays, the 2-D slices drawn (default: along every axis the slice with
+        the most mislabeled cells).
+    background_cmap : str
+        Colour map of the original field.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import topoeval as te
+    >>> y, x = np.mgrid[0:16, 0:16] / 4.0
+    >>> a = np.sin(x) * np.cos(y)
+    >>> fig = te.plot_segmentation(a, np.round(a * 3) / 3)
+    >>> fig.axes[0].get_title().startswith("mislabeled cells")
+    True
+    """
+    _require_matplotlib("plot_segmentation")
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    x, y = _prepare_pair(orig, recon)
+    if errors is None:
+        from ..segmentation import segmentation_errors
+
+        errors = segmentation_errors(x, y, connectivity, nan_policy=nan_policy)
+    codes = getattr(errors, "error_map", None)
+    if codes is None or np.shape(codes) != x.shape:
+        raise InvalidOptionError(
+            "errors is not the SegmentationErrors of these arrays (its error_map is missing or "
+            f"has another shape than {x.shape}); pass segmentation_errors(orig, recon) or None"
+        )
+    codes = np.asarray(codes)
+    cmap = ListedColormap(list(_SEG_COLORS))
+    norm = BoundaryNorm([0.5, 1.5, 2.5, 3.5], 3)
+    if x.ndim == 1:
+        return _segmentation_1d(fig, x, codes, cmap, norm)
+    return _draw_panels(
+        fig,
+        x,
+        _panels(x, [codes], ["mislabeled cells"], slices, codes > 0),
+        cmap=cmap,
+        norm=norm,
+        background_cmap=background_cmap,
+        title_of=lambda layer: str(int(np.count_nonzero(layer))),
+        colorbar=_segmentation_colorbar,
     )

@@ -68,10 +68,12 @@ class _View:
         diagrams = {f: comparison.diagrams[f] for f in filts}
         matchings = dict(comparison.matchings)
         cp = getattr(comparison, "cp_errors", None)
+        seg = getattr(comparison, "seg_errors", None)
         if self.batch_axis is None:
             self.sample = None
             self.orig, self.recon = orig, recon
             self.diagrams, self.matchings, self.cp_errors = diagrams, matchings, cp
+            self.seg_errors = seg
             ndim_sample = orig.ndim
         else:
             b = int(self.batch_axis) % orig.ndim
@@ -81,6 +83,7 @@ class _View:
             self.diagrams = {f: (d[0][s], d[1][s]) for f, d in diagrams.items()}
             self.matchings = {f: m[s] for f, m in matchings.items()}
             self.cp_errors = cp[s] if cp is not None else None
+            self.seg_errors = seg[s] if seg is not None else None
             ndim_sample = orig.ndim - 1
         weights = opts.get("weights")
         if weights is None:
@@ -119,9 +122,11 @@ def _metrics_rows(comparison: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
         "pointwise": "Pointwise",
         "dsl": "Directional sign loss",
         "critical_points": "Critical points",
+        "segmentation": "Morse segmentation",
+        "pairs": "Persistence pairs (kept by their cells)",
     }
     opts = comparison.options
-    for part in ("pointwise", "dsl", "persistence", "critical_points"):
+    for part in ("pointwise", "dsl", "persistence", "critical_points", "segmentation", "pairs"):
         val = getattr(comparison, part, None)
         if val is None:
             continue
@@ -248,6 +253,29 @@ def _dsl_section(view: _View, h: str) -> list[str]:
     return out
 
 
+def _segmentation_section(view: _View, h: str) -> list[str]:
+    plotting = _plotting()
+    if view.seg_errors is None:
+        return []
+    x, y = view.orig, view.recon
+    err = view.seg_errors
+    cap = (
+        f"{err.false_labels} of {err.n_cells} cells ({100 * err.false_label_ratio:.3g} %) reach "
+        "another maximum by steepest ascent (blue), another minimum by steepest descent (orange) "
+        "or both (vermilion) in the reconstruction than in the original, drawn over the original "
+        f"in grey; {err.false_maxima} false maxima, {err.false_minima} false minima."
+        + (
+            " 3-D arrays: along each axis the slice with the most mislabeled cells."
+            if x.ndim == 3
+            else ""
+        )
+    )
+    return [
+        f"<{h}>Morse segmentation</{h}>",
+        _picture(lambda: plotting.plot_segmentation(x, y, errors=err), "mislabeled cells", cap),
+    ]
+
+
 def _critical_points_section(view: _View, h: str) -> list[str]:
     plotting = _plotting()
     if view.cp_errors is None:
@@ -270,7 +298,13 @@ def _critical_points_section(view: _View, h: str) -> list[str]:
 
 def _comparison_pictures(view: _View, *, heading: str = "h2") -> list[str]:
     """The pictures of one comparison, as HTML snippets, one section per part."""
-    sections = (_fields_section, _diagrams_section, _dsl_section, _critical_points_section)
+    sections = (
+        _fields_section,
+        _diagrams_section,
+        _dsl_section,
+        _segmentation_section,
+        _critical_points_section,
+    )
     return [snippet for section in sections for snippet in section(view, heading)]
 
 

@@ -60,6 +60,10 @@ _KEY_METRICS = (
     "cp_false_negatives",
     "cp_false_positives",
     "cp_false_types",
+    "seg_false_labels",
+    "seg_false_extrema",
+    "pairs_false_negatives",
+    "pairs_false_positives",
 )
 
 
