@@ -51,9 +51,7 @@ OWN = {"metrics": ("metrics", ",".join(PARTS)), "filtration": ("filtration", "su
 
 EPILOG = """\b
 In libpressio (forkexec launcher, posix io format):
-  pressio -i in.f32 -d 500 -d 500 -d 100 -t float -b compressor=sz3 -o sz3:abs_err_bound=1e-3 \\
-      -m external -o external:command="topoeval external-metric --external-metrics pointwise,dsl" \\
-      -M all
+  pressio ... -m external -o external:command="topoeval external-metric --external-metrics pointwise,dsl"
 \b
 Our own arguments (libpressio never passes names starting with --external):
   --external-metrics pointwise,dsl,persistence,critical_points   (default: all four)
