@@ -18,6 +18,7 @@ is a (1 + delta)-approximation, delta = 0.01).
     python benchmarks/bench_distances.py --quick    # a few small cases, one repeat
     python benchmarks/bench_distances.py --large 50000   # only: two ~50,000-point diagrams
     python benchmarks/bench_distances.py --large 50000 --check   # and each solved a second way
+    python benchmarks/bench_distances.py --huge --cache /tmp/huge.npz   # 2 x ~3M points, delta = 1e-3
 
 ``--large N`` times topoeval alone (the dense form would need 8 N^2 bytes, 20 GB at 50,000) on
 two white-noise sublevel diagrams of about N points each (a noise field vs a perturbed copy,
@@ -135,6 +136,55 @@ def _run_large(n_points: int, timeout: float, check: bool) -> None:
             sys.stdout.flush()
 
 
+def _huge_pair(side: int, cache: str):
+    """The sublevel diagrams of a side^3 smooth field + 5 % noise and of its 0.02-quantised copy
+    (issue 18's 512^3 case: ~2.8 million points), cached in ``cache`` (.npz)."""
+    if cache and os.path.exists(cache):
+        data = np.load(cache)
+        return data["a"], data["b"], float(data["t_diagrams"])
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(18)
+    f = gaussian_filter(rng.standard_normal((side,) * 3, dtype=np.float32), sigma=8.0)
+    f = (f - f.min()) / (f.max() - f.min())
+    f += 0.05 * rng.standard_normal(f.shape, dtype=np.float32)
+    g = (np.round(f / 0.02) * 0.02).astype(np.float32)
+    t = time.perf_counter()
+    a = _diagram(f)
+    del f
+    b = _diagram(g)
+    t = time.perf_counter() - t
+    if cache:
+        np.savez(cache, a=a, b=b, t_diagrams=t)
+    return a, b, t
+
+
+def _run_huge(side: int, tolerance: float, cache: str, exact: bool) -> None:
+    """W1 and W2 of the huge pair within a certified relative ``tolerance`` (and, with ``exact``,
+    the exact solve for comparison): wall and CPU time, rounds, bounds, peak RSS."""
+    import resource
+
+    import topoeval as te
+
+    a, b, t_dgm = _huge_pair(side, cache)
+    print(f"{side}^3 field + 5% noise vs 0.02-quantised: {len(a)} / {len(b)} finite points "
+          f"({len(np.unique(b, axis=0))} unique in the copy); diagrams {t_dgm:.0f} s")
+    te.wasserstein_distance(a[:400], b[:400], order=2.0, tolerance=tolerance)  # compile (cached)
+    print(f"{'metric':>6s} {'tolerance':>9s} {'wall s':>8s} {'CPU s':>8s} {'rounds':>6s} {'W':>12s} "
+          f"{'lower':>12s} {'gap':>8s} {'peak RSS MB':>11s}")
+    for order in (1.0, 2.0):
+        for tol in ((tolerance, 0.0) if exact else (tolerance,)):
+            rounds = []
+            t, c = time.perf_counter(), time.process_time()
+            r = te.wasserstein_distance(a, b, order=order, tolerance=tol,
+                                        progress=lambda e: rounds.append(e) if e["stage"] == "round" else None)
+            wall, cpu = time.perf_counter() - t, time.process_time() - c
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+            print(f"{'W%g' % order:>6s} {tol:9.0e} {wall:8.1f} {cpu:8.1f} {len(rounds):6d} {r.value:12.6g} "
+                  f"{r.lower:12.6g} {r.gap:8.1e} {rss:11.0f}")
+            sys.stdout.flush()
+
+
 # ----------------------------------------------------------------------------- inputs
 
 
@@ -223,7 +273,16 @@ def main(argv=None) -> None:
                     help="only time two ~N-point noise diagrams (W1, W2; wall, CPU, peak RSS), e.g. 50000")
     ap.add_argument("--check", action="store_true",
                     help="with --large: solve again from another start and print the relative difference")
+    ap.add_argument("--huge", type=int, default=0, metavar="SIDE", nargs="?", const=512,
+                    help="only: W1, W2 of two ~3-million-point diagrams (SIDE^3 field + 5%% noise vs its "
+                         "0.02-quantised copy; SIDE 512 by default) within --tolerance")
+    ap.add_argument("--tolerance", type=float, default=1e-3, help="with --huge: the certified relative gap")
+    ap.add_argument("--cache", default="", help="with --huge: .npz file caching the two diagrams")
+    ap.add_argument("--exact", action="store_true", help="with --huge: also solve exactly (tolerance 0)")
     args = ap.parse_args(argv)
+    if args.huge:
+        _run_huge(args.huge, args.tolerance, args.cache, args.exact)
+        return
     if args.large:
         _run_large(args.large, max(args.timeout, 600.0), args.check)
         return

@@ -45,13 +45,13 @@ def check_matching(a, b, dist, m, p, q, *, bottleneck=False, essential="match"):
     assert m.dtype == np.float64 and m.ndim == 2 and m.shape[1] == 3
     ia = m[:, 0].astype(int)
     ib = m[:, 1].astype(int)
-    keep_a = np.arange(len(a)) if essential == "match" else np.flatnonzero(np.isfinite(a[:, 1]))
-    keep_b = np.arange(len(b)) if essential == "match" else np.flatnonzero(np.isfinite(b[:, 1]))
+    keep_a = np.arange(len(a)) if essential == "match" else np.flatnonzero(np.isfinite(a).all(axis=1))
+    keep_b = np.arange(len(b)) if essential == "match" else np.flatnonzero(np.isfinite(b).all(axis=1))
     assert sorted(ia[ia >= 0]) == list(keep_a)
     assert sorted(ib[ib >= 0]) == list(keep_b)
     assert not ((ia < 0) & (ib < 0)).any()
     both = np.flatnonzero((ia >= 0) & (ib >= 0))
-    fin = both[np.isfinite(a[ia[both], 1]) & np.isfinite(b[ib[both], 1])]
+    fin = both[np.isfinite(a[ia[both]]).all(axis=1) & np.isfinite(b[ib[both]]).all(axis=1)]
     expect = tdist._pair_dist(a[ia[fin], 0] - b[ib[fin], 0], a[ia[fin], 1] - b[ib[fin], 1], q)
     np.testing.assert_allclose(m[fin, 2], expect, rtol=1e-12, atol=0)
     if not np.isfinite(dist):
@@ -225,6 +225,62 @@ def test_random_essentials_against_gudhi():
         assert te.bottleneck_distance(a, b) == gudhi_b(a, b)
 
 
+def _with_categories(rng, n, counts, rounded):
+    """A finite diagram of n points plus counts[k] points of each infinite category: (-inf, d),
+    (b, +inf), (-inf, +inf), and on the diagonal at infinity (-inf, -inf), (+inf, +inf)."""
+    fin = _family(rng, "rounded" if rounded else "normal", n)
+    v = rng.normal(size=sum(counts))
+    if rounded:
+        v = np.round(v, 1)  # ties
+    k0, k1, k2, k3, k4 = np.cumsum(counts)
+    inf = np.inf
+    parts = [fin,
+             np.column_stack([np.full(k0, -inf), v[:k0]]),
+             np.column_stack([v[k0:k1], np.full(k1 - k0, inf)]),
+             np.tile([-inf, inf], (k2 - k1, 1)),
+             np.tile([-inf, -inf], (k3 - k2, 1)),
+             np.tile([inf, inf], (k4 - k3, 1))]
+    d = np.vstack(parts)
+    return d[rng.permutation(len(d))]
+
+
+def test_essential_categories_against_gudhi_and_naive():
+    """(-inf, finite), (finite, inf), (-inf, inf) points (issue 17): matched within their
+    category, inf when counts differ, as gudhi (hera's semantics) and brute force; matchings
+    cover every point; negating both diagrams (superlevel) changes nothing."""
+    rng = np.random.default_rng(41)
+    for trial in range(36):
+        counts_a = rng.integers(0, 3, size=5)
+        counts_b = counts_a.copy() if trial % 3 else rng.integers(0, 3, size=5)
+        a = _with_categories(rng, int(rng.integers(0, 5)), counts_a, trial % 2 == 0)
+        b = _with_categories(rng, int(rng.integers(0, 5)), counts_b, trial % 2 == 0)
+        for p in ORDERS:
+            for q in NORMS:
+                got, m = te.wasserstein_distance(a, b, order=p, internal_p=q, matching=True)
+                assert got == pytest.approx(gudhi_w(a, b, p, q), rel=1e-9, abs=1e-300), (trial, p, q)
+                assert got == pytest.approx(naive.naive_essential_distance(a, b, p, q), rel=1e-12, abs=1e-300)
+                check_matching(a, b, got, m, p, q)
+                assert te.wasserstein_distance(-a, -b, order=p, internal_p=q) == got
+        got, m = te.bottleneck_distance(a, b, matching=True)
+        assert got == gudhi_b(a, b) == naive.naive_essential_distance(a, b, np.inf, np.inf), trial
+        check_matching(a, b, got, m, 1.0, np.inf, bottleneck=True)
+        assert te.bottleneck_distance(-a, -b) == got
+        assert te.wasserstein_distance(a, b, essential="ignore") == te.wasserstein_distance(
+            a[np.isfinite(a).all(axis=1)], b[np.isfinite(b).all(axis=1)])
+
+
+def test_essential_categories_never_mix():
+    inf = np.inf
+    assert te.wasserstein_distance([[-inf, 1.0]], [[1.0, inf]]) == np.inf
+    assert te.wasserstein_distance([[-inf, inf]], [[-inf, 1.0]]) == np.inf
+    assert te.bottleneck_distance([[-inf, 1.0], [-inf, 4.0]], [[-inf, 3.0], [-inf, 0.0]]) == 1.0
+    assert te.wasserstein_distance([[-inf, inf], [0.0, 1.0]], [[-inf, inf]], internal_p=np.inf) == 0.5
+    # on the diagonal at infinity: free (gudhi), in any number
+    assert te.wasserstein_distance([[-inf, -inf]], [[inf, inf], [inf, inf]]) == 0.0
+    d, m = te.wasserstein_distance([[-inf, -inf]], [], matching=True)
+    assert d == 0.0 and m.tolist() == [[0.0, -1.0, 0.0]]
+
+
 # ----------------------------------------------------------------------------- metric properties
 
 finite = st.floats(-100, 100, allow_nan=False, allow_infinity=False)
@@ -291,8 +347,10 @@ def test_bad_inputs():
         te.wasserstein_distance([[0, 1, 2]], [[0, 1]])
     with pytest.raises(NonFiniteError, match="NaN"):
         te.wasserstein_distance([[0, np.nan]], [[0, 1]])
-    with pytest.raises(NonFiniteError, match="infinite birth"):
-        te.bottleneck_distance([[0, 1]], [[np.inf, 1]])
+    with pytest.raises(NonFiniteError, match="NaN"):
+        te.bottleneck_distance([[0, 1]], [[np.inf, np.nan]])
+    # an infinite birth is an essential point of its own category (issue 17), no longer refused
+    assert te.bottleneck_distance([[0, 1]], [[np.inf, 1]]) == np.inf
 
 
 # ----------------------------------------------------------------------------- real fields vs compressors
@@ -497,3 +555,105 @@ def test_sparse_solver_identical_and_disjoint_diagrams():
         got = _sparse_value(a, far, p, 2.0, 12)[0]
         ref = ((tdist._diag_dist(a, 2.0) ** p).sum() * 2) ** (1.0 / p)
         assert got == pytest.approx(ref, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- certified tolerance
+
+
+def _exact_pp(a, b, p):
+    return te.wasserstein_distance(a, b, order=p) ** p
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0])
+def test_sparse_solver_tolerance_bounds_hold(p):
+    """With few neighbours the rounds stop early at a loose tolerance: the certified bounds of
+    W_p^p hold (lower <= exact <= upper), the gap is within the tolerance, and the returned flow
+    costs exactly the upper bound."""
+    a, b = _noise_pair(64, 0.5, 42)
+    a, b = a[np.isfinite(a[:, 1])], b[np.isfinite(b[:, 1])]
+    exact = _exact_pp(a, b, p)
+    stopped_early = 0
+    for k, init, tol in [(1, "max", 0.5), (1, "max", 0.05), (2, "split", 0.2), (1, "zero", 0.3), (3, "max", 0.0)]:
+        got, m, stats = _sparse_value(a, b, p, 2.0, k, init) if tol == 0.0 else (None, None, None)
+        mx, my, stats = kd.sparse_wasserstein(a, b, p, 2.0, k=k, init=init, return_stats=True, tolerance=tol)
+        rows = tdist._matching_rows(np.arange(len(a)), np.arange(len(b)), mx, my, a, b, 2.0)
+        value = (tdist._finish_matching(rows)[:, 2] ** p).sum()
+        assert stats["lower"] <= exact * (1 + 1e-12), (k, init, tol, stats)
+        assert value >= exact * (1 - 1e-12)
+        assert value == pytest.approx(stats["upper"], rel=1e-9)
+        assert stats["upper"] <= stats["lower"] * (1 + tol) ** p * (1 + 1e-12)
+        stopped_early += not stats["optimal"]
+        if tol == 0.0:
+            assert stats["optimal"] and value == pytest.approx(exact, rel=1e-12)
+    assert stopped_early >= 2  # the bound, not only the exact stop, was exercised
+
+
+def test_public_tolerance_result(monkeypatch):
+    """tolerance= returns a WassersteinResult whose bounds hold around the exact distance and
+    are within the tolerance; without it the return values are unchanged; essential points and
+    the bottleneck are exact."""
+    monkeypatch.setattr(tdist, "_DENSE_MAX_POINTS", 0)
+    monkeypatch.setattr(tdist, "_DENSE_MAX_WORK", -1)
+    a, b = _noise_pair(64, 0.5, 43)
+    a = np.vstack([a, [[0.0, np.inf], [-np.inf, 2.0]]])
+    b = np.vstack([b, [[0.5, np.inf], [-np.inf, 1.0]]])
+    for p in (1.0, 2.0):
+        exact, m_exact = te.wasserstein_distance(a, b, order=p, matching=True)
+        for tol in (0.1, 1e-3, 0.0):
+            r = te.wasserstein_distance(a, b, order=p, tolerance=tol, matching=True)
+            assert isinstance(r, te.WassersteinResult)
+            assert r.lower <= exact * (1 + 1e-12) and r.upper >= exact * (1 - 1e-12)
+            assert r.upper == r.value and r.value <= r.lower * (1 + tol) * (1 + 1e-12)
+            check_matching(a, b, r.value, r.matching, p, 2.0)
+            assert float(r) == r.value and str(r).startswith(f"W{p:g} = ")
+        r = te.wasserstein_distance(a, b, order=p, details=True)
+        assert r.exact and r.value == exact and r.gap == 0.0 and r.matching is None
+    r = te.wasserstein_distance(a, b, order=np.inf, tolerance=1e-3)
+    assert r.exact and r.value == te.bottleneck_distance(a, b, internal_p=2.0)
+    r = te.wasserstein_distance([[0.0, np.inf]], [[0.0, 1.0]], tolerance=1e-3)
+    assert r.value == r.lower == np.inf
+
+
+def test_progress_callback_reports_rounds_and_keeps_the_value(monkeypatch):
+    monkeypatch.setattr(tdist, "_DENSE_MAX_POINTS", 0)
+    monkeypatch.setattr(tdist, "_DENSE_MAX_WORK", -1)
+    a, b = _noise_pair(48, 0.3, 44)
+    a, b = a[np.isfinite(a[:, 1])], b[np.isfinite(b[:, 1])]  # the bounds are of the finite part
+    events = []
+    got = te.wasserstein_distance(a, b, order=2.0, progress=events.append)
+    assert got == te.wasserstein_distance(a, b, order=2.0)
+    routes = [e for e in events if e["stage"] == "route"]
+    rounds = [e for e in events if e["stage"] == "round"]
+    assert routes and rounds and rounds[-1]["violations"] == 0
+    assert all(0 < e["done"] <= e["total"] for e in routes)
+    events.clear()
+    r = te.wasserstein_distance(a, b, order=2.0, tolerance=1e-3, progress=events.append)
+    last = [e for e in events if e["stage"] == "round"][-1]
+    assert last["lower"] <= last["upper"] and r.value == pytest.approx(last["upper"] ** 0.5, rel=1e-9)
+
+
+@pytest.mark.parametrize("bad", [-1e-3, 1.0, np.nan, "tight"])
+def test_bad_tolerance_and_progress(bad):
+    with pytest.raises(InvalidOptionError, match="tolerance"):
+        te.wasserstein_distance([[0, 1]], [[0, 1]], tolerance=bad)
+    with pytest.raises(InvalidOptionError, match="progress"):
+        te.wasserstein_distance([[0, 1]], [[0, 1]], progress=3)
+
+
+def test_compare_distance_tolerance_reports_the_bound():
+    """te.compare(distance_tolerance=) puts the certified bound in every output (to_row keys
+    wasserstein_lower_<f>, wasserstein_gap_<f>; the text); without it the rows are unchanged."""
+    rng = np.random.default_rng(45)
+    f = rng.normal(size=(48, 48))
+    g = f + 0.3 * rng.normal(size=f.shape)
+    exact = te.compare(f, g, metrics="persistence", filtration="both")
+    c = te.compare(f, g, metrics="persistence", filtration="both", distance_tolerance=1e-3)
+    row = c.to_row()
+    for filt in ("sublevel", "superlevel"):
+        w, low, gap = (row[f"{k}_{filt}"] for k in ("wasserstein", "wasserstein_lower", "wasserstein_gap"))
+        ref = exact.to_row()[f"wasserstein_{filt}"]
+        assert low <= ref * (1 + 1e-12) and w >= ref * (1 - 1e-12) and 0.0 <= gap <= 1e-3 * (1 + 1e-9)
+        assert f"wasserstein_gap_{filt}" not in exact.to_row()
+    assert "wasserstein_gap" in str(c)
+    with pytest.raises(InvalidOptionError, match="distance_tolerance"):
+        te.compare(f, g, metrics="persistence", distance_tolerance=-1.0)

@@ -129,10 +129,10 @@ def normalize_axis(axis: Any, ndim: int, name: str = "axis") -> int:
     return int(axis) % ndim
 
 
-def as_diagram_array(dgm: Any, name: str = "diagram") -> np.ndarray:
+def as_diagram_array(dgm: Any, name: str = "diagram", *, infinite_births: bool = False) -> np.ndarray:
     """Return ``dgm`` (a Diagram or an (n, 2) array-like [birth, death]) as a float64 (n, 2) array.
 
-    NaN coordinates and births at +-inf are rejected; deaths may be +-inf.
+    NaN coordinates are rejected; births at +-inf too unless ``infinite_births``; deaths may be +-inf.
     """
     try:
         arr = np.asarray(dgm, dtype=np.float64)
@@ -150,7 +150,7 @@ def as_diagram_array(dgm: Any, name: str = "diagram") -> np.ndarray:
     if np.isnan(arr).any():
         i = int(np.argwhere(np.isnan(arr))[0, 0])
         raise NonFiniteError(f"{name} has a NaN coordinate in row {i}; remove it")
-    if np.isinf(arr[:, 0]).any():
+    if not infinite_births and np.isinf(arr[:, 0]).any():
         i = int(np.argwhere(np.isinf(arr[:, 0]))[0, 0])
         raise NonFiniteError(
             f"{name} has an infinite birth in row {i}; only deaths may be infinite (never-dying classes)"

@@ -65,6 +65,7 @@ COMPARISON_PARAMS = {
     "connectivity": "connectivity",
     "order": "order",
     "internal_p": "internal_p",
+    "distance_tolerance": "distance_tolerance",
     "sharpness": "sharpness",
     "sign": "sign",
     "axis_weights": "weights",
@@ -134,6 +135,9 @@ def comparison_options(f: Callable) -> Callable:
                      help="Order p >= 1 of the Wasserstein distance."),
         click.option("--internal-p", type=float, default=2.0, show_default=True,
                      help="Ground metric of the Wasserstein distance (>= 1, or inf)."),
+        click.option("--distance-tolerance", type=float, default=None, metavar="DELTA",
+                     help="Stop the Wasserstein solver at this certified relative gap (e.g. 1e-3; "
+                          "the bound is reported as wasserstein_gap) [default: exact]."),
         click.option("--sharpness", type=float, default=None,
                      help=f"Sharpness s of the smooth DSL [default: {DEFAULT_SHARPNESS:g}]."),
         click.option("--sign", type=click.Choice(["tanh", "softsign", "sign"]), default="tanh",

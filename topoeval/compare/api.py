@@ -32,6 +32,7 @@ def compare(
     connectivity: str = "full",
     order: float = 1.0,
     internal_p: float = 2.0,
+    distance_tolerance: float | None = None,
     sharpness: float | None = None,
     sign: Any = "tanh",
     weights: Any = None,
@@ -41,6 +42,10 @@ def compare(
     min_persistence: float = 0.0,
     cp_connectivity: str = "full",
     data_range: float | None = None,
+    jobs: int | None = None,
+    memory_limit: int | str | None = None,
+    block_shape: tuple[int, ...] | None = None,
+    progress: Any = None,
 ) -> Comparison:
     """Compare an original array with its reconstruction.
 
@@ -65,6 +70,11 @@ def compare(
     internal_p : float >= 1 or inf, default 2.0
         Ground metric of the Wasserstein distance (the bottleneck distance always uses
         the L-infinity ground metric).
+    distance_tolerance : float, optional
+        Stop the Wasserstein solver of large diagrams at this certified relative gap
+        (:func:`topoeval.wasserstein_distance` ``tolerance``); the persistence part then
+        also reports ``wasserstein_lower`` and ``wasserstein_gap`` (row keys
+        ``wasserstein_lower_<filtration>``, ``wasserstein_gap_<filtration>``).  None: exact.
     sharpness : float, optional
         Sharpness ``s`` of the smooth DSL (default: :data:`topoeval.dsl.DEFAULT_SHARPNESS`);
         recorded in the result.
@@ -91,6 +101,22 @@ def compare(
         Neighbourhood (link) used to classify critical points.
     data_range : float, optional
         PSNR peak instead of the original's value range.
+    jobs : int, optional
+        Threads for the DSL, critical points and persistence diagrams (default: the cores
+        this process may use).  Counts and diagrams are the same for every ``jobs``.
+    memory_limit : int or str, optional
+        Bytes (or ``"3GB"``, ``"512MB"``) the comparison may hold.  When both fields as
+        float64 exceed it, or when an input is lazy (an h5py Dataset, a zarr Array, anything
+        with ``shape``, ``dtype`` and slicing that is not a NumPy array), every part is
+        computed streamed, a slab at a time with halos (see :mod:`topoeval.compare.streamed`):
+        the same values (counts, diagrams and distances exactly, sums to rounding); the
+        critical-point positions (``cp_errors``) are then not kept.
+    block_shape : tuple of int, optional
+        Streamed mode (also switched on by it): the persistence engine's block shape, and
+        ``block_shape[k]`` rows per slab along the cut axis ``k`` (the first axis longer
+        than 1); default: chosen from ``memory_limit``.
+    progress : callable, optional
+        Streamed mode: ``progress(stage, done, total)`` after every slab and persistence block.
 
     Returns
     -------
@@ -121,7 +147,8 @@ def compare(
     # ---- options first: nothing is computed before every option is known to be valid
     opts = check_options(
         metrics=metrics, filtration=filtration, connectivity=connectivity, order=order,
-        internal_p=internal_p, sharpness=sharpness, sign=sign, weights=weights, batch_axis=batch_axis,
+        internal_p=internal_p, distance_tolerance=distance_tolerance, sharpness=sharpness, sign=sign,
+        weights=weights, batch_axis=batch_axis,
         nan_policy=nan_policy, dtype=dtype, min_persistence=min_persistence,
         cp_connectivity=cp_connectivity, data_range=data_range,
     )
@@ -129,6 +156,13 @@ def compare(
     order, internal_p, sharpness = opts["order"], opts["internal_p"], opts["sharpness"]
     min_persistence, data_range = opts["min_persistence"], opts["data_range"]
     from ..dsl._prepare import _resolve_axes
+    from ..persistence.blocks import check_jobs, parse_size
+    from .streamed import needs_streaming
+
+    n_jobs = check_jobs(jobs)
+    limit = None if memory_limit is None else parse_size(memory_limit)
+    if block_shape is not None or needs_streaming(orig, recon, limit):
+        return _streamed(orig, recon, opts, n_jobs, limit, block_shape, progress, t_start)
 
     # ---- arrays
     x = as_real_array(orig, "orig")
@@ -191,7 +225,7 @@ def compare(
         t = time.perf_counter()
         pers, diagrams, matchings = _persistence_part(
             x, y, filtrations, connectivity=connectivity, order=order, internal_p=internal_p,
-            nan_policy=nan_policy, batch=batch,
+            nan_policy=nan_policy, batch=batch, distance_tolerance=opts["distance_tolerance"],
         )
         result.update(persistence=pers, diagrams=diagrams, matchings=matchings)
         elapsed["persistence"] = time.perf_counter() - t
@@ -233,3 +267,32 @@ def compare(
         version=_version(),
         **result,
     )
+
+
+def _streamed(orig, recon, opts, jobs, limit, block_shape, progress, t_start) -> Comparison:
+    """:func:`compare` of fields read a slab at a time (see :mod:`topoeval.compare.streamed`)."""
+    from ..dsl._prepare import _resolve_axes
+    from .streamed import streamed_compare
+
+    extra = [p for p in opts["metrics"] if p not in ("pointwise", "dsl", "persistence", "critical_points")]
+    if extra:
+        from ..errors import InvalidOptionError
+
+        raise InvalidOptionError(
+            f"the part(s) {', '.join(extra)} are not computed streamed; pass in-memory arrays "
+            "(and a larger memory_limit) for them"
+        )
+    ndim = len(np.shape(orig)) if not hasattr(orig, "ndim") else int(orig.ndim)
+    w = None
+    if "dsl" in opts["metrics"]:
+        w = tuple(float(v) for v in _resolve_axes(ndim, None, opts["weights"])[2])
+    result, elapsed, dtypes, shape = streamed_compare(
+        orig, recon, opts, jobs=jobs, limit=limit, block_shape=block_shape, progress=progress, weights_used=w
+    )
+    options = {k: opts[k] for k in ("metrics", "filtration", "connectivity", "order", "internal_p",
+                                    "sharpness", "sign")}
+    options.update(weights=w if w is not None else opts["weights"], batch_axis=None,
+                   nan_policy=opts["nan_policy"], dtype=opts["dtype"], min_persistence=opts["min_persistence"],
+                   cp_connectivity=opts["cp_connectivity"], data_range=opts["data_range"])
+    elapsed["total"] = time.perf_counter() - t_start
+    return Comparison(shape=shape, dtypes=dtypes, options=options, elapsed=elapsed, version=_version(), **result)

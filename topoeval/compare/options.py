@@ -63,6 +63,7 @@ def check_options(
     connectivity: str = "full",
     order: float = 1.0,
     internal_p: float = 2.0,
+    distance_tolerance: float | None = None,
     sharpness: float | None = None,
     sign: Any = "tanh",
     weights: Any = None,
@@ -94,6 +95,11 @@ def check_options(
     check_choice(cp_connectivity, "cp_connectivity", CP_CONNECTIVITIES)
     order = _check_order(order)
     internal_p = _check_internal_p(internal_p)
+    if distance_tolerance is not None:
+        distance_tolerance = check_positive(distance_tolerance, "distance_tolerance", strict=False)
+        if distance_tolerance >= 1:
+            raise InvalidOptionError(f"distance_tolerance={distance_tolerance!r} is not valid; pass a "
+                                     "relative gap in [0, 1) such as 1e-3, or None for exact distances")
     check_choice(nan_policy, "nan_policy", NAN_POLICIES)
     check_choice(dtype, "dtype", DTYPES)
     min_persistence = check_positive(min_persistence, "min_persistence", strict=False)
@@ -120,7 +126,7 @@ def check_options(
     _resolve_sign(sign)
     return {
         "metrics": parts, "filtration": filtrations, "connectivity": connectivity, "order": order,
-        "internal_p": internal_p, "sharpness": sharpness, "sign": sign, "weights": weights,
+        "internal_p": internal_p, "distance_tolerance": distance_tolerance, "sharpness": sharpness, "sign": sign, "weights": weights,
         "batch_axis": batch_axis, "nan_policy": nan_policy, "dtype": dtype,
         "min_persistence": min_persistence, "cp_connectivity": cp_connectivity, "data_range": data_range,
     }

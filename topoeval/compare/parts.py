@@ -98,7 +98,8 @@ def _masked_dsl(x, y, valid, *, sharpness, sign, weights, batch):
     return float(np.mean(exacts)), float(np.mean(rates)), float(np.mean(smooths))
 
 
-def _persistence_part(x, y, filtrations, *, connectivity, order, internal_p, nan_policy, batch):
+def _persistence_part(x, y, filtrations, *, connectivity, order, internal_p, nan_policy, batch,
+                      distance_tolerance=None):
     from ..distances import bottleneck_distance, wasserstein_distance
     from ..persistence import persistence_diagram
 
@@ -108,11 +109,18 @@ def _persistence_part(x, y, filtrations, *, connectivity, order, internal_p, nan
     for filt in filtrations:
         d_orig, d_recon, match = [], [], []
         wp = 0.0
+        low = 0.0  # the certified lower bound of wp (distance_tolerance)
         bott = 0.0
         for xs, ys in zip(_samples(x, batch), _samples(y, batch)):
             a = persistence_diagram(xs, filtration=filt, connectivity=connectivity, nan_policy=nan_policy)
             b = persistence_diagram(ys, filtration=filt, connectivity=connectivity, nan_policy=nan_policy)
-            w, m = wasserstein_distance(a, b, order=order, internal_p=internal_p, matching=True)
+            if distance_tolerance is None:
+                w, m = wasserstein_distance(a, b, order=order, internal_p=internal_p, matching=True)
+            else:  # stopped at a certified relative gap: keep the lower bound beside the value
+                r = wasserstein_distance(a, b, order=order, internal_p=internal_p, matching=True,
+                                         tolerance=distance_tolerance)
+                w, m = r.value, r.matching
+                low += r.lower**order if math.isfinite(r.lower) else math.inf
             bd = bottleneck_distance(a, b)
             wp += w**order if math.isfinite(w) else math.inf
             bott = max(bott, bd)
@@ -128,6 +136,11 @@ def _persistence_part(x, y, filtrations, *, connectivity, order, internal_p, nan
             "n_essential_orig": sum(int(np.isinf(d.deaths).sum()) for d in d_orig),
             "n_essential_recon": sum(int(np.isinf(d.deaths).sum()) for d in d_recon),
         }
+        if distance_tolerance is not None:  # W certified within [lower, W]: the relative gap
+            lower = low ** (1.0 / order) if math.isfinite(low) else math.inf
+            pers[filt]["wasserstein_lower"] = float(lower)
+            gap = 0.0 if lower >= wass else (wass - lower) / lower if lower > 0 else math.inf
+            pers[filt]["wasserstein_gap"] = float(gap)
         if batch is None:
             diagrams[filt] = (d_orig[0], d_recon[0])
             matchings[filt] = match[0]

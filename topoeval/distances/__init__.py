@@ -22,15 +22,18 @@ Both functions are exact (no approximation factor).  The package, one solver a m
 ``_bottleneck``   the bottleneck distance: Hopcroft-Karp threshold matchings and their search,
                   all pairs as candidates for small diagrams, KD-tree neighbours for large ones
 
-Essential (never-dying) points, whose death is ``+inf`` (sublevel diagrams) or
-``-inf`` (superlevel diagrams), are matched only with essential points of the
-same kind, in order of birth, at cost ``|b1 - b2|``; when the two diagrams have
-different numbers of them the distance is ``inf`` (as in gudhi).
-``essential="ignore"`` leaves them out.
+Essential points (an infinite coordinate: (finite, +inf) of sublevel diagrams,
+(finite, -inf) of superlevel ones, (-inf, finite), (-inf, +inf), ...) are
+matched only within their category, by their sorted finite coordinate; when the
+two diagrams have different numbers of one category the distance is ``inf`` (as
+in gudhi and hera).  ``essential="ignore"`` leaves them out.
+
+``wasserstein_distance(..., tolerance=1e-3)`` stops the large-diagram solver at a
+certified relative gap and returns a :class:`WassersteinResult` with the bounds.
 """
 
 from __future__ import annotations
 
-from .api import bottleneck_distance, wasserstein_distance
+from .api import WassersteinResult, bottleneck_distance, wasserstein_distance
 
-__all__ = ["wasserstein_distance", "bottleneck_distance"]
+__all__ = ["wasserstein_distance", "bottleneck_distance", "WassersteinResult"]

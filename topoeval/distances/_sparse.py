@@ -588,6 +588,7 @@ def sparse_wasserstein(x, y, p, q, k=None, init=None, return_stats=False, tolera
     match_x, match_y = _matching(prob, flow)
     if return_stats:
         stats = {"rounds": rounds, "pairs": len(flow.ii), "added": n_added, "settled": work,
-                 "unique": (prob.n, prob.m), "init": init, "k": k, "lower": lower, "upper": upper}
+                 "unique": (prob.n, prob.m), "init": init, "k": k, "lower": lower, "upper": upper,
+                 "optimal": len(vi) == 0}
         return match_x, match_y, stats
     return match_x, match_y

@@ -8,7 +8,8 @@ assemble the matching rows of both parts.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
@@ -17,10 +18,10 @@ from ..errors import InvalidOptionError
 from . import _bottleneck as _bn
 from . import _sparse
 from ._dense import _dense_wasserstein, _pot_wasserstein
-from ._essential import _match_essential, _split
+from ._essential import _split, essential_part
 from ._metric import _cross_dist, _diag_dist, _pair_dist
 
-__all__ = ["wasserstein_distance", "bottleneck_distance"]
+__all__ = ["wasserstein_distance", "bottleneck_distance", "WassersteinResult"]
 
 _ESSENTIAL = ("match", "ignore")
 
@@ -56,29 +57,105 @@ def _check_norm(value: Any, name: str, *, allow_inf: bool = True) -> float:
 
 def _prepare(dgm1: Any, dgm2: Any, essential: str):
     check_choice(essential, "essential", _ESSENTIAL)
-    a = as_diagram_array(dgm1, "dgm1")
-    b = as_diagram_array(dgm2, "dgm2")
+    a = as_diagram_array(dgm1, "dgm1", infinite_births=True)
+    b = as_diagram_array(dgm2, "dgm2", infinite_births=True)
     return a, b
+
+
+def _check_tolerance(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InvalidOptionError(f"tolerance={value!r} is not a number; pass a relative gap such as 1e-3, or None") from None
+    if not (0.0 <= v < 1.0):
+        raise InvalidOptionError(f"tolerance={value!r} is not valid; pass a relative gap in [0, 1) such as 1e-3, or None")
+    return v
+
+
+@dataclass(frozen=True)
+class WassersteinResult:
+    """A Wasserstein distance with its certified bounds (``tolerance=`` or ``details=True``).
+
+    Attributes
+    ----------
+    value : float
+        The cost of the returned matching (an upper bound; the distance itself when ``exact``).
+    lower, upper : float
+        Certified bounds: ``lower <= W <= upper`` (``upper == value``); the lower bound comes
+        from a dual solution feasible for every pair (weak LP duality).
+    order, internal_p : float
+        ``p`` and ``q``.
+    tolerance : float or None
+        The relative gap asked for.
+    matching : ndarray, shape (k, 3), or None
+        With ``matching=True``: the rows ``[i, j, cost]`` (see :func:`wasserstein_distance`).
+
+    Examples
+    --------
+    >>> import topoeval as te
+    >>> r = te.wasserstein_distance([[0.0, 2.0]], [[0.0, 2.5]], tolerance=1e-3)
+    >>> r.value, r.lower, r.exact
+    (0.5, 0.5, True)
+    >>> print(r)
+    W1 = 0.5 (exact)
+    """
+
+    value: float
+    lower: float
+    upper: float
+    order: float
+    internal_p: float
+    tolerance: float | None = None
+    matching: np.ndarray | None = None
+
+    @property
+    def exact(self) -> bool:
+        """Whether the bounds meet (the value is optimal)."""
+        return self.lower == self.upper
+
+    @property
+    def gap(self) -> float:
+        """The certified relative gap ``(upper - lower) / lower`` (0 when exact)."""
+        if self.exact:
+            return 0.0
+        return (self.upper - self.lower) / self.lower if self.lower > 0 else float("inf")
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __str__(self) -> str:
+        name = "W" + ("inf" if self.order == np.inf else f"{self.order:g}")
+        if self.exact:
+            return f"{name} = {self.value:.6g} (exact)"
+        return f"{name} = {self.value:.6g}, certified within +-{self.gap:.2g} (in [{self.lower:.6g}, {self.upper:.6g}])"
 
 
 # ----------------------------------------------------------------------------- solver choice
 
 
-def _solve_wasserstein(x: np.ndarray, y: np.ndarray, p: float, q: float):
+def _solve_wasserstein(x: np.ndarray, y: np.ndarray, p: float, q: float, tolerance=None, progress=None):
+    """(match_x, match_y, lower): an optimal matching of the finite points, or with
+    ``tolerance`` one certified within it and the lower bound of W_p^p (None when optimal)."""
     n, m = len(x), len(y)
     if n == 0 or m == 0:
-        return _dense_wasserstein(x, y, p, q)
+        return (*_dense_wasserstein(x, y, p, q), None)
     if _POT_COLD_MIN_PAIRS <= n * m <= _POT_MAX_PAIRS:
         res = _pot_wasserstein(x, y, p, q)
         if res is not None:
-            return res
+            return (*res, None)
     # the dense Hungarian costs ~min(n, m)**2 * (n + m): unbalanced pairs stay dense longer (54 x 308
     # points 0.7 ms vs sparse 3.5 ms; 50 x 3000 7 / 12 ms vs 29 / 33 ms, W1 / W2), which also spares a
     # small comparison the import of scipy.spatial (start-up, test_assignment.py)
     small = min(n, m) ** 2 * (n + m) <= _DENSE_MAX_WORK and n * m <= 1_000_000
     if n + m <= _DENSE_MAX_POINTS or small:
-        return _dense_wasserstein(x, y, p, q)
-    return _sparse.sparse_wasserstein(x, y, p, q)
+        return (*_dense_wasserstein(x, y, p, q), None)
+    if tolerance is None and progress is None:  # (the exact call, as tests spy on it)
+        return (*_sparse.sparse_wasserstein(x, y, p, q), None)
+    match_x, match_y, stats = _sparse.sparse_wasserstein(x, y, p, q, return_stats=True, tolerance=tolerance,
+                                                         progress=progress)
+    return match_x, match_y, None if stats["optimal"] else stats["lower"]
 
 
 def _matching_rows(x_idx, y_idx, match_x, match_y, x, y, q):
@@ -116,16 +193,20 @@ def wasserstein_distance(
     internal_p: float = 2.0,
     matching: bool = False,
     essential: str = "match",
+    tolerance: float | None = None,
+    details: bool = False,
+    progress: Callable[[dict], None] | None = None,
 ):
-    """Exact ``order``-Wasserstein distance between two persistence diagrams.
+    """Exact (or certified within ``tolerance``) ``order``-Wasserstein distance between two persistence diagrams.
 
     Parameters
     ----------
     dgm1, dgm2 : Diagram or array_like, shape (n, 2) and (m, 2)
         Diagrams as ``[birth, death]`` rows (a :class:`topoeval.Diagram` or any
         array-like); empty diagrams are allowed.  Sublevel (birth <= death) and
-        superlevel (birth >= death) diagrams are both handled; deaths may be
-        ``+inf`` or ``-inf`` (never-dying classes), births must be finite.
+        superlevel (birth >= death) diagrams are both handled; coordinates may be
+        ``+inf`` or ``-inf`` (essential points, matched within their category as
+        in gudhi and hera: see :mod:`topoeval.distances._essential`), not NaN.
     order : float, default 1.0
         The exponent ``p >= 1`` of the Wasserstein distance
         ``(sum of ground distances ** p) ** (1 / p)``.  ``np.inf`` gives the
@@ -136,10 +217,26 @@ def wasserstein_distance(
     matching : bool, default False
         Also return an optimal matching.
     essential : {"match", "ignore"}, default "match"
-        ``"match"``: points with infinite death are matched only with points
-        with the same infinite death, by sorted birth, at cost
-        ``|b1 - b2|``; different numbers of them give ``inf``.  ``"ignore"``:
-        leave them out.
+        ``"match"``: points with an infinite coordinate are matched only with
+        points of the same category ((finite, +inf), (-inf, finite), (-inf, +inf)
+        and their negatives), by their sorted finite coordinate, at cost
+        ``|b1 - b2|`` (or ``|d1 - d2|``; 0 for (-inf, +inf)); different numbers
+        of one category give ``inf``.  (-inf, -inf) and (+inf, +inf) lie on the
+        diagonal (cost 0).  ``"ignore"``: leave every such point out.
+    tolerance : float, optional
+        A relative gap ``delta`` in [0, 1): stop the large-diagram solver once the
+        value is certified within ``delta`` of the optimum (``lower <= W <= value
+        <= (1 + delta) * lower``), and return a :class:`WassersteinResult` with the
+        bounds.  Small problems, and any the solver finishes exactly, give
+        ``lower == value``.  None (default): the exact distance, returned as before.
+    details : bool, default False
+        Return a :class:`WassersteinResult` even without ``tolerance``.
+    progress : callable, optional
+        Called by the large-diagram solver with a dict: ``{"stage": "route",
+        "round", "done", "total"}`` while it routes (about 20 calls a round) and
+        ``{"stage": "round", "round", "lower", "upper", "violations"}`` after
+        each round (bounds of ``W ** order`` on the finite points, with
+        ``tolerance``; else None).
 
     Returns
     -------
@@ -152,13 +249,17 @@ def wasserstein_distance(
         of the pair.  Every point of both diagrams appears exactly once (with
         ``essential="ignore"`` essential points are left out), and
         ``(matching[:, 2] ** order).sum() ** (1 / order)`` equals ``distance``.
+    result : WassersteinResult
+        Instead of the above, with ``tolerance`` or ``details=True``: the value,
+        its certified bounds and (with ``matching=True``) the matching.
 
     Raises
     ------
     InvalidInputError
-        If a diagram is not an (n, 2) array, holds NaN or an infinite birth.
+        If a diagram is not an (n, 2) array or holds NaN.
     InvalidOptionError
-        If ``order < 1``, ``internal_p < 1`` or ``essential`` is unknown.
+        If ``order < 1``, ``internal_p < 1``, ``essential`` is unknown or
+        ``tolerance`` is not in [0, 1).
 
     See Also
     --------
@@ -185,39 +286,53 @@ def wasserstein_distance(
     >>> m
     array([[ 0.  ,  0.  ,  0.5 ],
            [ 1.  , -1.  ,  0.25]])
+    >>> te.wasserstein_distance([[-np.inf, 1.0]], [[-np.inf, 3.0]])
+    2.0
+    >>> print(te.wasserstein_distance(a, b, internal_p=np.inf, tolerance=1e-3))
+    W1 = 0.75 (exact)
     """
     p = _check_norm(order, "order")
     q = _check_norm(internal_p, "internal_p")
     if not isinstance(matching, (bool, np.bool_)):
         raise InvalidOptionError(f"matching={matching!r} is not valid; pass True or False")
+    tol = _check_tolerance(tolerance)
+    if progress is not None and not callable(progress):
+        raise InvalidOptionError(f"progress={progress!r} is not callable; pass a function of one dict or None")
     a, b = _prepare(dgm1, dgm2, essential)
-    if p == np.inf:
-        return _bottleneck(a, b, q, bool(matching), essential)
-    fa, pa, na = _split(a)
-    fb, pb, nb = _split(b)
+    if p == np.inf:  # the bottleneck distance: always exact
+        out = _bottleneck(a, b, q, bool(matching), essential)
+        if tol is None and not details:
+            return out
+        dist, m = out if matching else (out, None)
+        return WassersteinResult(dist, dist, dist, p, q, tol, m)
+    fa, ca, da = _split(a)
+    fb, cb, db = _split(b)
     x, y = a[fa], b[fb]
-    match_x, match_y = _solve_wasserstein(x, y, p, q)
+    match_x, match_y, lower = _solve_wasserstein(x, y, p, q, tol, progress)
     rows = _matching_rows(fa, fb, match_x, match_y, x, y, q)
     costs = np.concatenate([r[:, 2] for r in rows]) if rows else np.empty(0)
     total = float(np.sum(costs**p)) if len(costs) else 0.0
     if essential == "match":
-        equal = True
-        for ia, ib in ((pa, pb), (na, nb)):
-            er, ec, eq = _match_essential(a, b, ia, ib)
-            rows.extend(er)
-            equal &= eq
-            total += float(np.sum(ec**p))
+        er, ecosts, equal = essential_part(a, b, ca, cb, da, db)
+        rows.extend(er)
+        for ec in ecosts:
+            extra = float(np.sum(ec**p))
+            total += extra
+            if lower is not None:
+                lower += extra
         if not equal:
             total = np.inf
     dist = float(total ** (1.0 / p)) if np.isfinite(total) else float(np.inf)
-    if matching:
-        return dist, _finish_matching(rows)
-    return dist
+    m = _finish_matching(rows) if matching else None
+    if tol is None and not details:
+        return (dist, m) if matching else dist
+    low = dist if lower is None or not np.isfinite(dist) else min(dist, max(lower, 0.0) ** (1.0 / p))
+    return WassersteinResult(dist, low, dist, p, q, tol, m)
 
 
 def _bottleneck(a: np.ndarray, b: np.ndarray, q: float, want_matching: bool, essential: str):
-    fa, pa, na = _split(a)
-    fb, pb, nb = _split(b)
+    fa, ca, da = _split(a)
+    fb, cb, db = _split(b)
     x, y = a[fa], b[fb]
     if 0 < len(x) * len(y) <= _DENSE_BOTTLENECK_MAX_PAIRS:
         d = _cross_dist(x, y, q)
@@ -226,13 +341,13 @@ def _bottleneck(a: np.ndarray, b: np.ndarray, q: float, want_matching: bool, ess
         value, match_x, match_y = _bn.bottleneck_finite(x, y, q)
     rows = _matching_rows(fa, fb, match_x, match_y, x, y, q) if want_matching else []
     if essential == "match":
-        for ia, ib in ((pa, pb), (na, nb)):
-            er, ec, eq = _match_essential(a, b, ia, ib)
-            rows.extend(er)
-            if not eq:
-                value = np.inf
-            elif len(ec):
+        er, ecosts, equal = essential_part(a, b, ca, cb, da, db)
+        rows.extend(er)
+        for ec in ecosts:
+            if len(ec):
                 value = max(value, float(ec.max()))
+        if not equal:
+            value = np.inf
     value = float(value)
     if want_matching:
         return value, _finish_matching(rows)
@@ -260,7 +375,7 @@ def bottleneck_distance(
     matching : bool, default False
         Also return an optimal matching.
     essential : {"match", "ignore"}, default "match"
-        How to treat points with infinite death; see :func:`wasserstein_distance`.
+        How to treat points with an infinite coordinate; see :func:`wasserstein_distance`.
 
     Returns
     -------
@@ -274,7 +389,7 @@ def bottleneck_distance(
     Raises
     ------
     InvalidInputError
-        If a diagram is not an (n, 2) array, holds NaN or an infinite birth.
+        If a diagram is not an (n, 2) array or holds NaN.
     InvalidOptionError
         If ``internal_p < 1`` or ``essential`` is unknown.
 
