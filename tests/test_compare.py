@@ -357,3 +357,93 @@ def test_metamorphic(x, seed, shift):
     assert c["bottleneck_superlevel"] <= c["max_abs_error"] + 1e-12
     z = te.compare(x, x, filtration="both").to_row()
     assert all(z[k] == 0 for k in SHIFT_INVARIANT if not k.startswith("n_points"))
+
+
+# --------------------------------------------------------------------------- streamed (issue 18)
+
+
+class _Recording:
+    """A lazy array (shape, dtype, slicing) that records the largest slice read."""
+
+    def __init__(self, a):
+        self.a, self.shape, self.dtype, self.ndim = a, a.shape, a.dtype, a.ndim
+        self.largest = 0
+
+    def __getitem__(self, idx):
+        out = self.a[idx]
+        self.largest = max(self.largest, int(np.size(out)))
+        return out
+
+
+def _assert_same(streamed, memory):
+    for part in ("pointwise", "critical_points"):
+        assert getattr(streamed, part) == getattr(memory, part), part
+    assert streamed.persistence == memory.persistence  # distances and counts exactly
+    for k, v in memory.dsl.items():
+        assert streamed.dsl[k] == pytest.approx(v, rel=1e-12, abs=1e-300), k
+    assert streamed.dsl["exact_dsl"] == memory.dsl["exact_dsl"]
+    for filt, (a, b) in memory.diagrams.items():
+        sa, sb = streamed.diagrams[filt]
+        for got, want in ((sa, a), (sb, b)):
+            np.testing.assert_array_equal(got.births, want.births)
+            np.testing.assert_array_equal(got.deaths, want.deaths)
+            np.testing.assert_array_equal(got.birth_index, want.birth_index)
+            np.testing.assert_array_equal(got.death_index, want.death_index)
+    assert streamed.to_row() == {**memory.to_row(), "dsl": streamed.to_row()["dsl"]}
+
+
+@settings(max_examples=25)
+@given(
+    shape=st.lists(st.integers(1, 7), min_size=1, max_size=3).map(tuple),
+    seed=st.integers(0, 2**31 - 1),
+    block=st.integers(1, 4),
+    filtration=st.sampled_from(["sublevel", "superlevel", "both"]),
+    conn=st.sampled_from(["full", "face"]),
+    cp_conn=st.sampled_from(["full", "freudenthal"]),
+    jobs=st.integers(1, 3),
+)
+def test_streamed_equals_in_memory(shape, seed, block, filtration, conn, cp_conn, jobs):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 4, size=shape).astype(np.float32)  # ties everywhere
+    y = x + rng.integers(-1, 2, size=shape)
+    w = rng.integers(0, 3, size=len(shape)).tolist()
+    kw = dict(filtration=filtration, connectivity=conn, cp_connectivity=cp_conn, weights=w, order=2.0)
+    memory = te.compare(x, y, **kw)
+    X, Y = _Recording(x), _Recording(y)
+    stages = []
+    streamed = te.compare(X, Y, block_shape=(block,) * len(shape), jobs=jobs,
+                          progress=lambda *a: stages.append(a), **kw)
+    _assert_same(streamed, memory)
+    long_axes = [i for i, s in enumerate(shape) if s > 1]
+    ax = long_axes[0] if long_axes else 0
+    slab = (block + 2) * x.size // shape[ax]  # a slab and its two halo rows
+    assert max(X.largest, Y.largest) <= max(slab, block ** len(shape) * 3 ** len(shape))
+    assert ("blocks", -(-shape[ax] // block), -(-shape[ax] // block)) in stages
+
+
+def test_streamed_reads_slabs_only_and_memory_limit():
+    rng = np.random.default_rng(77)
+    x = np.cumsum(rng.normal(size=(64, 40, 30)), axis=0)
+    y = np.round(x * 4) / 4
+    X, Y = _Recording(x), _Recording(y)
+    memory = te.compare(x, y, metrics="pointwise,dsl,critical_points")
+    streamed = te.compare(X, Y, metrics="pointwise,dsl,critical_points", memory_limit=64 * 1200 * 10)
+    _assert_same(streamed, memory)
+    assert max(X.largest, Y.largest) <= 10 * 1200  # the budget's rows, never the whole field
+    assert streamed.cp_errors is None
+    # an in-memory array larger than memory_limit is streamed too, with the same values
+    assert te.compare(x, y, metrics="pointwise,dsl", memory_limit="700kB").pointwise == memory.pointwise
+    with pytest.raises(InvalidOptionError, match=r"memory_limit >= 230400"):
+        te.compare(X, Y, metrics="pointwise", memory_limit=1000)
+
+
+def test_streamed_refuses_what_it_cannot_stream():
+    x = _Recording(np.zeros((4, 5)))
+    for kw, what in (({"batch_axis": 0}, "batch_axis"), ({"nan_policy": "omit"}, "omit"),
+                     ({"min_persistence": 0.5}, "min_persistence")):
+        with pytest.raises(InvalidOptionError, match=what):
+            te.compare(x, x, **kw)
+    bad = np.zeros((6, 5))
+    bad[4, 3] = np.nan
+    with pytest.raises(NonFiniteError, match=r"recon .* index \(4, 3\)"):
+        te.compare(_Recording(np.zeros((6, 5))), _Recording(bad), metrics="pointwise", block_shape=(2, 5))

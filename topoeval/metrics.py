@@ -99,8 +99,13 @@ def _omit(xb: np.ndarray, yb: np.ndarray, nan_policy: str) -> tuple[np.ndarray, 
 
 
 def _accumulate(x: np.ndarray, y: np.ndarray, nan_policy: str) -> dict[str, float]:
-    """One streaming pass: sums of squared / absolute errors, max error, range of x,
-    and the co-moments for Pearson's r (Chan et al.'s pairwise update, numerically stable)."""
+    return _accumulate_blocks(_blocks(x, y, nan_policy))
+
+
+def _accumulate_blocks(blocks) -> dict[str, float]:
+    """One streaming pass over float64 1-D block pairs: sums of squared / absolute errors, max
+    error, range of x, and the co-moments for Pearson's r (Chan et al.'s pairwise update,
+    numerically stable).  The streamed compare feeds it blocks read from lazy arrays."""
     n = 0
     sse = sae = 0.0
     maxerr = 0.0
@@ -109,7 +114,7 @@ def _accumulate(x: np.ndarray, y: np.ndarray, nan_policy: str) -> dict[str, floa
     sxx_total = 0.0  # sum of x^2 for the relative L2 error
     mx = my = 0.0  # running means
     m2x = m2y = cxy = 0.0  # running centred second moments
-    for xb, yb in _blocks(x, y, nan_policy):
+    for xb, yb in blocks:
         nb = xb.size
         if nb == 0:
             continue
@@ -392,7 +397,11 @@ def pointwise_metrics(
     if data_range is not None:
         data_range = check_positive(data_range, "data_range")
     x, y = _prepare(orig, recon, nan_policy)
-    acc = _accumulate(x, y, nan_policy)
+    return _summary(_accumulate(x, y, nan_policy), data_range)
+
+
+def _summary(acc: dict[str, float], data_range: float | None) -> dict[str, Any]:
+    """The dict of :func:`pointwise_metrics` from the accumulators of :func:`_accumulate_blocks`."""
     mse_ = acc["sse"] / acc["n"]
     return {
         "mse": mse_,
