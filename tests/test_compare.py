@@ -447,3 +447,13 @@ def test_streamed_refuses_what_it_cannot_stream():
     bad[4, 3] = np.nan
     with pytest.raises(NonFiniteError, match=r"recon .* index \(4, 3\)"):
         te.compare(_Recording(np.zeros((6, 5))), _Recording(bad), metrics="pointwise", block_shape=(2, 5))
+
+
+def test_jobs_same_comparison():
+    rng = np.random.default_rng(78)
+    x = rng.integers(0, 5, size=(40, 30)).astype(float)
+    y = x + rng.integers(-1, 2, size=x.shape)
+    one, two = te.compare(x, y, filtration="both", jobs=1), te.compare(x, y, filtration="both", jobs=2)
+    assert one.to_row() == two.to_row()
+    with pytest.raises(InvalidOptionError, match="jobs"):
+        te.compare(x, y, jobs=0)

@@ -218,14 +218,15 @@ def compare(
 
     if "dsl" in parts:
         t = time.perf_counter()
-        result["dsl"] = _dsl_part(x, y, valid, sharpness=sharpness, sign=sign, weights=weights, batch=batch)
+        result["dsl"] = _dsl_part(x, y, valid, sharpness=sharpness, sign=sign, weights=weights, batch=batch,
+                                  jobs=n_jobs)
         elapsed["dsl"] = time.perf_counter() - t
 
     if "persistence" in parts:
         t = time.perf_counter()
         pers, diagrams, matchings = _persistence_part(
             x, y, filtrations, connectivity=connectivity, order=order, internal_p=internal_p,
-            nan_policy=nan_policy, batch=batch, distance_tolerance=opts["distance_tolerance"],
+            nan_policy=nan_policy, batch=batch, distance_tolerance=opts["distance_tolerance"], jobs=n_jobs,
         )
         result.update(persistence=pers, diagrams=diagrams, matchings=matchings)
         elapsed["persistence"] = time.perf_counter() - t
@@ -234,7 +235,7 @@ def compare(
         t = time.perf_counter()
         row, errs = _critical_part(
             x, y, connectivity=cp_connectivity, min_persistence=min_persistence,
-            nan_policy=nan_policy, batch=batch,
+            nan_policy=nan_policy, batch=batch, jobs=n_jobs,
         )
         result.update(critical_points=row, cp_errors=errs)
         elapsed["critical_points"] = time.perf_counter() - t

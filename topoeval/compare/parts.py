@@ -36,7 +36,7 @@ def _samples(a: np.ndarray, batch: int | None) -> Iterable[np.ndarray]:
 # --------------------------------------------------------------------------- parts
 
 
-def _dsl_part(x, y, valid, *, sharpness, sign, weights, batch) -> dict[str, float]:
+def _dsl_part(x, y, valid, *, sharpness, sign, weights, batch, jobs=None) -> dict[str, float]:
     from ..dsl import dsl as smooth_dsl
     from ..dsl import exact_dsl
 
@@ -45,9 +45,9 @@ def _dsl_part(x, y, valid, *, sharpness, sign, weights, batch) -> dict[str, floa
         # unnormalized and divided here by the weighted number of differences per sample (the
         # same for every sample), which is what normalize=True does, in one pass fewer, and
         # without failing on arrays with nothing to compare (rate 0 then).
-        exact = exact_dsl(y, x, weights=weights, batch_axis=batch, normalize=False)
+        exact = exact_dsl(y, x, weights=weights, batch_axis=batch, normalize=False, jobs=jobs)
         total = smooth_dsl(y, x, sharpness=sharpness, sign=sign, weights=weights, batch_axis=batch,
-                           normalize=False)
+                           normalize=False, jobs=jobs)
         axes = [a for a in range(x.ndim) if a != batch]
         w = np.ones(len(axes)) if weights is None else np.asarray(weights, dtype=np.float64)
         per_sample = math.prod(x.shape[a] for a in axes)
@@ -99,7 +99,7 @@ def _masked_dsl(x, y, valid, *, sharpness, sign, weights, batch):
 
 
 def _persistence_part(x, y, filtrations, *, connectivity, order, internal_p, nan_policy, batch,
-                      distance_tolerance=None):
+                      distance_tolerance=None, jobs=None):
     from ..distances import bottleneck_distance, wasserstein_distance
     from ..persistence import persistence_diagram
 
@@ -112,8 +112,8 @@ def _persistence_part(x, y, filtrations, *, connectivity, order, internal_p, nan
         low = 0.0  # the certified lower bound of wp (distance_tolerance)
         bott = 0.0
         for xs, ys in zip(_samples(x, batch), _samples(y, batch)):
-            a = persistence_diagram(xs, filtration=filt, connectivity=connectivity, nan_policy=nan_policy)
-            b = persistence_diagram(ys, filtration=filt, connectivity=connectivity, nan_policy=nan_policy)
+            a = persistence_diagram(xs, filtration=filt, connectivity=connectivity, nan_policy=nan_policy, jobs=jobs)
+            b = persistence_diagram(ys, filtration=filt, connectivity=connectivity, nan_policy=nan_policy, jobs=jobs)
             if distance_tolerance is None:
                 w, m = wasserstein_distance(a, b, order=order, internal_p=internal_p, matching=True)
             else:  # stopped at a certified relative gap: keep the lower bound beside the value
@@ -150,10 +150,10 @@ def _persistence_part(x, y, filtrations, *, connectivity, order, internal_p, nan
     return pers, diagrams, matchings
 
 
-def _critical_part(x, y, *, connectivity, min_persistence, nan_policy, batch):
+def _critical_part(x, y, *, connectivity, min_persistence, nan_policy, batch, jobs=None):
     from ..critical_points import critical_point_errors
 
-    kwargs: dict[str, Any] = {"connectivity": connectivity, "min_persistence": min_persistence}
+    kwargs: dict[str, Any] = {"connectivity": connectivity, "min_persistence": min_persistence, "jobs": jobs}
     if nan_policy != "raise":
         kwargs["nan_policy"] = nan_policy
     errs = [critical_point_errors(xs, ys, **kwargs) for xs, ys in zip(_samples(x, batch), _samples(y, batch))]
