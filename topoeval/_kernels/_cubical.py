@@ -324,19 +324,15 @@ def _cell_value(f, coord, gshape, gstrides, vertices, lo, hi, best):
 
 
 @njit(cache=True, nogil=True)
-def cells_of_dim(f, gshape, kshape, k, vertices):
-    """The k-cells of the complex in C order of ``K``: flat ``K`` indices and values.
+def gather_cells(kval, kshape, k):
+    """The k-cells in C order of ``K`` with their values read from the value grid ``kval``.
 
     Parameters
     ----------
-    f : (n,) float64
-        The array in C order.
-    gshape, kshape : (d,) int64
-        Shapes of the array and of ``K``.
+    kval : (|K|,) float64
+        The value of every cell of ``K`` (C order).
+    kshape : (d,) int64
     k : int
-        Cell dimension (number of odd ``K`` coordinates).
-    vertices : bool
-        V-construction (True) or T-construction.
 
     Returns
     -------
@@ -344,46 +340,42 @@ def cells_of_dim(f, gshape, kshape, k, vertices):
     values : (m,) float64
     """
     d = kshape.shape[0]
-    gstrides = np.ones(d, dtype=np.int64)
-    for i in range(d - 2, -1, -1):
-        gstrides[i] = gstrides[i + 1] * gshape[i + 1]
-    m = _scan(f, gshape, gstrides, kshape, k, vertices, np.empty(0, np.int64), np.empty(0))
+    # the k-cells: sum over the choices of k odd axes of the product of the counts
+    m = np.int64(0)
+    for mask in range(1 << d):
+        bits = 0
+        cnt = np.int64(1)
+        for i in range(d):
+            if (mask >> i) & 1:
+                bits += 1
+                cnt *= kshape[i] // 2
+            else:
+                cnt *= kshape[i] - kshape[i] // 2
+        if bits == k:
+            m += cnt
     kflat = np.empty(m, dtype=np.int64)
     vals = np.empty(m, dtype=np.float64)
-    _scan(f, gshape, gstrides, kshape, k, vertices, kflat, vals)
-    return kflat, vals
-
-
-@njit(cache=True, nogil=True)
-def _scan(f, gshape, gstrides, kshape, k, vertices, kflat, vals):
-    """Walk ``K`` in C order; count the k-cells, and fill ``kflat``/``vals`` if they have room."""
-    d = kshape.shape[0]
-    fill = kflat.shape[0] > 0
     coord = np.zeros(d, dtype=np.int64)
-    lo = np.empty(d, dtype=np.int64)
-    hi = np.empty(d, dtype=np.int64)
-    best = np.empty(1, dtype=np.int64)
-    total = np.int64(1)
-    for i in range(d):
-        total *= kshape[i]
-    m = 0
-    for p in range(total):
-        odd = 0
-        for i in range(d):
-            odd += coord[i] & 1
-        if odd == k:
-            if fill:
-                kflat[m] = p
-                vals[m] = _cell_value(f, coord, gshape, gstrides, vertices, lo, hi, best)
-            m += 1
-        i = d - 1  # odometer
+    odd = 0
+    j = 0
+    L = kshape[d - 1]
+    for p0 in range(0, kval.shape[0], L):  # one row of the last axis at a time
+        outer = odd  # odd coordinates among the outer axes
+        for x in range(L):
+            if outer + (x & 1) == k:
+                kflat[j] = p0 + x
+                vals[j] = kval[p0 + x]
+                j += 1
+        i = d - 2  # odometer over the outer axes, keeping the count of odd coordinates
         while i >= 0:
+            odd -= coord[i] & 1
             coord[i] += 1
             if coord[i] < kshape[i]:
+                odd += coord[i] & 1
                 break
             coord[i] = 0
             i -= 1
-    return m
+    return kflat, vals
 
 
 @njit(cache=True, nogil=True)

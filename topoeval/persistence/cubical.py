@@ -212,6 +212,8 @@ def _middle(arr, dims, filtration, connectivity, keep_zero) -> dict[int, Diagram
     out = {}
     for k in range(top - 1, min(dims) - 1, -1):
         rows = cx.cells(k)
+        if k == min(dims):
+            cx.drop()  # every list needed is made
         pr, pc, is_pivot = reduce_boundary(cx.cells(k + 1), cleared, cx.rank, cx.kstrides, rows.shape[0])
         cx.drop(k + 2)
         if k in dims:
@@ -250,14 +252,20 @@ class CubicalGrid:
         size = int(np.prod(self.kshape))
         self.rank = np.zeros(size, dtype=np.int32 if size < 2**31 else np.int64)
         self._cells: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._kval = None  # the values of all cells (8 bytes per cell of K), while needed
 
     def cells(self, k: int) -> np.ndarray:
         """(m,) int64 flat ``K`` indices of the k-cells in filtration order (value, index)."""
         if k not in self._cells:
-            from .._kernels._cubical import cells_of_dim
+            from .._kernels._cubical import gather_cells
             from .._kernels._persistence import radix_sort_cells
 
-            kflat, vals = cells_of_dim(self.f, self.gshape, self.kshape, k, self.vertices)
+            if self._kval is None:  # all cell values at once (separable min / max)
+                kval = self.f.reshape(tuple(self.gshape))
+                for i in range(self.d):
+                    kval = _expand(kval, i, self.vertices)
+                self._kval = kval.reshape(-1)
+            kflat, vals = gather_cells(self._kval, self.kshape, k)
             m = kflat.shape[0]
             ident = np.arange(m, dtype=np.int64).reshape(1, m)
             order, _, _ = radix_sort_cells(vals, False, np.array([m], dtype=np.int64), ident)
@@ -272,9 +280,12 @@ class CubicalGrid:
         self.cells(k)
         return self._cells[k][1]
 
-    def drop(self, k: int) -> None:
-        """Forget the list of the k-cells (memory)."""
-        self._cells.pop(k, None)
+    def drop(self, k: int | None = None) -> None:
+        """Forget the list of the k-cells (None: the value grid), to free memory."""
+        if k is None:
+            self._kval = None
+        else:
+            self._cells.pop(k, None)
 
     def diagram(self, k, rows, cols, filtration, shape, sign, keep_zero) -> Diagram:
         """Diagram of dimension ``k`` from the ranks of the k- and (k+1)-cells of its pairs."""
@@ -290,6 +301,29 @@ class CubicalGrid:
         didx = valued_element(dcells, self.f, self.gshape, self.kstrides, self.vertices)
         dgm = Diagram._new(births + 0.0, deaths + 0.0, bidx, didx, filtration, tuple(shape), k)
         return _sorted(_unsqueeze(dgm, shape))
+
+
+def _expand(x: np.ndarray, axis: int, vertices: bool) -> np.ndarray:
+    """Values of the cells along one axis: V: max of the two vertices, T: min of the cubes."""
+    n = x.shape[axis]
+    m = 2 * n - 1 if vertices else 2 * n + 1
+    out = np.empty(x.shape[:axis] + (m,) + x.shape[axis + 1 :], dtype=np.float64)
+    sl = [slice(None)] * x.ndim
+
+    def at(s):
+        sl[axis] = s
+        return tuple(sl)
+
+    lo, hi = x[at(slice(None, -1))], x[at(slice(1, None))]
+    if vertices:
+        out[at(slice(0, None, 2))] = x
+        out[at(slice(1, None, 2))] = np.maximum(lo, hi)
+    else:
+        out[at(slice(1, None, 2))] = x
+        out[at(slice(2, -2, 2))] = np.minimum(lo, hi)
+        out[at(slice(0, 1))] = x[at(slice(0, 1))]
+        out[at(slice(m - 1, m))] = x[at(slice(n - 1, n))]
+    return out
 
 
 def _unsqueeze(dgm: Diagram, shape: tuple[int, ...]) -> Diagram:
