@@ -145,7 +145,7 @@ def merge(left: Graph, right: Graph, axis: int, gshape, connectivity: str, super
     eb = np.concatenate([left.eb, right.eb + nl, xb])
     eflat = np.concatenate([left.eflat, right.eflat, flat[kc]])
     evals = np.concatenate([left.eval, right.eval, val[kc]])
-    srt = np.lexsort((eflat, sign * evals + 0.0))
+    srt = _birth_order(evals, eflat, superlevel)  # the edges in key order
     ea, eb, eflat, evals = ea[srt], eb[srt], eflat[srt], evals[srt]
     outer = _outer(flat, lo, hi, gshape)
     fbn, fe, keep, na, nb, ne = reduce_graph(sign * val + 0.0, flat, born, outer, ea, eb)
@@ -167,27 +167,28 @@ def _cross_edges(left: Graph, right: Graph, axis, c, gshape, connectivity):
     if li.size == 0 or ri.size == 0:
         z = np.empty(0, dtype=np.int64)
         return z, z
-    rflat = right.flat[ri]
-    rs = np.argsort(rflat, kind="stable")
-    rflat, ri = rflat[rs], ri[rs]
-    lcoords = np.stack(np.unravel_index(left.flat[li], gshape), axis=1)
     d = len(gshape)
+    # the right side's interface as a dense plane (positions over the other axes of its box)
+    ext = [right.hi[j] - right.lo[j] if j != axis else 1 for j in range(d)]
+    rc = np.stack(np.unravel_index(right.flat[ri], gshape), axis=1) - np.array(right.lo, dtype=np.int64)
+    rc[:, axis] = 0
+    plane = np.full(int(np.prod(ext, dtype=np.int64)), -1, dtype=np.int64)
+    plane[np.ravel_multi_index(tuple(rc.T), ext)] = ri
+    lcoords = np.stack(np.unravel_index(left.flat[li], gshape), axis=1) - np.array(right.lo, dtype=np.int64)
+    lcoords[:, axis] = 0
     others = [(-1, 0, 1) if (connectivity == "full" and j != axis) else (0,) for j in range(d)]
-    others[axis] = (1,)
     outs_a, outs_b = [], []
     for delta in itertools.product(*others):
         q = lcoords + np.array(delta, dtype=np.int64)
         ok = np.ones(q.shape[0], dtype=bool)
         for j in range(d):
-            ok &= (q[:, j] >= right.lo[j]) & (q[:, j] < right.hi[j])
+            ok &= (q[:, j] >= 0) & (q[:, j] < ext[j])
         if not ok.any():
             continue
-        qf = np.ravel_multi_index(tuple(q[ok].T), gshape)
-        pos = np.searchsorted(rflat, qf)
-        pos = np.minimum(pos, rflat.shape[0] - 1)
-        hit = rflat[pos] == qf
-        outs_a.append(li[ok][hit])
-        outs_b.append(ri[pos[hit]])
+        hit = plane[np.ravel_multi_index(tuple(q[ok].T), ext)]
+        found = hit >= 0
+        outs_a.append(li[ok][found])
+        outs_b.append(hit[found])
     if not outs_a:
         z = np.empty(0, dtype=np.int64)
         return z, z
