@@ -362,3 +362,82 @@ def test_broken_zarr_import_says_how_to_fix(monkeypatch, tmp_path, field):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(te.MissingDependencyError, match=r"'post0'.*pip install 'zfpy!=1.0.1.post0'"):
         te.load_array(path)
+
+
+# ----------------------------------------------------------------------------- xarray
+
+
+@pytest.fixture
+def members():
+    xr = pytest.importorskip("xarray")
+    rng = np.random.default_rng(2122)
+    x = np.round(rng.normal(size=(3, 6, 7)).cumsum(axis=2), 1)
+    y = x + rng.normal(scale=0.1, size=x.shape)
+    dims = ("member", "lat", "lon")
+    coords = {"member": [10, 20, 30], "lat": np.linspace(-60, 60, 6)}
+    return x, y, xr.DataArray(x, dims=dims, coords=coords), xr.DataArray(y, dims=dims, coords=coords)
+
+
+def test_dataarrays_accepted_everywhere_arrays_are(members):
+    x, y, X, Y = members
+    same = [
+        lambda a, b: te.compare(a, b).to_row(),
+        lambda a, b: np.asarray(te.persistence_diagram(a)),
+        lambda a, b: te.wasserstein_distance(te.persistence_diagram(a), te.persistence_diagram(b)),
+        lambda a, b: te.critical_point_errors(a, b).to_row(),
+        lambda a, b: te.critical_points(a).types,
+        lambda a, b: te.pointwise_metrics(a, b),
+        lambda a, b: (te.mse(a, b), te.psnr(a, b), te.pearson_correlation(a, b)),
+        lambda a, b: (te.dsl(a, b), te.exact_dsl(a, b), tuple(te.dsl_per_axis(a, b))),
+        lambda a, b: te.dsl_gradient(a, b),
+        lambda a, b: te.mismatch_map(a, b),
+    ]
+    for i, f in enumerate(same):
+        got, want = f(X, Y), f(x, y)
+        if isinstance(want, dict):
+            assert got.keys() == want.keys(), i
+            for k in want:
+                assert got[k] == want[k] or (got[k] != got[k] and want[k] != want[k]), (i, k)
+        else:
+            flat = [np.hstack([np.ravel(np.asarray(v, dtype=float)) for v in (r if isinstance(r, tuple) else (r,))])
+                    for r in (got, want)]
+            np.testing.assert_array_equal(flat[0], flat[1], err_msg=str(i))
+
+
+def test_dataarray_dask_backed_and_lazy(members):
+    pytest.importorskip("dask")
+    x, y, X, Y = members
+    Xd = X.chunk({"member": 1})
+    assert te.exact_dsl(Xd, Y.chunk({"member": 1})) == te.exact_dsl(x, y)
+    with te.open_array(Xd) as a:  # read a block at a time, the dims kept
+        assert a.dims == ("member", "lat", "lon") and not a.in_memory
+        np.testing.assert_array_equal(a[1, 2:4], x[1, 2:4])
+
+
+def test_dimension_names_for_axes(members):
+    x, y, X, Y = members
+    assert te.dsl(X, Y, weights={"member": 0, "lat": 1, "lon": 1}) == te.dsl(x, y, weights=[0, 1, 1])
+    assert te.exact_dsl(X, Y, weights={"lon": 0.5, "member": 2, "lat": 0}) == te.exact_dsl(x, y, weights=[2, 0, 0.5])
+    np.testing.assert_array_equal(te.dsl(X, Y, batch_axis="member", reduction="none"),
+                                  te.dsl(x, y, batch_axis=0, reduction="none"))
+    np.testing.assert_array_equal(te.dsl_per_axis(X, Y, batch_axis="lat", weights={"member": 1, "lon": 3}),
+                                  te.dsl_per_axis(x, y, batch_axis=1, weights=[1, 3]))
+    np.testing.assert_array_equal(te.dsl_gradient(X, Y, batch_axis="member"), te.dsl_gradient(x, y, batch_axis=0))
+    np.testing.assert_array_equal(te.mismatch_map(X, Y, axis="lon"), te.mismatch_map(x, y, axis=2))
+    np.testing.assert_array_equal(te.mismatch_map(X, Y, axis=("lat", "lon"), weights={"member": 1, "lat": 2, "lon": 1}),
+                                  te.mismatch_map(x, y, axis=(1, 2), weights=[1, 2, 1]))
+    assert te.dsl(x, y, weights={0: 1, 1: 1, 2: 0}) == te.dsl(x, y, weights=[1, 1, 0])  # axis numbers as keys
+
+
+def test_dimension_name_errors(members):
+    x, y, X, Y = members
+    with pytest.raises(te.InvalidOptionError, match=r"batch_axis='time' is not a dimension .*member, lat, lon"):
+        te.dsl(X, Y, batch_axis="time")
+    with pytest.raises(te.InvalidOptionError, match=r"names a dimension, but x has no dimension names"):
+        te.dsl(x, y, batch_axis="member")
+    with pytest.raises(te.InvalidOptionError, match=r"no entry for 'lon'.*\(lat, lon\)"):
+        te.dsl(X, Y, batch_axis="member", weights={"lat": 1})
+    with pytest.raises(te.InvalidOptionError, match=r"'member' a weight, but it is the batch axis"):
+        te.dsl(X, Y, batch_axis="member", weights={"member": 1, "lat": 1, "lon": 1})
+    with pytest.raises(te.InvalidInputError, match=r"xarray Dataset; pass one of its variables, e.g. ds\['u'\]"):
+        te.mse(X.to_dataset(name="u"), y)

@@ -6,7 +6,7 @@ to the private Numba kernels in :mod:`topoeval._kernels`.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -55,6 +55,12 @@ def as_real_array(a: Any, name: str = "array", *, min_ndim: int = 1) -> np.ndarr
     if isinstance(a, np.ndarray):
         arr = a
     else:
+        if _is_xarray(a, "Dataset"):
+            raise InvalidInputError(
+                f"{name} is an xarray Dataset; pass one of its variables, e.g. ds[{next(iter(a.data_vars), 'NAME')!r}]"
+            )
+        if _is_xarray(a, "DataArray"):
+            a = a.to_numpy()  # dask-backed: computed here; big inputs go through topoeval.open_array
         try:
             arr = np.asarray(a)
         except (ValueError, TypeError) as exc:
@@ -156,3 +162,89 @@ def as_diagram_array(dgm: Any, name: str = "diagram", *, infinite_births: bool =
             f"{name} has an infinite birth in row {i}; only deaths may be infinite (never-dying classes)"
         )
     return arr
+
+
+# --------------------------------------------------------------------------- dimension names
+
+
+def _is_xarray(a: Any, kind: str) -> bool:
+    """``a`` is an ``xarray.<kind>`` (checked by type name: xarray is never imported here)."""
+    return any(c.__name__ == kind and c.__module__.startswith("xarray") for c in type(a).__mro__)
+
+
+def dims_of(a: Any) -> tuple[str, ...] | None:
+    """The dimension names of ``a``: an xarray DataArray's or a :class:`topoeval.LazyArray`'s, else None."""
+    dims = getattr(a, "dims", None)
+    if isinstance(dims, tuple) and dims and all(isinstance(d, str) for d in dims):
+        return dims
+    return None
+
+
+def dim_axis(axis: Any, dims: tuple[str, ...] | None, ndim: int, name: str = "axis", what: str = "x") -> int:
+    """The axis number of ``axis``: an integer (normalised) or a dimension name of ``dims``.
+
+    >>> dim_axis("member", ("member", "lat", "lon"), 3, "batch_axis")
+    0
+    >>> dim_axis(-1, None, 3)
+    2
+    """
+    if not isinstance(axis, str):
+        return normalize_axis(axis, ndim, name)
+    if dims is None:
+        raise InvalidOptionError(
+            f"{name}={axis!r} names a dimension, but {what} has no dimension names; pass an xarray "
+            "DataArray (or an array opened from netCDF / Zarr with topoeval.open_array) or an axis number"
+        )
+    if axis not in dims:
+        raise InvalidOptionError(f"{name}={axis!r} is not a dimension of {what}; its dimensions: {', '.join(dims)}")
+    return dims.index(axis)
+
+
+def named_axes(a: Any, batch_axis: Any, weights: Any, what: str = "x") -> tuple[Any, Any]:
+    """``batch_axis`` and ``weights`` with dimension names turned into axis numbers.
+
+    ``batch_axis`` may name a dimension of ``a`` (``"member"``); ``weights`` may be a mapping
+    from dimension names (or axis numbers) to weights, e.g. ``{"time": 0, "lat": 1, "lon": 1}``,
+    with one entry per non-batch axis, returned as the list in axis order.  Anything else
+    comes back unchanged (checked later by the caller).
+
+    >>> class A:
+    ...     dims, ndim = ("time", "lat", "lon"), 3
+    >>> named_axes(A(), None, {"lon": 2.0, "time": 0, "lat": 1})
+    (None, [0.0, 1.0, 2.0])
+    >>> named_axes(A(), "time", {"lat": 1, "lon": 1})
+    (0, [1.0, 1.0])
+    """
+    if not isinstance(batch_axis, str) and not isinstance(weights, Mapping):
+        return batch_axis, weights
+    dims = dims_of(a)
+    ndim = int(getattr(a, "ndim", None) or np.ndim(a))
+    if isinstance(batch_axis, str):
+        batch_axis = dim_axis(batch_axis, dims, ndim, "batch_axis", what)
+    if isinstance(weights, Mapping):
+        weights = _weights_by_axis(weights, dims, ndim, batch_axis, what)
+    return batch_axis, weights
+
+
+def _weights_by_axis(weights: Mapping, dims, ndim: int, batch_axis: Any, what: str) -> list[float]:
+    batch = None if batch_axis is None else normalize_axis(batch_axis, ndim, "batch_axis")
+    by_axis: dict[int, Any] = {}
+    for key, value in weights.items():
+        axis = dim_axis(key, dims, ndim, "a weights key", what)
+        if axis == batch:
+            raise InvalidOptionError(f"weights gives {key!r} a weight, but it is the batch axis; drop it")
+        if axis in by_axis:
+            raise InvalidOptionError(f"weights names axis {axis} twice ({key!r}); give each dimension one weight")
+        by_axis[axis] = value
+    wanted = [i for i in range(ndim) if i != batch]
+    missing = [i for i in wanted if i not in by_axis]
+    if missing:
+        names = ", ".join(repr(dims[i]) if dims else str(i) for i in missing)
+        raise InvalidOptionError(
+            f"weights has no entry for {names}; give one weight per non-batch dimension"
+            + (f" ({', '.join(dims[i] for i in wanted)})" if dims else "")
+        )
+    try:
+        return [float(by_axis[i]) for i in wanted]
+    except (TypeError, ValueError):
+        raise InvalidOptionError(f"weights={dict(weights)!r} holds a value that is not a number") from None

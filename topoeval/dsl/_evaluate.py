@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .._validation import check_choice
+from .._validation import check_choice, named_axes
 from ..persistence.blocks import check_jobs
 from ._prepare import (
     _CALLABLE,
@@ -72,6 +72,7 @@ def _axis_sums(x, y, kind, s, f, batch, axes, w, jobs=1):
 
 
 def _evaluate(x, y, *, kind, f, sharpness, weights, batch_axis, reduction, normalize, per_axis, jobs=None):
+    batch_axis, weights = named_axes(x, batch_axis, weights)  # xarray dimension names -> axis numbers
     x, y = _prepare_pair(x, y, finite=False)  # finiteness: checked in _axis_sums
     check_choice(reduction, "reduction", _REDUCTIONS)
     batch, axes, w = _resolve_axes(x.ndim, batch_axis, weights)

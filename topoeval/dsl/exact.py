@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import normalize_axis
+from .._validation import dim_axis, dims_of, named_axes
 from ..errors import InvalidOptionError
 from ._evaluate import _evaluate
 from ._prepare import _flat_c, _float_dtype, _prepare_pair, _resolve_axes
@@ -128,17 +128,19 @@ def mismatch_map(
            [[0., 0.],
             [1., 0.]]])
     """
+    _, weights = named_axes(x, None, weights)  # xarray dimension names -> axis numbers
+    dims = dims_of(x)
     x, y = _prepare_pair(x, y)
     ndim = x.ndim
     single = False
     if axis is None:
         sel = list(range(ndim))
     elif isinstance(axis, tuple):
-        sel = [normalize_axis(a, ndim, "axis") for a in axis]
+        sel = [dim_axis(a, dims, ndim, "axis") for a in axis]
         if len(set(sel)) != len(sel) or not sel:
             raise InvalidOptionError(f"axis={axis!r} must name distinct axes (at least one)")
     else:
-        sel = [normalize_axis(axis, ndim, "axis")]
+        sel = [dim_axis(axis, dims, ndim, "axis")]
         single = True
     _, _, w = _resolve_axes(ndim, None, weights)
     dtype = _float_dtype(x, y)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice
+from .._validation import check_choice, named_axes
 from ._prepare import (
     _CALLABLE,
     _REDUCTIONS,
@@ -79,6 +79,7 @@ def dsl_gradient(
     """
     kind, f, fprime = _resolve_sign(sign, derivative=True)
     s = _check_sharpness(sharpness)
+    batch_axis, weights = named_axes(x, batch_axis, weights)  # xarray dimension names -> axis numbers
     x, y = _prepare_pair(x, y)
     check_choice(reduction, "reduction", _REDUCTIONS)
     batch, axes, w = _resolve_axes(x.ndim, batch_axis, weights)
