@@ -260,3 +260,33 @@ def test_batch_and_sweep_rows_carry_the_new_columns(rng):
     sw = te.sweep(a[0], ["quantize"], [0.1, 0.001], metrics="segmentation,pairs")
     labels = [r["seg_false_labels"] for r in sw.rows]
     assert all(r["status"] == "ok" for r in sw.rows) and labels[1] <= labels[0]
+
+
+def test_command_line_compare_and_batch_metrics(tmp_path, rng):
+    import json
+
+    import h5py
+    from click.testing import CliRunner
+
+    from topoeval.cli import cli
+
+    a, b = _quantised(rng)
+    np.save(tmp_path / "x.npy", a[0])
+    np.save(tmp_path / "y.npy", b[0])
+    runner = CliRunner()
+    out = tmp_path / "c.json"
+    r = runner.invoke(cli, ["compare", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"),
+                            "--metrics", "all,segmentation,pairs", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    metrics = json.loads(out.read_text())["metrics"]
+    assert metrics["segmentation"]["seg_false_labels"] == te.segmentation_errors(a[0], b[0]).false_labels
+    assert metrics["pairs"]["pairs_preserved"] == te.persistence_pair_errors(a[0], b[0], 0.0, "sublevel").preserved
+    r = runner.invoke(cli, ["compare", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "--metrics", "segs"])
+    assert r.exit_code == 2
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["orig"], f["q"] = a, b
+    r = runner.invoke(cli, ["batch", str(tmp_path / "d.h5"), "--orig", "/orig", "--recon", "/q",
+                            "--metrics", "segmentation", "-o", str(tmp_path / "rows.csv")])
+    assert r.exit_code == 0, r.output
+    header = (tmp_path / "rows.csv").read_text().splitlines()[0].split(",")
+    assert "seg_false_labels" in header and "pairs_preserved" not in header
