@@ -457,3 +457,29 @@ def test_jobs_same_comparison():
     assert one.to_row() == two.to_row()
     with pytest.raises(InvalidOptionError, match="jobs"):
         te.compare(x, y, jobs=0)
+
+
+def test_cli_memory_limit_streams_from_files(tmp_path, capsys):
+    """`topoeval compare --memory-limit`: the .npy files are memory-mapped, compared a slab at a
+    time, with the metrics of the in-memory run."""
+    from topoeval.cli import main
+
+    rng = np.random.default_rng(79)
+    x = np.cumsum(rng.normal(size=(60, 50)), axis=0)
+    y = np.round(x * 2) / 2
+    np.save(tmp_path / "a.npy", x)
+    np.save(tmp_path / "b.npy", y)
+    metrics = {}
+    for extra in ([], ["--memory-limit", "10MB", "--jobs", "2"]):  # above the engine's 8.5 MB floor
+        with pytest.raises(SystemExit) as exc:
+            main(["compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "--format", "json", "-q", *extra])
+        out, err = capsys.readouterr()
+        assert exc.value.code == 0, err
+        doc = json.loads(out)
+        metrics[bool(extra)] = doc["metrics"]
+        assert ("slabs" in doc["elapsed_s"]) == bool(extra)  # the streamed path was taken
+    assert metrics[True]["pointwise"] == metrics[False]["pointwise"]
+    assert metrics[True]["persistence"] == metrics[False]["persistence"]
+    assert metrics[True]["critical_points"] == metrics[False]["critical_points"]
+    assert metrics[True]["dsl"]["exact_dsl"] == metrics[False]["dsl"]["exact_dsl"]
+    assert metrics[True]["dsl"]["dsl"] == pytest.approx(metrics[False]["dsl"]["dsl"], rel=1e-12)

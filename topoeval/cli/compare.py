@@ -72,7 +72,17 @@ def cli(orig, recon, output, fmt, force, report, plot, **params):
     kwargs.update(_scaling_kwargs(scaling))
     from ..compare import check_options
 
-    check_options(**kwargs)  # bad option values fail before large inputs are read
+    # bad option values fail before large inputs are read
+    check_options(**{k: v for k, v in kwargs.items() if k not in ("jobs", "memory_limit")})
+    if kwargs.get("memory_limit") is not None and "-" not in (orig, recon):
+        if report is not None or plot is not None:
+            raise click.UsageError("--report / --plot need both fields in memory; leave out --memory-limit")
+        comparison = _compare_streamed(orig, recon, inputs, kwargs)
+        echo_info("computed in " + ", ".join(f"{k} {v:.2f} s" for k, v in comparison.elapsed.items()))
+        write_output(output, render(comparison, fmt, orig=orig, recon=recon, output=output), force=force)
+        if output not in (None, "-"):
+            echo_info(f"wrote {output}", level=0)
+        return
 
     t0 = time.perf_counter()
     a = load_input(orig, inputs, "orig")
@@ -101,6 +111,50 @@ def cli(orig, recon, output, fmt, force, report, plot, **params):
             echo_info(f"wrote {plot}", level=0)
     if output not in (None, "-"):
         echo_info(f"wrote {output}", level=0)
+
+
+def _compare_streamed(orig, recon, inputs, kwargs):
+    """--memory-limit: both inputs opened lazily and compared a slab at a time (bar on stderr)."""
+    from ..compare import compare
+    from ..io import open_array
+
+    def opened(spec, name):
+        def pick(key):
+            v = inputs.get(f"{name}_{key}")
+            return v if v is not None else inputs.get(key)
+
+        return open_array(spec, shape=pick("shape"), dtype=pick("dtype"), byteorder=pick("byteorder") or "little")
+
+    with opened(orig, "orig") as a, opened(recon, "recon") as b, _stage_bar() as tick:
+        echo_info(f"opened {orig} {a.shape} {a.dtype} and {recon} {b.shape} {b.dtype} (read a slab at a time)")
+        return compare(a, b, progress=tick, **kwargs)
+
+
+def _stage_bar():
+    """A rich progress bar per stage (slabs, each persistence run) on stderr; -q or no terminal: none."""
+    import contextlib
+    import sys
+
+    if verbosity() < 0 or not sys.stderr.isatty():
+        return contextlib.nullcontext(None)
+
+    @contextlib.contextmanager
+    def bar():
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=Console(stderr=True), transient=True) as prog:
+            tasks = {}
+
+            def tick(stage, done, total):
+                if stage not in tasks:
+                    tasks[stage] = prog.add_task(stage, total=total)
+                prog.update(tasks[stage], completed=done, total=total)
+
+            yield tick
+
+    return bar()
 
 
 def _scaling_kwargs(scaling):
