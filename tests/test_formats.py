@@ -441,3 +441,12 @@ def test_dimension_name_errors(members):
         te.dsl(X, Y, batch_axis="member", weights={"member": 1, "lat": 1, "lon": 1})
     with pytest.raises(te.InvalidInputError, match=r"xarray Dataset; pass one of its variables, e.g. ds\['u'\]"):
         te.mse(X.to_dataset(name="u"), y)
+
+
+def test_compare_takes_dimension_names(members):
+    x, y, X, Y = members
+    named = te.compare(X, Y, batch_axis="member", weights={"lat": 1, "lon": 0.5}).to_row()
+    plain = te.compare(x, y, batch_axis=0, weights=[1, 0.5]).to_row()
+    assert named == plain
+    with pytest.raises(te.InvalidOptionError, match=r"batch_axis='time' is not a dimension of orig"):
+        te.compare(X, Y, batch_axis="time")

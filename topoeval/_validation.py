@@ -172,6 +172,14 @@ def _is_xarray(a: Any, kind: str) -> bool:
     return any(c.__name__ == kind and c.__module__.startswith("xarray") for c in type(a).__mro__)
 
 
+def unwrap_in_memory(a: Any) -> Any:
+    """The NumPy array inside an xarray DataArray held in memory; anything else unchanged (a
+    dask-backed DataArray stays lazy, to be read a block at a time)."""
+    if _is_xarray(a, "DataArray") and isinstance(a.data, np.ndarray):
+        return a.data
+    return a
+
+
 def dims_of(a: Any) -> tuple[str, ...] | None:
     """The dimension names of ``a``: an xarray DataArray's or a :class:`topoeval.LazyArray`'s, else None."""
     dims = getattr(a, "dims", None)

@@ -7,7 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_real_array, check_finite, check_same_shape, normalize_axis
+from .._validation import (
+    as_real_array,
+    check_finite,
+    check_same_shape,
+    named_axes,
+    normalize_axis,
+    unwrap_in_memory,
+)
 from .options import check_options
 from .parts import _critical_part, _dsl_part, _persistence_part, _valid_mask
 from .result import Comparison
@@ -80,10 +87,11 @@ def compare(
         recorded in the result.
     sign : {'tanh', 'softsign', 'sign'} or callable, default 'tanh'
         Sign approximation of the smooth DSL.
-    weights : sequence of float, optional
-        DSL weight per non-batch axis (0 switches an axis off), e.g. ``(1, 1, 0)``.
-    batch_axis : int, optional
-        Axis holding independent samples.  The DSL is then the mean over samples; the
+    weights : sequence of float or mapping, optional
+        DSL weight per non-batch axis (0 switches an axis off), e.g. ``(1, 1, 0)``; for
+        xarray DataArrays also by dimension name, ``{"time": 0, "lat": 1, "lon": 1}``.
+    batch_axis : int or str, optional
+        Axis holding independent samples (a dimension name for DataArrays, ``"member"``).  The DSL is then the mean over samples; the
         persistence diagrams and critical points are computed per sample (no topology
         crosses samples): ``wasserstein = (sum_s W_s**order)**(1/order)`` (the distance
         between the sample-labelled unions of the diagrams), ``bottleneck = max_s B_s``,
@@ -144,6 +152,8 @@ def compare(
     1.414...
     """
     t_start = time.perf_counter()
+    batch_axis, weights = named_axes(orig, batch_axis, weights, "orig")  # xarray dimension names
+    orig, recon = unwrap_in_memory(orig), unwrap_in_memory(recon)  # in-memory DataArrays are not streamed
     # ---- options first: nothing is computed before every option is known to be valid
     opts = check_options(
         metrics=metrics, filtration=filtration, connectivity=connectivity, order=order,
@@ -213,7 +223,7 @@ def compare(
         from ..metrics import pointwise_metrics
 
         t = time.perf_counter()
-        result["pointwise"] = pointwise_metrics(x, y, data_range=data_range, nan_policy=nan_policy)
+        result["pointwise"] = pointwise_metrics(x, y, data_range=data_range, nan_policy=nan_policy, jobs=n_jobs)
         elapsed["pointwise"] = time.perf_counter() - t
 
     if "dsl" in parts:
