@@ -166,3 +166,16 @@ def test_bad_inputs():
         te.psnr([1, 2], [1, 2], data_range=0)
     with pytest.raises(te.InvalidInputError, match="empty"):
         te.pointwise_metrics([], [])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_pointwise_jobs_bit_for_bit(dtype):
+    """Block statistics in threads, merged in block order: the same values for every jobs."""
+    rng = np.random.default_rng(91)
+    x = rng.normal(size=(3, 700, 1100)).astype(dtype)  # > 2 blocks of 2**20
+    y = (x + rng.normal(scale=0.01, size=x.shape)).astype(dtype)
+    one = te.pointwise_metrics(x, y, jobs=1)
+    assert te.pointwise_metrics(x, y, jobs=3) == one
+    assert te.pointwise_metrics(x[:, ::-1], y[:, ::-1], jobs=2) == te.pointwise_metrics(x[:, ::-1], y[:, ::-1], jobs=1)
+    got = naive_pointwise_metrics(x[0, :50], y[0, :50])
+    assert te.pointwise_metrics(x[0, :50], y[0, :50], jobs=4)["mse"] == pytest.approx(got["mse"], rel=1e-12)

@@ -98,14 +98,50 @@ def _omit(xb: np.ndarray, yb: np.ndarray, nan_policy: str) -> tuple[np.ndarray, 
     return xb, yb
 
 
-def _accumulate(x: np.ndarray, y: np.ndarray, nan_policy: str) -> dict[str, float]:
-    return _accumulate_blocks(_blocks(x, y, nan_policy))
+def _accumulate(x: np.ndarray, y: np.ndarray, nan_policy: str, jobs: int = 1) -> dict[str, float]:
+    return _accumulate_blocks(_blocks(x, y, nan_policy), jobs if x.size > _BLOCK else 1)
 
 
-def _accumulate_blocks(blocks) -> dict[str, float]:
+def _block_stats(pair: tuple[np.ndarray, np.ndarray]) -> tuple | None:
+    """One block's sums, extremes, means and centred second moments (NumPy releases the GIL)."""
+    xb, yb = pair
+    if xb.size == 0:
+        return None
+    d = yb - xb
+    sse = _dot(d, d)
+    np.abs(d, out=d)
+    bmx, bmy = float(xb.mean()), float(yb.mean())
+    xc = xb - bmx
+    yc = yb - bmy
+    return (xb.size, sse, float(d.sum()), float(d.max()), float(xb.min()), float(xb.max()),
+            float(yb.min()), float(yb.max()), _dot(xb, xb), bmx, bmy, _dot(xc, xc), _dot(yc, yc), _dot(xc, yc))
+
+
+def _ordered_map(fn, items, jobs: int):
+    """``map(fn, items)`` in ``jobs`` threads, in order, with at most ``2 * jobs`` items in flight
+    (a lazy input is never read ahead further than that)."""
+    if jobs <= 1:
+        yield from map(fn, items)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        window: deque = deque()
+        for item in items:
+            window.append(pool.submit(fn, item))
+            if len(window) >= 2 * jobs:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+
+
+def _accumulate_blocks(blocks, jobs: int = 1) -> dict[str, float]:
     """One streaming pass over float64 1-D block pairs: sums of squared / absolute errors, max
     error, range of x, and the co-moments for Pearson's r (Chan et al.'s pairwise update,
-    numerically stable).  The streamed compare feeds it blocks read from lazy arrays."""
+    numerically stable).  The blocks' statistics may be computed in ``jobs`` threads; they are
+    merged in block order, so the result is the same bit for bit for every ``jobs``.  The
+    streamed compare feeds it blocks read from lazy arrays."""
     n = 0
     sse = sae = 0.0
     maxerr = 0.0
@@ -114,24 +150,18 @@ def _accumulate_blocks(blocks) -> dict[str, float]:
     sxx_total = 0.0  # sum of x^2 for the relative L2 error
     mx = my = 0.0  # running means
     m2x = m2y = cxy = 0.0  # running centred second moments
-    for xb, yb in blocks:
-        nb = xb.size
-        if nb == 0:
+    for st in _ordered_map(_block_stats, blocks, jobs):
+        if st is None:
             continue
-        d = yb - xb
-        sse += _dot(d, d)
-        np.abs(d, out=d)
-        sae += float(d.sum())
-        maxerr = max(maxerr, float(d.max()))
-        xmin = min(xmin, float(xb.min()))
-        xmax = max(xmax, float(xb.max()))
-        ymin = min(ymin, float(yb.min()))
-        ymax = max(ymax, float(yb.max()))
-        sxx_total += _dot(xb, xb)
-        bmx, bmy = float(xb.mean()), float(yb.mean())
-        xc = xb - bmx
-        yc = yb - bmy
-        bm2x, bm2y, bcxy = _dot(xc, xc), _dot(yc, yc), _dot(xc, yc)
+        nb, bsse, bsae, bmax, bxmin, bxmax, bymin, bymax, bsxx, bmx, bmy, bm2x, bm2y, bcxy = st
+        sse += bsse
+        sae += bsae
+        maxerr = max(maxerr, bmax)
+        xmin = min(xmin, bxmin)
+        xmax = max(xmax, bxmax)
+        ymin = min(ymin, bymin)
+        ymax = max(ymax, bymax)
+        sxx_total += bsxx
         tot = n + nb
         dx, dy = bmx - mx, bmy - my
         f = n * nb / tot
@@ -366,7 +396,8 @@ def pearson_correlation(orig: Any, recon: Any, *, nan_policy: str = "raise") -> 
 
 
 def pointwise_metrics(
-    orig: Any, recon: Any, *, data_range: float | None = None, nan_policy: str = "raise"
+    orig: Any, recon: Any, *, data_range: float | None = None, nan_policy: str = "raise",
+    jobs: int | None = None,
 ) -> dict[str, float]:
     """All pointwise metrics at once, in one streaming pass over both arrays.
 
@@ -378,6 +409,9 @@ def pointwise_metrics(
         PSNR peak instead of the original's value range.
     nan_policy : {'raise', 'omit'}, default 'raise'
         'raise' rejects NaN/+-inf; 'omit' leaves out cells where either is non-finite.
+    jobs : int, optional
+        Threads for the blocks of 2**20 values (default: the cores this process may use);
+        the blocks are merged in order, so the values are the same bit for bit for any ``jobs``.
 
     Returns
     -------
@@ -397,7 +431,9 @@ def pointwise_metrics(
     if data_range is not None:
         data_range = check_positive(data_range, "data_range")
     x, y = _prepare(orig, recon, nan_policy)
-    return _summary(_accumulate(x, y, nan_policy), data_range)
+    from .persistence.blocks import check_jobs
+
+    return _summary(_accumulate(x, y, nan_policy, check_jobs(jobs)), data_range)
 
 
 def _summary(acc: dict[str, float], data_range: float | None) -> dict[str, Any]:

@@ -166,7 +166,7 @@ def _slab_parts(orig, recon, shape, ax, rows, opts, jobs, progress, weights_used
     out: dict[str, Any] = {}
     blocks = _flat_blocks(slabs(), ax)
     if "pointwise" in parts:
-        out["pointwise"] = _summary(_accumulate_blocks(blocks), opts["data_range"])
+        out["pointwise"] = _summary(_accumulate_blocks(blocks, jobs), opts["data_range"])
     else:
         for _ in blocks:
             pass
