@@ -223,7 +223,7 @@ def compare(
         from ..metrics import pointwise_metrics
 
         t = time.perf_counter()
-        result["pointwise"] = pointwise_metrics(x, y, data_range=data_range, nan_policy=nan_policy)
+        result["pointwise"] = pointwise_metrics(x, y, data_range=data_range, nan_policy=nan_policy, jobs=n_jobs)
         elapsed["pointwise"] = time.perf_counter() - t
 
     if "dsl" in parts:
