@@ -187,6 +187,8 @@ def test_option_errors():
     for bad in ("lots", "-3GB", 0):
         with pytest.raises(InvalidOptionError, match="memory_limit"):
             persistence_diagram(a, memory_limit=bad)
+    with pytest.raises(InvalidOptionError, match="at most 268435456"):
+        persistence_diagram(np.broadcast_to(np.float32(0), (70000, 70000)), block_shape=(70000, 70000))
     assert parse_size("3GB") == 3 * 10**9 and parse_size("512MiB") == 512 * 2**20
     assert parse_size("1.5 gb") == 1_500_000_000 and parse_size(1024) == 1024
 

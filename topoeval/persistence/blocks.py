@@ -205,7 +205,13 @@ def _core_block_shape(block_shape, shape, core):
             f"block_shape={block_shape!r} does not fit an array of shape {shape}; pass one positive "
             f"size per axis, e.g. {tuple(max(1, s // 2) for s in shape)}"
         )
-    return tuple(min(b, n) for b, n in zip(bs, core))
+    bs = tuple(min(b, n) for b, n in zip(bs, core))
+    if int(np.prod(bs, dtype=np.int64)) > _BLOCK_MAX_CELLS:
+        raise InvalidOptionError(
+            f"block_shape={tuple(block_shape)} has {int(np.prod(bs, dtype=np.int64))} cells; a block may have "
+            f"at most {_BLOCK_MAX_CELLS} (2**28) - pass a smaller block_shape"
+        )
+    return bs
 
 
 def _dask_cuts(array, shape, core, flip):
