@@ -425,7 +425,7 @@ def test_lazy_public_names():
     assert te.Diagram is Diagram
     import topoeval.persistence as mod
 
-    assert set(mod.__all__) == {"Diagram", "persistence_diagram"}
+    assert set(mod.__all__) == {"Diagram", "persistence_diagram", "persistence_diagrams"}
     assert all(itertools.starmap(lambda n, m: te._LAZY[n] == "persistence", [(n, 0) for n in mod.__all__]))
 
 
