@@ -85,11 +85,11 @@ def _diagrams(spec, inputs, filts, opts, dask_mode, scheduler):
     if opts["memory_limit"] is not None:
         parse_size(opts["memory_limit"], "--memory-limit")
     check_jobs(opts["jobs"])
+    if spec == "-" and (dask_mode or scheduler):
+        raise click.UsageError("--dask / --scheduler read the input on the workers: pass a file, not -")
     client = dask_client(dask_mode, scheduler, opts["jobs"])
     try:
         if client is not None:
-            if spec == "-":
-                raise click.UsageError("--dask / --scheduler read the input on the workers: pass a file, not -")
             src = FileOpener(spec, **kw)
             return {f: block_diagram(src, f, **opts, scheduler=client, name=spec) for f in filts}
         with open_array(spec, **kw) as a:
