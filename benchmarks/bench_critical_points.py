@@ -7,7 +7,7 @@ TTK is not available from Python here, so the references run in the same process
   only, no saddles, no tie-breaking: the cheapest thing a user might do instead;
 * the pure-Python reference of tests/naive.py on a small array (cells/s extrapolated).
 
-Every number is the median of ``--repeat`` runs after one warm-up call (Numba compiled and
+topoeval runs with ``jobs=1`` (one core, as the references).  Every number is the median of ``--repeat`` runs after one warm-up call (Numba compiled and
 cached).  "cpu" is the process CPU time, i.e. the throughput of one core even when the machine
 is shared; "wall" is the elapsed time.  Usage::
 
@@ -97,7 +97,7 @@ def main(argv=None):
             n = a.size
             bases = {}
             for conn in ("full", "freudenthal"):
-                w, c = _timeit(lambda a=a, conn=conn: critical_points(a, connectivity=conn), args.repeat)
+                w, c = _timeit(lambda a=a, conn=conn: critical_points(a, connectivity=conn, jobs=1), args.repeat)
                 base = bases[conn] = c
                 print(f"{label:<24}{'topoeval ' + conn:<28}{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}{1.0:8.2f}")
                 ref = numpy_classify(a, conn)
@@ -115,10 +115,10 @@ def main(argv=None):
             print(f"{'':<24}{'naive Python (freudenthal)':<28}{'':>9}{'':>9}{small.size / c0 / 1e6:10.3f}"
                   f"{(n / (small.size / c0)) / bases['freudenthal']:8.0f}")
             r = a + np.float32(0.01) * rng.normal(size=shape).astype(np.float32)
-            w, c = _timeit(lambda a=a, r=r: critical_point_errors(a, r), max(1, args.repeat // 2))
+            w, c = _timeit(lambda a=a, r=r: critical_point_errors(a, r, jobs=1), max(1, args.repeat // 2))
             print(f"{'':<24}{'critical_point_errors':<28}{w:9.3f}{c:9.3f}{n / c / 1e6:10.1f}")
             w, c = _timeit(
-                lambda a=a, r=r: critical_point_errors(a, r, min_persistence=0.01),
+                lambda a=a, r=r: critical_point_errors(a, r, min_persistence=0.01, jobs=1),
                 1,
                 warm=lambda s=small: critical_point_errors(s, s, min_persistence=0.01),
             )
