@@ -101,7 +101,7 @@ def _child(cmd_args: list[str]) -> None:
         if exc.code:
             raise
     rows = sorted(((k, sigs[k], self_time[k]) for k in self_time), key=lambda r: -r[2])
-    print(json.dumps(rows))
+    print(json.dumps(rows), file=sys.__stdout__, flush=True)
 
 
 def main() -> None:

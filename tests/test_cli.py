@@ -12,6 +12,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -776,3 +777,79 @@ def test_a_clone_named_topoeval_in_the_working_folder_is_a_namespace_package(tmp
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                          env=env)
     assert out.stdout.split()[1] == "True"  # from inside the clone: the package
+
+
+# ----------------------------------------------------------------------------- the first run (issue 17)
+
+
+def _fresh_env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "PYTHONPATH"))}
+    env.update(extra)
+    return env
+
+
+@pytest.mark.slow
+def test_first_compare_says_it_compiles_and_gives_the_same_result(tmp_path, files):
+    """Empty Numba cache: one notice line on stderr, kernels compiled in parallel processes; the
+    second run is silent and both print what the library computes."""
+    d, x, y = files
+    cmd = [sys.executable, "-m", "topoeval", "compare", str(d / "x.npy"), str(d / "y.npy"),
+           "--metrics", "dsl,critical_points", "--format", "csv"]
+    env = _fresh_env(NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert first.returncode == 0, first.stderr
+    lines = first.stderr.splitlines()
+    assert len(lines) == 1 and re.fullmatch(r"topoeval: compiling kernels once, about \d+ s \(dsl, "
+                                            r"critical_points; .*\)", lines[0]), first.stderr
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert second.returncode == 0 and second.stderr == "", second.stderr
+    assert first.stdout == second.stdout
+    row = next(csv.DictReader(io.StringIO(second.stdout)))
+    lib = te.compare(x, y, metrics="dsl,critical_points").to_row()
+    for key, value in lib.items():
+        if isinstance(value, float):
+            assert float(row[key]) == pytest.approx(value, rel=1e-12, abs=0), key
+
+
+@pytest.mark.slow
+def test_read_only_install_caches_in_the_user_cache_folder(tmp_path):
+    """A package folder Numba cannot write to: kernels are cached in the user-wide folder
+    (NUMBA_CACHE_DIR unset) and the next process loads them instead of compiling."""
+    import shutil
+    import stat
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(ROOT / "topoeval", site / "topoeval", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in [site / "topoeval", *(p for p in (site / "topoeval").rglob("*") if p.is_dir())]:
+        (folder / "__pycache__").write_text("")  # a file, not a folder: unwritable even for root
+    for p in [*site.rglob("*"), site]:
+        p.chmod(stat.S_IREAD | stat.S_IEXEC if p.is_dir() else stat.S_IREAD)
+    code = """if True:
+        import json, numpy as np, topoeval as te
+        from topoeval._kernels._compile import PART_MODULES, _dispatchers, cold_parts
+        assert te.__file__.startswith(%r), te.__file__
+        cold = cold_parts(["dsl"])
+        rng = np.random.default_rng(0)
+        x = rng.random((6, 7)); y = x + 0.1 * rng.random((6, 7))
+        value = te.exact_dsl(x, y)
+        stats = [d.stats for d in _dispatchers(PART_MODULES["dsl"])]
+        print(json.dumps({"cold": cold, "value": value, "hits": sum(sum(s.cache_hits.values()) for s in stats),
+                          "misses": sum(sum(s.cache_misses.values()) for s in stats)}))
+    """ % str(site)
+    env = _fresh_env(PYTHONPATH=str(site), XDG_CACHE_HOME=str(tmp_path / "xdg"), HOME=str(tmp_path / "home"))
+    try:
+        runs = []
+        for _ in range(2):
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                                 env=env, cwd=tmp_path)
+            assert out.returncode == 0, out.stderr
+            runs.append(json.loads(out.stdout.splitlines()[-1]))
+        assert runs[0]["cold"] == ["dsl"] and runs[0]["misses"] > 0  # compiled, and said so
+        assert runs[1]["cold"] == [] and runs[1]["misses"] == 0 and runs[1]["hits"] > 0  # loaded
+        assert runs[0]["value"] == runs[1]["value"]
+        assert list((tmp_path / "xdg" / "numba").rglob("*.nbi"))  # the user-wide cache
+        assert not list(site.rglob("*.nbi"))
+    finally:
+        for p in [site, *site.rglob("*")]:
+            if p.is_dir():
+                p.chmod(stat.S_IRWXU)

@@ -94,7 +94,10 @@ def cli(orig, recon, output, fmt, force, report, plot, **params):
     from ..compare import compare
 
     # a first run: say so, and compile the kernels of the parts in parallel processes
-    warm_up_compare(a, b, kwargs, notify=lambda msg: echo_info(f"topoeval: {msg}", level=0))
+    warm = warm_up_compare(a, b, kwargs, notify=lambda msg: echo_info(f"topoeval: {msg}", level=0))
+    if warm["parts"]:
+        echo_info(f"compiled in {warm['wall']:.1f} s, CPU per process "
+                  + ", ".join(f"{c:.1f}" for c in warm["cpu"]) + " s")
     comparison = compare(a, b, **kwargs)
     echo_info("computed in " + ", ".join(f"{k} {v:.2f} s" for k, v in comparison.elapsed.items()))
 
