@@ -72,12 +72,33 @@ def _heap_pop(hk, hv, size):
     return key, val, size
 
 
+@njit(cache=True, nogil=True)
+def _fl_add(e, v, ptr, fl, fc, pos):
+    """Append edge e to the list of pairs with flow of point v (slots ptr[v] .. ptr[v + 1])."""
+    k = ptr[v] + fc[v]
+    fl[k] = e
+    pos[e] = k
+    fc[v] += 1
+
+
+@njit(cache=True, nogil=True)
+def _fl_remove(e, v, ptr, fl, fc, pos):
+    """Remove edge e from the list of pairs with flow of point v (the last one takes its slot)."""
+    k = pos[e]
+    last = ptr[v] + fc[v] - 1
+    el = fl[last]
+    fl[k] = el
+    pos[el] = k
+    pos[e] = -1
+    fc[v] -= 1
+
+
 # One long kernel on purpose: its inner loop is most of the solver's time, and splitting the
 # search, the dual update and the augmentation into calls passing ~30 arrays cost speed.
 @njit(cache=True, nogil=True)
 def _mw_search(s, a_ptr, a_edge, a_nbr, a_w, b_ptr, b_edge, e_a, e_b, f, ua_, bd, free_a, free_b,
                dia_a, dia_b, cnt_b, mate_a, mate_b, predb, da, preda, visited, touched, slist, sdist,
-               alist, hk, hv):
+               alist, hk, hv, a_fl, a_fc, a_pos, b_fl, b_fc, b_pos):
     """One shortest augmenting path of the max-weight flow from the point ``s`` of side a (which
     has free units) to the nearest terminal; moves as many units along it as it carries.
 
@@ -88,7 +109,10 @@ def _mw_search(s, a_ptr, a_edge, a_nbr, a_w, b_ptr, b_edge, e_a, e_b, f, ua_, bd
     units or units on the diagonal (V = 0 there) at distance d.  Early exit at the first
     terminal; the duals of the points settled below the terminal's distance D move by D - d.
     A point with a single unit (``cnt`` 1) has at most one pair with flow, ``mate`` (or -1): its
-    pairs are not scanned for flow.
+    pairs are not scanned for flow.  A point with several units scans only its pairs with flow:
+    ``b_fl[b_ptr[b]:b_ptr[b] + b_fc[b]]`` (kept by :func:`_fl_add` / :func:`_fl_remove` for both
+    sides); scanning all its pairs made a merged point of a quantised diagram (thousands of
+    pairs) cost thousands of reads each time a search settled it.
 
     Layout, for speed (the inner loop is most of the solver's time): the edges of side a in CSR
     order with their other end and weight copied (``a_edge``, ``a_nbr``, ``a_w``: sequential
@@ -132,9 +156,9 @@ def _mw_search(s, a_ptr, a_edge, a_nbr, a_w, b_ptr, b_edge, e_a, e_b, f, ua_, bd
             tnode = b
             break
         single = cnt_b[b] == 1
-        lo, hi = (0, 1 if mate_b[b] >= 0 else 0) if single else (b_ptr[b], b_ptr[b + 1])
+        lo, hi = (0, 1 if mate_b[b] >= 0 else 0) if single else (b_ptr[b], b_ptr[b] + b_fc[b])
         for k in range(lo, hi):
-            e = mate_b[b] if single else b_edge[k]
+            e = mate_b[b] if single else b_fl[k]
             if f[e] <= 0:
                 continue
             a2 = e_a[e]
@@ -184,6 +208,9 @@ def _mw_search(s, a_ptr, a_edge, a_nbr, a_w, b_ptr, b_edge, e_a, e_b, f, ua_, bd
         a = e_a[predb[e_b[e]]]
     if kind == 1:
         e2 = predb[tnode]
+        if f[e2] == 0:
+            _fl_add(e2, e_a[e2], a_ptr, a_fl, a_fc, a_pos)
+            _fl_add(e2, e_b[e2], b_ptr, b_fl, b_fc, b_pos)
         f[e2] += amt
         mate_a[e_a[e2]] = e2
         mate_b[e_b[e2]] = e2
@@ -199,11 +226,16 @@ def _mw_search(s, a_ptr, a_edge, a_nbr, a_w, b_ptr, b_edge, e_a, e_b, f, ua_, bd
         e = preda[a]
         f[e] -= amt
         if f[e] == 0:
+            _fl_remove(e, e_a[e], a_ptr, a_fl, a_fc, a_pos)
+            _fl_remove(e, e_b[e], b_ptr, b_fl, b_fc, b_pos)
             if mate_a[a] == e:
                 mate_a[a] = -1
             if mate_b[e_b[e]] == e:
                 mate_b[e_b[e]] = -1
         e2 = predb[e_b[e]]
+        if f[e2] == 0:
+            _fl_add(e2, e_a[e2], a_ptr, a_fl, a_fc, a_pos)
+            _fl_add(e2, e_b[e2], b_ptr, b_fl, b_fc, b_pos)
         f[e2] += amt
         mate_a[e_a[e2]] = e2
         mate_b[e_b[e2]] = e2
@@ -231,10 +263,15 @@ def _mw_solve(x_ptr, x_edge, y_ptr, y_edge, ei, ej, w, f, U, V, free_x, free_y, 
     hv = np.empty(cap, np.int64)
     mate_x = np.full(n, -1, np.int64)
     mate_y = np.full(m, -1, np.int64)
-    for e in range(w.shape[0]):
+    ne = w.shape[0]
+    fl_x, pos_x, fc_x = np.empty(ne, np.int64), np.full(ne, -1, np.int64), np.zeros(n, np.int64)
+    fl_y, pos_y, fc_y = np.empty(ne, np.int64), np.full(ne, -1, np.int64), np.zeros(m, np.int64)
+    for e in range(ne):
         if f[e] > 0:
             mate_x[ei[e]] = e
             mate_y[ej[e]] = e
+            _fl_add(e, ei[e], x_ptr, fl_x, fc_x, pos_x)
+            _fl_add(e, ej[e], y_ptr, fl_y, fc_y, pos_y)
     work = 0
     for side in range(2):
         if side == 0:
@@ -263,13 +300,15 @@ def _mw_solve(x_ptr, x_edge, y_ptr, y_edge, ei, ej, w, f, U, V, free_x, free_y, 
                 while free_x[s] > 0:
                     work += _mw_search(s, x_ptr, x_edge, a_nbr, a_w, y_ptr, y_edge, ei, ej, f, U, bd,
                                        free_x, free_y, dia_x, dia_y, cnt_y, mate_x, mate_y, predb, da,
-                                       preda, visited, touched, slist, sdist, alist, hk, hv)
+                                       preda, visited, touched, slist, sdist, alist, hk, hv,
+                                       fl_x, fc_x, pos_x, fl_y, fc_y, pos_y)
         else:
             for s in order_y:
                 while free_y[s] > 0:
                     work += _mw_search(s, y_ptr, y_edge, a_nbr, a_w, x_ptr, x_edge, ej, ei, f, V, bd,
                                        free_y, free_x, dia_y, dia_x, cnt_x, mate_y, mate_x, predb, da,
-                                       preda, visited, touched, slist, sdist, alist, hk, hv)
+                                       preda, visited, touched, slist, sdist, alist, hk, hv,
+                                       fl_y, fc_y, pos_y, fl_x, fc_x, pos_x)
         for b in range(nb):
             ub_[b] = bd[b, 1]
     return work
