@@ -349,7 +349,15 @@ def dask_client(dask_mode: str | None, scheduler: str | None, jobs: int | None):
 
         raise missing_dependency("distributed", "dask", "--dask / --scheduler") from None
     if scheduler is not None:
-        return distributed.Client(scheduler, timeout="30s")
+        try:
+            return distributed.Client(scheduler, timeout="30s")
+        except (OSError, TimeoutError) as exc:
+            from ..errors import TopoevalIOError
+
+            raise TopoevalIOError(
+                f"could not reach the Dask scheduler at {scheduler} ({exc}); check the address "
+                "(tcp://host:8786) and that the scheduler is running"
+            ) from None
     n = jobs or len(os.sched_getaffinity(0))
     cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None)
     client = distributed.Client(cluster)
