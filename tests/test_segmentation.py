@@ -99,10 +99,15 @@ def test_extrema_are_the_critical_points_extrema(rng, connectivity):
 
 
 def test_threads_give_the_same_labels_bit_for_bit(rng):
-    for shape in [(700, 600), (60, 70, 80), (300000,)]:
+    for shape in [(700, 600), (60, 70, 80), (300000,), (3, 200000)]:  # last: ranges within a row
         a = rng.integers(0, 8, size=shape).astype(np.float64)
         one = te.morse_segmentation(a, jobs=1)
         many = te.morse_segmentation(a, jobs=5)
+        b = np.where(rng.random(shape) < 0.1, np.nan, a)
+        np.testing.assert_array_equal(
+            te.morse_segmentation(b, nan_policy="omit", jobs=1).ascending,
+            te.morse_segmentation(b, nan_policy="omit", jobs=5).ascending,
+        )
         np.testing.assert_array_equal(one.ascending, many.ascending)
         np.testing.assert_array_equal(one.descending, many.descending)
         # the engine on odd thread counts and uneven ranges

@@ -66,7 +66,7 @@ def _ranges(n: int, jobs: int) -> list[tuple[int, int]]:
 def segment_flat(values: np.ndarray, shape: tuple[int, ...], connectivity: str, omit: bool,
                  jobs: int) -> tuple[np.ndarray, np.ndarray]:
     """(ascending, descending) int64 (n,) labels of the C-order float64 cells ``values``."""
-    from ._kernels import resolve_range, steepest_range
+    from ._kernels import resolve_range, steepest_range, steepest_rows
 
     n = values.size
     offsets = neighbour_offsets(len(shape), connectivity)
@@ -76,9 +76,17 @@ def segment_flat(values: np.ndarray, shape: tuple[int, ...], connectivity: str, 
     up = np.empty(n, dtype=np.int64)
     down = np.empty(n, dtype=np.int64)
     ranges = _ranges(n, jobs)
+    n_last = shape[-1]
+    # d >= 2: the steepest pass goes by whole rows of the last axis (ranges rounded to rows)
+    rows = sorted({(lo + n_last - 1) // n_last for lo, _ in ranges} | {n // n_last})
 
     def steepest(lo, hi):
-        steepest_range(values, shp, offsets, deltas, lo, hi, omit, up, down)
+        if len(shape) == 1:
+            steepest_range(values, shp, offsets, deltas, lo, hi, omit, up, down)
+        else:
+            r0 = (lo + n_last - 1) // n_last
+            r1 = min((r for r in rows if r > r0), default=r0)
+            steepest_rows(values, shp, offsets, deltas, r0, r1, omit, up, down)
 
     def resolve(lo, hi):
         resolve_range(up, lo, hi)
