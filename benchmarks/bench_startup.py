@@ -7,6 +7,7 @@ the child) per run, and their medians.
 
     python benchmarks/bench_startup.py                 # 1 cold + 7 warm runs
     python benchmarks/bench_startup.py --warm 15 --breakdown
+    python benchmarks/bench_startup.py --warm 3 --serial  # cold: parallel compile vs one process
 
 ``--breakdown`` also compiles the kernels of the cold ``compare`` once more in a fresh process with
 an empty cache and lists the compile time of each kernel (self time: a kernel that calls another
@@ -115,6 +116,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--warm", type=int, default=7, help="warm runs (default 7)")
     ap.add_argument("--breakdown", action="store_true", help="also time the fixed import costs")
+    ap.add_argument("--serial", action="store_true",
+                    help="also a cold run compiling in one process (TOPOEVAL_COMPILE_JOBS=1)")
     args = ap.parse_args()
 
     exe = [sys.executable, "-m", "topoeval"]
@@ -129,6 +132,11 @@ def main() -> None:
         helps = [timed([*exe, "--help"], env) for _ in range(5)]
         rows.append(("topoeval --help (median of 5)", statistics.median(h[0] for h in helps),
                      statistics.median(h[1] for h in helps)))
+        if args.serial:  # the same first run compiling in one process (TOPOEVAL_COMPILE_JOBS=1)
+            with tempfile.TemporaryDirectory(prefix="topoeval-numba-cache-") as cache1:
+                wall, cpu, _ = timed([*exe, "compare", *PAIR],
+                                     dict(env, NUMBA_CACHE_DIR=cache1, TOPOEVAL_COMPILE_JOBS="1"))
+            rows.append(("compare, cold Numba cache, compiled in 1 process", wall, cpu))
         wall, cpu, _ = timed([*exe, "compare", *PAIR], env)
         rows.append(("compare, cold Numba cache (first run)", wall, cpu))
         warm = [timed([*exe, "compare", *PAIR], env) for _ in range(args.warm)]
@@ -145,7 +153,8 @@ def main() -> None:
         print(f"{name:<{width}}  {wall:6.2f}  {cpu:6.2f}")
     if args.breakdown:
         with tempfile.TemporaryDirectory(prefix="topoeval-numba-cache-") as cache:
-            env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+            # one process, so that every compile is seen
+            env = dict(os.environ, NUMBA_CACHE_DIR=cache, TOPOEVAL_COMPILE_JOBS="1")
             t = time.perf_counter()
             kernels = kernel_times(["compare", *PAIR], env)
             wall = time.perf_counter() - t
