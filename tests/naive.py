@@ -407,7 +407,8 @@ def naive_pointwise_metrics(orig, recon, data_range=None):
     vy = sum((b - my) ** 2 for b in ys)
     cov = sum((a - mx) * (b - my) for a, b in zip(xs, ys))
     const = max(xs) == min(xs) or max(ys) == min(ys)
-    pearson = float("nan") if const else cov / (vx**0.5 * vy**0.5)
+    denom = vx**0.5 * vy**0.5  # 0 when tiny non-constant values underflow: undefined, as in metrics
+    pearson = float("nan") if const or denom == 0 else cov / denom
     return {
         "mse": mse,
         "rmse": mse**0.5,
