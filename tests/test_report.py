@@ -636,3 +636,16 @@ def test_report_maps_mislabeled_cells_beside_the_dsl_map(tmp_path, pair2d):
         assert f'<td>{key}</td><td class="num">{html.escape(page._fmt(c.to_row()[key]))}</td>' in text
     plain = report.write_report(tmp_path / "p.html", te.compare(a, b), a, b).read_text(encoding="utf-8")
     assert "Morse segmentation" not in plain
+
+
+def test_sweep_report_draws_the_segmentation_and_pairs_curves(tmp_path):
+    rows = [{"compressor": "sz3", "bit_rate": r, "psnr": p, "seg_false_labels": s, "pairs_false_negatives": f}
+            for r, p, s, f in [(1.5, 40.0, 900, 30), (3.0, 60.0, 120, 4), (6.0, 80.0, 0, 0)]]
+    _, panels = report_sweep._prepare_sweep(rows)
+    assert [p[0] for p in panels] == ["psnr", "seg_false_labels", "pairs_false_negatives"]
+    from topoeval.plotting.base import _style
+
+    with _style():
+        fig = figures._sweep_figure(rows, panels)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert any("mislabeled cells" in t for t in titles) and any("pairs lost" in t for t in titles)

@@ -33,6 +33,11 @@ _SWEEP_PANELS = (
     ("exact_dsl", "exact DSL (sign mismatches)", True),
     ("cp_total_errors", "critical-point errors (FP + FN + FT)", True),
 )
+#: panels of the opt-in parts (``metrics="...,segmentation,pairs"``), drawn when their column is there
+_EXTRA_PANELS = (
+    ("seg_false_labels", "mislabeled cells (Morse segmentation)", True),
+    ("pairs_false_negatives", "persistence pairs lost (false negatives)", True),
+)
 
 
 def _sweep_rows(result: Any) -> list[dict[str, Any]]:
@@ -99,7 +104,7 @@ def _prepare_sweep(result: Any) -> tuple[list[dict[str, Any]], list[tuple[str, s
             f"the sweep's rows lack the column(s) {', '.join(missing)}; each row needs compressor, "
             f"bit_rate and metrics (it has: {', '.join(map(str, columns))})"
         )
-    return rows, [p for p in _SWEEP_PANELS if p[0] in columns]
+    return rows, [p for p in _SWEEP_PANELS + _EXTRA_PANELS if p[0] in columns]
 
 
 def _ok(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
