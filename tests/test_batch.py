@@ -55,6 +55,58 @@ def slow_logged_fn(orig, recon, *, log="", delay=0.0):
     return pointwise_metrics(orig, recon)
 
 
+def _hold_at_gate(value: float) -> None:
+    """Samples from $TE_HOLD on wait until the file $TE_GATE exists, announcing their process in
+    $TE_WAITING: a run stopped there has finished exactly the samples below $TE_HOLD."""
+    gate = os.environ.get("TE_GATE")
+    if gate and value >= float(os.environ["TE_HOLD"]) and not os.path.exists(gate):
+        with open(os.environ["TE_WAITING"], "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        while not os.path.exists(gate):
+            time.sleep(0.01)
+
+
+def gated_compare(orig, recon, **options):
+    """Stands in for compare in the runs stopped by a signal: pointwise metrics, held at the
+    gate (see _hold_at_gate), each computed sample logged in $TE_LOG."""
+    value = float(orig.ravel()[0])
+    _hold_at_gate(value)
+    with open(os.environ["TE_LOG"], "a") as fh:
+        fh.write(f"{value}\n")
+    return pointwise_metrics(orig, recon)
+
+
+def gated_fn(orig, recon):
+    return gated_compare(orig, recon)
+
+
+def _gate_env(tmp_path, hold=20):
+    return {"TE_GATE": str(tmp_path / "gate"), "TE_HOLD": str(hold),
+            "TE_WAITING": str(tmp_path / "waiting"), "TE_LOG": str(tmp_path / "log")}
+
+
+def _lines(path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _wait_until(condition, proc, what: str) -> None:
+    """Wait for a condition of the files a child process writes (the deadline only guards a hang)."""
+    deadline = time.monotonic() + 180
+    while not condition():
+        assert proc.poll() is None, f"the run ended before {what}: {proc.communicate()}"
+        assert time.monotonic() < deadline, f"{what} never happened"
+        time.sleep(0.02)
+
+
+def _gone(pid: int) -> bool:
+    """The process no longer exists (or is a zombie: it has exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 def _indexed(path, n=12, shape=(6, 5), recons=("a", "b")):
     """A file whose sample i has value i at position 0 (so functions can tell samples apart)."""
     rng = np.random.default_rng(7)
@@ -213,13 +265,15 @@ def test_worker_process_dying(tmp_path, monkeypatch):
     monkeypatch.setenv("TE_PARENT", str(os.getpid()))
     res = batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=2, sample_fn=dying_fn)
     assert len(res) == 24
+    # exactly the rows whose sample kills its worker are lost (sample 2, in both reconstructions),
+    # whatever else was in flight: those tasks run again, one at a time, on a new pool
     bad = [r for r in res.rows if r["status"] == "failed"]
-    assert {(r["recon"], r["sample"]) for r in bad} >= {("/rec/a", 2), ("/rec/b", 2)}
+    assert [(r["recon"], r["sample"]) for r in bad] == [("/rec/a", 2), ("/rec/b", 2)]
     assert all(r["error"].startswith("WorkerDied: a worker process died") for r in bad)
-    # only blocks in flight when the worker died are lost (at most 2 * jobs blocks of 2 samples);
-    # the later blocks run on a new pool
-    assert res.n_ok >= 24 - 2 * 2 * 2 * 2
-    assert all(r["status"] == "ok" for r in res.rows if r["sample"] >= 8)
+    assert res.n_ok == 22
+    serial = batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=1, sample_fn=pointwise_metrics)
+    ok = [r for r in res.rows if r["status"] == "ok"]
+    assert [r["diff"] for r in ok] == [r["max_abs_error"] for r in serial.rows if r["sample"] != 2]
 
 
 def test_resume_recomputes_rows_lost_to_a_dead_worker(tmp_path, monkeypatch):
@@ -228,7 +282,7 @@ def test_resume_recomputes_rows_lost_to_a_dead_worker(tmp_path, monkeypatch):
     out = tmp_path / "r.json"
     first = batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=2, sample_fn=dying_fn, output=out)
     lost = {(r["recon"], r["sample"]) for r in first.rows if r["status"] == "failed"}
-    assert lost
+    assert lost == {("/rec/a", 2), ("/rec/b", 2)}
     log = tmp_path / "log"
     monkeypatch.setenv("TE_LOG", str(log))
     res = batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=1, output=out, resume=True,
@@ -343,38 +397,35 @@ def test_inputs_are_not_modified(tmp_path):
 def test_killed_run_resumes_without_recomputing(tmp_path):
     _indexed(tmp_path / "a.h5", n=40)
     out = tmp_path / "r.json"
-    log1, log2 = tmp_path / "log1", tmp_path / "log2"
+    env = _gate_env(tmp_path)  # samples 20.. wait at a gate that never opens in this run
     code = (
-        "from topoeval.batch import batch; from tests.test_batch import slow_logged_fn;"
+        "from topoeval.batch import batch; from tests.test_batch import gated_fn;"
         f"batch('/orig', '/rec/*', file={str(tmp_path / 'a.h5')!r}, jobs=1, output={str(out)!r},"
-        f" sample_fn=slow_logged_fn, log={str(log1)!r}, delay=0.05)"
+        " sample_fn=gated_fn)"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **env})
     journal = tmp_path / "r.json.partial"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if journal.exists() and journal.read_text().count("\n") > 10:
-            break
-        time.sleep(0.05)
+    _wait_until(lambda: len(_lines(tmp_path / "waiting")) == 1, proc, "the run reached the gate")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not out.exists()
-    n_done = journal.read_text().count("\n") - 1  # minus the header
-    assert 10 <= n_done < 80
-    # resume: only the missing rows are computed (the log option is part of the options, keep it)
-    res = batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=2, output=out, resume=True,
-                sample_fn=slow_logged_fn, log=str(log1), delay=0.05)
+    rows = [json.loads(line) for line in _lines(journal)[1:]]  # after the header
+    assert sorted((r["recon"], r["sample"]) for r in rows) == [(f"/rec/{k}", i) for k in "ab" for i in range(20)]
+    # resume: only the missing rows are computed, every row exactly once overall
+    (tmp_path / "gate").touch()
+    os.environ.update(env)
+    try:
+        res = batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=2, output=out, resume=True,
+                    sample_fn=gated_fn)
+    finally:
+        for k in env:
+            os.environ.pop(k)
     assert len(res) == 80 and res.n_failed == 0
-    computed = log1.read_text().split()
-    # every row computed exactly once overall, except the rows of the block in flight at the kill
-    # (blocks of 2 samples x 2 reconstructions here)
-    assert 80 <= len(computed) <= 80 + 4
+    assert sorted(float(v) for v in _lines(tmp_path / "log")) == sorted(2 * [float(i) for i in range(40)])
     assert out.exists() and not journal.exists()
     # and the rows equal those of an uninterrupted run
-    fresh = batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=1, sample_fn=slow_logged_fn,
-                  log=str(log2))
-    strip = lambda rows: [{k: v for k, v in r.items()} for r in rows]  # noqa: E731
-    assert strip(res.rows) == strip(fresh.rows)
+    fresh = batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=1, sample_fn=pointwise_metrics)
+    assert res.rows == fresh.rows
 
 
 def test_partial_run_without_resume_is_refused(tmp_path):
@@ -602,39 +653,86 @@ def test_jobs_default_to_all_cores(tmp_path, capsys, monkeypatch):
     assert seen == [2, 2]
 
 
-def test_ctrl_c_on_a_pool_run_then_resume(tmp_path):
-    """SIGINT to the whole process group (what Ctrl-C does): the run stops, workers end, resume finishes."""
+_CLI_CHILD = """
+import sys
+from topoeval.batch import run
+from tests.test_batch import gated_compare
+run.compare_row = gated_compare  # the per-sample work of the command, held at the gate
+from topoeval.cli import main
+main(sys.argv[1:])
+"""
+
+
+def _stop_a_cli_run(tmp_path, args, sig, n_workers=2, ready=lambda: True, child=_CLI_CHILD, hold=20):
+    """Start `topoeval <args>` in a child, wait until every worker waits at the gate and
+    ``ready()`` (the journal holds every row below the gate), send ``sig`` (SIGTERM to the main process as `kill -TERM`,
+    SIGINT to its process group as Ctrl-C), and return (exit status, stderr, worker pids)."""
+    env = {**os.environ, **_gate_env(tmp_path, hold)}
+    proc = subprocess.Popen([sys.executable, "-c", child, *args], cwd=ROOT, env=env,
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    waiting = tmp_path / "waiting"
+    try:
+        _wait_until(lambda: len(set(_lines(waiting))) == n_workers and ready(), proc,
+                    "every worker waits at the gate")
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    workers = {int(p) for p in _lines(waiting)}
+    if sig == signal.SIGTERM:
+        os.kill(proc.pid, sig)
+    else:
+        os.killpg(proc.pid, sig)
+    _, stderr = proc.communicate(timeout=120)
+    return proc.returncode, stderr, workers
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="checks the workers in /proc")
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_cli_signal_stops_the_workers_then_resume(tmp_path, capsys, monkeypatch, sig, status):
+    """kill -TERM / Ctrl-C of `topoeval batch -j 2`: the workers end with it, the journal keeps
+    every finished row, one line says how to continue, and --resume computes only the rest."""
     _indexed(tmp_path / "a.h5", n=40)
-    out, log = tmp_path / "r.csv", tmp_path / "log"
-    code = (
-        "from topoeval.batch import batch; from tests.test_batch import slow_logged_fn;"
-        f"batch('/orig', '/rec/*', file={str(tmp_path / 'a.h5')!r}, jobs=2, output={str(out)!r},"
-        f" sample_fn=slow_logged_fn, log={str(log)!r}, delay=0.05)"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, start_new_session=True,
-                            stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    journal = tmp_path / "r.csv.partial"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if journal.exists() and journal.read_text().count("\n") > 10:
-            break
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode != 0 and "KeyboardInterrupt" in stderr
-    time.sleep(0.5)
-    with pytest.raises(ProcessLookupError):  # no worker left behind
-        os.killpg(proc.pid, 0)
+    out, journal = tmp_path / "r.csv", tmp_path / "r.csv.partial"
+    args = ["batch", str(tmp_path / "a.h5"), "--orig", "/orig", "--recon", "/rec/*", "-j", "2",
+            "-o", str(out), "--metrics", "pointwise"]
+    # the pool's workers take the tasks in order: those below sample 20 all finish
+    code, stderr, workers = _stop_a_cli_run(tmp_path, args, sig, ready=lambda: len(_lines(journal)) == 41)
+    assert code == status
+    assert stderr.splitlines() == [
+        f"topoeval: stopped by {signal.Signals(sig).name}; 40 of 80 rows are kept in {out}.partial - "
+        "rerun the same command with --resume to continue"]
+    assert all(_gone(pid) for pid in workers)  # no worker left holding the files open
     assert not out.exists()
-    n_done = journal.read_text().count("\n") - 1
-    assert 10 <= n_done < 80
-    res = batch("/orig", "/rec/*", file=tmp_path / "a.h5", jobs=2, output=out, resume=True,
-                sample_fn=slow_logged_fn, log=str(log), delay=0.05)
-    assert len(res) == 80 and res.n_failed == 0 and not journal.exists()
-    # finished rows were not computed again: at most the blocks in flight at the interrupt
-    # (2 workers x 2 queued blocks x 2 samples x 2 reconstructions) ran twice
-    assert 80 <= len(log.read_text().split()) <= 80 + 16
+    rows = [json.loads(line) for line in _lines(journal)[1:]]  # every line whole
+    assert sorted((r["recon"], r["sample"]) for r in rows) == [(f"/rec/{k}", i) for k in "ab" for i in range(20)]
+    (tmp_path / "gate").touch()
+    for k, v in _gate_env(tmp_path).items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(batch_run, "compare_row", gated_compare)
+    code, _, stderr = _cli(capsys, *args, "--resume")
+    assert code == 0, stderr
+    with open(out, newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == 80
+    # each row computed once: the 40 before the signal, the 40 after
+    assert sorted(float(v) for v in _lines(tmp_path / "log")) == sorted(2 * [float(i) for i in range(40)])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="checks the workers in /proc")
+def test_cli_sigterm_closes_a_local_dask_cluster(tmp_path):
+    pytest.importorskip("dask.distributed")
+    _indexed(tmp_path / "a.h5", n=40)
+    out = tmp_path / "r.json"
+    args = ["batch", str(tmp_path / "a.h5"), "--orig", "/orig", "--recon", "/rec/*", "-j", "2",
+            "--dask", "local", "-o", str(out), "--metrics", "pointwise"]
+    code, stderr, workers = _stop_a_cli_run(tmp_path, args, signal.SIGTERM)
+    assert code == 143
+    # (Dask's workers log their own warnings while the cluster closes them)
+    ours = [line for line in stderr.splitlines() if line.startswith("topoeval:")]
+    assert len(ours) == 1 and ours[0] == stderr.splitlines()[-1] and "--resume" in ours[0], stderr
+    assert all(_gone(pid) for pid in workers)
+    assert all(json.loads(line) for line in _lines(tmp_path / "r.json.partial"))
 
 
 def test_existing_dask_cluster_uses_all_its_workers(monkeypatch):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import signal
 import sys
 
 import numpy as np
@@ -567,3 +569,94 @@ def test_cli_drives_the_progress_bar(monkeypatch):
                                  "-j", "1", "--metrics", "pointwise"])
     assert r.exit_code == 0, r.output
     assert calls == [(0, 3), (1, 3), (2, 3), (3, 3)] and stopped == [True]
+
+
+# ---------------------------------------------------------------------------------------------
+# stopped by a signal, then resumed
+# ---------------------------------------------------------------------------------------------
+class GatedQuantize:
+    """quantize, but bounds below 1 / $TE_HOLD wait at the gate of tests/test_batch.py."""
+
+    name = "gated"
+    bound_kind = "abs"
+
+    def __init__(self):
+        self.inner = get_compressor("quantize")
+
+    def compress(self, array, bound):
+        from tests.test_batch import _hold_at_gate
+
+        _hold_at_gate(1.0 / bound)
+        return self.inner.compress(array, bound)
+
+    def decompress(self, data, shape, dtype):
+        return self.inner.decompress(data, shape, dtype)
+
+
+_SWEEP_CHILD = """
+import sys
+from topoeval import compressors
+from tests.test_sweep import GatedQuantize
+compressors._REGISTRY["gated"] = (GatedQuantize, None)
+from topoeval.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="checks the workers in /proc")
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_cli_signal_stops_the_workers_then_resume(tmp_path, monkeypatch, sig, status):
+    from tests.test_batch import _gate_env, _gone, _lines, _stop_a_cli_run
+
+    out, journal = tmp_path / "rd.json", tmp_path / "rd.json.partial"
+    bounds = "1e-1,1e-2,1e-3,5e-4,2e-4,1e-4"
+    args = ["sweep", "sample_data/smooth2d.npy", "-c", "gated", "-e", bounds, "-j", "2", "-o", str(out),
+            "--metrics", "pointwise"]
+    # the first two runs finish, each worker then waits in a run below 1 / 500
+    code, stderr, workers = _stop_a_cli_run(tmp_path, args, sig, ready=lambda: len(_lines(journal)) == 2,
+                                            child=_SWEEP_CHILD, hold=500)
+    assert code == status
+    assert stderr.splitlines() == [
+        f"topoeval: stopped by {signal.Signals(sig).name}; 2 of 6 runs are kept in {out}.partial - "
+        "rerun the same command with --resume to continue"]
+    assert all(_gone(pid) for pid in workers)
+    assert sorted(json.loads(line)["bound"] for line in _lines(journal)) == [0.01, 0.1]  # completion order
+    # --resume runs the other four only (quantize is deterministic: the rows of a fresh sweep)
+    (tmp_path / "gate").touch()
+    for k, v in _gate_env(tmp_path, 500).items():
+        monkeypatch.setenv(k, v)
+    from topoeval import compressors
+
+    monkeypatch.setitem(compressors._REGISTRY, "gated", (GatedQuantize, None))
+    r = CliRunner().invoke(cli, [*args, "--resume"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(out.read_text())["rows"]
+    assert [x["bound"] for x in rows] == [0.1, 0.01, 0.001, 0.0005, 0.0002, 0.0001]
+    fresh = te.sweep({"smooth2d": np.load("sample_data/smooth2d.npy")}, compressors=["quantize"],
+                     bounds=[0.1, 0.01, 0.001, 0.0005, 0.0002, 0.0001], metrics="pointwise")
+    assert [x["psnr"] for x in rows] == [x["psnr"] for x in fresh.rows]
+    assert not journal.exists()
+
+
+def test_resume_keeps_finished_runs_and_refuses_other_options(tmp_path, field):
+    out = tmp_path / "rd.csv"
+    kw = {"compressors": ["quantize"], "output": out, "metrics": "pointwise"}
+    first = te.sweep({"f": field}, bounds=[1e-1, 1e-2], **kw)
+    with pytest.raises(OutputExistsError, match="--resume"):
+        te.sweep({"f": field}, bounds=[1e-1, 1e-2, 1e-3], **kw)
+    # an interrupted run's journal is refused without --resume, continued with it
+    with pytest.raises(KeyboardInterrupt):
+        te.sweep({"f": field}, bounds=[1e-1, 1e-2, 1e-3], compressors=[_Interrupting(1)],
+                 output=tmp_path / "rd.json", metrics="pointwise")
+    with pytest.raises(OutputExistsError, match="--resume"):
+        te.sweep({"f": field}, bounds=[1e-1], compressors=["quantize"], output=tmp_path / "rd.json")
+    with pytest.raises(InvalidOptionError, match="cannot resume.*metrics='pointwise' in the output"):
+        te.sweep({"f": field}, bounds=[1e-1, 1e-2, 1e-3], compressors=[_Interrupting(5)],
+                 output=tmp_path / "rd.json", metrics="pointwise,dsl", resume=True)
+    again = te.sweep({"f": field}, bounds=[1e-1, 1e-2, 1e-3], compressors=[_Interrupting(5)],
+                     output=tmp_path / "rd.json", metrics="pointwise", resume=True)
+    assert [r["status"] for r in again.rows] == ["ok"] * 3
+    # a finished output: its runs are read back, not run again
+    more = te.sweep({"f": field}, bounds=[1e-1, 1e-2, 1e-3], resume=True, **kw)
+    assert [r["compress_time"] for r in more.rows[:2]] == [r["compress_time"] for r in first.rows]
+

@@ -221,3 +221,34 @@ def write_sweep(result, path: Path, force: bool) -> None:
                         g.create_dataset(k, data=v, dtype=h5py.string_dtype("utf-8"))
                     else:
                         g.create_dataset(k, data=v)
+
+
+def read_sweep(path: Path) -> tuple[dict[str, Any] | None, str, list[dict[str, Any]]]:
+    """Read (options, "", rows) back from a finished sweep output (for resume); a ``.csv``
+    records no options (None)."""
+    kind = output_kind(path)
+    try:
+        if kind == "json":
+            d = json.loads(path.read_text(encoding="utf-8"))
+            if d.get("format") != SWEEP_FORMAT:
+                raise ValueError("not a topoeval sweep result")
+            return dict(d["options"]), "", [{k: from_json(v) for k, v in r.items()} for r in d["rows"]]
+        if kind == "h5":
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                if f.attrs.get("format") != SWEEP_FORMAT:
+                    raise ValueError("not a topoeval sweep result")
+                cols = {k: f["rows"][k][()] for k in json.loads(f.attrs["columns"])}
+                rows = [{k: v[i].decode() if isinstance(v[i], bytes) else scalar(v[i])
+                         for k, v in cols.items()} for i in range(len(cols["field"]))]
+                return dict(json.loads(f.attrs["options"])), "", rows
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [{k: v if k in ("field", "compressor", "mode", "status", "error") else parse_cell(v)
+                     for k, v in rec.items() if v != "" or k == "error"} for rec in csv.DictReader(fh)]
+        return None, "", rows
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise FileFormatError(
+            f"cannot resume from {str(path)!r}: it is not a readable topoeval sweep result ({exc}); "
+            "pass --force to start over"
+        ) from None

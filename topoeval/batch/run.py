@@ -104,6 +104,10 @@ def batch(
         ``output`` (or a partial run of it) exists and neither ``force`` nor ``resume`` is set.
     InvalidOptionError
         Bad ``jobs``/``scheduler``/options, or ``resume`` with different options.
+    KeyboardInterrupt
+        Ctrl-C, or SIGTERM (as :class:`topoeval.batch.executors.Interrupted`, ``signum`` set)
+        while the batch runs in the main thread: raised once the workers (or the local Dask
+        cluster) are stopped and the journal is closed; ``resume=True`` continues.
 
     Examples
     --------

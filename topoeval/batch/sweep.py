@@ -47,8 +47,8 @@ import numpy as np
 
 from ..errors import InvalidOptionError
 from .executors import execute
-from .files import output_kind, write_sweep
-from .stores import Journal, journal_path, option_value
+from .files import output_kind, read_sweep, write_sweep
+from .stores import Journal, journal_path, option_value, options_diff, prepare_output, same_options
 from .sweep_result import SweepResult
 from .sweep_runs import compressor, compressor_name, failed_rows, run_task
 
@@ -122,6 +122,7 @@ def sweep(
     mode: str = "abs",
     output: str | os.PathLike | None = None,
     force: bool = False,
+    resume: bool = False,
     jobs: int | None = 1,
     scheduler: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
@@ -156,7 +157,11 @@ def sweep(
         ``.csv``, ``.json`` or ``.h5`` file for the rows, written atomically at the end;
         finished rows go to ``<output>.partial`` (JSON lines) as they complete.
     force : bool, default False
-        Replace an existing output.
+        Replace an existing output (and discard an interrupted run's journal).
+    resume : bool, default False
+        Continue from ``output`` / ``<output>.partial``: finished runs are kept, only the
+        missing ones run; refuses when the options differ (a ``.csv`` output does not record
+        them: it is taken as is).
     jobs : int or None, default 1
         Worker processes (None: all cores).
     scheduler : str, optional
@@ -211,9 +216,10 @@ def sweep(
         raise InvalidOptionError(f"jobs={jobs!r} must be a positive integer")
 
     tasks = _plan(field_items, comps, kinds, abs_bounds, rate_values, mode, options)
-    journal = _open_journal(output, force)
-    order = {(t[0], compressor_name(t[2]), float(t[3])): i for i, t in enumerate(tasks)}
-    results: dict[int, dict[str, Any]] = {}
+    record = {"mode": mode, **_plain(options)}  # SweepResult.options, checked on resume
+    order = {_key(t[0], t[2], t[3]): i for i, t in enumerate(tasks)}
+    journal, results = _open_journal(output, force, resume, record, order)
+    todo = [t for i, t in enumerate(tasks) if i not in results]
     t_start = time.perf_counter()
 
     def sink(rows: list[dict[str, Any]]) -> None:
@@ -225,41 +231,57 @@ def sweep(
                     f"{r['max_error']:.6g} > bound {r['abs_bound']:.6g}", BoundViolationWarning,
                     stacklevel=4)
         if journal is not None:
-            journal.append(rows)
+            journal.append([{**r, "_options": record} for r in rows])
         if on_progress is not None:
             on_progress(len(results), len(tasks))
 
     try:
         if on_progress is not None:
-            on_progress(0, len(tasks))
-        execute(tasks, run=run_task, fail=failed_rows, sink=sink, jobs=jobs, scheduler=scheduler)
+            on_progress(len(results), len(tasks))
+        execute(todo, run=run_task, fail=failed_rows, sink=sink, jobs=jobs, scheduler=scheduler)
     finally:
         if journal is not None:
             journal.close()
             if not results:  # nothing ran (e.g. no Dask): leave no empty journal behind
                 journal.remove()
     result = SweepResult(rows=[results[i] for i in range(len(tasks))],
-                         options={"mode": mode, **_plain(options)},
+                         options=record,
                          output=None if output is None else str(output),
                          elapsed=time.perf_counter() - t_start)
     if output is not None:
-        write_sweep(result, Path(output), force)
+        write_sweep(result, Path(output), force or resume)
         journal.remove()
     return result
 
 
-def _open_journal(output, force: bool) -> Journal | None:
-    """Check the output before any work and start its journal (rows only)."""
-    if output is None:
-        return None
-    from ..io import check_output_path
+def _key(field_name, comp_spec, bound) -> tuple[str, str, float]:
+    return field_name, compressor_name(comp_spec), float(bound)
 
+
+def _open_journal(output, force: bool, resume: bool, record, order) -> tuple[Journal | None, dict]:
+    """Check the output before any work, read back the runs a previous sweep finished (by task
+    index) and start the journal: rows only, each tagged with the options (``_options``)."""
+    if output is None:
+        return None, {}
     out_path = Path(output)
     output_kind(out_path)
-    check_output_path(out_path, force=force)  # exists without force, missing folder ...
     journal = Journal(journal_path(out_path))
-    journal.open(None)
-    return journal
+    previous = prepare_output(out_path, journal, force=force, resume=resume, read_output=read_sweep,
+                              options=record)
+    results = {}
+    for r in previous:
+        tagged = r.pop("_options", None)
+        if tagged is not None and not same_options(tagged, record):
+            raise InvalidOptionError(
+                f"cannot resume {str(out_path)!r}: the options differ ({options_diff(tagged, record)}); "
+                "rerun with the same options, or pass --force to start over")
+        i = order.get((r.get("field"), r.get("compressor"), float(r.get("bound", math.nan))))
+        if i is not None:
+            results[i] = r
+    append = resume and journal.path.exists()
+    journal.open(None, [] if append else [{**r, "_options": record} for r in results.values()],
+                 append=append)
+    return journal, results
 
 
 def _as_compressors(compressors: Any) -> tuple[list[Any], dict[str, str]]:

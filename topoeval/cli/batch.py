@@ -68,16 +68,14 @@ def cli(ctx, file, orig, recons, output, force, resume, jobs, dask, scheduler, r
     from ..batch import batch
 
     progress_cb, stop = _progress()
+    done = _Done(progress_cb)
     try:
         result = batch(orig, list(recons), file=file, output=output, jobs=jobs,
                        scheduler=dask or scheduler, force=force, resume=resume,
-                       on_progress=progress_cb, **kwargs)
-    except KeyboardInterrupt:
+                       on_progress=done, **kwargs)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM: the workers are gone by now
         stop()
-        if output is not None:
-            click.echo(f"topoeval: interrupted; finished rows are kept in {output}.partial - "
-                       "rerun the same command with --resume to continue", err=True)
-        raise
+        interrupted(ctx, exc, output, done, "rows", "rerun the same command with --resume to continue")
     finally:
         stop()
 
@@ -93,6 +91,30 @@ def cli(ctx, file, orig, recons, output, force, resume, jobs, dask, scheduler, r
         click.echo(f"topoeval: {result.n_failed} of {len(result)} samples failed (see the 'error' "
                    "column)", err=True)
         ctx.exit(1)
+
+
+class _Done:
+    """An ``on_progress`` that remembers the last count (for the line printed on an interrupt)."""
+
+    def __init__(self, callback=None):
+        self.callback, self.done, self.total = callback, 0, 0
+
+    def __call__(self, done, total):
+        self.done, self.total = done, total
+        if self.callback is not None:
+            self.callback(done, total)
+
+
+def interrupted(ctx, exc: BaseException, output, done: _Done, unit: str, how: str) -> None:
+    """One line saying what was kept and how to continue, then the exit status of the signal
+    (130 for Ctrl-C / SIGINT, 143 for SIGTERM)."""
+    import signal
+
+    signum = getattr(exc, "signum", signal.SIGINT)
+    kept = (f"{done.done} of {done.total} {unit} are kept in {output}.partial - {how}"
+            if output is not None else "no -o FILE was given, so nothing was kept")
+    click.echo(f"topoeval: stopped by {signal.Signals(signum).name}; {kept}", err=True)
+    ctx.exit(128 + signum)
 
 
 def _progress(label: str = "batch", unit: str = "samples"):

@@ -25,7 +25,8 @@ Compressors: sz3 (pysz), zfp (zfpy, fixed accuracy), zfp-rate (zfpy, fixed rate:
 bits per value), quantize and bitround (numcodecs-style, NumPy only).  sz3/zfp need the
 `compressors` extra.  Every option of `topoeval compare` applies (default --filtration both);
 the wasserstein_* columns have order --order (default 1), the wasserstein2_* columns order 2.
-Rows are appended to OUTPUT.partial as runs finish.  A failing run is recorded in the
+Rows are appended to OUTPUT.partial as runs finish (an interrupted sweep continues with
+--resume).  A failing run is recorded in the
 status/error columns; a run whose compressor exceeds its bound is reported loudly.
 Exit status: 0 all runs ok, 1 a run failed or a bound was violated, 2 bad usage.
 """
@@ -65,6 +66,8 @@ def _floats(ctx, param, value):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Results file: .csv, .json or .h5.")
 @click.option("--force", is_flag=True, help="Replace existing output files.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted sweep from its output without repeating finished runs.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes [default: all cores].")
 @click.option("--dask", type=click.Choice(["local"]), default=None,
@@ -76,13 +79,15 @@ def _floats(ctx, param, value):
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Write the rate-distortion curves as a PNG.")
 @click.pass_context
-def cli(ctx, fields, compressors, bounds, rates, mode, output, force, jobs, dask, scheduler,
+def cli(ctx, fields, compressors, bounds, rates, mode, output, force, resume, jobs, dask, scheduler,
         report, plot, **params):
     """Compress each FIELD with each compressor at each bound, and measure what it cost."""
     from ..io import check_output_path
 
     if dask and scheduler:
         raise click.UsageError("pass either --dask local or --scheduler ADDRESS, not both")
+    if resume and output is None:
+        raise click.UsageError("--resume needs the -o FILE of the sweep to continue")
     for path in (report, plot):
         if path is not None:
             check_output_path(path, force=force)
@@ -92,9 +97,10 @@ def cli(ctx, fields, compressors, bounds, rates, mode, output, force, jobs, dask
     load = {k: v for k, v in pop_input_params(params, per_input=()).items() if v is not None}
 
     from ..sweep import DEFAULT_BOUNDS, sweep
-    from .batch import _progress
+    from .batch import _Done, _progress, interrupted
 
     callback, stop = _progress(label="sweep", unit="runs")
+    done = _Done(callback)
     import warnings
 
     with warnings.catch_warnings(record=True):  # violations are reported below, once each
@@ -102,8 +108,11 @@ def cli(ctx, fields, compressors, bounds, rates, mode, output, force, jobs, dask
         try:
             result = sweep(list(fields), compressors=list(compressors) or ["sz3", "zfp"],
                            bounds=bounds or DEFAULT_BOUNDS, rates=rates, mode=mode, output=output,
-                           force=force, jobs=jobs, scheduler=dask or scheduler,
-                           on_progress=callback, load_kwargs=load, **kwargs)
+                           force=force, resume=resume, jobs=jobs, scheduler=dask or scheduler,
+                           on_progress=done, load_kwargs=load, **kwargs)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM: the workers are gone by now
+            stop()
+            interrupted(ctx, exc, output, done, "runs", "rerun the same command with --resume to continue")
         finally:
             stop()
 
