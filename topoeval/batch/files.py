@@ -141,32 +141,7 @@ def read_batch(output: Path) -> tuple[dict[str, Any], str, list[dict[str, Any]]]
                     for r in d["rows"]]
             return dict(d["options"]), d["orig"], rows
         if kind == "h5":
-            import h5py
-
-            with h5py.File(output, "r") as f:
-                if f.attrs.get("format") != FORMAT:
-                    raise ValueError("not a topoeval batch result")
-                options = dict(json.loads(f.attrs["options"]))
-                rows = []
-                for gname in f:
-                    g = f[gname] if isinstance(f[gname], h5py.Group) else None
-                    stack = [g] if g is not None else []
-                    while stack:
-                        g = stack.pop()
-                        if "source" not in g.attrs:
-                            stack.extend(v for v in g.values() if isinstance(v, h5py.Group))
-                            continue
-                        data = {k: g[k][()] for k in g if isinstance(g[k], h5py.Dataset)}
-                        for i in range(len(data["sample"])):
-                            r = {"recon": str(g.attrs["source"])}
-                            for k, v in data.items():
-                                x = v[i]
-                                r[k] = x.decode() if isinstance(x, bytes) else scalar(x)
-                            if r.get("status") != "ok":  # failed rows hold no metrics
-                                r = {k: x for k, x in r.items() if k in BASE or k in TAIL
-                                     or not (x == "" or (isinstance(x, float) and math.isnan(x)))}
-                            rows.append(r)
-                return options, str(f.attrs["orig"]), rows
+            return _read_batch_h5(output)
         # csv: options are the opt_ columns
         with open(output, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
@@ -189,6 +164,38 @@ def read_batch(output: Path) -> tuple[dict[str, Any], str, list[dict[str, Any]]]
             f"cannot resume from {str(output)!r}: it is not a readable topoeval batch result ({exc}); "
             "pass --force to start over"
         ) from None
+
+
+def _read_batch_h5(output: Path) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
+    """(options, orig, rows) of an .h5 batch output: every group with a ``source`` attribute."""
+    import h5py
+
+    with h5py.File(output, "r") as f:
+        if f.attrs.get("format") != FORMAT:
+            raise ValueError("not a topoeval batch result")
+        options = dict(json.loads(f.attrs["options"]))
+        rows = []
+        for gname in f:
+            g = f[gname] if isinstance(f[gname], h5py.Group) else None
+            stack = [g] if g is not None else []
+            while stack:
+                g = stack.pop()
+                if "source" not in g.attrs:
+                    stack.extend(v for v in g.values() if isinstance(v, h5py.Group))
+                    continue
+                data = {k: g[k][()] for k in g if isinstance(g[k], h5py.Dataset)}
+                for i in range(len(data["sample"])):
+                    r = {"recon": str(g.attrs["source"])}
+                    for k, v in data.items():
+                        x = v[i]
+                        r[k] = x.decode() if isinstance(x, bytes) else scalar(x)
+                    if r.get("status") != "ok":  # failed rows hold no metrics
+                        r = {k: x for k, x in r.items() if k in BASE or k in TAIL
+                             or not (x == "" or (isinstance(x, float) and math.isnan(x)))}
+                    rows.append(r)
+        return options, str(f.attrs["orig"]), rows
+
+
 
 
 def write_sweep(result, path: Path, force: bool) -> None:
