@@ -795,7 +795,8 @@ def test_first_compare_says_it_compiles_and_gives_the_same_result(tmp_path, file
     d, x, y = files
     cmd = [sys.executable, "-m", "topoeval", "compare", str(d / "x.npy"), str(d / "y.npy"),
            "--metrics", "dsl,critical_points", "--format", "csv"]
-    env = _fresh_env(NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    # two processes whatever the load: the forked child compiles one group of parts
+    env = _fresh_env(NUMBA_CACHE_DIR=str(tmp_path / "cache"), TOPOEVAL_COMPILE_JOBS="2")
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     assert first.returncode == 0, first.stderr
     lines = first.stderr.splitlines()
@@ -853,3 +854,24 @@ def test_read_only_install_caches_in_the_user_cache_folder(tmp_path):
         for p in [site, *site.rglob("*")]:
             if p.is_dir():
                 p.chmod(stat.S_IRWXU)
+
+
+def test_compile_groups_jobs_and_estimate(monkeypatch):
+    from topoeval._kernels import _compile
+
+    monkeypatch.setenv("TOPOEVAL_COMPILE_JOBS", "1")
+    assert _compile._cores() == 1
+    monkeypatch.setenv("TOPOEVAL_COMPILE_JOBS", "3")
+    assert _compile._cores() == 3
+    monkeypatch.delenv("TOPOEVAL_COMPILE_JOBS")
+    assert 1 <= _compile._cores() <= (os.cpu_count() or 1)
+    parts = ["dsl", "critical_points", "diagrams", "distances"]
+    for n in (1, 2, 3, 8):
+        groups = _compile._groups(parts, n)
+        assert len(groups) == min(n, 4) and sorted(p for g in groups for p in g) == sorted(parts)
+    assert _compile.estimate_seconds([]) == 0
+    one, two = _compile.estimate_seconds(["dsl", "persistence"], 1), _compile.estimate_seconds(["dsl", "persistence"], 2)
+    assert two < one and one % 5 == 0
+    ran = []
+    assert len(_compile.compile_parts(ran.append, ["a", "b"], jobs=1)) == 1 and ran == ["a", "b"]
+    assert _compile.cold_parts(["pointwise"]) == []
