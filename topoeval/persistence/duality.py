@@ -73,6 +73,7 @@ def union_find_outside(arr: np.ndarray, descending: bool, connectivity: str):
     lay : _Layout
     """
     from .._kernels._persistence import radix_sort_cells, union_find_padded
+    from .grid import _numba_values
 
     core = tuple(int(s) for s in arr.shape)
     n = arr.size
@@ -81,12 +82,7 @@ def union_find_outside(arr: np.ndarray, descending: bool, connectivity: str):
     if lay.size + 2 * gap + 1 >= _MAX_INT32_CELLS:
         lay = _layout(core, connectivity, False)
         gap = int(np.abs(lay.offsets).max()) + 1
-    src = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
-    if src.dtype == np.float16:
-        src = src.astype(np.float32)
-    elif src.dtype == np.bool_:
-        src = src.view(np.uint8)
-    src = src.reshape(-1)
+    src = _numba_values(arr)
     size = lay.size + 2 * gap + 1
     virtual = lay.size + gap
     if size < _MAX_INT32_CELLS:

@@ -200,13 +200,7 @@ def _compute(
         lay = _layout(core, connectivity, False)
 
     if lay.size < _MAX_INT32_CELLS:
-        # values in C order as a dtype numba reads; a copy only for other layouts
-        src = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
-        if src.dtype == np.float16:
-            src = src.astype(np.float32)
-        elif src.dtype == np.bool_:
-            src = src.view(np.uint8)
-        src = src.reshape(-1)
+        src = _numba_values(arr)
         order, n_active, spare = radix_sort_cells(
             src, filtration == "superlevel", np.array(core, dtype=np.int64), lay.tables
         )
@@ -237,6 +231,16 @@ def _compute(
     bcells, dcells = union_find_padded(order, n_active, parent, lay.offsets, lay.lmask, lay.pf)
     del order, parent, buf
     return _make_diagram(src, shape, lay, bcells, dcells, filtration, keep_zero)
+
+
+def _numba_values(arr: np.ndarray) -> np.ndarray:
+    """(n,) the values in C order as a dtype numba reads; a copy only for other layouts."""
+    src = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+    if src.dtype == np.float16:
+        src = src.astype(np.float32)
+    elif src.dtype == np.bool_:
+        src = src.view(np.uint8)
+    return src.reshape(-1)
 
 
 def _parent_storage(spare: np.ndarray, size: int) -> np.ndarray:
