@@ -875,3 +875,15 @@ def test_compile_groups_jobs_and_estimate(monkeypatch):
     ran = []
     assert len(_compile.compile_parts(ran.append, ["a", "b"], jobs=1)) == 1 and ran == ["a", "b"]
     assert _compile.cold_parts(["pointwise"]) == []
+
+
+def test_cold_parts_with_an_empty_and_a_filled_cache(tmp_path):
+    parts = ["diagrams", "dsl", "critical_points", "persistence"]
+    code = f"from topoeval._kernels._compile import cold_parts; print(cold_parts({parts!r}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                         env=_fresh_env(NUMBA_CACHE_DIR=str(tmp_path / "empty")))
+    assert out.returncode == 0 and out.stdout.strip() == repr(parts), out.stderr  # nothing compiled: all cold
+    from topoeval._kernels._compile import cold_parts
+
+    te.persistence_diagram(np.random.default_rng(1).random((5, 6)))  # compiled or loaded: now cached
+    assert cold_parts(["diagrams"]) == []

@@ -44,6 +44,7 @@ PART_MODULES: dict[str, tuple[str, ...]] = {
     "dsl": ("topoeval.dsl", "topoeval._kernels._dsl"),
     "persistence": ("topoeval.persistence", "topoeval._kernels._persistence", "topoeval.distances"),
     "critical_points": ("topoeval.critical_points", "topoeval._kernels._critical"),
+    "diagrams": ("topoeval.persistence", "topoeval._kernels._persistence"),  # topoeval diagram
 }
 
 # compile time (CPU s) of each part's kernels on the 2-core machine of the benchmarks, idle

@@ -67,6 +67,10 @@ def cli(array, filtration, connectivity, nan_policy, keep_zero, top, output, fmt
     if output not in (None, "-"):
         check_output_path(output, force=force)
     filts = ("sublevel", "superlevel") if filtration == "both" else (filtration,)
+    from .._kernels._compile import cold_parts, notice
+
+    if cold_parts(["diagrams"]):  # a first run: say why it takes a while
+        echo_info(f"topoeval: {notice(['diagrams'], 1)}", level=0)
     opts = dict(connectivity=connectivity, nan_policy=nan_policy, keep_zero=keep_zero, jobs=jobs,
                 memory_limit=memory_limit)
     dgms = _diagrams(array, inputs, filts, opts, dask_mode, scheduler)
