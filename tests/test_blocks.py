@@ -326,3 +326,42 @@ def test_dask_dying_worker_is_a_clear_error():
                                       dashboard_address=None) as cluster, distributed.Client(cluster) as c:
             with pytest.raises(TopoevalIOError, match="Dask worker died"):
                 block_diagram(Dying(), "sublevel", "full", "raise", False, block_shape=(4, 8), scheduler=c)
+
+
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+def test_cross_edges_are_every_adjacent_pair_in_key_order(connectivity):
+    """The glue's cross edges (made in key order, never sorted) against a brute-force scan."""
+    from topoeval.persistence._block_kernels import cross_edges_sorted
+
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        d = int(rng.integers(1, 4))
+        gshape = tuple(int(rng.integers(2, 6)) for _ in range(d))
+        axis = int(rng.integers(0, d))
+        c = int(rng.integers(1, gshape[axis]))
+        cells = np.arange(int(np.prod(gshape)))
+        x = np.stack(np.unravel_index(cells, gshape), axis=1)
+        # some cells of each side, among them (maybe) some interface cells
+        lsel = cells[(x[:, axis] < c) & (rng.random(cells.size) < 0.7)]
+        rsel = cells[(x[:, axis] >= c) & (rng.random(cells.size) < 0.7)]
+        flat = np.concatenate([rng.permutation(lsel), rng.permutation(rsel)]).astype(np.int64)
+        kv = rng.integers(0, 3, size=flat.size).astype(float)  # many ties
+        nl = lsel.size
+        outer, xa, xb, xk = cross_edges_sorted(kv, flat, nl, axis, c, np.zeros(d, np.int64),
+                                               np.array(gshape, np.int64), np.array(gshape, np.int64),
+                                               connectivity == "full")
+        xs = np.stack(np.unravel_index(flat, gshape), axis=1)
+        want = set()
+        for a in range(nl):
+            for b in range(nl, flat.size):
+                diff = np.abs(xs[a] - xs[b])
+                if xs[a][axis] != c - 1 or xs[b][axis] != c:
+                    continue
+                if (diff.max() <= 1) if connectivity == "full" else (diff.sum() == 1):
+                    want.add((a, b))
+        assert set(zip(xa.tolist(), xb.tolist())) == want and len(want) == xa.size
+        later = [a if (kv[a], flat[a]) > (kv[b], flat[b]) else b for a, b in zip(xa, xb)]
+        assert list(xk) == later
+        keys = list(zip(kv[xk], flat[xk]))
+        assert keys == sorted(keys)
+        assert not outer.any()  # the box is the whole array: no outer faces

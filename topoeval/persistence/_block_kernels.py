@@ -318,3 +318,175 @@ def reduce_graph(kv, kf, born, outer, ea, eb):
             nf += 1
     return (fb[:nf].copy(), fe[:nf].copy(), keep[:nk].copy(),
             xa[:nx].copy(), xb[:nx].copy(), xe[:nx].copy())
+
+
+@njit(cache=True, nogil=True)
+def _sorted_by_key(ids, kv, kf):
+    """``ids`` in filtration order of their cells: flat index first, then stably by value."""
+    by_flat = ids[np.argsort(kf[ids], kind="mergesort")]
+    return by_flat[np.argsort(kv[by_flat], kind="mergesort")]
+
+
+@njit(cache=True, nogil=True)
+def _interface(flat, nl, axis, c, box_lo, box_hi, gshape):
+    """Outer-face mask of the box, and the interface nodes: their ids, plane positions and
+    coordinates in the plane ``x[axis] = c`` (left ones at ``c - 1``, right ones at ``c``)."""
+    n = flat.shape[0]
+    d = gshape.shape[0]
+    outer = np.zeros(n, dtype=np.uint8)
+    ids = np.empty(64, dtype=np.int64)
+    x = np.empty(d, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        f = flat[i]
+        for j in range(d - 1, -1, -1):
+            q = f // gshape[j]
+            x[j] = f - q * gshape[j]
+            f = q
+        o = False
+        for j in range(d):
+            o |= (box_lo[j] > 0 and x[j] == box_lo[j]) or (box_hi[j] < gshape[j] and x[j] == box_hi[j] - 1)
+        outer[i] = o
+        if x[axis] == (c - 1 if i < nl else c):
+            ids = _push(ids, m, i)
+            m += 1
+    coords = np.empty((m, d), dtype=np.int64)
+    for t in range(m):
+        f = flat[ids[t]]
+        for j in range(d - 1, -1, -1):
+            q = f // gshape[j]
+            coords[t, j] = 0 if j == axis else f - q * gshape[j] - box_lo[j]
+            f = q
+    return outer, ids[:m].copy(), coords
+
+
+@njit(cache=True, nogil=True)
+def cross_edges_sorted(kv, flat, nl, axis, c, box_lo, box_hi, gshape, full):
+    """The edges between adjacent cells across the interface, already in key order.
+
+    The interface nodes of both sides are visited in filtration order; a node emits an edge to
+    every adjacent node across that came before it, keyed by itself (the later end).  Every
+    adjacent pair is emitted once, and the edges come out sorted by key without sorting them.
+
+    Returns
+    -------
+    outer : (n,) uint8 outer-face mask of the box ``[box_lo, box_hi)``; xa, xb : (x,) int64
+        left and right node ids; xk : (x,) int64 the id of the key node.
+    """
+    d = gshape.shape[0]
+    outer, ids, coords = _interface(flat, nl, axis, c, box_lo, box_hi, gshape)
+    # the two sides' interface planes, padded by one cell on every axis but ``axis`` so that
+    # a neighbour across is ``pos + offset`` without bounds checks
+    ext = box_hi - box_lo + 2
+    ext[axis] = 1
+    psize = np.int64(1)
+    for j in range(d):
+        psize *= ext[j]
+    planes = np.full((2, psize), -1, dtype=np.int64)  # left plane, right plane
+    pos = np.empty(ids.shape[0], dtype=np.int64)
+    for t in range(ids.shape[0]):
+        p = np.int64(0)
+        for j in range(d):
+            p = p * ext[j] + (coords[t, j] + 1 if j != axis else 0)
+        pos[t] = p
+        planes[np.int64(ids[t] >= nl), p] = ids[t]
+    nd = 1
+    for j in range(d):
+        if full and j != axis:
+            nd *= 3
+    offs = np.empty(nd, dtype=np.int64)
+    for code in range(nd):
+        rest = code
+        o = np.int64(0)
+        for j in range(d):
+            dj = 0
+            if full and j != axis:
+                dj = rest % 3 - 1
+                rest //= 3
+            o = o * ext[j] + dj
+        offs[code] = o
+    order = _sorted_by_key(np.arange(ids.shape[0]), kv[ids], flat[ids])
+    seen = np.zeros(flat.shape[0], dtype=np.uint8)
+    cap = 4 * ids.shape[0] + nd
+    xa = np.empty(cap, dtype=np.int64)
+    xb = np.empty(cap, dtype=np.int64)
+    xk = np.empty(cap, dtype=np.int64)
+    nx = 0
+    for t in order:
+        u = ids[t]
+        side = np.int64(u < nl)
+        pu = pos[t]
+        for code in range(nd):
+            v = planes[side, pu + offs[code]]
+            if v >= 0 and seen[v]:
+                if nx == cap:  # grown here, not by _push: no array returned per edge
+                    cap *= 2
+                    xa, xb, xk = _grow(xa, cap), _grow(xb, cap), _grow(xk, cap)
+                xa[nx] = u if side else v
+                xb[nx] = v if side else u
+                xk[nx] = u
+                nx += 1
+        seen[u] = 1
+    return outer, xa[:nx].copy(), xb[:nx].copy(), xk[:nx].copy()
+
+
+@njit(cache=True, nogil=True)
+def _before(ka, fa, kb, fb):
+    return ka < kb or (ka == kb and fa < fb)
+
+
+@njit(cache=True, nogil=True)
+def merge_graphs(lg, rg, axis, c, box_lo, box_hi, gshape, full, sign):
+    """One glue of two regions (see :func:`topoeval.persistence.glue.merge`), all in one kernel.
+
+    ``lg``/``rg``: the regions' graphs as tuples ``(flat, val, born, ea, eb, eflat, eval)``
+    with their edges in key order (as every block pass and merge emits them).  The cross edges
+    come out of :func:`cross_edges_sorted` in key order, so the three edge lists are merged,
+    not sorted.  Returns the final pairs ``(bval, bflat, dval, dflat)`` and the merged graph
+    ``(flat, val, born, ea, eb, eflat, eval)``, its edges again in key order.
+    """
+    lflat, lval, lborn, lea, leb, leflat, leval = lg
+    rflat, rval, rborn, rea, reb, reflat, reval = rg
+    nl = lflat.shape[0]
+    n = nl + rflat.shape[0]
+    flat = np.concatenate((lflat, rflat))
+    val = np.concatenate((lval, rval))
+    born = np.concatenate((lborn, rborn))
+    kv = sign * val + 0.0
+    outer, xa, xb, xk = cross_edges_sorted(kv, flat, nl, axis, c, box_lo, box_hi, gshape, full)
+    nle, nre, nxe = lea.shape[0], rea.shape[0], xa.shape[0]
+    E = nle + nre + nxe
+    ea = np.empty(E, dtype=np.int64)
+    eb = np.empty(E, dtype=np.int64)
+    eflat = np.empty(E, dtype=np.int64)
+    evals = np.empty(E, dtype=np.float64)
+    i = j = k = 0
+    inf = np.inf
+    for e in range(E):
+        # the next key of each list (exhausted: +inf); ties: left, right, cross
+        ki = sign * leval[i] + 0.0 if i < nle else inf
+        kj = sign * reval[j] + 0.0 if j < nre else inf
+        kk = kv[xk[k]] if k < nxe else inf
+        fi = leflat[i] if i < nle else -1
+        fj = reflat[j] if j < nre else -1
+        fk = flat[xk[k]] if k < nxe else -1
+        if i < nle and (j >= nre or not _before(kj, fj, ki, fi)) and (k >= nxe or not _before(kk, fk, ki, fi)):
+            ea[e], eb[e], eflat[e], evals[e] = lea[i], leb[i], fi, leval[i]
+            i += 1
+        elif j < nre and (k >= nxe or not _before(kk, fk, kj, fj)):
+            ea[e], eb[e], eflat[e], evals[e] = rea[j] + nl, reb[j] + nl, fj, reval[j]
+            j += 1
+        else:
+            ea[e], eb[e], eflat[e], evals[e] = xa[k], xb[k], fk, val[xk[k]]
+            k += 1
+    fbn, fe, keep, na, nb, ne = reduce_graph(kv, flat, born, outer, ea, eb)
+    m = fbn.shape[0]
+    dflat = np.full(m, -1, dtype=np.int64)
+    dval = np.full(m, np.nan)
+    for t in range(m):
+        if fe[t] >= 0:
+            dflat[t] = eflat[fe[t]]
+            dval[t] = evals[fe[t]]
+    pairs = (val[fbn], flat[fbn], dval, dflat)
+    graph = (flat[keep], val[keep], born[keep], na, nb, eflat[ne], evals[ne])
+    return pairs, graph

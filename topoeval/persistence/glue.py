@@ -12,7 +12,6 @@ arrays ``(birth values, birth flats, death values, death flats)`` (death flat -1
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,92 +125,24 @@ def merge(left: Graph, right: Graph, axis: int, gshape, connectivity: str, super
     the interface (all ``3**(d-1)`` offsets with full connectivity, inside the common extent);
     the nodes on the merged box's outer faces stay.  Returns the pairs that became final and
     the merged region's reduced graph (empty at the root).
+
+    One nogil kernel (:func:`~._block_kernels.merge_graphs`) does it all: both graphs' edges
+    are already in key order and the cross edges are produced in key order, so the three
+    lists are merged, never sorted; merges of a tree level run in parallel threads.
     """
-    from ._block_kernels import reduce_graph
+    from ._block_kernels import merge_graphs
 
     sign = -1.0 if superlevel else 1.0
     lo = tuple(min(a, b) for a, b in zip(left.lo, right.lo))
     hi = tuple(max(a, b) for a, b in zip(left.hi, right.hi))
-    c = right.lo[axis]
-    nl = left.flat.shape[0]
-    flat = np.concatenate([left.flat, right.flat])
-    val = np.concatenate([left.val, right.val])
-    born = np.concatenate([left.born, right.born])
-    xa, xb = _cross_edges(left, right, axis, c, gshape, connectivity)
-    xb = xb + nl
-    later = _later(val[xa], flat[xa], val[xb], flat[xb], sign)
-    kc = np.where(later, xa, xb)
-    ea = np.concatenate([left.ea, right.ea + nl, xa])
-    eb = np.concatenate([left.eb, right.eb + nl, xb])
-    eflat = np.concatenate([left.eflat, right.eflat, flat[kc]])
-    evals = np.concatenate([left.eval, right.eval, val[kc]])
-    srt = _birth_order(evals, eflat, superlevel)  # the edges in key order
-    ea, eb, eflat, evals = ea[srt], eb[srt], eflat[srt], evals[srt]
-    outer = _outer(flat, lo, hi, gshape)
-    fbn, fe, keep, na, nb, ne = reduce_graph(sign * val + 0.0, flat, born, outer, ea, eb)
-    has = fe >= 0
-    dflat = np.full(fe.shape[0], -1, dtype=np.int64)
-    dval = np.full(fe.shape[0], np.nan)
-    dflat[has] = eflat[fe[has]]
-    dval[has] = evals[fe[has]]
-    pairs = (val[fbn], flat[fbn], dval, dflat)
-    graph = Graph(lo, hi, flat[keep], val[keep], born[keep], na, nb, eflat[ne], evals[ne])
-    return pairs, graph
+    pairs, g = merge_graphs(_arrays(left), _arrays(right), int(axis), int(right.lo[axis]),
+                            np.array(lo, dtype=np.int64), np.array(hi, dtype=np.int64),
+                            np.array(gshape, dtype=np.int64), connectivity == "full", sign)
+    return pairs, Graph(lo, hi, *g)
 
 
-def _cross_edges(left: Graph, right: Graph, axis, c, gshape, connectivity):
-    """Node pairs (left id, right id) of adjacent cells across the plane ``x[axis] = c``."""
-    gshape = tuple(int(s) for s in gshape)
-    li = np.flatnonzero(_coord(left.flat, axis, gshape) == c - 1)
-    ri = np.flatnonzero(_coord(right.flat, axis, gshape) == c)
-    if li.size == 0 or ri.size == 0:
-        z = np.empty(0, dtype=np.int64)
-        return z, z
-    d = len(gshape)
-    # the right side's interface as a dense plane (positions over the other axes of its box)
-    ext = [right.hi[j] - right.lo[j] if j != axis else 1 for j in range(d)]
-    rc = np.stack(np.unravel_index(right.flat[ri], gshape), axis=1) - np.array(right.lo, dtype=np.int64)
-    rc[:, axis] = 0
-    plane = np.full(int(np.prod(ext, dtype=np.int64)), -1, dtype=np.int64)
-    plane[np.ravel_multi_index(tuple(rc.T), ext)] = ri
-    lcoords = np.stack(np.unravel_index(left.flat[li], gshape), axis=1) - np.array(right.lo, dtype=np.int64)
-    lcoords[:, axis] = 0
-    others = [(-1, 0, 1) if (connectivity == "full" and j != axis) else (0,) for j in range(d)]
-    outs_a, outs_b = [], []
-    for delta in itertools.product(*others):
-        q = lcoords + np.array(delta, dtype=np.int64)
-        ok = np.ones(q.shape[0], dtype=bool)
-        for j in range(d):
-            ok &= (q[:, j] >= 0) & (q[:, j] < ext[j])
-        if not ok.any():
-            continue
-        hit = plane[np.ravel_multi_index(tuple(q[ok].T), ext)]
-        found = hit >= 0
-        outs_a.append(li[ok][found])
-        outs_b.append(hit[found])
-    if not outs_a:
-        z = np.empty(0, dtype=np.int64)
-        return z, z
-    return np.concatenate(outs_a).astype(np.int64), np.concatenate(outs_b).astype(np.int64)
-
-
-def _coord(flat, axis, gshape):
-    stride = int(np.prod(gshape[axis + 1 :], dtype=np.int64))
-    return (flat // stride) % gshape[axis]
-
-
-def _outer(flat, lo, hi, gshape):
-    """uint8 mask of the cells on the faces of ``[lo, hi)`` that lie inside the array."""
-    out = np.zeros(flat.shape[0], dtype=bool)
-    for i, n in enumerate(gshape):
-        if lo[i] == 0 and hi[i] == n:
-            continue
-        x = _coord(flat, i, gshape)
-        if lo[i] > 0:
-            out |= x == lo[i]
-        if hi[i] < n:
-            out |= x == hi[i] - 1
-    return out.view(np.uint8)
+def _arrays(g: Graph):
+    return (g.flat, g.val, g.born, g.ea, g.eb, g.eflat, g.eval)
 
 
 def _birth_order(bval, bflat, superlevel):
