@@ -262,21 +262,23 @@ def reduce_graph(kv, kf, born, outer, ea, eb):
     par = np.arange(n)
     mn = np.full(n, -1, dtype=np.int64)
     rp = np.full(n, -1, dtype=np.int64)
-    keep = np.empty(64, dtype=np.int64)
+    # every output is at most n long (distinct nodes; a forest; one pair per minimum): no
+    # _push, whose returned array costs a reference-count round trip per element
+    keep = np.empty(n, dtype=np.int64)
     nk = 0
     for i in range(n):
         if born[i]:
             mn[i] = i
         if outer[i]:
-            keep = _push(keep, nk, i)
+            keep[nk] = i
             rp[i] = nk
             nk += 1
-    fb = np.empty(64, dtype=np.int64)
-    fe = np.empty(64, dtype=np.int64)
+    fb = np.empty(n, dtype=np.int64)
+    fe = np.empty(n, dtype=np.int64)
     nf = 0
-    xa = np.empty(64, dtype=np.int64)
-    xb = np.empty(64, dtype=np.int64)
-    xe = np.empty(64, dtype=np.int64)
+    xa = np.empty(n, dtype=np.int64)
+    xb = np.empty(n, dtype=np.int64)
+    xe = np.empty(n, dtype=np.int64)
     nx = 0
     for j in range(ea.shape[0]):
         X = _uf_find(par, ea[j])
@@ -290,31 +292,31 @@ def reduce_graph(kv, kf, born, outer, ea, eb):
         rx = rp[X]
         ry = rp[Y]
         if rx >= 0 and ry >= 0:
-            xa = _push(xa, nx, rx)
-            xb = _push(xb, nx, ry)
-            xe = _push(xe, nx, j)
+            xa[nx] = rx
+            xb[nx] = ry
+            xe[nx] = j
             nx += 1
         elif ry >= 0:
             if mx >= 0:
-                keep = _push(keep, nk, mx)
+                keep[nk] = mx
                 rx = nk
                 nk += 1
-                xa = _push(xa, nx, rx)
-                xb = _push(xb, nx, ry)
-                xe = _push(xe, nx, j)
+                xa[nx] = rx
+                xb[nx] = ry
+                xe[nx] = j
                 nx += 1
             else:
                 rx = ry
         elif my >= 0:  # Y has no rep: it is a whole global component, dying here
-            fb = _push(fb, nf, my)
-            fe = _push(fe, nf, j)
+            fb[nf] = my
+            fe[nf] = j
             nf += 1
         par[Y] = X
         rp[X] = rx
     for i in range(n):
         if par[i] == i and rp[i] < 0 and mn[i] >= 0:
-            fb = _push(fb, nf, mn[i])
-            fe = _push(fe, nf, -1)
+            fb[nf] = mn[i]
+            fe[nf] = -1
             nf += 1
     return (fb[:nf].copy(), fe[:nf].copy(), keep[:nk].copy(),
             xa[:nx].copy(), xb[:nx].copy(), xe[:nx].copy())
