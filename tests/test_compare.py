@@ -483,3 +483,135 @@ def test_cli_memory_limit_streams_from_files(tmp_path, capsys):
     assert metrics[True]["critical_points"] == metrics[False]["critical_points"]
     assert metrics[True]["dsl"]["exact_dsl"] == metrics[False]["dsl"]["exact_dsl"]
     assert metrics[True]["dsl"]["dsl"] == pytest.approx(metrics[False]["dsl"]["dsl"], rel=1e-12)
+
+
+# --------------------------------------------------------------------------- dims (issue 19 point 4)
+def _direct_dim_metrics(x, y, filt, dim, *, order, batch=None, tolerance=None):
+    """The metrics of one (filtration, dimension) computed straight from persistence_diagrams."""
+    samples = [(x, y)] if batch is None else [(np.take(x, i, batch), np.take(y, i, batch))
+                                              for i in range(x.shape[batch])]
+    wp, bott, n_o, n_r = 0.0, 0.0, 0, 0
+    for xs, ys in samples:
+        a = te.persistence_diagrams(xs, dims=[dim], filtration=filt)[dim]
+        b = te.persistence_diagrams(ys, dims=[dim], filtration=filt)[dim]
+        w = te.wasserstein_distance(a, b, order=order, tolerance=tolerance)
+        wp += float(getattr(w, "value", w)) ** order
+        bott = max(bott, te.bottleneck_distance(a, b))
+        n_o, n_r = n_o + len(a), n_r + len(b)
+    return {"wasserstein": wp ** (1 / order), "bottleneck": bott, "n_points_orig": n_o, "n_points_recon": n_r}
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_dims_rows_equal_direct_distances(seed):
+    """Rows with dims=(0, 1[, 2]) hold, per dimension and filtration, the distances computed directly
+    from persistence_diagrams + wasserstein_distance / bottleneck_distance (2-D and 3-D, ties)."""
+    rng = np.random.default_rng(300 + seed)
+    ndim = 2 + seed % 2
+    shape = tuple(int(s) for s in rng.integers(3, 9 if ndim == 2 else 6, size=ndim))
+    x = np.round(rng.normal(size=shape), 1)  # ties
+    y = x + np.round(0.3 * rng.normal(size=shape), 1)
+    order = [1.0, 2.0][seed % 2 == 0]
+    dims = tuple(range(ndim))
+    c = te.compare(x, y, metrics="persistence", dims=dims, filtration="both", order=order)
+    row = c.to_row()
+    for filt in ("sublevel", "superlevel"):
+        for k in dims:
+            suffix = filt if k == 0 else f"{filt}_dim{k}"
+            expect = _direct_dim_metrics(x, y, filt, k, order=order)
+            for name, v in expect.items():
+                assert row[f"{name}_{suffix}"] == pytest.approx(v, rel=1e-12, abs=1e-12), (name, suffix)
+            a, b = c.diagrams[suffix]
+            assert a.dim == b.dim == k and a.filtration == filt
+            assert row[f"n_essential_orig_{suffix}"] == int(np.isinf(a.deaths).sum())
+    assert "wasserstein_sublevel_dim0" not in row  # dimension 0 keeps its keys, no alias
+    assert c.options["dims"] == dims
+
+
+def test_dims_against_gudhi_end_to_end():
+    """Dimension 1 of a 2-D field: compare() equals gudhi's diagrams and distances."""
+    gudhi = pytest.importorskip("gudhi")
+    from gudhi.wasserstein import wasserstein_distance as gudhi_w
+
+    for seed in range(4):
+        rng = np.random.default_rng(320 + seed)
+        x = np.round(rng.normal(size=(9, 7)), 1)
+        y = x + np.round(0.3 * rng.normal(size=x.shape), 1)
+        c = te.compare(x, y, metrics="persistence", dims=(0, 1), filtration="both", order=2.0)
+
+        def dgm1(a):
+            cc = gudhi.CubicalComplex(top_dimensional_cells=a)
+            cc.compute_persistence()
+            return cc.persistence_intervals_in_dimension(1).reshape(-1, 2)
+
+        for filt, sgn in (("sublevel", 1.0), ("superlevel", -1.0)):
+            da, db = dgm1(sgn * x), dgm1(sgn * y)
+            p = c.persistence[f"{filt}_dim1"]
+            assert p["wasserstein"] == pytest.approx(gudhi_w(da, db, order=2.0, internal_p=2.0), rel=1e-9, abs=1e-12)
+            assert p["bottleneck"] == pytest.approx(gudhi.bottleneck_distance(da, db, 0.0), rel=1e-9, abs=1e-12)
+            assert p["n_points_orig"] == int(np.sum(da[:, 1] > da[:, 0]))
+
+
+def test_dims_default_rows_unchanged():
+    """dims=0 (the default) gives today's row, options and JSON; dims=(0, 1) only appends keys."""
+    x, y = pair(31, (9, 8))
+    base = te.compare(x, y, filtration="both")
+    same = te.compare(x, y, filtration="both", dims=0)
+    more = te.compare(x, y, filtration="both", dims=[1, 0])
+    assert same.to_row() == base.to_row()
+    assert same.options == base.options and "dims" not in base.options
+    strip = lambda d: {k: v for k, v in d.items() if k != "elapsed_s"}  # noqa: E731
+    assert strip(same.to_dict()) == strip(base.to_dict())
+    r0, r1 = base.to_row(), more.to_row()
+    pers0 = [k for k in r0 if k.endswith(("_sublevel", "_superlevel"))]
+    assert all(r1[k] == r0[k] for k in r0)
+    extra = [k for k in r1 if k not in r0]
+    assert extra and all(k.endswith(("_sublevel_dim1", "_superlevel_dim1")) for k in extra)
+    keys1 = list(r1)
+    assert keys1.index(extra[0]) == keys1.index(pers0[-1]) + 1  # right after dimension 0's keys
+    assert list(more.persistence) == ["sublevel", "superlevel", "sublevel_dim1", "superlevel_dim1"]
+    assert "Persistence (sublevel, H1," in repr(more) and "H0" not in repr(base)
+
+
+def test_dims_only_higher_and_batch_axis_and_tolerance():
+    """dims=(1,) has no dimension-0 keys; with a batch axis the per-sample distances combine as
+    for dimension 0; distance_tolerance applies per dimension (lower bound and gap keys)."""
+    rng = np.random.default_rng(340)
+    x = np.round(rng.normal(size=(3, 8, 7)), 1)
+    y = x + np.round(0.3 * rng.normal(size=x.shape), 1)
+    c = te.compare(x, y, metrics="persistence", dims=1, batch_axis=0, order=2.0)
+    row = c.to_row()
+    assert "wasserstein_sublevel" not in row and list(c.persistence) == ["sublevel_dim1"]
+    expect = _direct_dim_metrics(x, y, "sublevel", 1, order=2.0, batch=0)
+    assert row["wasserstein_sublevel_dim1"] == pytest.approx(expect["wasserstein"], rel=1e-12)
+    assert row["bottleneck_sublevel_dim1"] == pytest.approx(expect["bottleneck"], rel=1e-12)
+    assert len(c.diagrams["sublevel_dim1"][0]) == 3  # one diagram per sample
+    t = te.compare(x[0], y[0], metrics="persistence", dims=(0, 1), distance_tolerance=1e-3).to_row()
+    for suffix in ("sublevel", "sublevel_dim1"):
+        low, w, gap = t[f"wasserstein_lower_{suffix}"], t[f"wasserstein_{suffix}"], t[f"wasserstein_gap_{suffix}"]
+        assert low <= w * (1 + 1e-12) and gap <= 1e-3
+    exact = _direct_dim_metrics(x[0], y[0], "sublevel", 1, order=1.0)["wasserstein"]
+    assert t["wasserstein_sublevel_dim1"] == pytest.approx(exact, rel=1e-3)
+
+
+def test_dims_errors():
+    x, y = pair(32, (6, 5))
+    with pytest.raises(InvalidOptionError, match=r"2-D field has homology dimensions 0\.\.1"):
+        te.compare(x, y, dims=(0, 2))
+    with pytest.raises(InvalidOptionError, match=r"2-D sample has homology dimensions 0\.\.1"):
+        te.compare(np.stack([x, x]), np.stack([y, y]), dims=2, batch_axis=0)
+    for bad in (-1, "a", [], 1.5, True):
+        with pytest.raises(InvalidOptionError, match="dims"):
+            te.compare(x, y, dims=bad)
+    from topoeval.compare import check_options
+
+    with pytest.raises(InvalidOptionError, match="dims"):  # before any array is read
+        check_options(dims=[0, -2])
+    xn = x.copy()
+    xn[2, 2] = np.nan
+    from topoeval.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="dims=0"):
+        te.compare(xn, y, dims=(0, 1), nan_policy="omit")
+    assert "wasserstein_sublevel" in te.compare(xn, y, nan_policy="omit").to_row()
+    with pytest.raises(InvalidOptionError, match="not computed streamed"):
+        te.compare(x, y, dims=(0, 1), block_shape=(3, 5))

@@ -15,7 +15,8 @@ from .._validation import (
     normalize_axis,
     unwrap_in_memory,
 )
-from .options import check_options
+from ..errors import InvalidInputError
+from .options import check_dims_range, check_options
 from .parts import _critical_part, _dsl_part, _persistence_part, _valid_mask
 from .result import Comparison
 
@@ -35,6 +36,7 @@ def compare(
     recon: Any,
     *,
     metrics: Any = "all",
+    dims: Any = 0,
     filtration: str = "sublevel",
     connectivity: str = "full",
     order: float = 1.0,
@@ -67,6 +69,16 @@ def compare(
         (:func:`topoeval.persistence_pair_errors` above ``min_persistence``, reusing the
         persistence part's diagrams) are switched on by name only, e.g.
         ``"all,segmentation,pairs"``.
+    dims : int or iterable of int, default 0
+        Homology dimensions of the persistence part, each in ``0 .. d-1`` (``d`` the axes
+        of one sample): e.g. ``(0, 1)`` adds the loops of a 2-D field, ``(0, 1, 2)`` the
+        tunnels and voids of a 3-D one (:func:`topoeval.persistence_diagrams`, one call for
+        the dimensions >= 1 of each field).  Every metric of the persistence part is then
+        computed per dimension and filtration; dimension 0 keeps its keys, dimension
+        ``k >= 1`` is under ``"<filtration>_dim<k>"`` (row keys ``wasserstein_sublevel_dim1``
+        ...).  ``distance_tolerance`` applies to each dimension.  Dimensions >= 1 need
+        in-memory finite fields (not the streamed mode, not ``nan_policy='omit'`` with
+        non-finite cells).
     filtration : {'sublevel', 'superlevel', 'both'}, default 'sublevel'
         Persistence diagrams of the sublevel sets (minima), superlevel sets (maxima) or both.
     connectivity : {'full', 'face'}, default 'full'
@@ -156,13 +168,13 @@ def compare(
     orig, recon = unwrap_in_memory(orig), unwrap_in_memory(recon)  # in-memory DataArrays are not streamed
     # ---- options first: nothing is computed before every option is known to be valid
     opts = check_options(
-        metrics=metrics, filtration=filtration, connectivity=connectivity, order=order,
+        metrics=metrics, dims=dims, filtration=filtration, connectivity=connectivity, order=order,
         internal_p=internal_p, distance_tolerance=distance_tolerance, sharpness=sharpness, sign=sign,
         weights=weights, batch_axis=batch_axis,
         nan_policy=nan_policy, dtype=dtype, min_persistence=min_persistence,
         cp_connectivity=cp_connectivity, data_range=data_range,
     )
-    parts, filtrations = opts["metrics"], opts["filtration"]
+    parts, filtrations, dims = opts["metrics"], opts["filtration"], opts["dims"]
     order, internal_p, sharpness = opts["order"], opts["internal_p"], opts["sharpness"]
     min_persistence, data_range = opts["min_persistence"], opts["data_range"]
     from ..dsl._prepare import _resolve_axes
@@ -180,6 +192,7 @@ def compare(
     check_same_shape(x, y)
     dtypes = (str(x.dtype), str(y.dtype))
     batch = None if batch_axis is None else normalize_axis(batch_axis, x.ndim, "batch_axis")
+    check_dims_range(dims, x.ndim - (batch is not None), "field" if batch is None else "sample")
     if "dsl" in parts:
         _, _, w = _resolve_axes(x.ndim, batch, weights)
         weights_used = tuple(float(v) for v in w)
@@ -199,6 +212,11 @@ def compare(
             # (new arrays: the caller's inputs are never modified)
             x = np.where(valid, x, np.nan)
             y = np.where(valid, y, np.nan)
+            if "persistence" in parts and dims != (0,):
+                raise InvalidInputError(
+                    f"{int(valid.size - np.count_nonzero(valid))} cell(s) are not finite in orig or recon, "
+                    f"and homology dimensions >= 1 (dims={dims}) need finite fields; fill them "
+                    "(e.g. np.nan_to_num) or pass dims=0 to leave them out with nan_policy='omit'")
 
     options = {
         "metrics": parts,
@@ -216,6 +234,8 @@ def compare(
         "cp_connectivity": cp_connectivity,
         "data_range": data_range,
     }
+    if dims != (0,):  # recorded only when asked for: dimension-0 options read as before
+        options["dims"] = dims
     elapsed: dict[str, float] = {}
     result: dict[str, Any] = {}
 
@@ -237,6 +257,7 @@ def compare(
         pers, diagrams, matchings = _persistence_part(
             x, y, filtrations, connectivity=connectivity, order=order, internal_p=internal_p,
             nan_policy=nan_policy, batch=batch, distance_tolerance=opts["distance_tolerance"], jobs=n_jobs,
+            dims=dims,
         )
         result.update(persistence=pers, diagrams=diagrams, matchings=matchings)
         elapsed["persistence"] = time.perf_counter() - t
@@ -285,10 +306,15 @@ def _streamed(orig, recon, opts, jobs, limit, block_shape, progress, t_start) ->
     from ..dsl._prepare import _resolve_axes
     from .streamed import streamed_compare
 
+    from ..errors import InvalidOptionError
+
+    if opts["dims"] != (0,) and "persistence" in opts["metrics"]:
+        raise InvalidOptionError(
+            f"dims={opts['dims']} is not computed streamed (lazy inputs or fields above memory_limit): the "
+            "block engine has homology dimension 0 only; load both fields in memory (np.asarray, "
+            "topoeval.load_array) and leave out memory_limit / block_shape, or pass dims=0")
     extra = [p for p in opts["metrics"] if p not in ("pointwise", "dsl", "persistence", "critical_points")]
     if extra:
-        from ..errors import InvalidOptionError
-
         raise InvalidOptionError(
             f"the part(s) {', '.join(extra)} are not computed streamed; pass in-memory arrays "
             "(and a larger memory_limit) for them"

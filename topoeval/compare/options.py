@@ -56,9 +56,52 @@ def _check_internal_p(p: Any) -> float:
     return v
 
 
+def _parse_dims(dims: Any) -> tuple[int, ...]:
+    """The homology dimensions asked for: sorted, distinct, non-negative ints ("0,1" works too).
+
+    The range ``0 .. d-1`` depends on the array and is checked by :func:`check_dims_range`.
+    """
+    if isinstance(dims, str):
+        items: list[Any] = [v for v in dims.replace(",", " ").split() if v]
+        try:
+            items = [int(v) for v in items]
+        except ValueError:
+            raise InvalidOptionError(
+                f"dims={dims!r} is not valid; pass homology dimensions as integers, e.g. dims=(0, 1)"
+            ) from None
+    elif isinstance(dims, (int, np.integer)) and not isinstance(dims, (bool, np.bool_)):
+        items = [dims]
+    else:
+        try:
+            items = list(dims)
+        except TypeError:
+            raise InvalidOptionError(
+                f"dims={dims!r} is not valid; pass a homology dimension or a list of them, e.g. dims=(0, 1)"
+            ) from None
+    for k in items:
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise InvalidOptionError(
+                f"dims={dims!r} is not valid; homology dimensions are integers 0, 1, ..., d-1"
+            )
+    if not items:
+        raise InvalidOptionError("dims is empty; pass at least one homology dimension, e.g. dims=0")
+    return tuple(sorted({int(k) for k in items}))
+
+
+def check_dims_range(dims: tuple[int, ...], ndim: int, what: str = "field") -> None:
+    """Refuse dimensions outside ``0 .. ndim-1`` (``ndim``: axes of one sample), naming the range."""
+    bad = [k for k in dims if k >= ndim]
+    if bad:
+        raise InvalidOptionError(
+            f"dims has {', '.join(map(str, bad))} but a {ndim}-D {what} has homology dimensions "
+            f"0..{ndim - 1} only; pass dimensions within 0..{ndim - 1}"
+        )
+
+
 def check_options(
     *,
     metrics: Any = "all",
+    dims: Any = 0,
     filtration: str = "sublevel",
     connectivity: str = "full",
     order: float = 1.0,
@@ -80,15 +123,19 @@ def check_options(
     ``weights`` and the range of ``batch_axis`` are checked against the arrays by
     :func:`compare`).  Commands call this before reading large inputs, and batch / sweep
     before starting workers.  ``filtration`` comes back as a tuple, ``metrics`` as a
-    tuple of parts, ``sharpness`` with the default filled in.
+    tuple of parts, ``sharpness`` with the default filled in, ``dims`` as a sorted tuple
+    (its range ``0 .. d-1`` is checked against the arrays by :func:`compare`).
 
     Examples
     --------
     >>> from topoeval.compare import check_options
     >>> check_options(filtration="both", order=2)["filtration"]
     ('sublevel', 'superlevel')
+    >>> check_options(dims="1,0")["dims"]
+    (0, 1)
     """
     parts = _parse_metrics(metrics)
+    dims = _parse_dims(dims)
     check_choice(filtration, "filtration", FILTRATION_CHOICES)
     filtrations = ("sublevel", "superlevel") if filtration == "both" else (filtration,)
     check_choice(connectivity, "connectivity", CONNECTIVITIES)
@@ -125,7 +172,7 @@ def check_options(
     sharpness = DEFAULT_SHARPNESS if sharpness is None else check_positive(sharpness, "sharpness")
     _resolve_sign(sign)
     return {
-        "metrics": parts, "filtration": filtrations, "connectivity": connectivity, "order": order,
+        "metrics": parts, "dims": dims, "filtration": filtrations, "connectivity": connectivity, "order": order,
         "internal_p": internal_p, "distance_tolerance": distance_tolerance, "sharpness": sharpness, "sign": sign, "weights": weights,
         "batch_axis": batch_axis, "nan_policy": nan_policy, "dtype": dtype,
         "min_persistence": min_persistence, "cp_connectivity": cp_connectivity, "data_range": data_range,

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..errors import InvalidInputError
-from .result import _scalar
+from .result import _scalar, persistence_key
 
 
 def _valid_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
@@ -98,56 +98,92 @@ def _masked_dsl(x, y, valid, *, sharpness, sign, weights, batch):
     return float(np.mean(exacts)), float(np.mean(rates)), float(np.mean(smooths))
 
 
-def _persistence_part(x, y, filtrations, *, connectivity, order, internal_p, nan_policy, batch,
-                      distance_tolerance=None, jobs=None):
-    from ..distances import bottleneck_distance, wasserstein_distance
-    from ..persistence import persistence_diagram
+def _sample_diagrams(a, filt, dims, *, connectivity, nan_policy, jobs) -> dict[int, Any]:
+    """The diagrams of one sample in the dimensions ``dims``: dimension 0 by the union-find
+    (threads, NaN omitted), the others in one :func:`persistence_diagrams` call (shared work)."""
+    from ..persistence import persistence_diagram, persistence_diagrams
 
+    out = {}
+    if 0 in dims:
+        out[0] = persistence_diagram(a, filtration=filt, connectivity=connectivity, nan_policy=nan_policy,
+                                     jobs=jobs)
+    higher = [k for k in dims if k > 0]
+    if higher:
+        out.update(persistence_diagrams(a, higher, filtration=filt, connectivity=connectivity))
+    return out
+
+
+def _distances(d_orig, d_recon, *, order, internal_p, distance_tolerance):
+    """The metrics of one (filtration, dimension) over the samples' diagrams, and the matchings.
+
+    ``wasserstein = (sum_s W_s**order)**(1/order)``, ``bottleneck = max_s B_s``, counts summed.
+    """
+    from ..distances import bottleneck_distance, wasserstein_distance
+
+    match = []
+    wp = 0.0
+    low = 0.0  # the certified lower bound of wp (distance_tolerance)
+    bott = 0.0
+    for a, b in zip(d_orig, d_recon):
+        if distance_tolerance is None:
+            w, m = wasserstein_distance(a, b, order=order, internal_p=internal_p, matching=True)
+        else:  # stopped at a certified relative gap: keep the lower bound beside the value
+            r = wasserstein_distance(a, b, order=order, internal_p=internal_p, matching=True,
+                                     tolerance=distance_tolerance)
+            w, m = r.value, r.matching
+            low += r.lower**order if math.isfinite(r.lower) else math.inf
+        bd = bottleneck_distance(a, b)
+        wp += w**order if math.isfinite(w) else math.inf
+        bott = max(bott, bd)
+        match.append(m)
+    wass = wp ** (1.0 / order) if math.isfinite(wp) else math.inf
+    vals = {
+        "wasserstein": float(wass),
+        "bottleneck": float(bott),
+        "n_points_orig": sum(len(d) for d in d_orig),
+        "n_points_recon": sum(len(d) for d in d_recon),
+        "n_essential_orig": sum(int(np.isinf(d.deaths).sum()) for d in d_orig),
+        "n_essential_recon": sum(int(np.isinf(d.deaths).sum()) for d in d_recon),
+    }
+    if distance_tolerance is not None:  # W certified within [lower, W]: the relative gap
+        lower = low ** (1.0 / order) if math.isfinite(low) else math.inf
+        vals["wasserstein_lower"] = float(lower)
+        gap = 0.0 if lower >= wass else (wass - lower) / lower if lower > 0 else math.inf
+        vals["wasserstein_gap"] = float(gap)
+    return vals, match
+
+
+def _persistence_part(x, y, filtrations, *, connectivity, order, internal_p, nan_policy, batch,
+                      distance_tolerance=None, jobs=None, dims=(0,)):
+    """(metrics, diagrams, matchings), each keyed by :func:`~topoeval.compare.result.persistence_key`:
+    the filtration for dimension 0, ``"<filtration>_dim<k>"`` for dimension k >= 1; dimension by
+    dimension, each in the order of ``filtrations``."""
     pers: dict[str, dict[str, Any]] = {}
     diagrams: dict[str, tuple] = {}
     matchings: dict[str, Any] = {}
     for filt in filtrations:
-        d_orig, d_recon, match = [], [], []
-        wp = 0.0
-        low = 0.0  # the certified lower bound of wp (distance_tolerance)
-        bott = 0.0
+        per_dim: dict[int, tuple[list, list]] = {k: ([], []) for k in dims}
         for xs, ys in zip(_samples(x, batch), _samples(y, batch)):
-            a = persistence_diagram(xs, filtration=filt, connectivity=connectivity, nan_policy=nan_policy, jobs=jobs)
-            b = persistence_diagram(ys, filtration=filt, connectivity=connectivity, nan_policy=nan_policy, jobs=jobs)
-            if distance_tolerance is None:
-                w, m = wasserstein_distance(a, b, order=order, internal_p=internal_p, matching=True)
-            else:  # stopped at a certified relative gap: keep the lower bound beside the value
-                r = wasserstein_distance(a, b, order=order, internal_p=internal_p, matching=True,
-                                         tolerance=distance_tolerance)
-                w, m = r.value, r.matching
-                low += r.lower**order if math.isfinite(r.lower) else math.inf
-            bd = bottleneck_distance(a, b)
-            wp += w**order if math.isfinite(w) else math.inf
-            bott = max(bott, bd)
-            d_orig.append(a)
-            d_recon.append(b)
-            match.append(m)
-        wass = wp ** (1.0 / order) if math.isfinite(wp) else math.inf
-        pers[filt] = {
-            "wasserstein": float(wass),
-            "bottleneck": float(bott),
-            "n_points_orig": sum(len(d) for d in d_orig),
-            "n_points_recon": sum(len(d) for d in d_recon),
-            "n_essential_orig": sum(int(np.isinf(d.deaths).sum()) for d in d_orig),
-            "n_essential_recon": sum(int(np.isinf(d.deaths).sum()) for d in d_recon),
-        }
-        if distance_tolerance is not None:  # W certified within [lower, W]: the relative gap
-            lower = low ** (1.0 / order) if math.isfinite(low) else math.inf
-            pers[filt]["wasserstein_lower"] = float(lower)
-            gap = 0.0 if lower >= wass else (wass - lower) / lower if lower > 0 else math.inf
-            pers[filt]["wasserstein_gap"] = float(gap)
-        if batch is None:
-            diagrams[filt] = (d_orig[0], d_recon[0])
-            matchings[filt] = match[0]
-        else:
-            diagrams[filt] = (tuple(d_orig), tuple(d_recon))
-            matchings[filt] = tuple(match)
-    return pers, diagrams, matchings
+            opts = {"connectivity": connectivity, "nan_policy": nan_policy, "jobs": jobs}
+            a = _sample_diagrams(xs, filt, dims, **opts)
+            b = _sample_diagrams(ys, filt, dims, **opts)
+            for k in dims:
+                per_dim[k][0].append(a[k])
+                per_dim[k][1].append(b[k])
+        for k in dims:
+            d_orig, d_recon = per_dim[k]
+            key = persistence_key(filt, k)
+            pers[key], match = _distances(d_orig, d_recon, order=order, internal_p=internal_p,
+                                          distance_tolerance=distance_tolerance)
+            if batch is None:
+                diagrams[key] = (d_orig[0], d_recon[0])
+                matchings[key] = match[0]
+            else:
+                diagrams[key] = (tuple(d_orig), tuple(d_recon))
+                matchings[key] = tuple(match)
+    order_keys = [persistence_key(f, k) for k in dims for f in filtrations]
+    return ({k: pers[k] for k in order_keys}, {k: diagrams[k] for k in order_keys},
+            {k: matchings[k] for k in order_keys})
 
 
 def _critical_part(x, y, *, connectivity, min_persistence, nan_policy, batch, jobs=None):

@@ -14,6 +14,29 @@ from .options import PARTS
 
 __all__ = ["Comparison"]
 
+_DIM_KEY = re.compile(r"^(sublevel|superlevel)_dim([0-9]+)$")
+
+
+def persistence_key(filtration: str, dim: int) -> str:
+    """The key of one (filtration, homology dimension) in ``Comparison.persistence`` /
+    ``diagrams`` / ``matchings``: the filtration for dimension 0 (as before dimensions
+    existed; no ``_dim0`` alias), ``"<filtration>_dim<k>"`` for k >= 1.
+
+    >>> persistence_key("sublevel", 0), persistence_key("superlevel", 2)
+    ('sublevel', 'superlevel_dim2')
+    """
+    return filtration if dim == 0 else f"{filtration}_dim{dim}"
+
+
+def split_persistence_key(key: str) -> tuple[str, int]:
+    """(filtration, dimension) of a key made by :func:`persistence_key`.
+
+    >>> split_persistence_key("superlevel_dim1"), split_persistence_key("sublevel")
+    (('superlevel', 1), ('sublevel', 0))
+    """
+    m = _DIM_KEY.match(key)
+    return (m.group(1), int(m.group(2))) if m else (key, 0)
+
 # per-type critical-point counts (cp_false_negatives_minimum ...): one display line per kind
 _CP_BY_TYPE = re.compile(r"^cp_(false_negatives|false_positives|false_types)_([a-z0-9]+)$")
 
@@ -30,7 +53,8 @@ class Comparison:
         dtypes of the original and the reconstruction as given.
     options : dict
         Every option as used (defaults filled in): ``metrics``, ``filtration`` (a
-        tuple), ``connectivity``, ``order``, ``internal_p``, ``sharpness``, ``sign``,
+        tuple), ``dims`` (a tuple; present only when not the default ``(0,)``, so that
+        the options of a dimension-0 comparison read as before), ``connectivity``, ``order``, ``internal_p``, ``sharpness``, ``sign``,
         ``weights``, ``batch_axis``, ``nan_policy``, ``dtype``, ``min_persistence``,
         ``cp_connectivity``, ``data_range``.
     pointwise : dict or None
@@ -47,13 +71,16 @@ class Comparison:
         ``options["order"]``, ground metric ``internal_p``), ``bottleneck`` (L-infinity
         ground metric), ``n_points_orig``, ``n_points_recon`` (pairs of positive
         persistence incl. never-dying ones), ``n_essential_orig``, ``n_essential_recon``.
+        These are of homology dimension 0; with ``dims`` the same metrics of dimension
+        ``k >= 1`` are under the key ``"<filtration>_dim<k>"`` (``"sublevel_dim1"``,
+        :func:`persistence_key`), after all of dimension 0.
     critical_points : dict or None
         The flat ``cp_*`` row of :func:`topoeval.critical_point_errors`.
     diagrams : dict
-        Per filtration, ``(orig_diagram, recon_diagram)``; with ``batch_axis`` each is a
-        tuple of per-sample diagrams.
+        Per key of ``persistence``, ``(orig_diagram, recon_diagram)``; with ``batch_axis``
+        each is a tuple of per-sample diagrams.  ``Diagram.dim`` tells the dimension.
     matchings : dict
-        Per filtration, the optimal Wasserstein matching ((k, 3) array ``[i, j, cost]``,
+        Per key of ``persistence``, the optimal Wasserstein matching ((k, 3) array ``[i, j, cost]``,
         -1 = diagonal); a tuple of per-sample matchings with ``batch_axis``.
     cp_errors : object or None
         The :class:`topoeval.CriticalPointErrors` (positions of each error kind), a tuple
@@ -95,7 +122,9 @@ class Comparison:
         relative_l2_error, pearson, value_range, n_values``; ``exact_dsl,
         exact_dsl_rate, dsl, sharpness``; per filtration ``f``: ``wasserstein_f,
         bottleneck_f, n_points_orig_f, n_points_recon_f, n_essential_orig_f,
-        n_essential_recon_f``; then the ``cp_*`` keys of the critical-point errors, the
+        n_essential_recon_f`` (dimension 0); with ``dims`` the same per dimension
+        ``k >= 1`` suffixed ``_dim<k>`` (``wasserstein_sublevel_dim1``, after those of
+        dimension 0; dimension 0 has no ``_dim0`` alias); then the ``cp_*`` keys of the critical-point errors, the
         ``seg_*`` and the ``pairs_*`` keys.
         Values are Python floats / ints / strings (inf and NaN stay floats).
         Diagrams, matchings and options are not in the row.
@@ -170,8 +199,11 @@ class Comparison:
         if self.dsl is not None:
             out.append(("Directional sign loss", list(self.dsl.items())))
         if self.persistence is not None:
-            for filt, vals in self.persistence.items():
-                title = f"Persistence ({filt}, W order {_fmt(self.options.get('order'))}, " \
+            several = tuple(self.options.get("dims", (0,))) != (0,)
+            for key, vals in self.persistence.items():
+                filt, dim = split_persistence_key(key)
+                what = f"{filt}, H{dim}" if several else filt
+                title = f"Persistence ({what}, W order {_fmt(self.options.get('order'))}, " \
                         f"internal_p {_fmt(self.options.get('internal_p'))})"
                 out.append((title, list(vals.items())))
         if self.critical_points is not None:
