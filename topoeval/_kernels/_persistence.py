@@ -35,7 +35,10 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 
-@njit(cache=True, nogil=True)
+# Small helpers are inlined into their callers at Numba's IR level (inline="always"): a
+# separately compiled helper costs its own typing, LLVM module and cache file on a first
+# run (about 0.1-0.5 s each), and LLVM inlines them anyway.
+@njit(cache=True, nogil=True, inline="always")
 def _find(parent, p):
     """Root of ``p`` with path halving."""
     q = parent[p]
@@ -49,10 +52,16 @@ def _find(parent, p):
     return p
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _grow(buf, size):
+    """``buf`` copied into a new array of at least ``size`` (twice its length) entries.
+
+    A loop, not ``out[:n] = buf``: a slice assignment makes Numba compile its shape-mismatch
+    error path (string formatting, about 1.5 s on a first run) into the caller.
+    """
     out = np.empty(max(2 * buf.shape[0], size), dtype=buf.dtype)
-    out[: buf.shape[0]] = buf
+    for i in range(buf.shape[0]):
+        out[i] = buf[i]
     return out
 
 
@@ -200,7 +209,7 @@ def _f64_bits(typingctx, x):
     return sig, codegen
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _key(x, superlevel):
     """Order-preserving uint64 key of a value (non-finite values -> the largest key)."""
     v = np.float64(x)
@@ -214,7 +223,7 @@ def _key(x, superlevel):
     return u ^ ((np.uint64(0) - (u >> np.uint64(63))) | np.uint64(0x8000000000000000))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _row_start(ctr, tables):
     """Storage index of the first cell of the row at outer coordinates ``ctr``."""
     d = tables.shape[0]
@@ -224,7 +233,7 @@ def _row_start(ctr, tables):
     return p
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _next_row(ctr, core):
     """Advance the odometer over the outer axes (C order)."""
     i = core.shape[0] - 2
@@ -236,7 +245,7 @@ def _next_row(ctr, core):
         i -= 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _insertion_sort(keys, pay, lo, hi):
     """Stable insertion sort of ``keys[lo:hi]`` (with ``pay``); linear on nearly sorted data."""
     for i in range(lo + 1, hi):
@@ -253,7 +262,7 @@ def _insertion_sort(keys, pay, lo, hi):
         pay[j + 1] = p
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _sort_range(keys, pay, kb, pb, lo0, hi0, stack, hist):
     """Stable sort of ``keys[lo0:hi0]`` (with ``pay``) in place, MSD radix on the key range.
 
@@ -263,6 +272,7 @@ def _sort_range(keys, pay, kb, pb, lo0, hi0, stack, hist):
     holds more than ``_SMALL`` keys the scratch is then nearly sorted and one insertion
     sort pass finishes it; otherwise the sub-ranges are pushed on ``stack`` and finished
     the same way.  Called on buckets that fit in cache, so all of this is cache-resident.
+    Inlined into :func:`radix_sort_cells`, with one insertion sort (one copy of its code).
 
     Returns the (possibly grown) stack.
     """
@@ -274,60 +284,65 @@ def _sort_range(keys, pay, kb, pb, lo0, hi0, stack, hist):
         lo = stack[sp, 0]
         hi = stack[sp, 1]
         m = hi - lo
-        if m <= _SMALL:
-            _insertion_sort(keys, pay, lo, hi)
-            continue
-        kmin = keys[lo]
-        kmax = kmin
-        for i in range(lo + 1, hi):
-            k = keys[i]
-            kmin = min(kmin, k)
-            kmax = max(kmax, k)
-        if kmin == kmax:
-            continue  # all equal: already in (stable) order
-        bits = 4
-        while bits < _SUB_BITS and (np.int64(1) << bits) < m:
-            bits += 1
-        span = kmax - kmin
-        shift = np.uint64(0)
-        while (span >> shift) >= np.uint64(1 << bits):
-            shift += np.uint64(1)
-        nsub = np.int64(span >> shift) + 1
-        for b in range(nsub + 1):
-            hist[b] = 0
-        for i in range(lo, hi):
-            hist[np.int64((keys[i] - kmin) >> shift) + 1] += 1
-        fat = 0
-        for b in range(nsub):
-            fat = max(fat, hist[b + 1])
-            hist[b + 1] += hist[b]
-        for i in range(lo, hi):
-            k = keys[i]
-            b = np.int64((k - kmin) >> shift)
-            pos = hist[b]
-            hist[b] = pos + 1
-            kb[pos] = k
-            pb[pos] = pay[i]
-        if fat <= _SMALL:
-            _insertion_sort(kb, pb, 0, m)
-            for i in range(m):  # the keys of a finished range are not needed any more
+        # what the insertion sort below finishes: the range itself, or its scatter
+        ks, ps, a, e = keys, pay, lo, hi
+        scattered = m > _SMALL
+        if scattered:
+            kmin = keys[lo]
+            kmax = kmin
+            for i in range(lo + 1, hi):
+                k = keys[i]
+                kmin = min(kmin, k)
+                kmax = max(kmax, k)
+            if kmin == kmax:
+                continue  # all equal: already in (stable) order
+            bits = 4
+            while bits < _SUB_BITS and (np.int64(1) << bits) < m:
+                bits += 1
+            span = kmax - kmin
+            shift = np.uint64(0)
+            while (span >> shift) >= np.uint64(1 << bits):
+                shift += np.uint64(1)
+            nsub = np.int64(span >> shift) + 1
+            for b in range(nsub + 1):
+                hist[b] = 0
+            for i in range(lo, hi):
+                hist[np.int64((keys[i] - kmin) >> shift) + 1] += 1
+            fat = 0
+            for b in range(nsub):
+                fat = max(fat, hist[b + 1])
+                hist[b + 1] += hist[b]
+            for i in range(lo, hi):
+                k = keys[i]
+                b = np.int64((k - kmin) >> shift)
+                pos = hist[b]
+                hist[b] = pos + 1
+                kb[pos] = k
+                pb[pos] = pay[i]
+            if fat > _SMALL:
+                for i in range(m):
+                    keys[lo + i] = kb[i]
+                    pay[lo + i] = pb[i]
+                s = 0  # hist[b] is now the end of sub-range b
+                for b in range(nsub):
+                    e = hist[b]
+                    if e - s > 1:
+                        if sp == stack.shape[0]:  # grown by a loop (see _grow)
+                            grown = np.empty((2 * sp, 2), dtype=np.int64)
+                            for t in range(sp):
+                                grown[t, 0] = stack[t, 0]
+                                grown[t, 1] = stack[t, 1]
+                            stack = grown
+                        stack[sp, 0] = lo + s
+                        stack[sp, 1] = lo + e
+                        sp += 1
+                    s = e
+                continue
+            ks, ps, a, e = kb, pb, 0, m  # nearly sorted: finish the scatter
+        _insertion_sort(ks, ps, a, e)
+        if scattered:  # the keys of a finished range are not needed any more
+            for i in range(m):
                 pay[lo + i] = pb[i]
-            continue
-        for i in range(m):
-            keys[lo + i] = kb[i]
-            pay[lo + i] = pb[i]
-        s = 0  # hist[b] is now the end of sub-range b
-        for b in range(nsub):
-            e = hist[b]
-            if e - s > 1:
-                if sp == stack.shape[0]:
-                    grown = np.empty((2 * sp, 2), dtype=np.int64)
-                    grown[:sp] = stack[:sp]
-                    stack = grown
-                stack[sp, 0] = lo + s
-                stack[sp, 1] = lo + e
-                sp += 1
-            s = e
     return stack
 
 
@@ -449,6 +464,25 @@ def radix_sort_cells(src, superlevel, core, tables, bucket=_BUCKET):
 _GATHER_AHEAD = 16  # prefetch distance of the value gather in cells_to_pairs
 
 
+@njit(cache=True, nogil=True, inline="always")
+def storage_coords(s, bsize, bdims, nbricks, x):
+    """Core coordinates of the storage index ``s`` into ``x`` (d,) (the frame is at -1).
+
+    ``bsize``: cells per brick; ``bdims``/``nbricks``: brick shape and bricks per axis (the
+    inverse of ``_Layout.tables``; shared with the block engine's ``storage_to_global``).
+    """
+    brick = s // bsize
+    loc = s - brick * bsize
+    for i in range(x.shape[0] - 1, -1, -1):
+        bq = brick // nbricks[i]
+        bc = brick - bq * nbricks[i]
+        brick = bq
+        lq = loc // bdims[i]
+        lc = loc - lq * bdims[i]
+        loc = lq
+        x[i] = bc * bdims[i] + lc - 1
+
+
 @njit(cache=True, nogil=True)
 def cells_to_pairs(bcells, dcells, src, core, bdims, nbricks, superlevel):
     """Multi-indices and values of the critical cells.
@@ -493,18 +527,8 @@ def cells_to_pairs(bcells, dcells, src, core, bdims, nbricks, superlevel):
                 vals[j] = inf
                 flats[j] = -1
                 continue
-            brick = s // bsize
-            loc = s - brick * bsize
+            storage_coords(s, bsize, bdims, nbricks, idx[j])
             flat = np.int64(0)
-            for i in range(d - 1, -1, -1):
-                bq = brick // nbricks[i]
-                bc = brick - bq * nbricks[i]
-                brick = bq
-                lq = loc // bdims[i]
-                lc = loc - lq * bdims[i]
-                loc = lq
-                x = bc * bdims[i] + lc - 1
-                idx[j, i] = x
             for i in range(d):
                 flat = flat * core[i] + idx[j, i]
             flats[j] = flat

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .._kernels._persistence import _PREFETCH_AHEAD, _find, _grow, prefetch_neighbourhood
+from .._kernels._persistence import _PREFETCH_AHEAD, _find, _grow, prefetch_neighbourhood, storage_coords
 
 
 
@@ -198,16 +198,7 @@ def storage_to_global(cells, src, bdims, nbricks, bshape, lo, gshape):
             flats[j] = -1
             vals[j] = np.nan
             continue
-        brick = s // bsize
-        loc = s - brick * bsize
-        for i in range(d - 1, -1, -1):
-            bq = brick // nbricks[i]
-            bc = brick - bq * nbricks[i]
-            brick = bq
-            lq = loc // bdims[i]
-            lc = loc - lq * bdims[i]
-            loc = lq
-            x[i] = bc * bdims[i] + lc - 1
+        storage_coords(s, bsize, bdims, nbricks, x)
         lf = np.int64(0)
         gf = np.int64(0)
         for i in range(d):
