@@ -784,3 +784,70 @@ def test_local_dask_cluster_settings(monkeypatch):
     assert seen["environ"]["OPENBLAS_NUM_THREADS"] == 1
     # the settings apply only while the cluster starts
     assert "MALLOC_TRIM_THRESHOLD_" in dask.config.get("distributed.nanny.pre-spawn-environ")
+
+
+# ---- homology dimensions (issue 19 point 4)
+def _dims_inputs(tmp_path, seed=40):
+    rng = np.random.default_rng(seed)
+    orig = np.round(rng.normal(size=(3, 8, 7)), 1)  # ties
+    recon = orig + np.round(0.3 * rng.normal(size=orig.shape), 1)
+    p = tmp_path / "d.h5"
+    with h5py.File(p, "w") as f:
+        f["orig"], f["r"] = orig, recon
+    return p, orig, recon
+
+
+@pytest.mark.parametrize("ext", ["csv", "json", "h5"])
+def test_batch_dims_rows_and_every_output(tmp_path, ext):
+    """dims=(0, 1): each row is compare(dims=(0, 1)).to_row() of its sample, the per-dimension
+    columns reach every output kind and read back on resume; the default records no dims."""
+    p, orig, recon = _dims_inputs(tmp_path)
+    out = tmp_path / f"r.{ext}"
+    res = batch("/orig", "/r", file=p, jobs=1, output=out, dims=(0, 1), filtration="both",
+                metrics="persistence")
+    for i, row in enumerate(res.rows):
+        expect = te.compare(orig[i], recon[i], dims=(0, 1), filtration="both", metrics="persistence").to_row()
+        assert {k: row[k] for k in expect} == expect
+    assert "wasserstein_superlevel_dim1" in res.column_names and res.options["dims"] == [0, 1]
+    if ext == "csv":
+        with open(out) as fh:
+            rows = list(csv.DictReader(fh))
+        assert float(rows[1]["bottleneck_sublevel_dim1"]) == res.rows[1]["bottleneck_sublevel_dim1"]
+        assert rows[0]["opt_dims"] == "0,1"
+    elif ext == "json":
+        d = json.loads(out.read_text())
+        assert d["rows"][2]["wasserstein_sublevel_dim1"] == res.rows[2]["wasserstein_sublevel_dim1"]
+        assert "wasserstein_sublevel_dim1" in d["summary"]["/r"]["metrics"]
+    else:
+        with h5py.File(out) as f:
+            got = f["r/n_points_orig_superlevel_dim1"][()]
+        assert got.tolist() == [r["n_points_orig_superlevel_dim1"] for r in res.rows]
+    again = batch("/orig", "/r", file=p, jobs=1, output=out, dims=(0, 1), filtration="both",
+                  metrics="persistence", resume=True)  # same options: nothing recomputed
+    assert [r["wasserstein_sublevel_dim1"] for r in again.rows] == \
+        [r["wasserstein_sublevel_dim1"] for r in res.rows]
+    with pytest.raises(InvalidOptionError, match="options differ"):
+        batch("/orig", "/r", file=p, jobs=1, output=out, filtration="both", metrics="persistence", resume=True)
+
+
+def test_batch_default_dims_unchanged(tmp_path):
+    p, _, _ = _dims_inputs(tmp_path, 41)
+    base = batch("/orig", "/r", file=p, jobs=1, metrics="persistence,dsl")
+    same = batch("/orig", "/r", file=p, jobs=1, metrics="persistence,dsl", dims=0)
+    assert same.rows == base.rows and same.options == base.options and "dims" not in base.options
+    assert same.column_names == base.column_names
+
+
+def test_cli_batch_dims(tmp_path, capsys):
+    p, orig, recon = _dims_inputs(tmp_path, 42)
+    out = tmp_path / "r.json"
+    code, _, err = _cli(capsys, "batch", str(p), "--orig", "/orig", "--recon", "/r", "-j", "1",
+                        "--metrics", "persistence", "--dims", "0,1", "-o", str(out))
+    assert code == 0, err
+    d = json.loads(out.read_text())
+    expect = te.compare(orig[1], recon[1], dims=(0, 1), metrics="persistence").to_row()
+    assert d["rows"][1]["wasserstein_sublevel_dim1"] == expect["wasserstein_sublevel_dim1"]
+    code, _, err = _cli(capsys, "batch", str(p), "--orig", "/orig", "--recon", "/r", "-j", "1",
+                        "--dims", "0,2")
+    assert code == 2 and "--dims has 2 but a 2-D field has homology dimensions 0..1" in err
+    assert len(err.strip().splitlines()) == 1

@@ -887,3 +887,38 @@ def test_cold_parts_with_an_empty_and_a_filled_cache(tmp_path):
 
     te.persistence_diagram(np.random.default_rng(1).random((5, 6)))  # compiled or loaded: now cached
     assert cold_parts(["diagrams"]) == []
+
+
+# ----------------------------------------------------------------------------- --dims (issue 19 point 4)
+
+
+def test_compare_dims(capsys, files):
+    d, x, y = files
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--format", "csv", "--metrics",
+                         "persistence", "--filtration", "both", "--dims", "0,1")
+    assert code == 0, err
+    (got,) = list(csv.DictReader(io.StringIO(out)))
+    row = te.compare(x, y, metrics="persistence", filtration="both", dims=(0, 1)).to_row()
+    assert set(got) == {"orig", "recon", *row}
+    for key in ("wasserstein_sublevel_dim1", "bottleneck_superlevel_dim1", "wasserstein_sublevel"):
+        assert float(got[key]) == row[key]
+    code, out, err = run(capsys, "compare", d / "x.npy", d / "y.npy", "--format", "json", "--dims", "1,0")
+    assert json.loads(out)["options"]["dims"] == [0, 1]
+    code, out, _ = run(capsys, "compare", d / "x.npy", d / "y.npy", "--dims", "0,1")
+    assert "Persistence (sublevel, H1" in out
+    code, plain, _ = run(capsys, "compare", d / "x.npy", d / "y.npy", "--format", "json")
+    code, zero, _ = run(capsys, "compare", d / "x.npy", d / "y.npy", "--format", "json", "--dims", "0")
+    strip = lambda s: {k: v for k, v in json.loads(s).items() if k != "elapsed_s"}  # noqa: E731
+    assert strip(plain) == strip(zero) and "dims" not in json.loads(plain)["options"]
+
+
+@pytest.mark.parametrize("args, pattern", [
+    (["--dims", "2"], "--dims has 2 but a 2-D field has homology dimensions 0..1 only"),
+    (["--dims", "0,x"], "is not a comma-separated list of homology dimensions"),
+    (["--dims", "-1"], "give dimensions 0, 1, ..., d-1"),
+    (["--dims", "1", "--memory-limit", "64MB"], "leave out --memory-limit, or pass --dims 0"),
+])
+def test_compare_dims_errors(capsys, files, args, pattern):
+    d, _, _ = files
+    code, _, err = run(capsys, "compare", d / "x.npy", d / "y.npy", *args)
+    assert_one_line_error(code, err, 2, pattern)

@@ -660,3 +660,48 @@ def test_resume_keeps_finished_runs_and_refuses_other_options(tmp_path, field):
     more = te.sweep({"f": field}, bounds=[1e-1, 1e-2, 1e-3], resume=True, **kw)
     assert [r["compress_time"] for r in more.rows[:2]] == [r["compress_time"] for r in first.rows]
 
+
+
+# ---------------------------------------------------------------------------------------------
+# homology dimensions (issue 19 point 4)
+# ---------------------------------------------------------------------------------------------
+def test_dims_columns_are_the_distances_of_each_dimension(field):
+    """dims=(0, 1): W1, W2 and bottleneck of dimension 1 of both filtrations, straight from
+    persistence_diagrams; dimension 0's columns as without dims."""
+    res = te.sweep({"f": field}, compressors=["quantize"], bounds=[0.05], dims=(0, 1))
+    base = te.sweep({"f": field}, compressors=["quantize"], bounds=[0.05])
+    (r,), (r0,) = res.rows, base.rows
+    assert all(r[k] == r0[k] for k in r0 if k not in _TIMES)
+    comp = get_compressor("quantize")
+    recon = comp.decompress(comp.compress(field, 0.05), field.shape, field.dtype)
+    for f in ("sublevel", "superlevel"):
+        a = te.persistence_diagrams(field.astype(np.float64), dims=1, filtration=f)[1]
+        b = te.persistence_diagrams(recon.astype(np.float64), dims=1, filtration=f)[1]
+        assert r[f"wasserstein_{f}_dim1"] == pytest.approx(te.wasserstein_distance(a, b, order=1), rel=1e-12)
+        assert r[f"wasserstein2_{f}_dim1"] == pytest.approx(te.wasserstein_distance(a, b, order=2), rel=1e-12)
+        assert r[f"bottleneck_{f}_dim1"] == pytest.approx(te.bottleneck_distance(a, b), rel=1e-12)
+        assert r[f"n_points_orig_{f}_dim1"] == len(a) > 0
+    assert res.options["dims"] == "0,1" and "dims" not in base.options
+
+
+def test_dims_out_of_range_fails_before_compressing(field, tmp_path):
+    with pytest.raises(InvalidOptionError, match=r"dims has 2 but a 2-D field .* 0\.\.1 .*field 'f'"):
+        te.sweep({"f": field}, compressors=["quantize"], bounds=[0.05], dims=(0, 2))
+    np.save(tmp_path / "g.npy", field)  # a file: its shape read without loading it
+    with pytest.raises(InvalidOptionError, match="2-D field"):
+        te.sweep([str(tmp_path / "g.npy")], compressors=["quantize"], bounds=[0.05], dims=2)
+
+
+def test_cli_sweep_dims(tmp_path):
+    out = tmp_path / "rd.json"
+    runner = CliRunner()
+    r = runner.invoke(cli, ["sweep", "sample_data/smooth2d.npy", "-c", "quantize", "-e", "1e-2", "-j", "1",
+                            "--metrics", "persistence", "--dims", "0,1", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    (row,) = json.loads(out.read_text())["rows"]
+    assert {"wasserstein_sublevel_dim1", "wasserstein2_superlevel_dim1", "bottleneck_sublevel"} <= set(row)
+    from topoeval.cli import main
+
+    with pytest.raises(SystemExit) as exc:  # one line, exit 2 (bad usage), before any compression
+        main(["sweep", "sample_data/smooth2d.npy", "-c", "quantize", "--dims", "5"])
+    assert exc.value.code == 2

@@ -43,8 +43,27 @@ def effective_options(sample_fn: Callable | None, options: Mapping[str, Any]) ->
                     if p.kind is p.KEYWORD_ONLY and p.default is not p.empty}
     except (TypeError, ValueError):
         defaults = {}
+    merged = {**defaults, **options}
+    if sample_fn is None:
+        # homology dimension 0 alone, as before compare() had dims, and no Dask scheduler of
+        # the streamed compare: recorded as before (no opt_dims / opt_scheduler column), so
+        # outputs are unchanged and earlier runs resume
+        if _default_dims(merged.get("dims", 0)):
+            merged.pop("dims", None)
+        if merged.get("scheduler", 0) is None:
+            merged.pop("scheduler")
     return {k: [scalar(x) for x in v] if isinstance(v, (list, tuple, np.ndarray)) else scalar(v)
-            for k, v in {**defaults, **options}.items()}
+            for k, v in merged.items()}
+
+
+def _default_dims(dims: Any) -> bool:
+    """Whether ``dims`` asks for dimension 0 only (0, (0,), [0], "0")."""
+    try:
+        from ..compare.options import _parse_dims
+
+        return _parse_dims(dims) == (0,)
+    except Exception:  # an invalid value is recorded as given; compare() reports it
+        return False
 
 
 def plan_tasks(orig: Source, recons: list[Source], todo: set[tuple[str, int]], jobs: int):

@@ -30,7 +30,9 @@ on a violation, NaN for rate compressors), every key of
 :meth:`topoeval.Comparison.to_row` (``wasserstein_<f>`` is the Wasserstein distance of
 order ``order``, default 1: W1), ``wasserstein2_<f>`` (the order-2 distance W2 of the same
 diagrams, same ground metric ``internal_p``) for each filtration ``f``, ``status`` and
-``error``.
+``error``.  With ``dims=(0, 1, ...)`` every persistence column of a dimension ``k >= 1``
+comes again suffixed ``_dim<k>`` (``wasserstein_sublevel_dim1``,
+``wasserstein2_superlevel_dim2`` ...).
 """
 
 from __future__ import annotations
@@ -211,6 +213,7 @@ def sweep(
     comps, kinds = _as_compressors(compressors)
     options = {"filtration": "both", **compare_options}
     _validate_compare_options(options)
+    _check_dims(field_items, options)
     jobs = (os.cpu_count() or 1) if jobs is None else jobs
     if not isinstance(jobs, int) or jobs < 1:
         raise InvalidOptionError(f"jobs={jobs!r} must be a positive integer")
@@ -325,6 +328,30 @@ def _plan(field_items, comps, kinds, abs_bounds, rate_values, mode, options) -> 
 
 def _plain(options: Mapping[str, Any]) -> dict[str, Any]:
     return {k: option_value(v) for k, v in options.items()}
+
+
+def _check_dims(field_items, options: Mapping[str, Any]) -> None:
+    """``dims`` within ``0 .. d-1`` of every field (files opened lazily for their shape only),
+    before any compression: a dimension out of range would otherwise fail every run."""
+    if "dims" not in options:
+        return
+    from ..compare.options import _parse_dims, check_dims_range
+
+    dims = _parse_dims(options["dims"])
+    for name, payload in field_items:
+        if isinstance(payload, tuple):
+            from ..io import open_array
+
+            spec, load_kwargs = payload
+            with open_array(spec, **load_kwargs) as lazy:
+                ndim = len(lazy.shape)
+        else:
+            ndim = payload.ndim
+        sample = options.get("batch_axis") is not None
+        try:
+            check_dims_range(dims, ndim - sample, "sample" if sample else "field")
+        except InvalidOptionError as exc:
+            raise InvalidOptionError(f"{exc} (field {name!r})") from None
 
 
 def _validate_compare_options(options: Mapping[str, Any]) -> None:

@@ -94,7 +94,8 @@ def _run_one(field_name: str, payload: Any, comp_spec: Any, bound: float, mode: 
 
 
 def _wasserstein2(comparison) -> dict[str, float]:
-    """W2 of the comparison's diagrams (per filtration), next to compare's own order (W1 by default).
+    """W2 of the comparison's diagrams (per filtration, and per homology dimension with ``dims``:
+    ``wasserstein2_sublevel_dim1``), next to compare's own order (W1 by default).
 
     With a batch axis the per-sample distances combine as compare combines them:
     ``(sum_s W2_s**2) ** 0.5``.

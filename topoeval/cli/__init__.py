@@ -82,6 +82,7 @@ OPTION_NAMES = {
     "data_range": "--data-range",
     "min_persistence": "--min-persistence",
     "metrics": "--metrics",
+    "dims": "--dims",
     "dtype": "--dtype",
     "byteorder": "--byteorder",
     "max_steps": "--max-steps",

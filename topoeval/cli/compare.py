@@ -73,10 +73,13 @@ def cli(orig, recon, output, fmt, force, report, plot, **params):
     from ..compare import check_options
 
     # bad option values fail before large inputs are read
-    check_options(**{k: v for k, v in kwargs.items() if k not in ("jobs", "memory_limit")})
+    opts = check_options(**{k: v for k, v in kwargs.items() if k not in ("jobs", "memory_limit")})
     if kwargs.get("memory_limit") is not None and "-" not in (orig, recon):
         if report is not None or plot is not None:
             raise click.UsageError("--report / --plot need both fields in memory; leave out --memory-limit")
+        if opts["dims"] != (0,) and "persistence" in opts["metrics"]:
+            raise click.UsageError("--dims >= 1 needs both fields in memory (the streamed compare has "
+                                   "dimension 0 only); leave out --memory-limit, or pass --dims 0")
         comparison = _compare_streamed(orig, recon, inputs, kwargs)
         echo_info("computed in " + ", ".join(f"{k} {v:.2f} s" for k, v in comparison.elapsed.items()))
         write_output(output, render(comparison, fmt, orig=orig, recon=recon, output=output), force=force)
@@ -92,6 +95,10 @@ def cli(orig, recon, output, fmt, force, report, plot, **params):
 
     from .._kernels._compile import warm_up_compare
     from ..compare import compare
+    from ..compare.options import check_dims_range
+
+    sample = kwargs.get("batch_axis") is not None  # --dims out of range: before any compiling
+    check_dims_range(opts["dims"], a.ndim - sample, "sample" if sample else "field")
 
     # a first run: say so, and compile the kernels of the parts in parallel processes
     warm = warm_up_compare(a, b, kwargs, notify=lambda msg: echo_info(f"topoeval: {msg}", level=0))

@@ -61,6 +61,7 @@ DEFAULT_SHARPNESS = 16.0
 # click parameter name -> compare() keyword
 COMPARISON_PARAMS = {
     "metrics": "metrics",
+    "dims": "dims",
     "filtration": "filtration",
     "connectivity": "connectivity",
     "order": "order",
@@ -80,15 +81,19 @@ COMPARISON_PARAMS = {
 _PARTS = ("pointwise", "dsl", "persistence", "critical_points", "segmentation", "pairs")
 
 
+def _number_list(value: str, kind: type, what: str, example: str) -> tuple:
+    """``"1, 2,3"`` -> a tuple of ``kind`` (click's BadParameter naming an example otherwise)."""
+    try:
+        out = tuple(kind(v) for v in value.replace(" ", "").split(",") if v != "")
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of {what}; e.g. {example}") from None
+    return out
+
+
 def _parse_weights(ctx, param, value):
     if value is None:
         return None
-    try:
-        out = tuple(float(v) for v in value.replace(" ", "").split(",") if v != "")
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a comma-separated list of numbers; e.g. --axis-weights 1,1,0"
-        ) from None
+    out = _number_list(value, float, "numbers", "--axis-weights 1,1,0")
     if not out:
         raise click.BadParameter("give one weight per non-batch axis, e.g. --axis-weights 1,1,0")
     return out
@@ -106,6 +111,15 @@ def _parse_metrics(ctx, param, value):
     return tuple(items)
 
 
+def _parse_dims(ctx, param, value):
+    if value is None:
+        return None
+    out = _number_list(value, int, "homology dimensions", "--dims 0,1,2")
+    if not out or min(out) < 0:
+        raise click.BadParameter(f"{value!r}: give dimensions 0, 1, ..., d-1 of a d-D field, e.g. --dims 0,1")
+    return out
+
+
 def comparison_options(f: Callable) -> Callable:
     """Add the options of :func:`topoeval.compare` to a command (see :data:`COMPARISON_PARAMS`)."""
     opts = [
@@ -116,6 +130,14 @@ def comparison_options(f: Callable) -> Callable:
             help="Parts to compute, comma-separated: pointwise,dsl,persistence,critical_points "
             "(default: all = these four), segmentation (Morse-segmentation errors), pairs "
             "(persistence pairs kept above --min-persistence), e.g. all,segmentation,pairs.",
+        ),
+        click.option(
+            "--dims",
+            callback=_parse_dims,
+            metavar="K1,K2,...",
+            help="Homology dimensions of the persistence part, each in 0..d-1: 0 components, 1 loops, "
+            "2 voids of a 3-D field, e.g. 0,1,2; dimension k >= 1 adds columns suffixed _dim<k> "
+            "(wasserstein_sublevel_dim1 ...) [default: 0].",
         ),
         click.option(
             "--filtration",
