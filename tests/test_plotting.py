@@ -788,3 +788,69 @@ def test_baseline(name):
             fig = te.plot_fields(a[3], b[3])
         png = _render(fig)
     _check_baseline(name, png)
+
+
+# ---------------------------------------------------------------------------- by homology dimension
+
+
+def _finite_offsets(sc) -> np.ndarray:
+    return np.asarray(sc.get_offsets(), dtype=np.float64)
+
+
+def test_diagram_by_dimension_colours_legend_and_points():
+    """A dict of dimension -> Diagram (persistence_diagrams): one scatter per dimension, labelled
+    H0, H1, H2, coloured by the dimension whatever else is drawn, the points of each diagram."""
+    from matplotlib.colors import to_rgb
+
+    rng = np.random.default_rng(51)
+    a = np.round(rng.normal(size=(5, 6, 4)), 1)
+    dgms = te.persistence_diagrams(a)
+    ax = te.plot_diagram(dgms)
+    sc = _scatters(ax)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert [lab.split(" ")[0] for lab in labels] == ["H0", "H1", "H2"]
+    for k, s in enumerate(sc):
+        assert f"({len(dgms[k])} pts" in labels[k]
+        assert np.allclose(s.get_facecolor()[0][:3], to_rgb(pbase._COLORS[k]))
+        pts = np.asarray(dgms[k])
+        fin = np.isfinite(pts[:, 1])
+        got = _finite_offsets(s)
+        assert np.allclose(got[fin], pts[fin])
+    # dimension 2 alone keeps dimension 2's colour; keys out of order are drawn in order
+    ax2 = te.plot_diagram({2: dgms[2], 1: dgms[1]})
+    s1, s2 = _scatters(ax2)
+    assert np.allclose(s1.get_facecolor()[0][:3], to_rgb(pbase._COLORS[1]))
+    assert np.allclose(s2.get_facecolor()[0][:3], to_rgb(pbase._COLORS[2]))
+    assert [t.get_text().split(" ")[0] for t in ax2.get_legend().get_texts()] == ["H1", "H2"]
+    # string keys stay labels (not dimensions)
+    ax3 = te.plot_diagram({"a": dgms[1], "b": dgms[2]})
+    assert [t.get_text().split(" ")[0] for t in ax3.get_legend().get_texts()] == ["a", "b"]
+
+
+def test_matching_by_dimension():
+    """plot_matching of two dicts: every dimension's matching in one Axes (one segment per
+    matching row), points coloured by dimension, hollow original / filled reconstruction."""
+    from matplotlib.colors import to_rgb
+
+    rng = np.random.default_rng(52)
+    x = np.round(rng.normal(size=(9, 8)), 1)
+    y = x + np.round(0.2 * rng.normal(size=x.shape), 1)
+    a, b = te.persistence_diagrams(x), te.persistence_diagrams(y)
+    ms = {k: te.wasserstein_distance(a[k], b[k], matching=True)[1] for k in a}
+    ax = te.plot_matching(a, b, ms, highlight=2)
+    assert len(_segments(ax)) == sum(m.shape[0] for m in ms.values())
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:4] == [f"H0 original ({len(a[0])} pts, 1 \u221e)", f"H0 reconstruction ({len(b[0])} pts, 1 \u221e)",
+                          f"H1 original ({len(a[1])} pts)", f"H1 reconstruction ({len(b[1])} pts)"]
+    points = [s for s in _scatters(ax) if s.get_label().startswith("H")]
+    assert np.allclose(points[2].get_edgecolor()[0][:3], to_rgb(pbase._COLORS[1]))  # hollow H1 original
+    assert np.allclose(points[3].get_facecolor()[0][:3], to_rgb(pbase._COLORS[1]))  # filled H1 recon
+    assert len(ax.texts) == 2  # the two costliest over all dimensions
+    costs = np.concatenate([m[:, 2] for m in ms.values()])
+    assert sorted(float(t.get_text()) for t in ax.texts) == pytest.approx(sorted(costs)[-2:], rel=1e-2)
+    # matchings computed when not given: the same picture
+    assert len(_segments(te.plot_matching(a, b))) == len(_segments(ax))
+    with pytest.raises(InvalidInputError, match="same homology dimensions"):
+        te.plot_matching(a, {0: b[0]})
+    with pytest.raises(InvalidInputError, match="one matching per dimension"):
+        te.plot_matching(a, b, ms[0])

@@ -55,6 +55,14 @@ class _Dgm:
     points: np.ndarray  # (n, 2) float64 [birth, death]
     label: str | None
     filtration: str  # "sublevel" | "superlevel"
+    dim: int | None = None  # homology dimension when drawn coloured by dimension
+
+
+def by_dimension(dgm: Any) -> bool:
+    """Whether ``dgm`` maps homology dimensions to diagrams, as :func:`persistence_diagrams` returns
+    (a dict with non-negative int keys): drawn with one colour per dimension, labelled H0, H1 ..."""
+    return isinstance(dgm, dict) and bool(dgm) and all(
+        isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)) and k >= 0 for k in dgm)
 
 
 def _infer_filtration(obj: Any, points: np.ndarray, filtration: str | None, name: str) -> str:
@@ -77,7 +85,11 @@ def _infer_filtration(obj: Any, points: np.ndarray, filtration: str | None, name
 
 
 def _prepare_diagrams(dgm: Any, labels: Any, filtration: str | None) -> list[_Dgm]:
-    if isinstance(dgm, dict):
+    dims: list[int | None] = []
+    if by_dimension(dgm):
+        dims = sorted(int(k) for k in dgm)
+        items = [(f"H{k}", dgm[k]) for k in dims]
+    elif isinstance(dgm, dict):
         items = [(str(k), v) for k, v in dgm.items()]
     elif _is_single_diagram(dgm):
         items = [(None, dgm)]
@@ -110,7 +122,7 @@ def _prepare_diagrams(dgm: Any, labels: Any, filtration: str | None) -> list[_Dg
                 f"{'below' if filt == 'sublevel' else 'above'} birth; superlevel diagrams store "
                 "(birth, death) with death <= birth, sublevel ones death >= birth"
             )
-        out.append(_Dgm(points, label, filt))
+        out.append(_Dgm(points, label, filt, dims[k] if dims else None))
     return out
 
 
@@ -199,12 +211,13 @@ def _draw_points(ax, frame: _Frame, dgms: Sequence[_Dgm], colors, markers, size,
         label = d.label
         if label is not None:
             label = f"{label} ({d.points.shape[0]} pts" + (f", {n_inf} \u221e)" if n_inf else ")")
+        c = k if d.dim is None else d.dim  # by dimension: H1 has one colour whatever else is drawn
         ax.scatter(
             pts[:, 0],
             pts[:, 1],
             s=size,
-            color=colors[k % len(colors)],
-            marker=markers[k % len(markers)],
+            color=colors[c % len(colors)],
+            marker=markers[c % len(markers)],
             alpha=alpha,
             edgecolors="none",
             label=label,
@@ -231,7 +244,10 @@ def plot_diagram(
     dgm : Diagram, array_like (n, 2), or a list / dict of them
         One diagram, or several drawn in one Axes with one colour and marker each
         (a dict maps label -> diagram; a tuple such as ``comparison.diagrams["sublevel"]``
-        draws both of its diagrams).  Rows are ``[birth, death]``; deaths may be
+        draws both of its diagrams).  A dict of homology dimension -> diagram, as
+        :func:`topoeval.persistence_diagrams` returns, is drawn coloured by dimension
+        (the colour and marker of dimension k are the k-th of the palette, whichever
+        dimensions are drawn) with the legend labels H0, H1, H2 ...  Rows are ``[birth, death]``; deaths may be
         ``+inf`` (sublevel) or ``-inf`` (superlevel) for classes that never die.  A
         nested list of ``[birth, death]`` pairs is one diagram; a 3-D array or a list
         of 2-D arrays / lists of pairs are several.
@@ -268,11 +284,18 @@ def plot_diagram(
     ['original (2 pts, 1 ∞)', 'reconstruction (3 pts, 1 ∞)']
     >>> ax.get_yticklabels()[-1].get_text()
     '+∞'
+
+    Every dimension of a field, coloured by dimension:
+
+    >>> a = np.array([[1, 2, 3], [4, 9, 5], [0, 1, 2]])
+    >>> ax = te.plot_diagram(te.persistence_diagrams(a))
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['H0 (2 pts, 1 ∞)', 'H1 (1 pts)']
     """
     _require_matplotlib("plot_diagram")
     dgms = _prepare_diagrams(dgm, labels, filtration)
     if len(dgms) > 1 and labels is None:
-        dgms = [_Dgm(d.points, d.label or f"diagram {k}", d.filtration) for k, d in enumerate(dgms)]
+        dgms = [_Dgm(d.points, d.label or f"diagram {k}", d.filtration, d.dim) for k, d in enumerate(dgms)]
     size = check_positive(size, "size")
     alpha = _check_alpha(alpha)
     ax = _axes_or_new(ax, (4.2, 4.2))

@@ -10,7 +10,7 @@ import numpy as np
 from .._validation import check_positive
 from ..errors import InvalidInputError, InvalidOptionError
 from .base import _COLORS, _HIGHLIGHT, _axes_or_new, _require_matplotlib
-from .diagrams import _Dgm, _draw_frame, _Frame, _frame, _prepare_diagrams
+from .diagrams import _Dgm, _draw_frame, _Frame, _frame, _prepare_diagrams, by_dimension
 
 __all__ = ["plot_matching"]
 
@@ -123,14 +123,23 @@ def _draw_lines(ax, segments: np.ndarray, to_diag: np.ndarray, cost: np.ndarray,
     return handles
 
 
-def _draw_both(ax, frame: _Frame, d1: _Dgm, d2: _Dgm, size: float) -> list:
+def _draw_projections(ax, segments: np.ndarray, to_diag: np.ndarray, size: float) -> None:
+    """A small cross where a point matched to the diagonal meets it."""
+    proj = segments[to_diag, 1]
+    if proj.size:
+        ax.scatter(
+            proj[:, 0], proj[:, 1], s=size * 0.5, marker="x", color="0.3", lw=0.8, zorder=2.6
+        )
+
+
+def _draw_both(ax, frame: _Frame, d1: _Dgm, d2: _Dgm, size: float, colors=_COLORS[:2]) -> list:
     """The two diagrams' points, both visible where they coincide (see :data:`_POINT_STYLES`)."""
     handles = []
     for k, (d, (marker, factor, filled, zorder)) in enumerate(zip((d1, d2), _POINT_STYLES)):
         pts = frame.display(d.points)
         n_inf = int(np.isinf(d.points[:, 1]).sum())
         label = f"{d.label} ({d.points.shape[0]} pts" + (f", {n_inf} \u221e)" if n_inf else ")")
-        color = _COLORS[k]
+        color = colors[k]
         style = (
             {"color": color, "edgecolors": "none", "alpha": 0.9}
             if filled
@@ -175,8 +184,12 @@ def plot_matching(
 
     Parameters
     ----------
-    dgm1, dgm2 : Diagram or array_like (n, 2)
-        The two diagrams (e.g. of the original and of the reconstruction).
+    dgm1, dgm2 : Diagram or array_like (n, 2), or dict of int to Diagram
+        The two diagrams (e.g. of the original and of the reconstruction).  Two dicts of
+        homology dimension -> diagram (:func:`topoeval.persistence_diagrams` of each field)
+        draw every dimension in one Axes, coloured by dimension (H0, H1 ... as in
+        :func:`plot_diagram`; hollow circles the first, filled squares the second),
+        each matched within its dimension; ``matching`` is then a dict of the same keys.
     matching : array_like (k, 3), optional
         Rows ``[i, j, cost]``: point ``i`` of ``dgm1`` matched with point ``j`` of
         ``dgm2``, ``-1`` meaning the diagonal (the convention of
@@ -214,6 +227,9 @@ def plot_matching(
     _require_matplotlib("plot_matching")
     _check_options(labels, highlight)
     size = check_positive(size, "size")
+    if by_dimension(dgm1) or by_dimension(dgm2):
+        return _plot_by_dimension(dgm1, dgm2, matching, ax, labels=labels, highlight=highlight,
+                                  filtration=filtration, size=size, title=title)
     d1 = _prepare_diagrams(dgm1, None, filtration)[0]
     d2 = _prepare_diagrams(dgm2, None, filtration)[0]
     d1 = _Dgm(d1.points, str(labels[0]), d1.filtration)
@@ -229,16 +245,61 @@ def plot_matching(
     _draw_frame(ax, frame, [d1, d2])
     segments, to_diag = _segments(m, d1, d2, frame)
     line_handles = _draw_lines(ax, segments, to_diag, m[:, 2], highlight)
-    proj = segments[to_diag, 1]
-    if proj.size:
-        ax.scatter(
-            proj[:, 0], proj[:, 1], s=size * 0.5, marker="x", color="0.3", lw=0.8, zorder=2.6
-        )
+    _draw_projections(ax, segments, to_diag, size)
     point_handles = _draw_both(ax, frame, d1, d2, size)
     ax.legend(
         handles=point_handles + line_handles,
         loc="lower right" if d1.filtration == "sublevel" else "upper left",
     )
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def _dimension_pairs(dgm1: Any, dgm2: Any, matching: Any) -> list[tuple[int, Any, Any, Any]]:
+    """(dimension, dgm1[k], dgm2[k], matching[k] or None) for the dimensions of two dicts."""
+    if not (by_dimension(dgm1) and by_dimension(dgm2)) or sorted(dgm1) != sorted(dgm2):
+        raise InvalidInputError(
+            "pass two dicts of the same homology dimensions (persistence_diagrams of both fields), "
+            f"got {sorted(dgm1) if isinstance(dgm1, dict) else type(dgm1).__name__} and "
+            f"{sorted(dgm2) if isinstance(dgm2, dict) else type(dgm2).__name__}"
+        )
+    if matching is not None and (not isinstance(matching, dict) or sorted(matching) != sorted(dgm1)):
+        raise InvalidInputError(
+            "with diagrams by dimension, matching is a dict of one matching per dimension "
+            f"({sorted(dgm1)}), or None to compute them"
+        )
+    return [(int(k), dgm1[k], dgm2[k], None if matching is None else matching[k]) for k in sorted(dgm1)]
+
+
+def _plot_by_dimension(dgm1, dgm2, matching, ax, *, labels, highlight, filtration, size, title):
+    """:func:`plot_matching` of every dimension in one Axes, coloured by dimension."""
+    from ..distances import wasserstein_distance
+
+    drawn = []
+    for k, a, b, m in _dimension_pairs(dgm1, dgm2, matching):
+        d1 = _prepare_diagrams(a, None, filtration)[0]
+        d2 = _prepare_diagrams(b, None, filtration)[0]
+        if m is None:
+            _, m = wasserstein_distance(a, b, matching=True)
+        m = _check_matching(m, d1.points.shape[0], d2.points.shape[0])
+        drawn.append((k, _Dgm(d1.points, f"H{k} {labels[0]}", d1.filtration, k),
+                      _Dgm(d2.points, f"H{k} {labels[1]}", d2.filtration, k), m))
+    ax = _axes_or_new(ax, (4.6, 4.6))
+    every = [d for _, d1, d2, _ in drawn for d in (d1, d2)]
+    frame = _frame(every)
+    _draw_frame(ax, frame, every)
+    parts = [_segments(m, d1, d2, frame) for _, d1, d2, m in drawn]
+    segments = np.concatenate([p[0] for p in parts])
+    to_diag = np.concatenate([p[1] for p in parts])
+    line_handles = _draw_lines(ax, segments, to_diag, np.concatenate([m[:, 2] for *_, m in drawn]), highlight)
+    _draw_projections(ax, segments, to_diag, size)
+    point_handles = []
+    for k, d1, d2, _ in drawn:
+        color = _COLORS[k % len(_COLORS)]
+        point_handles += _draw_both(ax, frame, d1, d2, size, colors=(color, color))
+    ax.legend(handles=point_handles + line_handles,
+              loc="lower right" if every[0].filtration == "sublevel" else "upper left", fontsize=7)
     if title is not None:
         ax.set_title(title)
     return ax
