@@ -28,15 +28,15 @@ def mono(a, **kw):
 
 
 @st.composite
-def field_and_blocks(draw):
-    d = draw(st.integers(1, 5))
+def field_and_blocks(draw, min_d=1, nan=True):
+    d = draw(st.integers(min_d, 5))
     max_side = {1: 30, 2: 9, 3: 5, 4: 4, 5: 3}[d]
     shape = tuple(draw(st.lists(st.integers(1, max_side), min_size=d, max_size=d)))
     seed = draw(st.integers(0, 2**31 - 1))
     rng = np.random.default_rng(seed)
     levels = draw(st.sampled_from([2, 4, 1000]))  # few levels: many ties
     a = rng.integers(0, levels, size=shape).astype(np.float64)
-    if draw(st.booleans()):
+    if nan and draw(st.booleans()):
         a[rng.random(shape) < 0.2] = np.nan
     blocks = tuple(draw(st.integers(1, n + 1)) for n in shape)  # 1 cell thick .. one block
     return a, blocks
@@ -365,3 +365,126 @@ def test_cross_edges_are_every_adjacent_pair_in_key_order(connectivity):
         keys = list(zip(kv[xk], flat[xk]))
         assert keys == sorted(keys)
         assert not outer.any()  # the box is the whole array: no outer faces
+
+
+# ------------------------------------------------------------------ dimension d-1 (duality)
+def assert_same_dim(got, ref):
+    assert_identical(got, ref)
+    assert got.dim == ref.dim
+
+
+@given(
+    fb=field_and_blocks(min_d=2, nan=False),
+    filtration=st.sampled_from(["sublevel", "superlevel"]),
+    connectivity=st.sampled_from(["full", "face"]),
+    keep_zero=st.booleans(),
+    jobs=st.integers(1, 3),
+)
+def test_hypothesis_top_dimension_identical_to_monolithic(fb, filtration, connectivity, keep_zero, jobs):
+    a, blocks = fb
+    top = max(0, sum(s > 1 for s in a.shape) - 1)
+    kw = dict(dim=top, filtration=filtration, connectivity=connectivity, keep_zero=keep_zero)
+    assert_same_dim(persistence_diagram(a, jobs=jobs, block_shape=blocks, **kw), mono(a, **kw))
+
+
+@pytest.mark.parametrize("shape,blocks", [
+    ((64, 80), (1, 80)), ((64, 80), (64, 1)), ((64, 80), (7, 13)), ((17, 19, 23), (4, 5, 6)),
+    ((17, 19, 23), (17, 1, 23)), ((1, 40, 1, 30), (1, 7, 1, 9)), ((6, 7, 5, 6), (2, 3, 5, 4)),
+])
+def test_top_dimension_larger_fields(shape, blocks):
+    rng = np.random.default_rng(19)
+    noise = rng.standard_normal(shape)
+    for a in (noise, np.round(noise * 2) / 2):
+        top = sum(s > 1 for s in shape) - 1
+        for filt, conn in (("sublevel", "full"), ("superlevel", "face"), ("sublevel", "face")):
+            kw = dict(dim=top, filtration=filt, connectivity=conn)
+            assert_same_dim(persistence_diagram(a, jobs=3, block_shape=blocks, **kw), mono(a, **kw))
+
+
+def test_top_dimension_matches_gudhi_through_blocks():
+    gudhi = pytest.importorskip("gudhi")
+    rng = np.random.default_rng(5)
+    for shape in ((7, 9), (4, 5, 6)):
+        a = rng.integers(0, 4, size=shape).astype(float)
+        top = len(shape) - 1
+        for conn, kw in (("full", "top_dimensional_cells"), ("face", "vertices")):
+            cc = gudhi.CubicalComplex(**{kw: a})
+            cc.compute_persistence()
+            want = sorted(map(tuple, cc.persistence_intervals_in_dimension(top).tolist()))
+            dgm = persistence_diagram(a, dim=top, connectivity=conn, block_shape=(2,) * len(shape), keep_zero=True)
+            got = sorted(map(tuple, np.asarray(dgm).tolist()))
+            assert [g for g in got if g[0] != g[1]] == [w for w in want if w[0] != w[1]]
+
+
+@pytest.mark.parametrize("kind", ["memmap", "h5py", "zarr", "open_array", "dask"])
+def test_top_dimension_input_kinds(kind, tmp_path):
+    rng = np.random.default_rng(23)
+    a = rng.integers(0, 6, size=(9, 7, 5)).astype(np.float32)
+    for blocks in [(1, 7, 5), (4, 3, 2)]:
+        where = tmp_path / "_".join(map(str, blocks))
+        where.mkdir()
+        src = _inputs(kind, a, blocks, where)
+        for filt in ("sublevel", "superlevel"):
+            for conn in ("full", "face"):
+                kw = dict(dim=2, filtration=filt, connectivity=conn)
+                bs = None if kind == "dask" else blocks
+                assert_same_dim(persistence_diagram(src, block_shape=bs, jobs=2, **kw), mono(a, **kw))
+    # without block_shape a lazy input is still read a block at a time
+    src = CountingArray(a.astype(np.float64))
+    assert_same_dim(persistence_diagram(src, dim=2, memory_limit="20MB", jobs=1), mono(a, dim=2))
+
+
+def test_top_dimension_big_array_with_threads_takes_blocks(monkeypatch):
+    from topoeval.persistence import blocks
+
+    calls = []
+    real = blocks.block_diagram
+    monkeypatch.setattr(blocks, "block_diagram", lambda *a, **k: calls.append(k) or real(*a, **k))
+    a = np.random.default_rng(6).standard_normal((1024, 1024)).astype(np.float32)
+    assert_same_dim(persistence_diagram(a, dim=1, jobs=2), mono(a, dim=1))
+    assert calls and calls[0]["top"] is True
+
+
+def test_other_dimensions_of_lazy_inputs(tmp_path):
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((6, 5, 4))
+    src = CountingArray(a)
+    with pytest.raises(InvalidInputError, match="dimension 1 of a 3-D lazy input .* dim=0 or dim=2"):
+        persistence_diagram(src, dim=1, memory_limit="1GB")
+    assert src.reads == []  # refused before anything is read
+    with pytest.raises(InvalidInputError, match="needs the whole cubical complex in memory"):
+        persistence_diagram(_inputs("h5py", a, (3, 5, 4), tmp_path), dim=1)
+    # an in-memory array: the middle dimension is reduced whole, the block options unused
+    assert_same_dim(persistence_diagram(a, dim=1, block_shape=(2, 2, 2), jobs=2), mono(a, dim=1))
+    # axes of length 1: no cells of the higher dimensions
+    thin = CountingArray(rng.standard_normal((1, 6, 5)))
+    assert len(persistence_diagram(thin, dim=2, jobs=1, block_shape=(1, 3, 3))) == 0
+    assert_same_dim(persistence_diagram(thin, dim=1, block_shape=(1, 3, 3)), mono(thin.a, dim=1))
+    for bad in (3, -1, [2]):
+        with pytest.raises(InvalidOptionError, match="dim"):
+            persistence_diagram(src, dim=bad, block_shape=(3, 3, 3))
+    with pytest.raises(InvalidOptionError, match="only available with dim=0"):
+        persistence_diagram(src, dim=2, nan_policy="omit", block_shape=(3, 3, 3))
+
+
+@pytest.mark.parametrize("filtration", ["sublevel", "superlevel"])
+def test_top_dimension_nonfinite_raises_like_monolithic(filtration):
+    a = np.arange(30.0).reshape(5, 6)
+    a[3, 1] = np.nan
+    with pytest.raises(NonFiniteError) as ref:
+        mono(a, dim=1, filtration=filtration)
+    for src in (a, CountingArray(a)):
+        with pytest.raises(NonFiniteError) as got:
+            persistence_diagram(src, dim=1, filtration=filtration, block_shape=(2, 2))
+        assert "only dimension 0 takes nan_policy='omit'" in str(got.value)
+    with pytest.raises(NonFiniteError) as got:
+        persistence_diagram(a, dim=1, filtration=filtration, block_shape=(2, 2))
+    assert str(got.value) == str(ref.value)
+
+
+def test_top_dimension_on_a_local_cluster(client):
+    da = pytest.importorskip("dask.array")
+    a = np.round(np.random.default_rng(24).standard_normal((30, 26, 4)), 1)
+    x = da.from_array(a, chunks=(7, 13, 3))
+    for filt in ("sublevel", "superlevel"):
+        assert_same_dim(persistence_diagram(x, dim=2, filtration=filt), mono(a, dim=2, filtration=filt))

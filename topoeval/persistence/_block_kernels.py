@@ -27,15 +27,7 @@ from .._kernels._persistence import _PREFETCH_AHEAD, _find, _grow, prefetch_neig
 
 
 @njit(cache=True, nogil=True)
-def _push(buf, n, v):
-    if n == buf.shape[0]:
-        buf = _grow(buf, n + 1)
-    buf[n] = v
-    return buf
-
-
-@njit(cache=True, nogil=True)
-def block_union_find(order, n_active, parent, offsets, lmask, pf_offsets, mark):
+def block_union_find(order, n_active, parent, offsets, lmask, pf_offsets, mark, virtual, cap):
     """Union-find of one block (elder rule) that also builds its reduced graph.
 
     ``parent`` is the padded storage of the block (all ``-1``) except the frame cells that are
@@ -43,7 +35,14 @@ def block_union_find(order, n_active, parent, offsets, lmask, pf_offsets, mark):
     a *boundary cell*.  Roots store ``-(slot + 2)`` (slot = birth rank inside the block) and
     are their component's birth cell, as in :func:`~topoeval._kernels._persistence.union_find_padded`.
 
-    Rules at a cell ``p`` joining the components ``R`` of its neighbours (``A`` the oldest):
+    ``virtual >= 0`` (dimension d-1 by duality): the storage index of the cell outside the
+    array, older than all, to which the frame cells outside the array are linked.  It takes
+    birth slot 0 and is node 0 of the reduced graph (cell ``-1``), the one node every block
+    shares (the glue identifies them).
+
+    The neighbours are scanned as in the monolithic kernel (the elder root so far, no find for
+    a neighbour that is or points at it); the components dying at ``p`` are collected, then the
+    rules applied against ``A``, the eldest:
 
     * a younger ``R`` without rep dies at ``p`` for good (it is a whole global component, and
       ``A``'s global minimum is at most its local one): a final pair;
@@ -51,6 +50,8 @@ def block_union_find(order, n_active, parent, offsets, lmask, pf_offsets, mark):
       born node (``A``'s rep) if it was none, and the edge ``(rep A, rep R, p)`` is kept;
     * a boundary ``p`` becomes a node (born if it has no active neighbour) tied to ``rep A``;
     * at the end a component without rep is a whole global component: an essential pair.
+
+    ``cap``: the expected number of nodes (the outputs grow past it by doubling).
 
     Returns
     -------
@@ -63,21 +64,29 @@ def block_union_find(order, n_active, parent, offsets, lmask, pf_offsets, mark):
     k = offsets.shape[1]
     npf = pf_offsets.shape[1]
     P = parent.shape[0]
-    cap = 1024
-    rep = np.empty(cap, dtype=np.int64)  # per birth slot
-    fb = np.empty(cap, dtype=np.int64)
-    fd = np.empty(cap, dtype=np.int64)
-    node_cell = np.empty(64, dtype=np.int64)
-    node_born = np.empty(64, dtype=np.uint8)
-    ea = np.empty(64, dtype=np.int64)
-    eb = np.empty(64, dtype=np.int64)
-    ec = np.empty(64, dtype=np.int64)
+    rep = np.empty(max(1024, n_active // 16), dtype=np.int64)  # per birth slot
+    fb = np.empty(max(1024, n_active // 16), dtype=np.int64)
+    fd = np.empty(fb.shape[0], dtype=np.int64)
+    cap = max(cap, 64)
+    node_cell = np.empty(cap, dtype=np.int64)
+    node_born = np.empty(cap, dtype=np.uint8)
+    ea = np.empty(cap, dtype=np.int64)
+    eb = np.empty(cap, dtype=np.int64)
+    ec = np.empty(cap, dtype=np.int64)
     nb = 0
     nf = 0
     nn = 0
     ne = 0
+    if virtual >= 0:
+        parent[virtual] = -2
+        rep[0] = 0
+        node_cell[0] = -1
+        node_born[0] = 1
+        nn = 1
+        nb = 1
     act = np.empty(k, dtype=np.int64)
-    roots = np.empty(k, dtype=np.int64)
+    dead = np.empty(k, dtype=np.int64)
+    dslot = np.empty(k, dtype=np.int64)
     for r in range(n_active):
         if npf > 0 and r + _PREFETCH_AHEAD < n_active:
             prefetch_neighbourhood(parent, np.int64(order[r + _PREFETCH_AHEAD]), lmask, pf_offsets, P)
@@ -91,68 +100,80 @@ def block_union_find(order, n_active, parent, offsets, lmask, pf_offsets, mark):
             act[na] = q
             na += np.int64((v != -1) & (v != mark))
             bnd |= v == mark
-        nr = 0
-        A = np.int64(-1)
+        root = np.int64(-1)
+        nd = 0
         for t in range(na):
             q = act[t]
             v = parent[q]
+            if root >= 0 and (q == root or v == root):
+                continue
             rq = q if v < 0 else _find(parent, q)
-            new = True
-            for u in range(nr):
-                if roots[u] == rq:
-                    new = False
-                    break
-            if new:
-                roots[nr] = rq
-                nr += 1
-                if A < 0 or parent[rq] > parent[A]:  # larger -(slot+2): the older root
-                    A = rq
-        if nr == 0:
+            if root < 0:
+                root = rq
+            elif rq != root:
+                if parent[rq] < parent[root]:  # rq stores the larger slot: the younger
+                    dead[nd] = rq
+                    dslot[nd] = -parent[rq] - 2
+                    parent[rq] = root
+                else:
+                    dead[nd] = root
+                    dslot[nd] = -parent[root] - 2
+                    parent[root] = rq
+                    root = rq
+                nd += 1
+        if root < 0:
             if nb == rep.shape[0]:
                 rep = _grow(rep, nb + 1)
             rep[nb] = -1
             if bnd:
-                node_cell = _push(node_cell, nn, p)
-                node_born = _push(node_born, nn, 1)
+                if nn == node_cell.shape[0]:
+                    node_cell, node_born = _grow(node_cell, nn + 1), _grow(node_born, nn + 1)
+                node_cell[nn] = p
+                node_born[nn] = 1
                 rep[nb] = nn
                 nn += 1
             parent[p] = -(nb + 2)
             nb += 1
             continue
-        sA = -parent[A] - 2
-        for u in range(nr):
-            R = roots[u]
-            if R == A:
-                continue
-            sR = -parent[R] - 2
+        parent[p] = root
+        if nd == 0 and not bnd:
+            continue
+        # room for what this cell can add: 2 nodes, nd + 1 edges, nd final pairs
+        if nn + 2 > node_cell.shape[0]:
+            node_cell, node_born = _grow(node_cell, nn + 2), _grow(node_born, nn + 2)
+        if ne + nd + 1 > ea.shape[0]:
+            ea, eb, ec = _grow(ea, ne + nd + 1), _grow(eb, ne + nd + 1), _grow(ec, ne + nd + 1)
+        if nf + nd > fb.shape[0]:
+            fb, fd = _grow(fb, nf + nd), _grow(fd, nf + nd)
+        sA = -parent[root] - 2
+        for u in range(nd):
+            sR = dslot[u]
             if rep[sR] >= 0:
                 if rep[sA] < 0:
-                    node_cell = _push(node_cell, nn, A)
-                    node_born = _push(node_born, nn, 1)
+                    node_cell[nn] = root
+                    node_born[nn] = 1
                     rep[sA] = nn
                     nn += 1
-                ea = _push(ea, ne, rep[sA])
-                eb = _push(eb, ne, rep[sR])
-                ec = _push(ec, ne, p)
+                ea[ne] = rep[sA]
+                eb[ne] = rep[sR]
+                ec[ne] = p
                 ne += 1
             else:
-                fb = _push(fb, nf, R)
-                fd = _push(fd, nf, p)
+                fb[nf] = dead[u]
+                fd[nf] = p
                 nf += 1
             rep[sR] = -2  # dead (its pair is final or its minimum is a born node)
-            parent[R] = A
-        parent[p] = A
         if bnd:
             if rep[sA] < 0:
-                node_cell = _push(node_cell, nn, A)
-                node_born = _push(node_born, nn, 1)
+                node_cell[nn] = root
+                node_born[nn] = 1
                 rep[sA] = nn
                 nn += 1
-            node_cell = _push(node_cell, nn, p)
-            node_born = _push(node_born, nn, 0)
-            ea = _push(ea, ne, rep[sA])
-            eb = _push(eb, ne, nn)
-            ec = _push(ec, ne, p)
+            node_cell[nn] = p
+            node_born[nn] = 0
+            ea[ne] = rep[sA]
+            eb[ne] = nn
+            ec[ne] = p
             ne += 1
             nn += 1
     # never-dying components without boundary: essential pairs (in birth order)
@@ -161,8 +182,9 @@ def block_union_find(order, n_active, parent, offsets, lmask, pf_offsets, mark):
         n_ess += np.int64(rep[s] == -1)
     out_b = np.empty(nf + n_ess, dtype=np.int64)
     out_d = np.empty(nf + n_ess, dtype=np.int64)
-    out_b[:nf] = fb[:nf]
-    out_d[:nf] = fd[:nf]
+    for j in range(nf):
+        out_b[j] = fb[j]
+        out_d[j] = fd[j]
     if n_ess > 0:
         # the root of slot s: scan the cells in order, roots are where parent == -(s+2)
         j = nf
@@ -253,8 +275,8 @@ def reduce_graph(kv, kf, born, outer, ea, eb):
     par = np.arange(n)
     mn = np.full(n, -1, dtype=np.int64)
     rp = np.full(n, -1, dtype=np.int64)
-    # every output is at most n long (distinct nodes; a forest; one pair per minimum): no
-    # _push, whose returned array costs a reference-count round trip per element
+    # every output is at most n long (distinct nodes; a forest; one pair per minimum): written
+    # into preallocated arrays, never grown element by element
     keep = np.empty(n, dtype=np.int64)
     nk = 0
     for i in range(n):
@@ -323,15 +345,24 @@ def _sorted_by_key(ids, kv, kf):
 @njit(cache=True, nogil=True)
 def _interface(flat, nl, axis, c, box_lo, box_hi, gshape):
     """Outer-face mask of the box, and the interface nodes: their ids, plane positions and
-    coordinates in the plane ``x[axis] = c`` (left ones at ``c - 1``, right ones at ``c``)."""
+    coordinates in the plane ``x[axis] = c`` (left ones at ``c - 1``, right ones at ``c``).
+
+    The cell outside the array (flat ``-1``, dimension d-1) is on no interface and on the outer
+    boundary of every box but the whole array."""
     n = flat.shape[0]
     d = gshape.shape[0]
     outer = np.zeros(n, dtype=np.uint8)
-    ids = np.empty(64, dtype=np.int64)
+    ids = np.empty(n, dtype=np.int64)
     x = np.empty(d, dtype=np.int64)
+    part = False
+    for j in range(d):
+        part |= box_lo[j] > 0 or box_hi[j] < gshape[j]
     m = 0
     for i in range(n):
         f = flat[i]
+        if f < 0:
+            outer[i] = part
+            continue
         for j in range(d - 1, -1, -1):
             q = f // gshape[j]
             x[j] = f - q * gshape[j]
@@ -341,7 +372,7 @@ def _interface(flat, nl, axis, c, box_lo, box_hi, gshape):
             o |= (box_lo[j] > 0 and x[j] == box_lo[j]) or (box_hi[j] < gshape[j] and x[j] == box_hi[j] - 1)
         outer[i] = o
         if x[axis] == (c - 1 if i < nl else c):
-            ids = _push(ids, m, i)
+            ids[m] = i
             m += 1
     coords = np.empty((m, d), dtype=np.int64)
     for t in range(m):
@@ -412,7 +443,7 @@ def cross_edges_sorted(kv, flat, nl, axis, c, box_lo, box_hi, gshape, full):
         for code in range(nd):
             v = planes[side, pu + offs[code]]
             if v >= 0 and seen[v]:
-                if nx == cap:  # grown here, not by _push: no array returned per edge
+                if nx == cap:  # grown here, not per element: no array returned per edge
                     cap *= 2
                     xa, xb, xk = _grow(xa, cap), _grow(xb, cap), _grow(xk, cap)
                 xa[nx] = u if side else v
@@ -447,6 +478,13 @@ def merge_graphs(lg, rg, axis, c, box_lo, box_hi, gshape, full, sign):
     born = np.concatenate((lborn, rborn))
     kv = sign * val + 0.0
     outer, xa, xb, xk = cross_edges_sorted(kv, flat, nl, axis, c, box_lo, box_hi, gshape, full)
+    # dimension d-1: node 0 of each side is the one cell outside the array; the right one's
+    # edges go to the left one, which it leaves as an isolated unborn node (dropped below)
+    vr = np.int64(-1)
+    if nl > 0 and n > nl and lflat[0] == -1 and rflat[0] == -1:
+        vr = np.int64(nl)
+        born[vr] = 0
+        outer[vr] = 0
     nle, nre, nxe = lea.shape[0], rea.shape[0], xa.shape[0]
     E = nle + nre + nxe
     ea = np.empty(E, dtype=np.int64)
@@ -467,7 +505,8 @@ def merge_graphs(lg, rg, axis, c, box_lo, box_hi, gshape, full, sign):
             ea[e], eb[e], eflat[e], evals[e] = lea[i], leb[i], fi, leval[i]
             i += 1
         elif j < nre and (k >= nxe or not _before(kk, fk, kj, fj)):
-            ea[e], eb[e], eflat[e], evals[e] = rea[j] + nl, reb[j] + nl, fj, reval[j]
+            ra, rb = rea[j] + nl, reb[j] + nl
+            ea[e], eb[e], eflat[e], evals[e] = 0 if ra == vr else ra, 0 if rb == vr else rb, fj, reval[j]
             j += 1
         else:
             ea[e], eb[e], eflat[e], evals[e] = xa[k], xb[k], fk, val[xk[k]]

@@ -225,14 +225,21 @@ def _dask_cuts(array, shape, core, flip):
 
 # ---------------------------------------------------------------- driver
 def block_diagram(array, filtration, connectivity, nan_policy, keep_zero, *, jobs=None, block_shape=None,
-                  memory_limit=None, scheduler=None, progress=None, name="array"):
+                  memory_limit=None, scheduler=None, progress=None, name="array", top=False):
     """The block engine behind :func:`~topoeval.persistence.persistence_diagram` (validated options).
 
     ``scheduler``: a ``distributed.Client`` (or a Dask scheduler name) to run the tasks with
     Dask; dask arrays use Dask by default.  ``progress``: called as ``progress(done, total)``
-    after each task (thread runner only).  Returns the Diagram in the caller's coordinates.
+    after each task (thread runner only).  ``top``: the diagram of dimension d-1 (d = the axes
+    longer than 1, at least 2) by duality instead of dimension 0: the 0-D engine walking the
+    cells by the opposite order with the complementary connectivity and one virtual cell
+    outside the array (see :mod:`.duality`).  Returns the Diagram in the caller's coordinates.
     """
     superlevel = filtration == "superlevel"
+    if top:  # sublevel voids: by descending value, ties by ascending flat index, not flipped
+        flip, descending, conn = False, not superlevel, ("face" if connectivity == "full" else "full")
+    else:  # superlevel ties by descending flat index: flip every axis, then ascending
+        flip, descending, conn = superlevel, superlevel, connectivity
     dask_in = is_dask_array(array)
     if isinstance(array, np.ndarray) and not isinstance(array, np.memmap):
         from .._validation import as_real_array
@@ -245,14 +252,14 @@ def block_diagram(array, filtration, connectivity, nan_policy, keep_zero, *, job
     njobs = check_jobs(jobs)
     limit = available_memory() // 2 if memory_limit is None else parse_size(memory_limit)
     itemsize = kernel_dtype(dt).itemsize
-    reader = BlockReader(array, shape, superlevel)
+    reader = BlockReader(array, shape, flip)
     if block_shape is not None:
         bs = _core_block_shape(block_shape, shape, core)
         if dask_in:  # the chunks are the blocks
             it = iter(bs)
             full = tuple(next(it) if s > 1 else 1 for s in shape) if max(shape) > 1 else (1,) * len(shape)
             array = array.rechunk(full)
-        need = njobs * block_bytes(bs, itemsize, connectivity) + _glue_bytes(core)
+        need = njobs * block_bytes(bs, itemsize, conn) + _glue_bytes(core)
         if memory_limit is not None and need > limit:
             raise InvalidOptionError(
                 f"memory_limit={format_size(limit)} is too small for block_shape={tuple(block_shape)} "
@@ -261,30 +268,37 @@ def block_diagram(array, filtration, connectivity, nan_policy, keep_zero, *, job
             )
         cuts = [_cuts(n, b) for n, b in zip(core, bs)]
         if dask_in:
-            reader = BlockReader(array, shape, superlevel)
-            cuts = _dask_cuts(array, shape, core, superlevel)
+            reader = BlockReader(array, shape, flip)
+            cuts = _dask_cuts(array, shape, core, flip)
     elif dask_in:
-        cuts = _dask_cuts(array, shape, core, superlevel)
+        cuts = _dask_cuts(array, shape, core, flip)
     else:
         chunks = _source_chunks(array, shape)
-        bs = choose_block_shape(core, itemsize, connectivity, njobs, limit, chunks)
+        bs = choose_block_shape(core, itemsize, conn, njobs, limit, chunks)
         cuts = [_cuts(n, b) for n, b in zip(core, bs)]
     tree = merge_tree(cuts)
+    mode = (conn, descending, bool(top))
     if dask_in or scheduler is not None:
         from .executors import run_dask
 
         chunks = _dask_chunks(array, tree, reader, shape) if dask_in else None
-        pairs, n_active = run_dask(tree, reader, core, connectivity, superlevel, chunks, scheduler)
+        pairs, n_active = run_dask(tree, reader, core, mode, chunks, scheduler)
     else:
         from .executors import run_threads
 
-        pairs, n_active = run_threads(tree, reader, core, connectivity, superlevel, njobs, progress)
-    if n_active < int(np.prod(core, dtype=np.int64)) and nan_policy == "raise":
-        _raise_nonfinite(reader, tree, name)
-    dgm = assemble(pairs, core, shape, superlevel, keep_zero)
-    if superlevel:
-        from .diagram import Diagram
+        pairs, n_active = run_threads(tree, reader, core, mode, njobs, progress)
+    if n_active < int(np.prod(core, dtype=np.int64)) and (nan_policy == "raise" or top):
+        _raise_nonfinite(reader, tree, name, top)
+    dgm = assemble(pairs, core, shape, descending, keep_zero)
+    from .diagram import Diagram
 
+    if top:  # a class born at c that merges at m is the void (a[m], a[c])
+        out = Diagram._new(dgm.deaths, dgm.births, dgm.death_index, dgm.birth_index, filtration, dgm.shape,
+                           len(core) - 1)
+        from .cubical import _sorted
+
+        return _sorted(out)
+    if superlevel:
         last = np.array(shape, dtype=np.int64) - 1
         bi = last - dgm.birth_index
         di = np.where(dgm.death_index < 0, -1, last - dgm.death_index)
@@ -316,10 +330,11 @@ def _dask_chunks(array, tree, reader, shape):
     return out
 
 
-def _raise_nonfinite(reader, tree, name):
+def _raise_nonfinite(reader, tree, name, top=False):
     from .._validation import check_finite
-    from .grid import _NAN_HINT as NAN_HINT
+    from .grid import _NAN_HINT
 
+    NAN_HINT = " (only dimension 0 takes nan_policy='omit')" if top else _NAN_HINT
     if isinstance(reader.source, np.ndarray):
         check_finite(reader.source, name, hint=NAN_HINT)
     first, count = None, 0

@@ -111,3 +111,53 @@ def union_find_outside(arr: np.ndarray, descending: bool, connectivity: str):
     bcells, dcells = union_find_padded(walk, n + 1, parent, lay.offsets, lay.lmask, lay.pf)
     assert bcells[0] == virtual and dcells[0] == -1
     return bcells[1:], dcells[1:], src, lay
+
+
+def other_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero, jobs, block_shape, memory_limit):
+    """``persistence_diagram(array, dim=dim, ...)`` for ``dim != 0``: where each dimension runs.
+
+    Dimension d-1 (d: the axes longer than 1) goes to the block engine whenever dimension 0
+    would (lazy and dask inputs, ``block_shape``/``memory_limit`` given, big arrays with
+    several jobs): the same 0-D union-find with the virtual cell, block by block.  The middle
+    dimensions need the whole complex: an in-memory array is reduced in one piece (``jobs``
+    and the block options are then not used); a lazy input is refused, never loaded whole.
+    """
+    from .._validation import check_choice
+    from ..errors import InvalidInputError, InvalidOptionError
+    from .blocks import block_diagram, check_jobs, format_size, use_blocks
+    from .cubical import _check_dims, _empty, one_dimension
+    from .diagram import FILTRATIONS
+    from .lazy import check_lazy
+
+    check_jobs(jobs)
+    if not use_blocks(array, jobs, block_shape, memory_limit):
+        return one_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero)
+    check_choice(filtration, "filtration", FILTRATIONS)
+    check_choice(connectivity, "connectivity", ("full", "face"))
+    check_choice(nan_policy, "nan_policy", ("raise", "omit"))
+    if nan_policy != "raise":
+        raise InvalidOptionError(
+            f"nan_policy={nan_policy!r} is only available with dim=0; remove it or replace the "
+            "non-finite values (e.g. np.nan_to_num) for dim >= 1"
+        )
+    if not isinstance(keep_zero, (bool, np.bool_)):
+        raise InvalidOptionError(f"keep_zero={keep_zero!r} is not valid; pass True or False")
+    in_memory = isinstance(array, np.ndarray) and not isinstance(array, np.memmap)
+    shape = tuple(int(s) for s in (np.shape(array) if in_memory else check_lazy(array)[0]))
+    if isinstance(dim, (list, tuple)) or len(_check_dims(dim, len(shape))) != 1:
+        raise InvalidOptionError(f"dim={dim!r} is not valid; pass one integer (persistence_diagrams takes several)")
+    k = int(dim)
+    top = sum(s > 1 for s in shape) - 1
+    if k > top:  # no k-cells beyond the axes longer than 1
+        return _empty(filtration, shape, k)
+    if k == top:
+        return block_diagram(array, filtration, connectivity, "raise", bool(keep_zero), jobs=jobs,
+                             block_shape=block_shape, memory_limit=memory_limit, top=True)
+    if in_memory:
+        return one_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero)
+    cells = int(np.prod(shape, dtype=np.int64))
+    raise InvalidInputError(
+        f"dimension {k} of a {len(shape)}-D lazy input ({type(array).__name__} of shape {shape}) needs the "
+        f"whole cubical complex in memory (about {format_size(cells * 2 ** (top + 1) * 17)}); only dimensions 0 and "
+        f"{top} run a block at a time - load it with np.asarray(...) if it fits, or ask for dim=0 or dim={top}"
+    )

@@ -2,8 +2,9 @@
 
 The tree (see :func:`topoeval.persistence.blocks.merge_tree`) is a list of tasks in post-order:
 ``("leaf", lo, hi)`` reads and processes one block, ``("merge", i, j, axis)`` glues the
-regions of tasks ``i`` and ``j``; the last task is the root.  Both runners return every
-task's final pairs and the number of finite cells.
+regions of tasks ``i`` and ``j``; the last task is the root.  ``mode`` is ``(connectivity,
+descending, outside)`` (see :func:`.glue.block_pass`).  Both runners return every task's final
+pairs and the number of finite cells.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from .glue import block_pass, merge
 __all__: list[str] = []
 
 
-def leaf_task(reader, lo, hi, gshape, connectivity, superlevel):
+def leaf_task(reader, lo, hi, gshape, mode):
     """Read the block ``[lo, hi)`` (on whichever thread or worker runs this) and process it."""
-    return block_pass(reader.read(lo, hi), lo, gshape, connectivity, superlevel)
+    return block_pass(reader.read(lo, hi), lo, gshape, *mode)
 
 
-def chunk_task(chunk, flip, lo, hi, gshape, connectivity, superlevel):
+def chunk_task(chunk, flip, lo, hi, gshape, mode):
     """A dask chunk (already read by its own task) in working orientation, then processed."""
     import numpy as np
 
@@ -33,14 +34,14 @@ def chunk_task(chunk, flip, lo, hi, gshape, connectivity, superlevel):
     if flip:
         block = block[(slice(None, None, -1),) * block.ndim]
     block = np.ascontiguousarray(block, dtype=kernel_dtype(block.dtype))
-    return block_pass(block, lo, gshape, connectivity, superlevel)
+    return block_pass(block, lo, gshape, *mode)
 
 
-def merge_task(left, right, axis, gshape, connectivity, superlevel):
-    return merge(left, right, axis, gshape, connectivity, superlevel)
+def merge_task(left, right, axis, gshape, mode):
+    return merge(left, right, axis, gshape, mode[0], mode[1])
 
 
-def run_threads(tree, reader, gshape, connectivity, superlevel, jobs, progress=None):
+def run_threads(tree, reader, gshape, mode, jobs, progress=None):
     """Post-order schedule on ``jobs`` threads (the kernels release the GIL).
 
     Ready merges go first, then the next blocks in order, so at most about ``jobs`` blocks and
@@ -66,13 +67,12 @@ def run_threads(tree, reader, gshape, connectivity, superlevel, jobs, progress=N
                     if ready_merges:
                         t = ready_merges.pop(0)
                         _, i, j, axis = tree[t]
-                        f = ex.submit(merge_task, graphs.pop(i), graphs.pop(j), axis, gshape,
-                                      connectivity, superlevel)
+                        f = ex.submit(merge_task, graphs.pop(i), graphs.pop(j), axis, gshape, mode)
                     else:
                         t = leaves[next_leaf]
                         next_leaf += 1
                         _, lo, hi = tree[t]
-                        f = ex.submit(leaf_task, reader, lo, hi, gshape, connectivity, superlevel)
+                        f = ex.submit(leaf_task, reader, lo, hi, gshape, mode)
                     running[f] = t
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for f in finished:
@@ -95,7 +95,7 @@ def run_threads(tree, reader, gshape, connectivity, superlevel, jobs, progress=N
     return pairs, n_active
 
 
-def run_dask(tree, reader, gshape, connectivity, superlevel, chunks=None, scheduler=None):
+def run_dask(tree, reader, gshape, mode, chunks=None, scheduler=None):
     """The same tree as Dask tasks: blocks read their own slab, merges reduce on the cluster.
 
     ``chunks``: for a dask array input, ``{task id: delayed chunk}`` (the array's own tasks
@@ -113,16 +113,15 @@ def run_dask(tree, reader, gshape, connectivity, superlevel, chunks=None, schedu
         if task[0] == "leaf":
             _, lo, hi = task
             if chunks is not None:
-                res = delayed(chunk_task, pure=True)(chunks[t], reader.flip, lo, hi, gshape, connectivity,
-                                                     superlevel)
+                res = delayed(chunk_task, pure=True)(chunks[t], reader.flip, lo, hi, gshape, mode)
             else:
-                res = delayed(leaf_task, pure=True)(reader, lo, hi, gshape, connectivity, superlevel)
+                res = delayed(leaf_task, pure=True)(reader, lo, hi, gshape, mode)
             counts.append(delayed(operator.getitem)(res, 2))
         else:
             _, i, j, axis = task
             res = delayed(merge_task, pure=True)(
                 delayed(operator.getitem)(results[i], 1), delayed(operator.getitem)(results[j], 1),
-                axis, gshape, connectivity, superlevel,
+                axis, gshape, mode,
             )
         results.append(res)
         pair_parts.append(delayed(operator.getitem)(res, 0))

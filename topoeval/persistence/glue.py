@@ -55,7 +55,7 @@ def block_bytes(bshape, itemsize: int, connectivity: str) -> int:
     return int(cells * (2 * itemsize + 12) + max(0, 4 * storage - 8 * cells) + cells // 50 + (1 << 16))
 
 
-def block_pass(values: np.ndarray, lo, gshape, connectivity: str, superlevel: bool):
+def block_pass(values: np.ndarray, lo, gshape, connectivity: str, superlevel: bool, outside: bool = False):
     """Union-find of one block: its final pairs and its reduced graph.
 
     Parameters
@@ -63,6 +63,12 @@ def block_pass(values: np.ndarray, lo, gshape, connectivity: str, superlevel: bo
     values : ndarray, shape = the block's shape (d axes of the working array), C-contiguous,
         a dtype Numba reads (no float16 / bool).
     lo : (d,) first cell of the block in the working array of shape ``gshape``.
+    superlevel : bool
+        The cells enter by descending value (ties: ascending flat index).
+    outside : bool
+        Dimension d-1 by duality (:mod:`.duality`): one virtual cell outside the array, older
+        than all and adjacent to every cell on the array's boundary, is node 0 of the graph
+        (flat index -1, value -inf in the filtration order); its pairs are dropped at the end.
 
     Returns
     -------
@@ -79,12 +85,22 @@ def block_pass(values: np.ndarray, lo, gshape, connectivity: str, superlevel: bo
     lay = _layout(bshape, connectivity, True)
     src = values.reshape(-1)
     order, n_active, spare = radix_sort_cells(src, superlevel, np.array(bshape, dtype=np.int64), lay.tables)
-    parent = _parent_storage(spare, lay.size)
+    virtual = -1
+    if outside:  # as duality.union_find_outside: past the storage, no grid cell its neighbour
+        gap = int(np.abs(lay.offsets).max()) + 1
+        parent = _parent_storage(spare, lay.size + 2 * gap + 1)
+        virtual = lay.size + gap
+        parent[: lay.size] = virtual  # the frame outside the array (marks come next) ...
+        parent[order] = -1  # ... but not the block's cells
+    else:
+        parent = _parent_storage(spare, lay.size)
     del spare
+    frame = 0
     for s in _frame_slabs(lay, bshape, lo, hi, gshape):
         parent[s] = _MARK32
+        frame += s.shape[0]
     fb, fd, ncell, nborn, ea, eb, ec = block_union_find(
-        order, n_active, parent, lay.offsets, lay.lmask, lay.pf, _MARK32
+        order, n_active, parent, lay.offsets, lay.lmask, lay.pf, _MARK32, virtual, frame + 1
     )
     del order, parent
     conv = (np.array(lay.B, dtype=np.int64), np.array(lay.NB, dtype=np.int64),
@@ -92,20 +108,27 @@ def block_pass(values: np.ndarray, lo, gshape, connectivity: str, superlevel: bo
     bflat, bval = storage_to_global(fb, src, *conv)
     dflat, dval = storage_to_global(fd, src, *conv)
     nflat, nval = storage_to_global(ncell, src, *conv)
+    if outside:
+        nval[0] = np.inf if superlevel else -np.inf  # first in the order: key -inf
     eflat, evals = storage_to_global(ec, src, *conv)
     graph = Graph(lo, hi, nflat, nval, nborn, ea, eb, eflat, evals)
     return (bval, bflat, dval, dflat), graph, int(n_active)
 
 
 def _frame_slabs(lay, bshape, lo, hi, gshape):
-    """Storage indices of the frame faces that lie inside the array (the marked cells)."""
+    """Storage indices of the frame cells that are cells of the array (the marked cells):
+    the faces towards other blocks, without the parts of them outside the array."""
     d = len(bshape)
-    padded = [lay._tpad(i, np.arange(bshape[i] + 2)) for i in range(d)]
+    inside = []  # per axis: the frame positions 0 .. bshape+1 whose cell is in the array
+    for j in range(d):
+        a = 0 if lo[j] > 0 else 1
+        b = bshape[j] + 2 if hi[j] < gshape[j] else bshape[j] + 1
+        inside.append(lay._tpad(j, np.arange(a, b)))
     for i in range(d):
-        for side, inside in ((0, lo[i] > 0), (bshape[i] + 1, hi[i] < gshape[i])):
-            if not inside:
+        for side, ok in ((0, lo[i] > 0), (bshape[i] + 1, hi[i] < gshape[i])):
+            if not ok:
                 continue
-            parts = [padded[j] if j != i else padded[i][side : side + 1] for j in range(d)]
+            parts = [inside[j] if j != i else lay._tpad(i, np.array([side])) for j in range(d)]
             idx = parts[0]
             for p in parts[1:]:
                 idx = np.add.outer(idx, p)
@@ -172,7 +195,8 @@ def assemble(pair_lists, core, shape, superlevel: bool, keep_zero: bool):
         bflat = dflat = np.empty(0, dtype=np.int64)
     # a boundary cell born in its block while a neighbour outside entered earlier is no
     # minimum: the glue kills it at its own cell; the monolithic engine never sees it born
-    real = np.flatnonzero(bflat != dflat)
+    # (dimension d-1: the virtual cell, flat -1, is the essential class left out of the diagram)
+    real = np.flatnonzero((bflat != dflat) & (bflat >= 0))
     srt = real[_birth_order(bval[real], bflat[real], superlevel)]
     bval, bflat, dval, dflat = bval[srt], bflat[srt], dval[srt], dflat[srt]
     ess = dflat < 0

@@ -154,9 +154,10 @@ def persistence_diagram(
     [[5.0, 9.0]]
     """
     if not (type(dim) is int and dim == 0):  # another homology dimension (checked there)
-        from .cubical import one_dimension
+        from .duality import other_dimension
 
-        return one_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero)
+        return other_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero, jobs,
+                               block_shape, memory_limit)
     check_choice(filtration, "filtration", FILTRATIONS)
     check_choice(connectivity, "connectivity", CONNECTIVITIES)
     check_choice(nan_policy, "nan_policy", _NAN_POLICIES)
