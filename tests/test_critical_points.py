@@ -712,3 +712,15 @@ def test_jobs_default_on_large_array():
     np.testing.assert_array_equal(critical_points(a, jobs=3).types, critical_points(a, jobs=1).types)
     with pytest.raises(InvalidOptionError, match="jobs"):
         critical_points(a, jobs=-1)
+
+
+def test_type_table_is_the_kernels_type_rule():
+    # type_table is built in NumPy (no kernel to compile on a first run); the kernels classify with
+    # _type_code: both must give the same code for every (c-, c+) pair in every dimension
+    from topoeval._kernels._critical import _type_code, type_table
+
+    for ndim in range(1, 6):
+        table = type_table(ndim)
+        assert table.dtype == np.int8 and table.shape == (64, 64)
+        expected = [[_type_code(a, b, ndim) for b in range(64)] for a in range(64)]
+        assert table.tolist() == expected
