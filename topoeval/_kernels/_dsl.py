@@ -22,10 +22,12 @@ differences and sign functions in float64.
 Speed notes: inner loops run over contiguous slices (non-negative indices, so
 LLVM vectorises them); ``error_model="numpy"`` removes Python's division-by-zero
 checks, which would block vectorisation (this changes no finite result and keeps
-IEEE inf/NaN semantics -- it is not fastmath).  ``_tanh_nd`` is a branch-free
+IEEE inf/NaN semantics -- it is not fastmath).  ``_tanh_half_nd`` is a branch-free
 float64 tanh (<= 4 ulp from NumPy's over the whole range) that vectorises, unlike the libm
 call, uses FMAs where the CPU has them (``_fmuladd``), and returns a fraction so that
-|tanh a - tanh b| needs one division.
+|tanh a - tanh b| needs one division.  Each kernel calls its run loop from one place
+(:func:`_axis_runs` describes every axis alike) and the small helpers are inlined, so Numba
+compiles one signature per kernel and no separate helper module (first-run compile time).
 Floating-point sums are taken in a fixed order (8 interleaved partial sums), so
 results are deterministic.
 """
@@ -92,53 +94,48 @@ def _fmuladd(typingctx, a, b, c):
 
 
 _LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01  # Cody-Waite split of ln 2 (fdlibm)
-_LN2_LO = 1.90821492927058770002e-10
+_LN2 = 0.6931471805599453  # one constant is enough: see _tanh_half_nd
 _SHIFT = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer held in the low mantissa bits
+# [6/6] Pade approximant of e**r = (E + O) / (E - O), both scaled by 2 (exact) so that O starts with r
+_E6, _E4, _E2 = 2.0 / 665280.0, 2.0 / 792.0, 10.0 / 44.0
+_O5, _O3 = 2.0 / 15840.0, 2.0 / 66.0
 
 
 @njit(**_INLINE)
-def _tanh_nd(z):
-    """tanh(z) as a fraction (num, den) with den > 0, so that callers can share one division.
+def _tanh_half_nd(z):
+    """tanh(z / 2) as a fraction (num, den) with den > 0, so that callers can share one division.
 
-    One branch-free path for every z (LLVM vectorises it; libm's tanh is a call per value):
-    with w = 2 min(|z|, 20) (tanh(20) rounds to 1; NaN stays NaN), w = k ln 2 + r,
-    |r| <= ln 2 / 2, k = round(w / ln 2) found by the 1.5 * 2**52 shifter (no float -> int
-    conversion, which AVX2 lacks for int64), and e**r = (ev + od) / (ev - od) the [6/6] Pade
-    approximant (relative error < 2e-19 on that range), expm1(w) = N / q with
-    q = ev - od and N = 2**k * 2 od + (2**k - 1) q, and tanh(w / 2) = N / (N + 2 q).  For k = 0
-    this is od / ev, the Pade form of tanh itself, so tiny and subnormal z come out exact
-    (no cancellation near 0); the sign is copied from z (tanh(-0.0) = -0.0).
-    Error against np.tanh: <= 4 ulp over the whole range (tests/test_dsl.py measures it).
+    The kernels pass z = 2 s d (the factor 2 folded into the sharpness, exact).  One branch-free
+    path for every z (LLVM vectorises it; libm's tanh is a call per value): with
+    w = min(|z|, 40) (tanh(20) rounds to 1; NaN stays NaN), w = k ln 2 + r, |r| <= ln 2 / 2,
+    k = round(w / ln 2) found by the 1.5 * 2**52 shifter (no float -> int conversion, which AVX2
+    lacks for int64), e**r = P / Q with P = E + O, Q = E - O the [6/6] Pade approximant
+    (relative error < 2e-19 on that range; E even, O odd, by Estrin's scheme: short dependency
+    chains), and tanh(w / 2) = (2**k P - Q) / (2**k P + Q) with the numerator written as
+    (2**k - 1) P + 2 O: for k = 0 it is 2 O exactly, so tiny and subnormal z come out exact
+    (no cancellation near 0); the sign is copied from z (tanh(-0.0) = -0.0).  ln 2 is one
+    constant (no Cody-Waite pair): its error k * 2.3e-17 in r moves tanh by at most
+    k * 2.3e-17 * 2 e**-w, far below an ulp.  Error against np.tanh: <= 4 ulp over the whole
+    range (tests/test_dsl.py measures it).  Speed: this, not memory, bounds the smooth DSL, and
+    its loop is limited by the dependency chain and the registers in flight more than by the
+    FMA units, so every operation counts.
     """
     a = abs(z)
-    w = 2.0 * (20.0 if a > 20.0 else a)
+    w = 40.0 if a > 40.0 else a
     t = _fmuladd(w, _LOG2E, _SHIFT)
-    k = t - _SHIFT  # exact integer 0..58
-    r = _fmuladd(k, -_LN2_HI, w)
-    r = _fmuladd(k, -_LN2_LO, r)
+    r = _fmuladd(t - _SHIFT, -_LN2, w)  # t - _SHIFT = k exactly
     r2 = r * r
-    ev = _fmuladd(_fmuladd(_fmuladd(r2, 1.0 / 665280.0, 1.0 / 792.0), r2, 5.0 / 44.0), r2, 1.0)
-    od = r * _fmuladd(_fmuladd(r2, 1.0 / 15840.0, 1.0 / 66.0), r2, 0.5)
-    q = ev - od
+    e = _fmuladd(r2 * r2, _fmuladd(r2, _E6, _E4), _fmuladd(r2, _E2, 2.0))
+    o = _fmuladd(r * r2, _fmuladd(r2, _O5, _O3), r)
     pk = _f64_from_bits((_bits_of(t) + 1023) << 52)  # 2**k: k sits in the low bits of t
-    n = _fmuladd(pk, 2.0 * od, (pk - 1.0) * q)
-    return math.copysign(n, z), n + 2.0 * q
+    p = e + o
+    return math.copysign(_fmuladd(pk - 1.0, p, o + o), z), _fmuladd(pk, p, e - o)
 
 
 @njit(**_INLINE)
 def _tanh(z):
-    num, den = _tanh_nd(z)
+    num, den = _tanh_half_nd(2.0 * z)
     return num / den
-
-
-@njit(**_INLINE)
-def _abs_tanh_diff(zx, zy):
-    """|tanh(zx) - tanh(zy)| with one division."""
-    nx, dx = _tanh_nd(zx)
-    ny, dy = _tanh_nd(zy)
-    t = nx * dy - ny * dx
-    return (t if t >= 0.0 else -t) / (dx * dy)  # (abs() here stops LLVM from vectorising)
 
 
 @njit(**_JIT)
@@ -374,13 +371,33 @@ def exact_map(x, y, shape, active, out):
 # ----------------------------------------------------------------------------- smooth
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
+def _axis_runs(i, q, d, coord, shape, strides, size):
+    """How axis ``i`` is walked inside the block: (step, segment, length, row); length 0: no pair.
+
+    The pairs are the runs [p, p + length) against [p + step, ...) for p = base, base +
+    segment, ... < base + size; ``row > 0`` marks the last axis, whose pairs straddling two
+    rows (every row-th) are dropped.  One description for all axes, so each kernel has a
+    single call site of its run loop (one copy to compile).
+    """
+    if i < q:  # the block against the block one step further along i
+        return strides[i], size, size if coord[i] < shape[i] - 1 else 0, 0
+    if i < d - 1:  # runs of (n_i - 1) * stride contiguous pairs
+        seg = shape[i] * strides[i]
+        return strides[i], seg, seg - strides[i], 0
+    return 1, size, size - 1, shape[d - 1]
+
+
+@njit(**_INLINE)
 def _smooth_run(x, y, lo, hi, m, kind, s, buf, row):
     """sum_k |sig(s (x[hi+k] - x[lo+k])) - sig(s (y[hi+k] - y[lo+k]))| for k < m.
 
-    ``row > 0``: skip the pairs with (k + 1) % row == 0 (they straddle two rows).
+    ``row > 0``: skip the pairs with (k + 1) % row == 0 (they straddle two rows).  Inlined at
+    its one call site (smooth_sums); the chunk of ``BLOCK`` values in ``buf`` is summed by
+    :func:`_sum8` in a fixed order.
     """
     total = 0.0
+    s2 = 2.0 * s  # _tanh_half_nd(2 s d) = tanh(s d); the doubling is exact
     for c in range(0, m, BLOCK):
         mc = min(BLOCK, m - c)
         x0 = x[lo + c:lo + c + mc]
@@ -389,9 +406,11 @@ def _smooth_run(x, y, lo, hi, m, kind, s, buf, row):
         y1 = y[hi + c:hi + c + mc]
         if kind == TANH:
             for k in range(mc):
-                dx = s * (np.float64(x1[k]) - np.float64(x0[k]))
-                dy = s * (np.float64(y1[k]) - np.float64(y0[k]))
-                buf[k] = _abs_tanh_diff(dx, dy)
+                nx, dx = _tanh_half_nd(s2 * (np.float64(x1[k]) - np.float64(x0[k])))
+                ny, dy = _tanh_half_nd(s2 * (np.float64(y1[k]) - np.float64(y0[k])))
+                # |nx / dx - ny / dy| with one division (dx, dy > 0); copysign(., 1) is abs()
+                # that LLVM vectorises
+                buf[k] = math.copysign(nx * dy - ny * dx, 1.0) / (dx * dy)
         else:
             for k in range(mc):
                 dx = s * (np.float64(x1[k]) - np.float64(x0[k]))
@@ -414,7 +433,6 @@ def smooth_sums(x, y, shape, active, batch, kind, s, check, out):
     d = shape.shape[0]
     strides, total = _c_strides(shape)
     q, size = _plan(shape, batch)
-    n = shape[d - 1]
     coord = np.zeros(d, np.int64)
     buf = np.empty(min(size, BLOCK), np.float64)
     for blk in range(total // size):
@@ -422,17 +440,11 @@ def smooth_sums(x, y, shape, active, batch, kind, s, check, out):
         if check and not (_finite_run(x, base, size) and _finite_run(y, base, size)):
             return False
         b = coord[batch] if batch >= 0 else 0
-        for i in range(q):
-            if active[i] and coord[i] < shape[i] - 1:
-                out[i, b] += _smooth_run(x, y, base, base + strides[i], size, kind, s, buf, 0)
-        for i in range(q, d - 1):
-            if active[i] and shape[i] > 1:
-                st = strides[i]
-                seg = shape[i] * st
+        for i in range(d):
+            st, seg, m, row = _axis_runs(i, q, d, coord, shape, strides, size)
+            if active[i] and m > 0:
                 for p in range(base, base + size, seg):
-                    out[i, b] += _smooth_run(x, y, p, p + st, seg - st, kind, s, buf, 0)
-        if active[d - 1] and n > 1:
-            out[d - 1, b] += _smooth_run(x, y, base, base + 1, size - 1, kind, s, buf, n)
+                    out[i, b] += _smooth_run(x, y, p, p + st, m, kind, s, buf, row)
         _next_block(coord, shape, q)
     return True
 
@@ -514,11 +526,10 @@ def _grad_run(x, y, lo, hi, m, kind, s, c, grad, buf, row):
         y0 = y[lo + c0:lo + c0 + mc]
         y1 = y[hi + c0:hi + c0 + mc]
         if kind == TANH:
+            s2 = 2.0 * s  # _tanh_half_nd(2 s d) = tanh(s d)
             for k in range(mc):
-                zx = s * (np.float64(x1[k]) - np.float64(x0[k]))
-                zy = s * (np.float64(y1[k]) - np.float64(y0[k]))
-                nx, dx = _tanh_nd(zx)
-                ny, dy = _tanh_nd(zy)
+                nx, dx = _tanh_half_nd(s2 * (np.float64(x1[k]) - np.float64(x0[k])))
+                ny, dy = _tanh_half_nd(s2 * (np.float64(y1[k]) - np.float64(y0[k])))
                 # sign(a - b) * s * (1 - a^2) with a = nx / dx, b = ny / dy (dx, dy > 0);
                 # 0 where a == b (subgradient)
                 t = nx * dy - ny * dx
