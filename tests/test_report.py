@@ -649,3 +649,64 @@ def test_sweep_report_draws_the_segmentation_and_pairs_curves(tmp_path):
         fig = figures._sweep_figure(rows, panels)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert any("mislabeled cells" in t for t in titles) and any("pairs lost" in t for t in titles)
+
+
+# ---------------------------------------------------------------------------- homology dimensions
+
+
+def test_report_default_is_unchanged_by_dims(tmp_path, pair2d, report2d):
+    """dims=0 gives byte for byte the report of a comparison without it."""
+    a, b, _ = pair2d
+    same = report.write_report(tmp_path / "r0.html", te.compare(a, b, dims=0), a, b).read_text()
+    before_times = lambda t: t.split("<caption>Time spent")[0]  # noqa: E731 - the times differ
+    assert before_times(same) == before_times(report2d[1])
+    p0 = report.save_summary_plot(tmp_path / "s0.png", te.compare(a, b, dims=0), a, b)
+    assert p0.read_bytes() == report.save_summary_plot(tmp_path / "s.png", pair2d[2], a, b).read_bytes()
+
+
+def test_report_lists_and_draws_every_dimension(tmp_path):
+    a, b = _field((14, 16))
+    c = te.compare(a, b, dims=(0, 1), filtration="both")
+    text = report.write_report(tmp_path / "d.html", c, a, b).read_text()
+    _assert_self_contained(text)
+    alts = [alt for alt, _, _ in _images(text)]
+    assert "sublevel persistence diagrams of dimensions H0, H1 and matchings" in alts
+    assert "superlevel persistence diagrams of dimensions H0, H1 and matchings" in alts
+    assert "Per homology dimension" in text
+    for key in ("sublevel_dim1", "superlevel_dim1"):
+        w = c.persistence[key]["wasserstein"]
+        assert f'<td class="num">{html.escape(page._fmt(w))}</td>' in text
+    assert "Persistence, superlevel H1 (Wasserstein order 1" in text
+    # the figure: the original's, the reconstruction's diagrams by dimension, all matchings
+    view = comparison._View(c, a, b)
+    by = view.by_filtration()
+    assert sorted(by) == ["sublevel", "superlevel"] and sorted(by["sublevel"]) == [0, 1]
+    from topoeval.plotting.base import _style
+
+    with _style():
+        fig = figures._summary_figure(view, c)
+    ax = next(ax for ax in fig.get_axes() if ax.get_title() == "sublevel matchings")
+    labels = [t.get_text().split(" (")[0] for t in ax.get_legend().get_texts()]
+    assert labels[:4] == ["H0 original", "H0 reconstruction", "H1 original", "H1 reconstruction"]
+    # dims=(1,) alone: one dimension per filtration, its own titles
+    c1 = te.compare(a, b, dims=1)
+    with _style():
+        fig = figures._summary_figure(comparison._View(c1, a, b), c1)
+    assert any(ax.get_title() == "sublevel H1 matching" for ax in fig.get_axes())
+
+
+def test_batch_and_sweep_reports_draw_the_dimensions(tmp_path):
+    rng = np.random.default_rng(61)
+    orig = np.round(rng.normal(size=(4, 9, 8)), 1)
+    res = te.batch(orig, {"r": orig + np.round(0.2 * rng.normal(size=orig.shape), 1)}, jobs=1,
+                   dims=(0, 1), metrics="pointwise,persistence")
+    assert report_batch._key_metrics(report_batch._numeric_metrics(res))[:4] == [
+        "psnr", "rmse", "max_abs_error", "wasserstein_sublevel"]
+    key = report_batch._key_metrics(report_batch._numeric_metrics(res))
+    assert key.index("wasserstein_sublevel_dim1") == key.index("bottleneck_sublevel") + 1
+    report.write_batch_report(tmp_path / "b.html", res)
+    rows = [dict(r, wasserstein_sublevel_dim1=r["wasserstein_sublevel"] / 2) for r in _sweep_rows()]
+    _, panels = report_sweep._prepare_sweep(rows)
+    assert ("wasserstein_sublevel_dim1", "Wasserstein distance (sublevel, H1)", True) in panels
+    assert report_sweep._prepare_sweep(_sweep_rows())[1] == [
+        p for p in report_sweep._SWEEP_PANELS if p[0] in _sweep_rows()[0]]

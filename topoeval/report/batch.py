@@ -36,6 +36,19 @@ def _numeric_metrics(result: Any) -> list[str]:
     return first + [m for m in names if m not in first]
 
 
+def _key_metrics(metrics: list[str]) -> list[str]:
+    """The metrics whose distributions are drawn: the key ones (at most 12), and with ``dims``
+    the Wasserstein distance of every homology dimension >= 1 after those of dimension 0."""
+    import re
+
+    key = [m for m in metrics if m in _KEY_METRICS][:12] or metrics[:9]
+    per_dim = [m for m in metrics if re.fullmatch(r"wasserstein_(sub|super)level_dim[0-9]+", m)]
+    if not per_dim:
+        return key
+    at = max((i + 1 for i, m in enumerate(key) if m.startswith(("wasserstein_", "bottleneck_"))), default=len(key))
+    return key[:at] + per_dim + key[at:]
+
+
 def _resolve(spec: Any, file: Any) -> Any:
     """An array-like of samples named by ``spec`` (an array, "file.h5:/dataset" or a dataset of
     ``file``), read lazily from HDF5; None when it cannot be found."""
@@ -124,12 +137,12 @@ def _head_section(result: Any) -> list[str]:
         ),
     ]
     metrics = _numeric_metrics(result)
-    key = [m for m in metrics if m in _KEY_METRICS] or metrics[:9]
+    key = _key_metrics(metrics)
     if key and result.n_ok:
         body.append("<h2>Distributions over samples</h2>")
         body.append(
             _picture(
-                lambda: _distribution_figure(result, key[:12]),
+                lambda: _distribution_figure(result, key),
                 "metric distributions",
                 "Box plots (median, quartiles, 1.5 IQR whiskers) and every sample as a dot, "
                 "per reconstruction; non-finite values left out.",

@@ -107,6 +107,16 @@ class _View:
             return int(np.argmax([e.total_errors for e in cp]))
         return 0
 
+    def by_filtration(self) -> dict[str, dict[int, tuple[Any, Any, Any]]]:
+        """``{filtration: {dimension: (orig diagram, recon diagram, matching or None)}}``."""
+        from ..compare.result import split_persistence_key
+
+        out: dict[str, dict[int, tuple[Any, Any, Any]]] = {}
+        for key, (d1, d2) in self.diagrams.items():
+            filt, dim = split_persistence_key(key)
+            out.setdefault(filt, {})[dim] = (d1, d2, self.matchings.get(key))
+        return out
+
     @property
     def label(self) -> str:
         return (
@@ -131,10 +141,14 @@ def _metrics_rows(comparison: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
         if val is None:
             continue
         if part == "persistence":
-            for filt, vals in val.items():
+            from ..compare.result import split_persistence_key
+
+            several = tuple(opts.get("dims", (0,))) != (0,)
+            for key, vals in val.items():
+                filt, dim = split_persistence_key(key)
                 title = (
-                    f"Persistence, {filt} (Wasserstein order {_fmt(opts.get('order'))}, "
-                    f"internal_p {_fmt(opts.get('internal_p'))})"
+                    f"Persistence, {filt}{f' H{dim}' if several else ''} (Wasserstein order "
+                    f"{_fmt(opts.get('order'))}, internal_p {_fmt(opts.get('internal_p'))})"
                 )
                 sections.append((title, list(vals.items())))
         else:
@@ -142,9 +156,26 @@ def _metrics_rows(comparison: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
     return sections
 
 
+def _dimensions_table(comparison: Any) -> str:
+    """Several homology dimensions: their distances side by side, one row per (filtration, H_k)."""
+    from ..compare.result import split_persistence_key
+
+    pers = getattr(comparison, "persistence", None)
+    if not pers or tuple(comparison.options.get("dims", (0,))) == (0,):
+        return ""
+    cols = ["wasserstein", "bottleneck", "n_points_orig", "n_points_recon"]
+    rows = []
+    for key, vals in pers.items():
+        filt, dim = split_persistence_key(key)
+        rows.append([filt, f"H{dim}", *(vals.get(c) for c in cols)])
+    return _table(["filtration", "dimension", *cols], rows,
+                  caption=f"Per homology dimension (Wasserstein order {_fmt(comparison.options.get('order'))})")
+
+
 def _metrics_table(comparison: Any) -> str:
-    """One table per part, side by side."""
-    out = ['<div class="grid">']
+    """One table per part, side by side (with several dimensions their distances first)."""
+    by_dim = _dimensions_table(comparison)
+    out = ([by_dim] if by_dim else []) + ['<div class="grid">']
     for title, items in _metrics_rows(comparison):
         out.append("<table>")
         out.append(f'<tr class="section"><th colspan="2">{_esc(title)}</th></tr>')
@@ -185,34 +216,72 @@ def _fields_section(view: _View, h: str) -> list[str]:
 
 
 def _diagrams_section(view: _View, h: str) -> list[str]:
-    plotting = _plotting()
     if not view.diagrams:
         return []
     out = [f"<{h}>Persistence diagrams and matchings</{h}>"]
-    for filt, (d1, d2) in view.diagrams.items():
-        m = view.matchings.get(filt)
-
-        def build(d1=d1, d2=d2, m=m, filt=filt):
-            from matplotlib.figure import Figure
-
-            fig = Figure(figsize=(9.4, 4.6), layout="constrained")
-            a0, a1 = fig.subplots(1, 2)
-            plotting.plot_diagram(
-                [d1, d2], a0, labels=["original", "reconstruction"], title=f"{filt} diagrams"
-            )
-            if m is not None:
-                plotting.plot_matching(d1, d2, m, a1, title=f"{filt} Wasserstein matching")
-            else:
-                a1.set_axis_off()
-            return fig
-
-        cap = (
-            f"0-D {filt} persistence diagrams (never-dying classes on the dashed \u221e line) and "
-            "the optimal Wasserstein matching; points matched to the diagonal are joined to their "
-            "projection, the costliest pairs are red with their cost."
-        )
-        out.append(_picture(build, f"{filt} persistence diagrams and matching", cap))
+    for filt, by_dim in view.by_filtration().items():
+        if len(by_dim) == 1:
+            ((dim, (d1, d2, m)),) = by_dim.items()
+            out.append(_one_dimension_picture(filt, dim, d1, d2, m))
+        else:
+            out.append(_dimensions_picture(filt, by_dim))
     return out
+
+
+_MATCHING_CAPTION = (
+    "the optimal Wasserstein matching; points matched to the diagonal are joined to their "
+    "projection, the costliest pairs are red with their cost."
+)
+
+
+def _one_dimension_picture(filt: str, dim: int, d1: Any, d2: Any, m: Any) -> str:
+    plotting = _plotting()
+
+    def build():
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(9.4, 4.6), layout="constrained")
+        a0, a1 = fig.subplots(1, 2)
+        what = filt if dim == 0 else f"{filt} H{dim}"
+        plotting.plot_diagram([d1, d2], a0, labels=["original", "reconstruction"], title=f"{what} diagrams")
+        if m is not None:
+            plotting.plot_matching(d1, d2, m, a1, title=f"{what} Wasserstein matching")
+        else:
+            a1.set_axis_off()
+        return fig
+
+    cap = (f"{dim}-D {filt} persistence diagrams (never-dying classes on the dashed \u221e line) and "
+           + _MATCHING_CAPTION)
+    return _picture(build, f"{filt} persistence diagrams and matching", cap)
+
+
+def _dimensions_picture(filt: str, by_dim: Mapping[int, tuple[Any, Any, Any]]) -> str:
+    """Every homology dimension of one filtration, coloured by dimension: the original's diagrams,
+    the reconstruction's, and the matchings of all of them in one panel."""
+    plotting = _plotting()
+    dims = sorted(by_dim)
+    orig = {k: by_dim[k][0] for k in dims}
+    recon = {k: by_dim[k][1] for k in dims}
+    matchings = {k: by_dim[k][2] for k in dims}
+
+    def build():
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(13.6, 4.6), layout="constrained")
+        a0, a1, a2 = fig.subplots(1, 3)
+        plotting.plot_diagram(orig, a0, title=f"{filt} diagrams of the original")
+        plotting.plot_diagram(recon, a1, title=f"{filt} diagrams of the reconstruction")
+        if all(m is not None for m in matchings.values()):
+            plotting.plot_matching(orig, recon, matchings, a2, title=f"{filt} Wasserstein matchings")
+        else:
+            a2.set_axis_off()
+        return fig
+
+    names = ", ".join(f"H{k}" for k in dims)
+    cap = (f"{filt.capitalize()} persistence diagrams of homology dimensions {names}, one colour per "
+           "dimension (never-dying classes on the dashed \u221e line), and per dimension "
+           + _MATCHING_CAPTION)
+    return _picture(build, f"{filt} persistence diagrams of dimensions {names} and matchings", cap)
 
 
 def _dsl_section(view: _View, h: str) -> list[str]:

@@ -58,14 +58,18 @@ def _summary_figure(view: Any, comparison: Any, title: str | None = None):
         bottom = fig
     cells = bottom.subfigures(1, 3, width_ratios=(1.0, 1.15, 1.25))
     if view.diagrams:
-        filt, (d1, d2) = next(iter(view.diagrams.items()))
-        m = view.matchings.get(filt)
+        filt, by_dim = next(iter(view.by_filtration().items()))
+        ((dim, (d1, d2, m)),) = list(by_dim.items())[:1]
+        what = filt if dim == 0 else f"{filt} H{dim}"
         ax = cells[0].subplots()
-        if m is not None:
-            plotting.plot_matching(d1, d2, m, ax, title=f"{filt} matching")
+        if len(by_dim) > 1 and all(v[2] is not None for v in by_dim.values()):  # coloured by dimension
+            plotting.plot_matching({k: v[0] for k, v in by_dim.items()}, {k: v[1] for k, v in by_dim.items()},
+                                   {k: v[2] for k, v in by_dim.items()}, ax, title=f"{filt} matchings")
+        elif m is not None:
+            plotting.plot_matching(d1, d2, m, ax, title=f"{what} matching")
         else:
             plotting.plot_diagram(
-                [d1, d2], ax, labels=["original", "reconstruction"], title=f"{filt} diagrams"
+                [d1, d2], ax, labels=["original", "reconstruction"], title=f"{what} diagrams"
             )
     if draw_fields and view.axes and view.has_dsl:
         slices = {0: index} if x.ndim == 3 else None

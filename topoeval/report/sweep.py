@@ -104,7 +104,16 @@ def _prepare_sweep(result: Any) -> tuple[list[dict[str, Any]], list[tuple[str, s
             f"the sweep's rows lack the column(s) {', '.join(missing)}; each row needs compressor, "
             f"bit_rate and metrics (it has: {', '.join(map(str, columns))})"
         )
-    return rows, [p for p in _SWEEP_PANELS + _EXTRA_PANELS if p[0] in columns]
+    return rows, [p for p in _SWEEP_PANELS + _dimension_panels(columns) + _EXTRA_PANELS if p[0] in columns]
+
+
+def _dimension_panels(columns: Sequence[str]) -> tuple[tuple[str, str, bool], ...]:
+    """A curve of the sublevel Wasserstein distance of every homology dimension k >= 1 the rows
+    have (``wasserstein_sublevel_dim<k>``, a sweep with ``dims``)."""
+    import re
+
+    found = sorted(int(m.group(1)) for c in columns if (m := re.fullmatch(r"wasserstein_sublevel_dim(\d+)", c)))
+    return tuple((f"wasserstein_sublevel_dim{k}", f"Wasserstein distance (sublevel, H{k})", True) for k in found)
 
 
 def _ok(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -191,6 +200,9 @@ def write_sweep_report(path: Any, result: Any, *, force: bool = False) -> Path:
     (FP + FN + FT) (log axes; symlog when a column holds zeros), one figure per
     field when the rows have a ``field`` column with several values; followed by
     the table of all rows (every column in a collapsed table) and the options.
+    With per-dimension columns (a sweep with ``dims``) a panel per homology dimension
+    ``k >= 1`` follows (``wasserstein_sublevel_dim<k>``), as do the Morse-segmentation
+    and persistence-pair panels when those columns are there.
     Panels whose column is absent are left out; failed rows (``status`` other than
     ``"ok"``) are listed but not drawn; runs whose compressor exceeded its bound
     (``bound_ok == 0``) are circled in red and listed in a note.
