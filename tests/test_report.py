@@ -170,7 +170,7 @@ def test_report_failure_leaves_no_file(tmp_path, pair2d, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(comparison, "_document", boom)
+    monkeypatch.setattr(page, "_document", boom)  # the page shell every report writes through
     with pytest.raises(RuntimeError):
         report.write_report(tmp_path / "r.html", c, a, b)
     assert list(tmp_path.iterdir()) == []

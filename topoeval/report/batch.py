@@ -16,14 +16,13 @@ from .figures import _distribution_figure, _summary_figure
 from .page import (
     _KEY_METRICS,
     _check_output,
-    _document,
     _esc,
-    _fmt,
     _note,
+    _options_section,
     _picture,
     _plotting,
     _table,
-    _write_text,
+    _write_page,
 )
 
 __all__ = ["write_batch_report"]
@@ -288,10 +287,9 @@ def write_batch_report(
         *_stats_section(result.summary),
         *_worst_section(result, _sample_loader(result, orig, recon, file), n_worst),
         *_failed_section(result),
-        "<h2>Options</h2>",
-        _table(["option", "value"], [(k, _fmt(v)) for k, v in dict(result.options).items()]),
+        *_options_section(dict(result.options)),
     ]
-    return _write_text(path, _document("topoeval batch report", body), force)
+    return _write_page(path, "topoeval batch report", body, force)
 
 
 def _worst_sample_pictures(result: Any, loader: Callable, name: str, sample: int) -> list[str]:

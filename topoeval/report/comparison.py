@@ -10,19 +10,18 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError, ShapeMismatchError
-from ..plotting import base as _pbase
-from .figures import _image_suffix, _save_figure, _summary_figure
+from .figures import _summary_figure
 from .page import (
     _check_output,
-    _document,
     _esc,
     _fmt,
     _picture,
     _plotting,
+    _save_image,
     _table,
     _td,
     _version,
-    _write_text,
+    _write_page,
 )
 
 __all__ = ["save_summary_plot", "write_report"]
@@ -458,7 +457,7 @@ def write_report(path: Any, comparison: Any, orig: Any, recon: Any, *, force: bo
                 caption="Time spent per part",
             )
         )
-    return _write_text(path, _document("topoeval comparison report", body), force)
+    return _write_page(path, "topoeval comparison report", body, force)
 
 
 def save_summary_plot(
@@ -498,13 +497,8 @@ def save_summary_plot(
     >>> out.read_bytes()[:8]
     b'\\x89PNG\\r\\n\\x1a\\n'
     """
-    _plotting()
-    suffix = _image_suffix(path)
-    _check_output(path, force)
-    _check_comparison(comparison)
-    x, y = _prepare_arrays(comparison, orig, recon)
-    view = _View(comparison, x, y)
-    with _pbase._style():
-        fig = _summary_figure(view, comparison)
-        _save_figure(fig, path, suffix, force)
-    return Path(path)
+    def prepare():
+        _check_comparison(comparison)
+        return _View(comparison, *_prepare_arrays(comparison, orig, recon))
+
+    return _save_image(path, force, prepare, lambda view: _summary_figure(view, comparison))

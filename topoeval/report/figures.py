@@ -1,27 +1,18 @@
 """The figures of the reports: the summary of one comparison, the metric distributions of a
-batch, the rate-distortion curves of a sweep; and saving a figure as PNG / SVG / PDF."""
+batch, the rate-distortion curves of a sweep (saved by :func:`topoeval.report.page._save_image`)."""
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidOptionError
 from ..plotting.base import _COLORS, _HIGHLIGHT, _MARKERS
 from .page import _fmt, _plotting
 
 __all__: list[str] = []
-
-_SAVEFIG_METADATA = {
-    ".png": {"Software": None},
-    ".svg": {"Date": None, "Creator": None},
-    ".pdf": {"Creator": None, "Producer": None, "CreationDate": None},
-}
 
 
 def _headline(comparison: Any) -> str:
@@ -84,26 +75,6 @@ def _summary_figure(view: Any, comparison: Any, title: str | None = None):
     line = _headline(comparison)
     fig.suptitle(head + ("\n" + line if line else ""), fontsize=11)
     return fig
-
-
-def _image_suffix(path: Any) -> str:
-    suffix = Path(os.fspath(path)).suffix.lower() if isinstance(path, (str, os.PathLike)) else ""
-    if suffix not in _SAVEFIG_METADATA:
-        raise InvalidOptionError(
-            f"cannot tell the image format of {path!r}; name the file .png, .svg or .pdf"
-        )
-    return suffix
-
-
-def _save_figure(fig: Any, path: Any, suffix: str, force: bool) -> None:
-    """Save with the Agg (or vector) canvas, without timestamps or versions, atomically."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    from ..io import atomic_output
-
-    FigureCanvasAgg(fig)
-    with atomic_output(path, force=force) as tmp:
-        fig.savefig(tmp, format=suffix[1:], metadata=_SAVEFIG_METADATA[suffix])
 
 
 # ---------------------------------------------------------------------------- batches

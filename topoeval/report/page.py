@@ -1,5 +1,6 @@
 """The page shell every report shares: CSS, the document, tables, notes, embedded pictures,
-number formatting and the atomic writing of the file."""
+number formatting, the options section, and the atomic writing of a page (:func:`_write_page`)
+or of one figure as PNG / SVG / PDF (:func:`_save_image`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import base64
 import html
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,52 @@ def _document(title: str, body: Sequence[str]) -> str:
             "",
         ]
     )
+
+
+def _options_section(options: Mapping[str, Any]) -> list[str]:
+    """The "Options" heading and its two-column table."""
+    return ["<h2>Options</h2>", _table(["option", "value"], [(k, _fmt(v)) for k, v in options.items()])]
+
+
+def _write_page(path: Any, title: str, body: Sequence[str], force: bool) -> Path:
+    """The document of ``body``, written atomically to ``path``."""
+    return _write_text(path, _document(title, body), force)
+
+
+_SAVEFIG_METADATA = {
+    ".png": {"Software": None},
+    ".svg": {"Date": None, "Creator": None},
+    ".pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+}
+
+
+def _image_suffix(path: Any) -> str:
+    suffix = Path(os.fspath(path)).suffix.lower() if isinstance(path, (str, os.PathLike)) else ""
+    if suffix not in _SAVEFIG_METADATA:
+        raise InvalidOptionError(
+            f"cannot tell the image format of {path!r}; name the file .png, .svg or .pdf"
+        )
+    return suffix
+
+
+def _save_image(path: Any, force: bool, prepare: Callable[[], Any], build: Callable[[Any], Any]) -> Path:
+    """Save one figure: the format by the suffix and ``prepare()`` (the input checks) before the
+    output is checked, then ``build(prepared)`` drawn in the report style and saved with the Agg
+    (or vector) canvas, without timestamps or versions, atomically."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from ..io import atomic_output
+
+    _plotting()
+    suffix = _image_suffix(path)
+    prepared = prepare()
+    _check_output(path, force)
+    with _pbase._style():
+        fig = build(prepared)
+        FigureCanvasAgg(fig)
+        with atomic_output(path, force=force) as tmp:
+            fig.savefig(tmp, format=suffix[1:], metadata=_SAVEFIG_METADATA[suffix])
+    return Path(path)
 
 
 def _write_text(path: Any, text: str, force: bool) -> Path:

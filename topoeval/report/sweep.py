@@ -10,19 +10,19 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
-from ..plotting import base as _pbase
-from .figures import _image_suffix, _save_figure, _sweep_figure
+from .figures import _sweep_figure
 from .page import (
     _KEY_METRICS,
     _check_output,
-    _document,
     _esc,
     _fmt,
     _note,
+    _options_section,
     _picture,
     _plotting,
+    _save_image,
     _table,
-    _write_text,
+    _write_page,
 )
 
 __all__ = ["save_sweep_plot", "write_sweep_report"]
@@ -244,9 +244,8 @@ def write_sweep_report(path: Any, result: Any, *, force: bool = False) -> Path:
     body = [*_head_section(rows, ok), *_curves_section(ok, panels), *_runs_section(rows)]
     options = getattr(result, "options", None)
     if isinstance(options, Mapping) and options:
-        body.append("<h2>Options</h2>")
-        body.append(_table(["option", "value"], [(k, _fmt(v)) for k, v in options.items()]))
-    return _write_text(path, _document("topoeval sweep report", body), force)
+        body += _options_section(options)
+    return _write_page(path, "topoeval sweep report", body, force)
 
 
 def save_sweep_plot(path: Any, result: Any, *, force: bool = False) -> Path:
@@ -277,15 +276,12 @@ def save_sweep_plot(path: Any, result: Any, *, force: bool = False) -> Path:
     >>> save_sweep_plot(os.path.join(tempfile.mkdtemp(), "rd.png"), rows).suffix
     '.png'
     """
-    _plotting()
-    suffix = _image_suffix(path)
-    rows, panels = _prepare_sweep(result)
-    if not panels:
-        raise InvalidInputError(
-            "the sweep's rows need at least one of psnr, wasserstein_sublevel, exact_dsl, cp_total_errors"
-        )
-    _check_output(path, force)
-    with _pbase._style():
-        fig = _sweep_figure(_ok(rows), panels)
-        _save_figure(fig, path, suffix, force)
-    return Path(path)
+    def prepare():
+        rows, panels = _prepare_sweep(result)
+        if not panels:
+            raise InvalidInputError(
+                "the sweep's rows need at least one of psnr, wasserstein_sublevel, exact_dsl, cp_total_errors"
+            )
+        return rows, panels
+
+    return _save_image(path, force, prepare, lambda prepared: _sweep_figure(_ok(prepared[0]), prepared[1]))
