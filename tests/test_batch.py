@@ -841,9 +841,10 @@ def test_batch_default_dims_unchanged(tmp_path):
 def test_cli_batch_dims(tmp_path, capsys):
     p, orig, recon = _dims_inputs(tmp_path, 42)
     out = tmp_path / "r.json"
-    code, _, err = _cli(capsys, "batch", str(p), "--orig", "/orig", "--recon", "/r", "-j", "1",
-                        "--metrics", "persistence", "--dims", "0,1", "-o", str(out))
+    code, stdout, err = _cli(capsys, "batch", str(p), "--orig", "/orig", "--recon", "/r", "-j", "1",
+                             "--metrics", "persistence", "--dims", "0,1", "-o", str(out))
     assert code == 0, err
+    assert "wasserstein_sublevel_dim1" in stdout and "bottleneck_sublevel_dim1" in stdout  # the summary
     d = json.loads(out.read_text())
     expect = te.compare(orig[1], recon[1], dims=(0, 1), metrics="persistence").to_row()
     assert d["rows"][1]["wasserstein_sublevel_dim1"] == expect["wasserstein_sublevel_dim1"]

@@ -700,6 +700,7 @@ def test_cli_sweep_dims(tmp_path):
     assert r.exit_code == 0, r.output
     (row,) = json.loads(out.read_text())["rows"]
     assert {"wasserstein_sublevel_dim1", "wasserstein2_superlevel_dim1", "bottleneck_sublevel"} <= set(row)
+    assert "wasserstein_sublevel_dim1" in r.output.splitlines()[0]  # a column of the table printed
     from topoeval.cli import main
 
     with pytest.raises(SystemExit) as exc:  # one line, exit 2 (bad usage), before any compression

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -28,6 +29,8 @@ Exit status: 0 all samples ok, 1 some samples failed (or bad data), 2 bad usage.
 _KEY_METRICS = ("wasserstein_sublevel", "wasserstein_superlevel", "bottleneck_sublevel",
                 "bottleneck_superlevel", "exact_dsl", "dsl", "max_abs_error", "psnr",
                 "cp_total_errors")
+# and with --dims the distances of every dimension k >= 1 (wasserstein_sublevel_dim1 ...)
+_DIM_METRIC = re.compile(r"^(wasserstein|bottleneck)_(sub|super)level_dim[0-9]+$")
 
 
 @click.command("batch", epilog=EPILOG)
@@ -167,7 +170,8 @@ def render_summary(result) -> str:
     summary = result.summary
     verbose = verbosity() >= 1
     names = [m for m in result.metric_names
-             if any(m in s["metrics"] for s in summary.values()) and (verbose or m in _KEY_METRICS)]
+             if any(m in s["metrics"] for s in summary.values())
+             and (verbose or m in _KEY_METRICS or _DIM_METRIC.match(m))]
     blocks = [] if verbosity() < 0 or not summary else [
         f"{result.orig}: {len(result)} rows, {result.n_ok} ok, {result.n_failed} failed"]
     for recon, s in summary.items():

@@ -150,6 +150,7 @@ def _table(result) -> str:
     from .output import Table, render
 
     cols = [c for c in _SHOWN if c in result.column_names]
+    cols[-1:-1] = [c for c in result.column_names if c.startswith("wasserstein_sublevel_dim")]  # --dims
     if verbosity() >= 1:
         cols = [c for c in result.column_names if c != "error"]
     # a terminal squeezes the table to its width; a pipe or file gets every column in full
