@@ -688,6 +688,7 @@ def test_report_lists_and_draws_every_dimension(tmp_path):
     ax = next(ax for ax in fig.get_axes() if ax.get_title() == "sublevel matchings")
     labels = [t.get_text().split(" (")[0] for t in ax.get_legend().get_texts()]
     assert labels[:4] == ["H0 original", "H0 reconstruction", "H1 original", "H1 reconstruction"]
+    assert f"W sub H1 {page._fmt(c.persistence['sublevel_dim1']['wasserstein'])}" in figures._headline(c)
     # dims=(1,) alone: one dimension per filtration, its own titles
     c1 = te.compare(a, b, dims=1)
     with _style():

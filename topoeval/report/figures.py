@@ -28,6 +28,9 @@ def _headline(comparison: Any) -> str:
     ):
         if key in row:
             parts.append(f"{name} {_fmt(row[key])}")
+    dims = [k for k in row if k.startswith("wasserstein_sublevel_dim")]  # dims=(0, 1, ...)
+    at = next((i for i, p in enumerate(parts) if p.startswith("CP errors")), len(parts))
+    parts[at:at] = [f"W sub H{k.rsplit('_dim', 1)[1]} {_fmt(row[k])}" for k in dims]
     return "   ".join(parts)
 
 
