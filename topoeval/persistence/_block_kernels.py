@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .._kernels._persistence import _PREFETCH_AHEAD, _find, _grow, prefetch_neighbourhood, storage_coords
+from .._kernels._persistence import _PREFETCH_AHEAD, _find, _grow, _prefetch, prefetch_neighbourhood, storage_coords
 
 
 
@@ -522,3 +522,73 @@ def merge_graphs(lg, rg, axis, c, box_lo, box_hi, gshape, full, sign):
     pairs = (val[fbn], flat[fbn], dval, dflat)
     graph = (flat[keep], val[keep], born[keep], na, nb, eflat[ne], evals[ne])
     return pairs, graph
+
+
+@njit(cache=True, nogil=True)
+def finish_pairs(pos, bval, bflat, dval, dflat, ess_value, core, keep_axes, ndim):
+    """The diagram's arrays from the final pairs in value order: ties by flat index, multi-indices.
+
+    ``pos`` (m,): a stable sort of the pairs by birth value (ties in input order); runs of equal
+    values are put in flat-index order here, which makes the order (value, flat index) of the
+    monolithic engine.  ``core``: the working array's shape; ``keep_axes`` (len(core),): the axis
+    of the ``ndim``-axis output each core axis is (the others get index 0).  Essential pairs
+    (``dflat < 0``) get death ``ess_value`` and death index -1.
+
+    Returns births, deaths (m,) float64 and birth_index, death_index (m, ndim) int64.
+    """
+    m = pos.shape[0]
+    # one record per pair, written in order, so that the gather in value order below is one
+    # (prefetched) cache line per pair instead of four random reads
+    vals = np.empty(2 * m, dtype=np.float64)
+    flats = np.empty(2 * m, dtype=np.int64)
+    for i in range(m):
+        vals[2 * i] = bval[i]
+        vals[2 * i + 1] = dval[i]
+        flats[2 * i] = bflat[i]
+        flats[2 * i + 1] = dflat[i]
+    births = np.empty(m, dtype=np.float64)
+    deaths = np.empty(m, dtype=np.float64)
+    bf = np.empty(m, dtype=np.int64)
+    df = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        if i + 16 < m:
+            _prefetch(vals, 2 * np.int64(pos[i + 16]))
+            _prefetch(flats, 2 * np.int64(pos[i + 16]))
+        r = 2 * np.int64(pos[i])
+        births[i] = vals[r]
+        deaths[i] = vals[r + 1]
+        bf[i] = flats[r]
+        df[i] = flats[r + 1]
+    s = 0
+    while s < m:  # runs of equal births: by flat index (distinct), deaths along
+        e = s + 1
+        while e < m and births[e] == births[s]:
+            e += 1
+        if e - s > 1:
+            o = np.argsort(bf[s:e])
+            rb, rd, rf = bf[s:e].copy(), deaths[s:e].copy(), df[s:e].copy()
+            for t in range(e - s):
+                bf[s + t] = rb[o[t]]
+                deaths[s + t] = rd[o[t]]
+                df[s + t] = rf[o[t]]
+        s = e
+    d = core.shape[0]
+    bidx = np.zeros((m, ndim), dtype=np.int64)
+    didx = np.zeros((m, ndim), dtype=np.int64)
+    for i in range(m):
+        f = bf[i]
+        for j in range(d - 1, -1, -1):
+            q = f // core[j]
+            bidx[i, keep_axes[j]] = f - q * core[j]
+            f = q
+        f = df[i]
+        if f < 0:
+            deaths[i] = ess_value
+            for j in range(ndim):
+                didx[i, j] = -1
+            continue
+        for j in range(d - 1, -1, -1):
+            q = f // core[j]
+            didx[i, keep_axes[j]] = f - q * core[j]
+            f = q
+    return births, deaths, bidx, didx

@@ -168,55 +168,37 @@ def _arrays(g: Graph):
     return (g.flat, g.val, g.born, g.ea, g.eb, g.eflat, g.eval)
 
 
-def _birth_order(bval, bflat, superlevel):
-    """Permutation sorting pairs by birth key: flat index first, then the engine's stable
-    radix sort of the values (ties keep the flat order)."""
-    from .._kernels._persistence import radix_sort_cells
-
-    m = bval.shape[0]
-    if m == 0:
-        return np.empty(0, dtype=np.int64)
-    by_flat = np.argsort(bflat)
-    tables = np.arange(m, dtype=np.int64).reshape(1, m)
-    pos, _, _ = radix_sort_cells(bval[by_flat], superlevel, np.array([m], dtype=np.int64), tables)
-    return by_flat[pos]
-
-
 def assemble(pair_lists, core, shape, superlevel: bool, keep_zero: bool):
-    """The Diagram (working coordinates) from every final pair, in the monolithic pair order."""
+    """The Diagram (working coordinates) from every final pair, in the monolithic pair order
+    (birth key: value, then flat index)."""
+    from .._kernels._persistence import radix_sort_cells
+    from ._block_kernels import finish_pairs
     from .diagram import Diagram
 
-    sign = -1.0 if superlevel else 1.0
     parts = [p for p in pair_lists if p is not None and p[0].shape[0]]
     if parts:
         bval, bflat, dval, dflat = (np.concatenate([p[k] for p in parts]) for k in range(4))
     else:
         bval = dval = np.empty(0)
         bflat = dflat = np.empty(0, dtype=np.int64)
+    ess_value = -np.inf if superlevel else np.inf
     # a boundary cell born in its block while a neighbour outside entered earlier is no
     # minimum: the glue kills it at its own cell; the monolithic engine never sees it born
     # (dimension d-1: the virtual cell, flat -1, is the essential class left out of the diagram)
-    real = np.flatnonzero((bflat != dflat) & (bflat >= 0))
-    srt = real[_birth_order(bval[real], bflat[real], superlevel)]
-    bval, bflat, dval, dflat = bval[srt], bflat[srt], dval[srt], dflat[srt]
-    ess = dflat < 0
-    dval = np.where(ess, -np.inf if superlevel else np.inf, dval)
+    sel = (bflat != dflat) & (bflat >= 0)
     if not keep_zero:
-        sel = bval != dval
-        if not sel.all():
-            bval, bflat, dval, dflat, ess = bval[sel], bflat[sel], dval[sel], dflat[sel], ess[sel]
-    bcore = np.stack(np.unravel_index(bflat, core), axis=1).astype(np.int64)
-    dcore = np.stack(np.unravel_index(np.where(ess, 0, dflat), core), axis=1).astype(np.int64)
-    dcore[ess] = -1
-    if len(shape) == len(core):
-        bidx, didx = bcore, dcore
-    else:  # put the size-1 axes back
-        keep_axes = [i for i, s in enumerate(shape) if s > 1]
-        bidx = np.zeros((bval.shape[0], len(shape)), dtype=np.int64)
-        didx = np.zeros((bval.shape[0], len(shape)), dtype=np.int64)
-        didx[ess] = -1
-        for j, ax in enumerate(keep_axes):
-            bidx[:, ax] = bcore[:, j]
-            didx[:, ax] = dcore[:, j]
-    return Diagram._new(bval.astype(np.float64), dval.astype(np.float64), bidx, didx,
-                        "superlevel" if superlevel else "sublevel", tuple(shape))
+        sel &= bval != np.where(dflat < 0, ess_value, dval)
+    if not sel.all():
+        bval, bflat, dval, dflat = bval[sel], bflat[sel], dval[sel], dflat[sel]
+    m = bval.shape[0]
+    pos = np.empty(0, dtype=np.uint32)
+    if m:  # the engine's stable radix sort by value; finish_pairs orders the ties by flat index
+        ident = np.arange(m, dtype=np.int64).reshape(1, m)
+        pos, _, _ = radix_sort_cells(bval, superlevel, np.array([m], dtype=np.int64), ident)
+        del ident
+    keep_axes = [i for i, s in enumerate(shape) if s > 1] if len(shape) != len(core) else list(range(len(core)))
+    births, deaths, bidx, didx = finish_pairs(
+        pos, bval.astype(np.float64), bflat, dval.astype(np.float64), dflat, ess_value,
+        np.array(core, dtype=np.int64), np.array(keep_axes or [len(shape) - 1], dtype=np.int64), len(shape),
+    )
+    return Diagram._new(births, deaths, bidx, didx, "superlevel" if superlevel else "sublevel", tuple(shape))
