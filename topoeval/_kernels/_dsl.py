@@ -49,7 +49,9 @@ BLOCK = 2048
 LBLOCK = 1 << 16
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
-# element-wise helpers are inlined at Numba IR level, so that the loops calling them vectorise
+# helpers are inlined at Numba IR level: element-wise ones so that the loops calling them
+# vectorise, the others so that Numba does not compile (and cache) each on its own first --
+# a separate dispatcher costs 0.1-0.5 s of first-run compile time even for a few lines
 _INLINE = dict(_JIT, inline="always")
 
 
@@ -161,7 +163,7 @@ def _dsig(kind, z, sz):
     return 1.0 / (a * a)
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def _sum8(b, m):
     """Sum of b[:m] with 8 interleaved partial sums (fixed order: deterministic)."""
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
@@ -183,7 +185,7 @@ def _sum8(b, m):
 
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def _c_strides(shape):
     d = shape.shape[0]
     strides = np.empty(d, np.int64)
@@ -205,7 +207,7 @@ def _c_strides(shape):
 # The batch axis is always < q, so a block belongs to one sample.
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def _plan(shape, batch):
     """Return (q, B): blocks are the trailing axes q..d-1, B elements each."""
     d = shape.shape[0]
@@ -222,7 +224,7 @@ def _plan(shape, batch):
     return q, size
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def _next_block(coord, shape, q):
     """Advance the multi-index ``coord`` of the axes 0..q-1 in C order."""
     j = q - 1
@@ -234,13 +236,17 @@ def _next_block(coord, shape, q):
         j -= 1
 
 
-@njit(**_JIT)
-def _finite_run(x, lo, m):
-    """True when x[lo:lo+m] holds no NaN and no +-inf (integers: always)."""
+@njit(**_INLINE)
+def _finite_pair(x, y, lo, m):
+    """True when x[lo:lo+m] and y[lo:lo+m] hold no NaN and no +-inf (integers: always).
+
+    One loop for both inputs (one loop copy to compile per kernel).
+    """
     v = x[lo:lo + m]
+    u = y[lo:lo + m]
     bad = 0
-    for k in range(m):
-        bad |= np.int64((v[k] - v[k]) != 0)  # inf - inf and NaN - NaN are NaN
+    for k in range(m):  # inf - inf and NaN - NaN are NaN
+        bad |= np.int64((v[k] - v[k]) != 0) | np.int64((u[k] - u[k]) != 0)
     return bad == 0
 
 
@@ -253,7 +259,7 @@ def _half(x0, x1, y0, y1):
     return np.int64((x1 > x0) != (y1 > y0)) + np.int64((x1 < x0) != (y1 < y0))
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def _exact_run(x, y, lo, hi, m):
     """sum_k |sign(x[hi+k] - x[lo+k]) - sign(y[hi+k] - y[lo+k])| for k < m (int64)."""
     x0 = x[lo:lo + m]
@@ -267,12 +273,15 @@ def _exact_run(x, y, lo, hi, m):
     return acc
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def _exact_last(x, y, base, size, n, check):
     """Pairs along the last axis (row length n) inside the block [base, base + size).
 
-    Returns (count, finite): with ``check`` the finiteness of the whole block is tested in
-    the same loop (x0, y0 cover all cells but the last, which is tested on its own).
+    Returns (count, finite): the finiteness of the whole block is tested in the same loop
+    (x0, y0 cover all cells but the last, which is tested on its own); ``finite`` is True
+    when ``check`` is false.  One loop whatever ``check``: for integers the test folds away
+    (v - v is 0), and floats are always checked, so a second, unchecked copy would only add
+    compile time.
     """
     m = size - 1
     x0 = x[base:base + m]
@@ -281,18 +290,14 @@ def _exact_last(x, y, base, size, n, check):
     y1 = y[base + 1:base + size]
     acc = 0
     bad = 0
-    if check:
-        for k in range(m):
-            acc += np.int64((x1[k] > x0[k]) != (y1[k] > y0[k])) + np.int64((x1[k] < x0[k]) != (y1[k] < y0[k]))
-            bad |= np.int64((x0[k] - x0[k]) != 0) | np.int64((y0[k] - y0[k]) != 0)
-        j = base + m
-        bad |= np.int64((x[j] - x[j]) != 0) | np.int64((y[j] - y[j]) != 0)
-    else:
-        for k in range(m):
-            acc += np.int64((x1[k] > x0[k]) != (y1[k] > y0[k])) + np.int64((x1[k] < x0[k]) != (y1[k] < y0[k]))
+    for k in range(m):
+        acc += np.int64((x1[k] > x0[k]) != (y1[k] > y0[k])) + np.int64((x1[k] < x0[k]) != (y1[k] < y0[k]))
+        bad |= np.int64((x0[k] - x0[k]) != 0) | np.int64((y0[k] - y0[k]) != 0)
+    j = base + m
+    bad |= np.int64((x[j] - x[j]) != 0) | np.int64((y[j] - y[j]) != 0)
     for k in range(base + n - 1, base + size - 1, n):  # pairs straddling two rows
         acc -= _half(x[k], x[k + 1], y[k], y[k + 1])
-    return acc, bad == 0
+    return acc, bad == 0 or not check
 
 
 @njit(**_JIT)
@@ -316,17 +321,13 @@ def exact_counts(x, y, shape, active, batch, check, out):
             if not ok:
                 return False
             out[d - 1, b] += c
-        elif check and not (_finite_run(x, base, size) and _finite_run(y, base, size)):
+        elif check and not _finite_pair(x, y, base, size):
             return False
-        for i in range(q):
-            if active[i] and coord[i] < shape[i] - 1:
-                out[i, b] += _exact_run(x, y, base, base + strides[i], size)
-        for i in range(q, d - 1):
-            if active[i] and shape[i] > 1:
-                st = strides[i]
-                seg = shape[i] * st
+        for i in range(d - 1):
+            st, seg, m, _ = _axis_runs(i, q, d, coord, shape, strides, size)
+            if active[i] and m > 0:
                 for p in range(base, base + size, seg):
-                    out[i, b] += _exact_run(x, y, p, p + st, seg - st)
+                    out[i, b] += _exact_run(x, y, p, p + st, m)
         _next_block(coord, shape, q)
     return True
 
@@ -437,7 +438,7 @@ def smooth_sums(x, y, shape, active, batch, kind, s, check, out):
     buf = np.empty(min(size, BLOCK), np.float64)
     for blk in range(total // size):
         base = blk * size
-        if check and not (_finite_run(x, base, size) and _finite_run(y, base, size)):
+        if check and not _finite_pair(x, y, base, size):
             return False
         b = coord[batch] if batch >= 0 else 0
         for i in range(d):
