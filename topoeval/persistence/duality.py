@@ -13,6 +13,11 @@ boundary cell; a class born at ``c`` that merges at ``m`` is the void ``(a[m], a
 The virtual cell costs no padded copy: the union-find storage already has a frame of
 cells around the grid; the frame is pre-linked to one extra root placed past the end of
 the storage, which the walk meets first, so it takes the oldest birth slot.
+
+The block engine (:func:`topoeval.persistence.blocks.block_diagram` with ``top=True``) runs
+the same walk block by block: the virtual cell is node 0 of every block's reduced graph (the
+frame outside the array linked to it), and the glue identifies the two sides' nodes, so
+lazy, dask and larger-than-memory inputs get the identical diagram (:func:`other_dimension`).
 """
 
 from __future__ import annotations
