@@ -83,11 +83,11 @@ def main() -> None:
         y = np.round(x / args.bound) * args.bound
         dims = tuple(range(len(shape)))
         _topoeval(x[(slice(0, 8),) * len(shape)], y[(slice(0, 8),) * len(shape)], dims)  # compile
-        w_all, c_all, ours = _timed(lambda: _topoeval(x, y, dims), args.repeats)
-        _, c_0, _ = _timed(lambda: _topoeval(x, y, 0), args.repeats)
+        w_all, c_all, ours = _timed(lambda x=x, y=y, dims=dims: _topoeval(x, y, dims), args.repeats)
+        _, c_0, _ = _timed(lambda x=x, y=y: _topoeval(x, y, 0), args.repeats)
         g_cpu = ratio = float("nan")
         if not args.no_gudhi:
-            _, g_cpu, ref = _timed(lambda: _gudhi(x, y, dims), args.repeats)
+            _, g_cpu, ref = _timed(lambda x=x, y=y, dims=dims: _gudhi(x, y, dims), args.repeats)
             for k, v in ref.items():
                 assert abs(ours[k] - v) <= 1e-9 * max(1.0, abs(v)), (spec, k, ours[k], v)
             ratio = g_cpu / c_all
