@@ -58,11 +58,12 @@ def effective_options(sample_fn: Callable | None, options: Mapping[str, Any]) ->
 
 def _default_dims(dims: Any) -> bool:
     """Whether ``dims`` asks for dimension 0 only (0, (0,), [0], "0")."""
-    try:
-        from ..compare.options import _parse_dims
+    from ..compare.options import _parse_dims
+    from ..errors import InvalidOptionError
 
+    try:
         return _parse_dims(dims) == (0,)
-    except Exception:  # an invalid value is recorded as given; compare() reports it
+    except InvalidOptionError:  # an invalid value is recorded as given; compare() reports it
         return False
 
 
