@@ -488,3 +488,18 @@ def test_top_dimension_on_a_local_cluster(client):
     x = da.from_array(a, chunks=(7, 13, 3))
     for filt in ("sublevel", "superlevel"):
         assert_same_dim(persistence_diagram(x, dim=2, filtration=filt), mono(a, dim=2, filtration=filt))
+
+
+def test_sorted_by_key_natural_runs_and_shuffled():
+    """The glue's key sort (natural merge of ascending runs, argsort when the runs are many)."""
+    from topoeval.persistence._block_kernels import _sorted_by_key
+
+    rng = np.random.default_rng(31)
+    for m, runs in [(0, 1), (1, 1), (7, 1), (500, 2), (1001, 3), (4000, 65), (300, 300), (5000, 5000)]:
+        kv = rng.integers(0, 5, size=m).astype(float)  # ties on the value, distinct flats
+        kf = rng.permutation(10 * m + 1)[:m].astype(np.int64)
+        cuts = np.sort(rng.choice(np.arange(1, max(m, 2)), size=min(runs - 1, max(m - 1, 0)), replace=False))
+        for piece in np.split(np.arange(m), cuts):  # make each piece one ascending run
+            o = piece[np.lexsort((kf[piece], kv[piece]))]
+            kv[piece], kf[piece] = kv[o], kf[o]
+        np.testing.assert_array_equal(_sorted_by_key(kv, kf), np.lexsort((kf, kv)))

@@ -336,10 +336,61 @@ def reduce_graph(kv, kf, born, outer, ea, eb):
 
 
 @njit(cache=True, nogil=True)
-def _sorted_by_key(ids, kv, kf):
-    """``ids`` in filtration order of their cells: flat index first, then stably by value."""
-    by_flat = ids[np.argsort(kf[ids], kind="mergesort")]
-    return by_flat[np.argsort(kv[by_flat], kind="mergesort")]
+def _sorted_by_key(kv, kf):
+    """Permutation putting the cells with keys ``(kv, kf)`` (distinct) in filtration order.
+
+    A natural merge sort: the interface nodes of a region come in a few ascending runs (a
+    block's boundary nodes are made in filtration order; a merge keeps them in node order), so
+    merging the runs pairwise is nearly linear.  Many short runs: two stable argsorts instead.
+    """
+    m = kv.shape[0]
+    bounds = np.empty(m + 1, dtype=np.int64)
+    nr = 0
+    for i in range(m):
+        if i == 0 or _before(kv[i], kf[i], kv[i - 1], kf[i - 1]):
+            bounds[nr] = i
+            nr += 1
+    bounds[nr] = m
+    if nr > 64 and nr > m // 64:
+        by_flat = np.argsort(kf, kind="mergesort")
+        return by_flat[np.argsort(kv[by_flat], kind="mergesort")]
+    perm = np.arange(m)
+    buf = np.empty(m, dtype=np.int64)
+    while nr > 1:
+        nn = 0
+        for r in range(0, nr, 2):
+            lo = bounds[r]
+            if r + 1 == nr:  # an odd run out: copied
+                for t in range(lo, m):
+                    buf[t] = perm[t]
+                bounds[nn] = lo
+                nn += 1
+                continue
+            mid, hi = bounds[r + 1], bounds[r + 2]
+            i, j, t = lo, mid, lo
+            while i < mid and j < hi:
+                a, b = perm[i], perm[j]
+                if _before(kv[b], kf[b], kv[a], kf[a]):
+                    buf[t] = b
+                    j += 1
+                else:
+                    buf[t] = a
+                    i += 1
+                t += 1
+            while i < mid:
+                buf[t] = perm[i]
+                i += 1
+                t += 1
+            while j < hi:
+                buf[t] = perm[j]
+                j += 1
+                t += 1
+            bounds[nn] = lo
+            nn += 1
+        bounds[nn] = m
+        nr = nn
+        perm, buf = buf, perm
+    return perm
 
 
 @njit(cache=True, nogil=True)
@@ -429,7 +480,7 @@ def cross_edges_sorted(kv, flat, nl, axis, c, box_lo, box_hi, gshape, full):
                 rest //= 3
             o = o * ext[j] + dj
         offs[code] = o
-    order = _sorted_by_key(np.arange(ids.shape[0]), kv[ids], flat[ids])
+    order = _sorted_by_key(kv[ids], flat[ids])
     seen = np.zeros(flat.shape[0], dtype=np.uint8)
     cap = 4 * ids.shape[0] + nd
     xa = np.empty(cap, dtype=np.int64)
