@@ -5,7 +5,11 @@ same run; every diagram is checked to be identical to the monolithic one):
 
 1. ``threads``: 2048^2 noise and 256^3 smooth float32 fields - the monolithic engine
    (``jobs=1``, today's kernel), the block engine with ``jobs=1`` on the blocks it uses for
-   ``jobs=2``, the block engine with ``jobs=2``, and cripser (``computePH_T``, maxdim 0).
+   ``jobs=2``, the block engine with ``jobs=2``, and cripser (``computePH_T``, maxdim 0): wall
+   and CPU medians, the ratios of the issue's goals (jobs1/jobs2 wall >= 1.7, block jobs=1 /
+   monolithic <= 1.10) in one ``SUMMARY threads`` line per field, the CPU of every block task
+   and the jobs=2 wall time those tasks allow (the runner's schedule on 2 idle threads: what a
+   loaded machine cannot show).
 2. ``blocks``: per-block time (read + sort + union-find), final pairs, reduced-graph nodes
    and edges per block, and the time and size of every merge level: the inputs of the
    projection in docs/scaling.md.
@@ -64,24 +68,122 @@ def same(a, b):
 
 # ------------------------------------------------------------------ 1. threads
 def part_threads(repeats):
+    """Monolithic vs block jobs=1 vs block jobs=2 vs cripser: wall and CPU medians, the CPU of
+    every block task, and the jobs=2 wall time that the task times allow (critical path)."""
     from topoeval.persistence import persistence_diagram
     from topoeval.persistence.blocks import available_memory, choose_block_shape
 
-    print("## threads: jobs 1 vs 2, block vs monolithic (median wall s)")
-    print(f"{'field':<18}{'mono':>8}{'block j1':>10}{'block j2':>10}{'cripser':>9}"
-          f"{'j1/j2':>7}{'blk/mono':>9}{'mono/j2':>8}{'pairs':>10}  identical")
+    print("## threads: jobs 1 vs 2, block vs monolithic (medians; wall s / CPU s)")
+    print(f"{'field':<14}{'mono':>12}{'block j1':>12}{'block j2':>12}{'cripser':>12}"
+          f"{'j1/j2':>7}{'blk/mono':>9}{'cpu b/m':>8}{'cp j1/j2':>9}{'pairs':>9}  identical")
     persistence_diagram(np.random.default_rng(0).standard_normal((64, 64)), jobs=2, block_shape=(16, 64))
     for name, a in (("2048^2 noise", np.random.default_rng(1).standard_normal((2048, 2048)).astype(np.float32)),
                     ("256^3 smooth", smooth_field((256, 256, 256), seed=2))):
         bs = choose_block_shape(a.shape, 4, "full", 2, available_memory() // 2)
-        t_m, ref = timed(lambda: persistence_diagram(a, jobs=1), repeats)
-        t_1, d1 = timed(lambda: persistence_diagram(a, jobs=1, block_shape=bs), repeats)
-        t_2, d2 = timed(lambda: persistence_diagram(a, jobs=2, block_shape=bs), repeats)
+        (w_m, c_m), ref = timed_cpu(lambda: persistence_diagram(a, jobs=1), repeats)
+        (w_1, c_1), d1 = timed_cpu(lambda: persistence_diagram(a, jobs=1, block_shape=bs), repeats)
+        (w_2, c_2), d2 = timed_cpu(lambda: persistence_diagram(a, jobs=2, block_shape=bs), repeats)
+        tasks, tree, c_run = task_times(lambda: persistence_diagram(a, jobs=1, block_shape=bs))
+        serial = max(0.0, c_run - sum(tasks.values()))  # validation, reading, assembly: one thread
+        crit = serial + makespan(tree, tasks, 2)
         t_c = _cripser(a, repeats)
         ok = same(ref, d1) and same(ref, d2)
-        cr = f"{t_c:9.2f}" if t_c is not None else f"{'-':>9}"
-        print(f"{name:<18}{t_m:8.2f}{t_1:10.2f}{t_2:10.2f}{cr}{t_1 / t_2:7.2f}{t_1 / t_m:9.2f}"
-              f"{t_m / t_2:8.2f}{len(ref):10d}  {ok}  (blocks {bs})")
+        cr = f"{t_c[0]:6.2f}/{t_c[1]:<5.2f}" if t_c is not None else f"{'-':>12}"
+        print(f"{name:<14}{w_m:6.2f}/{c_m:<5.2f}{w_1:6.2f}/{c_1:<5.2f}{w_2:6.2f}/{c_2:<5.2f}{cr}"
+              f"{w_1 / w_2:7.2f}{w_1 / w_m:9.2f}{c_1 / c_m:8.2f}{c_run / crit:9.2f}{len(ref):9d}  {ok}  (blocks {bs})")
+        leaf = [v for t, v in tasks.items() if tree[t][0] == "leaf"]
+        merge = [v for t, v in tasks.items() if tree[t][0] == "merge"]
+        print(f"   block tasks (CPU, jobs=1): {len(leaf)} blocks median {statistics.median(leaf):.3f} s "
+              f"(sum {sum(leaf):.3f}), {len(merge)} merges sum {sum(merge):.3f} s (root {tasks[len(tree) - 1]:.3f}), "
+              f"serial rest {serial:.3f} s; critical path on 2 threads {crit:.3f} s")
+        print(f"SUMMARY threads {name}: jobs1/jobs2 wall {w_1 / w_2:.2f} (goal >= 1.7 "
+              f"{'met' if w_1 / w_2 >= 1.7 else 'MISSED'}), block jobs=1/monolithic wall {w_1 / w_m:.2f} "
+              f"(goal <= 1.10 {'met' if w_1 / w_m <= 1.10 else 'MISSED'}), CPU {c_1 / c_m:.2f}; "
+              f"critical-path estimate of jobs1/jobs2 {c_run / crit:.2f}; load average {os.getloadavg()[0]:.1f}")
+
+
+def timed_cpu(fn, repeats):
+    """Median wall and median process CPU seconds of ``repeats`` calls, and the last result."""
+    ws, cs, res = [], [], None
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = fn()
+        ws.append(time.perf_counter() - t0)
+        cs.append(time.process_time() - c0)
+    return (statistics.median(ws), statistics.median(cs)), res
+
+
+def task_times(fn):
+    """CPU seconds (thread time) of every task of the block engine's tree in one call of ``fn``."""
+    from topoeval.persistence import blocks, executors
+
+    times, trees = {}, []
+    real_leaf, real_merge, real_tree = executors.leaf_task, executors.merge_task, blocks.merge_tree
+
+    def tree_of(cuts):
+        trees.append(real_tree(cuts))
+        return trees[-1]
+
+    def timed_task(real, kind):
+        def run(*args):
+            c0 = time.thread_time()
+            out = real(*args)
+            box = (tuple(args[1]), tuple(args[2])) if kind == "leaf" else _union(args[0], args[1])
+            times[_boxes(trees[-1]).index(box)] = time.thread_time() - c0
+            return out
+        return run
+
+    executors.leaf_task = timed_task(real_leaf, "leaf")
+    executors.merge_task = timed_task(real_merge, "merge")
+    blocks.merge_tree = tree_of
+    try:
+        c0 = time.process_time()
+        fn()
+        total = time.process_time() - c0
+    finally:
+        executors.leaf_task, executors.merge_task, blocks.merge_tree = real_leaf, real_merge, real_tree
+    return times, trees[-1], total
+
+
+def _union(g, h):
+    return tuple(map(min, g.lo, h.lo)), tuple(map(max, g.hi, h.hi))
+
+
+def _boxes(tree):
+    """The box ``(lo, hi)`` of every task of a merge tree (unique: the task's region)."""
+    out = []
+    for task in tree:
+        if task[0] == "leaf":
+            out.append((tuple(task[1]), tuple(task[2])))
+        else:
+            (la, ha), (lb, hb) = out[task[1]], out[task[2]]
+            out.append((tuple(map(min, la, lb)), tuple(map(max, ha, hb))))
+    return out
+
+
+def makespan(tree, cost, jobs):
+    """Wall time of the thread runner's schedule (ready merges first, then blocks in order) with
+    ``jobs`` threads when every task takes ``cost[task]`` seconds."""
+    parent = {}
+    for t, task in enumerate(tree):
+        if task[0] == "merge":
+            parent[task[1]] = parent[task[2]] = t
+    leaves = [t for t, task in enumerate(tree) if task[0] == "leaf"]
+    done, ready, running, now, nxt = set(), [], [], 0.0, 0
+    while len(done) < len(tree):
+        while len(running) < jobs and (ready or nxt < len(leaves)):
+            if ready:
+                t = ready.pop(0)
+            else:
+                t, nxt = leaves[nxt], nxt + 1
+            running.append((now + cost[t], t))
+        running.sort()
+        now, t = running.pop(0)
+        done.add(t)
+        p = parent.get(t)
+        if p is not None and tree[p][1] in done and tree[p][2] in done:
+            ready.append(p)
+    return now
 
 
 def _cripser(a, repeats):
@@ -90,7 +192,7 @@ def _cripser(a, repeats):
     except ImportError:
         return None
     a64 = a.astype(np.float64)
-    return timed(lambda: cripser.computePH_T(a64, maxdim=0), max(1, repeats // 2))[0]
+    return timed_cpu(lambda: cripser.computePH_T(a64, maxdim=0), max(1, repeats // 2))[0]
 
 
 # ------------------------------------------------------------------ 2. block statistics
