@@ -877,6 +877,22 @@ def test_compile_groups_jobs_and_estimate(monkeypatch):
     assert _compile.cold_parts(["pointwise"]) == []
 
 
+def test_compile_groups_balance_the_measured_parts():
+    # the compile processes get parts of about equal measured compile time: largest first onto
+    # the lightest group is within 4/3 of the best split (brute force over every assignment)
+    import itertools
+
+    from topoeval._kernels import _compile
+
+    parts = ["dsl", "critical_points", "diagrams", "distances"]
+    sec = _compile._SECONDS
+    for n in (2, 3):
+        best = min(max(sum(sec[p] for p, g in zip(parts, assign) if g == k) for k in range(n))
+                   for assign in itertools.product(range(n), repeat=len(parts)))
+        got = max(sum(sec[p] for p in g) for g in _compile._groups(parts, n))
+        assert best <= got <= best * (4 / 3 - 1 / (3 * n)) + 1e-9
+
+
 def test_cold_parts_with_an_empty_and_a_filled_cache(tmp_path):
     parts = ["diagrams", "dsl", "critical_points", "persistence"]
     code = f"from topoeval._kernels._compile import cold_parts; print(cold_parts({parts!r}))"

@@ -4,7 +4,7 @@ topoeval's Numba kernels are compiled on their first call and cached on disk
 (``cache=True``: next to the sources, or -- where that folder cannot be written, e.g. a
 read-only site-packages -- in Numba's user-wide cache folder, ``NUMBA_CACHE_DIR`` or
 ``~/.cache/numba``).  With an empty cache the first ``compare`` spends nearly all its
-time compiling (about 27 s on a 2-core machine, against about 1.3 s warm).  Numba
+time compiling (about 15 s of CPU for the bundled sample pair, against about 1 s warm).  Numba
 compiles under a process-wide lock, so threads do not help; processes that each fill
 the cache for a disjoint set of kernels do run in parallel.  This module
 
@@ -47,11 +47,12 @@ PART_MODULES: dict[str, tuple[str, ...]] = {
     "diagrams": ("topoeval.persistence", "topoeval._kernels._persistence"),  # topoeval diagram
 }
 
-# compile time (CPU s) of each part's kernels on the 2-core machine of the benchmarks, idle
-# (`python benchmarks/bench_startup.py --breakdown`); a part not listed counts _OTHER
-_SECONDS = {"persistence": 16.0, "diagrams": 12.0, "distances": 3.5, "dsl": 7.0, "critical_points": 4.0}
+# compile time (CPU s) of each part's warm-up on the bundled sample pair in a fresh process with
+# an empty cache, after Numba's own start (`python benchmarks/bench_startup.py --parts`, 2-core
+# machine); what the parts are balanced by, so keep them measured.  A part not listed counts _OTHER.
+_SECONDS = {"persistence": 7.3, "diagrams": 4.1, "distances": 3.2, "dsl": 3.8, "critical_points": 2.7}
 _OTHER = 3.0
-_SHARED = 3.0  # Numba's own helpers (np.empty, error messages), compiled once per process
+_SHARED = 1.5  # Numba's start (its first compile) and the call after the warm-up, once per process
 
 
 def _dispatchers(prefixes: Sequence[str]):
