@@ -460,6 +460,10 @@ def test_other_dimensions_of_lazy_inputs(tmp_path):
     thin = CountingArray(rng.standard_normal((1, 6, 5)))
     assert len(persistence_diagram(thin, dim=2, jobs=1, block_shape=(1, 3, 3))) == 0
     assert_same_dim(persistence_diagram(thin, dim=1, block_shape=(1, 3, 3)), mono(thin.a, dim=1))
+    # a NumPy integer 0 is dimension 0 (blocks and all), also of a 1-D input
+    assert_same_dim(persistence_diagram(src, dim=np.int64(0), block_shape=(3, 3, 3)), mono(a))
+    line = np.random.default_rng(9).standard_normal(50)
+    assert_same_dim(persistence_diagram(CountingArray(line), dim=np.int64(0), block_shape=(7,)), mono(line))
     for bad in (3, -1, [2]):
         with pytest.raises(InvalidOptionError, match="dim"):
             persistence_diagram(src, dim=bad, block_shape=(3, 3, 3))

@@ -135,6 +135,11 @@ def other_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero,
     from .lazy import check_lazy
 
     check_jobs(jobs)
+    if isinstance(dim, (int, np.integer)) and not isinstance(dim, (bool, np.bool_)) and dim == 0:
+        from .grid import persistence_diagram  # dim=np.int64(0): dimension 0 itself
+
+        return persistence_diagram(array, filtration=filtration, connectivity=connectivity, nan_policy=nan_policy,
+                                   keep_zero=keep_zero, jobs=jobs, block_shape=block_shape, memory_limit=memory_limit)
     if not use_blocks(array, jobs, block_shape, memory_limit):
         return one_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero)
     check_choice(filtration, "filtration", FILTRATIONS)
