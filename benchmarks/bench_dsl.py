@@ -1,6 +1,7 @@
 """Directional sign loss: topoeval's fused Numba kernels vs the straightforward NumPy version.
 
 Run:  python benchmarks/bench_dsl.py [--repeat 7] [--shapes 64x8x64x64,16x3x256x256] [--jobs 2]
+      python benchmarks/bench_dsl.py --compile [--repeat 3]  # first-run compile time of the DSL kernels
 
 For each float32 batch (batch axis 0) it times, in the same run and interleaved:
 
@@ -17,13 +18,25 @@ the CPU time of the thread (``time.thread_time``) is reported beside the wall ti
 ``--jobs N`` two more cases run in N threads: compare their wall time only): on a
 shared, loaded machine it is far less noisy (a long call is preempted more often than a short
 one, which biases wall-time ratios).  Compare ratios from one run, not times across runs.
+
+``--compile`` instead runs ``exact_dsl`` and ``dsl`` on the bundled sample pair (what a first
+``topoeval compare`` needs of the DSL) in fresh processes with an empty Numba cache and prints
+the compile CPU time of each kernel (self time: the Numba helpers a kernel calls are listed
+apart) and the total, medians of ``--repeat`` processes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
@@ -130,12 +143,60 @@ def bench(shape, repeat, jobs=1):
     return medc, medw
 
 
+def _compile_child():
+    """In a fresh process: compile what a compare of the sample pair needs, print CPU s as JSON."""
+    from numba.core import event
+
+    stack = []  # [start, time of nested compiles]
+    self_time = defaultdict(float)
+
+    class Timer(event.Listener):
+        def on_start(self, ev):
+            stack.append([time.thread_time(), 0.0])
+
+        def on_end(self, ev):
+            start, nested = stack.pop()
+            total = time.thread_time() - start
+            if stack:
+                stack[-1][1] += total
+            self_time[ev.data["dispatcher"].py_func.__qualname__] += total - nested
+
+    event.register("numba:compile", Timer())
+    root = Path(__file__).resolve().parents[1] / "sample_data"
+    x, y = np.load(root / "shallow_water.npy"), np.load(root / "shallow_water_sz3_1e-2.npy")
+    t0 = time.process_time()
+    exact_dsl(y, x, normalize=False)
+    dsl(y, x, normalize=False)
+    self_time["total (process CPU)"] = time.process_time() - t0
+    print(json.dumps(self_time))
+
+
+def bench_compile(repeat):
+    runs = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="topoeval-numba-cache-") as cache:
+            out = subprocess.run([sys.executable, __file__, "--_compile_child"], capture_output=True, text=True,
+                                 env=dict(os.environ, NUMBA_CACHE_DIR=cache), check=True).stdout
+        runs.append(json.loads(out.splitlines()[-1]))
+    names = sorted({k for r in runs for k in r}, key=lambda k: -statistics.median(r.get(k, 0.0) for r in runs))
+    print(f"first-run compile of the DSL kernels (exact_dsl + dsl on the sample pair, float32), CPU s, "
+          f"median of {repeat} fresh processes (load {os.getloadavg()[0]:.1f})")
+    for k in names:
+        print(f"  {k:40s} {statistics.median(r.get(k, 0.0) for r in runs):6.2f}")
+
+
 def main():
+    if sys.argv[1:] == ["--_compile_child"]:
+        return _compile_child()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--shapes", default="64x8x64x64,16x3x256x256")
     p.add_argument("--jobs", type=int, default=1, help="also time exact_dsl and dsl with this many threads")
+    p.add_argument("--compile", action="store_true",
+                   help="time the first-run compile instead (--repeat fresh processes)")
     args = p.parse_args()
+    if args.compile:
+        return bench_compile(args.repeat)
     for spec in args.shapes.split(","):
         bench(tuple(int(v) for v in spec.split("x")), args.repeat, args.jobs)
 

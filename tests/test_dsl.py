@@ -523,6 +523,37 @@ def test_kernel_tanh_accuracy():
     assert np.isnan(nan).all()
 
 
+@pytest.mark.parametrize("scale", [1e-9, 1e-5, 1e-2])
+def test_tanh_sums_keep_relative_accuracy_for_tiny_differences(scale):
+    # s * d small: tanh(z) ~ z, and |tanh a - tanh b| ~ |a - b| may be far smaller than an ulp of 1;
+    # the kernel's fraction is exact for k = 0 (no e**z - 1 cancellation), so the sum keeps the
+    # relative accuracy of np.tanh's (2|e**2a - e**2b| / ((1 + e**2a)(1 + e**2b)) is 5e-9 off at 1e-9)
+    rng = np.random.default_rng(40)
+    x = np.cumsum(rng.normal(scale=scale, size=(3, 7, 9)), axis=2)
+    y = x + rng.normal(scale=scale / 10, size=x.shape)
+    for s in (0.5, DEFAULT_SHARPNESS):
+        got = dsl(x, y, sharpness=s, normalize=False, batch_axis=0, reduction="none")
+        want = dsl_naive(x, y, sharpness=s, normalize=False, batch_axis=0, reduction="none")
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+
+
+def test_smooth_kernels_compile_one_signature_and_no_helper_apart():
+    # first-run compile time: the run loops and helpers are inlined (never compiled as dispatchers
+    # of their own) and a call compiles one signature per kernel and dtype (no Literal[int] copy)
+    from topoeval._kernels import _dsl as k
+
+    rng = np.random.default_rng(41)
+    x = rng.random((2, 5, 70, 40)).astype(np.float32)  # several cache blocks and chunks
+    dsl(x, x + np.float32(0.01), batch_axis=0)
+    exact_dsl(x, np.round(x * 4) / 4)
+    f32 = [sig for sig in k.smooth_sums.signatures if "float32" in str(sig[0])]
+    assert len(f32) == 1
+    assert len([sig for sig in k.exact_counts.signatures if "float32" in str(sig[0])]) == 1
+    for helper in ("_smooth_run", "_sum8", "_c_strides", "_plan", "_next_block", "_finite_pair",
+                   "_exact_run", "_exact_last", "_axis_runs", "_tanh_half_nd"):
+        assert getattr(k, helper).signatures == [], helper
+
+
 @pytest.mark.parametrize("where", ["first", "last", "block_end", "random"])
 def test_nonfinite_found_everywhere(where):
     # the kernels test finiteness block by block, fused with the last-axis loop: every cell counts
