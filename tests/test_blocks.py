@@ -507,3 +507,21 @@ def test_sorted_by_key_natural_runs_and_shuffled():
             o = piece[np.lexsort((kf[piece], kv[piece]))]
             kv[piece], kf[piece] = kv[o], kf[o]
         np.testing.assert_array_equal(_sorted_by_key(kv, kf), np.lexsort((kf, kv)))
+
+
+@pytest.mark.parametrize("filtration", ["sublevel", "superlevel"])
+def test_by_birth_death_is_the_stable_lexsort(filtration):
+    from topoeval.persistence.cubical import _sorted
+    from topoeval.persistence.diagram import Diagram
+    from topoeval.persistence.glue import by_birth_death
+
+    rng = np.random.default_rng(41)
+    for m in (0, 1, 2, 50, 3000):
+        b = rng.integers(-3, 3, size=m).astype(float)
+        b[rng.random(m) < 0.1] = -0.0  # -0.0 and 0.0 are one value
+        d = b + rng.integers(0, 3, size=m) * (1 if filtration == "sublevel" else -1)
+        idx = rng.integers(0, 100, size=(m, 2))
+        dgm = Diagram._new(b, d, idx, idx[::-1].copy(), filtration, (100, 100), 1)
+        want, got = _sorted(dgm), by_birth_death(dgm)
+        for k in ("births", "deaths", "birth_index", "death_index"):
+            np.testing.assert_array_equal(getattr(got, k), getattr(want, k))

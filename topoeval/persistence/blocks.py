@@ -295,9 +295,9 @@ def block_diagram(array, filtration, connectivity, nan_policy, keep_zero, *, job
     if top:  # a class born at c that merges at m is the void (a[m], a[c])
         out = Diagram._new(dgm.deaths, dgm.births, dgm.death_index, dgm.birth_index, filtration, dgm.shape,
                            len(core) - 1)
-        from .cubical import _sorted
+        from .glue import by_birth_death
 
-        return _sorted(out)
+        return by_birth_death(out)
     if superlevel:
         last = np.array(shape, dtype=np.int64) - 1
         bi = last - dgm.birth_index

@@ -202,3 +202,20 @@ def assemble(pair_lists, core, shape, superlevel: bool, keep_zero: bool):
         np.array(core, dtype=np.int64), np.array(keep_axes or [len(shape) - 1], dtype=np.int64), len(shape),
     )
     return Diagram._new(births, deaths, bidx, didx, "superlevel" if superlevel else "sublevel", tuple(shape))
+
+
+def by_birth_death(dgm):
+    """``dgm`` with its pairs by (birth, death), ascending (sublevel) or descending (superlevel),
+    ties in their current order: the order of :func:`topoeval.persistence.cubical._sorted`
+    (a stable lexsort) by two stable radix sorts of the values, deaths then births."""
+    from .._kernels._persistence import radix_sort_cells
+
+    m = len(dgm)
+    if m < 2:
+        return dgm
+    down = dgm.filtration == "superlevel"
+    ident = np.arange(m, dtype=np.int64).reshape(1, m)
+    size = np.array([m], dtype=np.int64)
+    by_death, _, _ = radix_sort_cells(dgm.deaths, down, size, ident)
+    by_birth, _, _ = radix_sort_cells(dgm.births[by_death], down, size, ident)
+    return dgm._take(by_death[by_birth].astype(np.int64))
