@@ -67,26 +67,28 @@ def same(a, b):
 
 
 # ------------------------------------------------------------------ 1. threads
-def part_threads(repeats):
+def part_threads(repeats, top=False):
     """Monolithic vs block jobs=1 vs block jobs=2 vs cripser: wall and CPU medians, the CPU of
-    every block task, and the jobs=2 wall time that the task times allow (critical path)."""
+    every block task, and the jobs=2 wall time that the task times allow (critical path).
+    ``top``: dimension d-1 (by duality through the same engines) instead of 0; no cripser."""
     from topoeval.persistence import persistence_diagram
     from topoeval.persistence.blocks import available_memory, choose_block_shape
 
-    print("## threads: jobs 1 vs 2, block vs monolithic (medians; wall s / CPU s)")
+    print(f"## threads{' dim d-1' if top else ''}: jobs 1 vs 2, block vs monolithic (medians; wall s / CPU s)")
     print(f"{'field':<14}{'mono':>12}{'block j1':>12}{'block j2':>12}{'cripser':>12}"
           f"{'j1/j2':>7}{'blk/mono':>9}{'cpu b/m':>8}{'cp j1/j2':>9}{'pairs':>9}  identical")
     persistence_diagram(np.random.default_rng(0).standard_normal((64, 64)), jobs=2, block_shape=(16, 64))
     for name, a in (("2048^2 noise", np.random.default_rng(1).standard_normal((2048, 2048)).astype(np.float32)),
                     ("256^3 smooth", smooth_field((256, 256, 256), seed=2))):
         bs = choose_block_shape(a.shape, 4, "full", 2, available_memory() // 2)
-        (w_m, c_m), ref = timed_cpu(lambda: persistence_diagram(a, jobs=1), repeats)
-        (w_1, c_1), d1 = timed_cpu(lambda: persistence_diagram(a, jobs=1, block_shape=bs), repeats)
-        (w_2, c_2), d2 = timed_cpu(lambda: persistence_diagram(a, jobs=2, block_shape=bs), repeats)
-        tasks, tree, c_run = task_times(lambda: persistence_diagram(a, jobs=1, block_shape=bs))
+        kw = dict(dim=a.ndim - 1) if top else {}
+        (w_m, c_m), ref = timed_cpu(lambda: persistence_diagram(a, jobs=1, **kw), repeats)
+        (w_1, c_1), d1 = timed_cpu(lambda: persistence_diagram(a, jobs=1, block_shape=bs, **kw), repeats)
+        (w_2, c_2), d2 = timed_cpu(lambda: persistence_diagram(a, jobs=2, block_shape=bs, **kw), repeats)
+        tasks, tree, c_run = task_times(lambda: persistence_diagram(a, jobs=1, block_shape=bs, **kw))
         serial = max(0.0, c_run - sum(tasks.values()))  # validation, reading, assembly: one thread
         crit = serial + makespan(tree, tasks, 2)
-        t_c = _cripser(a, repeats)
+        t_c = None if top else _cripser(a, repeats)
         ok = same(ref, d1) and same(ref, d2)
         cr = f"{t_c[0]:6.2f}/{t_c[1]:<5.2f}" if t_c is not None else f"{'-':>12}"
         print(f"{name:<14}{w_m:6.2f}/{c_m:<5.2f}{w_1:6.2f}/{c_1:<5.2f}{w_2:6.2f}/{c_2:<5.2f}{cr}"
@@ -96,7 +98,7 @@ def part_threads(repeats):
         print(f"   block tasks (CPU, jobs=1): {len(leaf)} blocks median {statistics.median(leaf):.3f} s "
               f"(sum {sum(leaf):.3f}), {len(merge)} merges sum {sum(merge):.3f} s (root {tasks[len(tree) - 1]:.3f}), "
               f"serial rest {serial:.3f} s; critical path on 2 threads {crit:.3f} s")
-        print(f"SUMMARY threads {name}: jobs1/jobs2 wall {w_1 / w_2:.2f} (goal >= 1.7 "
+        print(f"SUMMARY threads{' dim d-1' if top else ''} {name}: jobs1/jobs2 wall {w_1 / w_2:.2f} (goal >= 1.7 "
               f"{'met' if w_1 / w_2 >= 1.7 else 'MISSED'}), block jobs=1/monolithic wall {w_1 / w_m:.2f} "
               f"(goal <= 1.10 {'met' if w_1 / w_m <= 1.10 else 'MISSED'}), CPU {c_1 / c_m:.2f}; "
               f"critical-path estimate of jobs1/jobs2 {c_run / crit:.2f}; load average {os.getloadavg()[0]:.1f}")
@@ -294,6 +296,7 @@ def main(argv=None):
     ap.add_argument("--h5-size", type=int, default=256)
     ap.add_argument("--memory-limit", default="3GB")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--top-dim", action="store_true", help="part threads: dimension d-1 instead of 0")
     ap.add_argument("--blocks-shape", default="256x256x256")
     ap.add_argument("--tmp", default=None, help="folder for the HDF5 file (default: a temporary one)")
     args = ap.parse_args(argv)
@@ -301,7 +304,7 @@ def main(argv=None):
     print(f"# bench_scale: {len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         if "threads" in parts:
-            part_threads(args.repeats)
+            part_threads(args.repeats, args.top_dim)
         if "blocks" in parts:
             part_blocks(tuple(int(x) for x in args.blocks_shape.split("x")), 8)
         path = None
