@@ -196,6 +196,25 @@ def _c_strides(shape):
     return strides, s
 
 
+@njit(**_INLINE)
+def _layout(shape, work):
+    """C strides into ``work[:d]``, a zeroed block index in ``work[d:2d]``: (strides, coord, size).
+
+    The caller's int64 scratch array instead of np.empty/np.zeros in the kernel: each such
+    call makes Numba compile its allocation helpers again for that kernel (about 0.2 s of the
+    first run per kernel).
+    """
+    d = shape.shape[0]
+    strides = work[:d]
+    coord = work[d:2 * d]
+    s = 1
+    for i in range(d - 1, -1, -1):
+        strides[i] = s
+        coord[i] = 0
+        s *= shape[i]
+    return strides, coord, s
+
+
 # ----------------------------------------------------------------------------- iteration plan
 #
 # The array (C order, shape (n_0, ..., n_{d-1})) is cut into blocks of the trailing axes q..d-1
@@ -301,18 +320,17 @@ def _exact_last(x, y, base, size, n, check):
 
 
 @njit(**_JIT)
-def exact_counts(x, y, shape, active, batch, check, out):
+def exact_counts(x, y, shape, active, batch, check, out, work):
     """Add the numbers of half mismatches per axis and sample to ``out`` (int64, (d, nb)).
 
     ``batch`` must not be the last axis (the caller moves it).  With ``check`` true every
     block is first checked for NaN/inf while it is in cache; returns False (and stops)
-    at the first non-finite value, True otherwise.
+    at the first non-finite value, True otherwise.  ``work``: int64 scratch, (2 d,).
     """
     d = shape.shape[0]
-    strides, total = _c_strides(shape)
+    strides, coord, total = _layout(shape, work)
     q, size = _plan(shape, batch)
     n = shape[d - 1]
-    coord = np.zeros(d, np.int64)
     for blk in range(total // size):
         base = blk * size
         b = coord[batch] if batch >= 0 else 0
@@ -400,7 +418,7 @@ def _smooth_run(x, y, lo, hi, m, kind, s, buf, row):
     total = 0.0
     s2 = 2.0 * s  # _tanh_half_nd(2 s d) = tanh(s d); the doubling is exact
     for c in range(0, m, BLOCK):
-        mc = min(BLOCK, m - c)
+        mc = BLOCK if m - c > BLOCK else m - c  # (min() is one more Numba helper)
         x0 = x[lo + c:lo + c + mc]
         x1 = x[hi + c:hi + c + mc]
         y0 = y[lo + c:lo + c + mc]
@@ -425,17 +443,16 @@ def _smooth_run(x, y, lo, hi, m, kind, s, buf, row):
 
 
 @njit(**_JIT)
-def smooth_sums(x, y, shape, active, batch, kind, s, check, out):
+def smooth_sums(x, y, shape, active, batch, kind, s, check, out, work, buf):
     """Add sum |sig(s dX) - sig(s dY)| per axis and sample to ``out`` (float64, (d, nb)).
 
     ``batch`` must not be the last axis (the caller moves it).  ``check`` and the
-    returned flag as in :func:`exact_counts`.
+    returned flag as in :func:`exact_counts`.  Scratch: ``work`` int64 (2 d,), ``buf``
+    float64 (BLOCK,).
     """
     d = shape.shape[0]
-    strides, total = _c_strides(shape)
+    strides, coord, total = _layout(shape, work)
     q, size = _plan(shape, batch)
-    coord = np.zeros(d, np.int64)
-    buf = np.empty(min(size, BLOCK), np.float64)
     for blk in range(total // size):
         base = blk * size
         if check and not _finite_pair(x, y, base, size):
