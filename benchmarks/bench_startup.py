@@ -67,6 +67,8 @@ def kernel_times(cmd_args: list[str], env: dict[str, str]) -> list[tuple[str, in
 
     Runs this file as a child (``--_child``) that listens to Numba's ``numba:compile`` events.
     """
+    # the topoeval of this tree (a clone), not an installed one: the child's sys.path[0] is benchmarks/
+    env = dict(env, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p))
     proc = subprocess.run([sys.executable, __file__, "--_child", *cmd_args], cwd=ROOT, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if proc.returncode:
