@@ -643,3 +643,22 @@ def finish_pairs(pos, bval, bflat, dval, dflat, ess_value, core, keep_axes, ndim
             didx[i, keep_axes[j]] = f - q * core[j]
             f = q
     return births, deaths, bidx, didx
+
+
+@njit(cache=True, nogil=True)
+def take_pairs(perm, births, deaths, bidx, didx):
+    """The pairs in the order ``perm`` (a permutation): one pass, rows copied element-wise."""
+    m = perm.shape[0]
+    d = bidx.shape[1]
+    ob = np.empty(m, dtype=np.float64)
+    od = np.empty(m, dtype=np.float64)
+    obi = np.empty((m, d), dtype=np.int64)
+    odi = np.empty((m, d), dtype=np.int64)
+    for i in range(m):
+        r = perm[i]
+        ob[i] = births[r]
+        od[i] = deaths[r]
+        for j in range(d):
+            obi[i, j] = bidx[r, j]
+            odi[i, j] = didx[r, j]
+    return ob, od, obi, odi

@@ -209,6 +209,8 @@ def by_birth_death(dgm):
     ties in their current order: the order of :func:`topoeval.persistence.cubical._sorted`
     (a stable lexsort) by two stable radix sorts of the values, deaths then births."""
     from .._kernels._persistence import radix_sort_cells
+    from ._block_kernels import take_pairs
+    from .diagram import Diagram
 
     m = len(dgm)
     if m < 2:
@@ -218,4 +220,5 @@ def by_birth_death(dgm):
     size = np.array([m], dtype=np.int64)
     by_death, _, _ = radix_sort_cells(dgm.deaths, down, size, ident)
     by_birth, _, _ = radix_sort_cells(dgm.births[by_death], down, size, ident)
-    return dgm._take(by_death[by_birth].astype(np.int64))
+    out = take_pairs(by_death[by_birth], dgm.births, dgm.deaths, dgm.birth_index, dgm.death_index)
+    return Diagram._new(*out, dgm.filtration, dgm.shape, dgm.dim)
