@@ -138,7 +138,7 @@ def union_find_padded(order, n_active, parent, offsets, lmask, pf_offsets):
     """
     k = offsets.shape[1]
     npf = pf_offsets.shape[1]
-    cap = 1024
+    cap = np.int64(1024)
     births = np.empty(cap, dtype=np.int64)
     deaths = np.empty(cap, dtype=np.int64)
     nb = 0
@@ -328,7 +328,7 @@ def _sort_range(keys, pay, kb, pb, lo0, hi0, stack, hist):
                     e = hist[b]
                     if e - s > 1:
                         if sp == stack.shape[0]:  # grown by a loop (see _grow)
-                            grown = np.empty((2 * sp, 2), dtype=np.int64)
+                            grown = np.empty((2 * sp, np.int64(2)), dtype=np.int64)
                             for t in range(sp):
                                 grown[t, 0] = stack[t, 0]
                                 grown[t, 1] = stack[t, 1]
@@ -432,7 +432,9 @@ def radix_sort_cells(src, superlevel, core, tables, bucket=_BUCKET):
     keys = np.empty(n, dtype=np.uint64)
     pay = np.empty(n, dtype=np.uint32)
     off = starts[: nc + 1].copy()
-    ctr = np.zeros(d, dtype=np.int64)
+    ctr = np.empty(d, dtype=np.int64)
+    for i in range(d):
+        ctr[i] = 0
     last_t = tables[d - 1]
     i = 0
     for row in range(n // L):
@@ -452,8 +454,10 @@ def radix_sort_cells(src, superlevel, core, tables, bucket=_BUCKET):
         big = max(big, starts[c + 1] - starts[c])
     kb = np.empty(big, dtype=np.uint64)
     pb = np.empty(big, dtype=np.uint32)
-    stack = np.empty((64, 2), dtype=np.int64)
-    hist = np.empty((1 << _SUB_BITS) + 1, dtype=np.int64)
+    # int64 sizes everywhere (no literal ones): each (dtype, size type) of np.empty is one more
+    # Numba helper to compile on a first run
+    stack = np.empty((np.int64(64), np.int64(2)), dtype=np.int64)
+    hist = np.empty(np.int64((1 << _SUB_BITS) + 1), dtype=np.int64)
     for c in range(nc):
         if starts[c + 1] - starts[c] > 1:
             stack = _sort_range(keys, pay, kb, pb, starts[c], starts[c + 1], stack, hist)
