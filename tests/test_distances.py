@@ -657,3 +657,127 @@ def test_compare_distance_tolerance_reports_the_bound():
     assert "wasserstein_gap" in str(c)
     with pytest.raises(InvalidOptionError, match="distance_tolerance"):
         te.compare(f, g, metrics="persistence", distance_tolerance=-1.0)
+
+
+# ----------------------------------------------------------------------------- the auction (tolerance, millions of points)
+
+from topoeval.distances import _auction  # noqa: E402
+
+
+def _auction_check(a, b, p, q, tol, exact_pp):
+    """The auction's certified interval of W_p^p holds the exact value, its gap is within the
+    tolerance, and the matching it returns costs its upper bound."""
+    mx, my, stats = _auction.auction_wasserstein(a, b, p, q, tol)
+    rows = tdist._matching_rows(np.arange(len(a)), np.arange(len(b)), mx, my, a, b, q)
+    m = tdist._finish_matching(rows)
+    value = float((m[:, 2] ** p).sum())
+    check_matching(a, b, value ** (1 / p), m, p, q)
+    lo, up = stats["lower"], stats["upper"]
+    slack = 1e-12 * max(exact_pp, 1e-300)
+    assert lo <= exact_pp + slack and up >= exact_pp - slack, (lo, exact_pp, up)
+    assert value == pytest.approx(up, rel=1e-9, abs=1e-12)
+    assert up <= 0 or up <= lo * (1 + tol) ** p * (1 + 1e-12), stats
+    return stats
+
+
+def _grid_points(draw, n, side, dup):
+    """n points (birth, death) on a side x side integer grid, each repeated up to dup times (ties)."""
+    pts = [(b, b + draw(st.integers(0, side))) for b in draw(st.lists(st.integers(0, side), min_size=n, max_size=n))]
+    reps = draw(st.lists(st.integers(1, dup), min_size=n, max_size=n))
+    return np.array([pt for pt, r in zip(pts, reps) for _ in range(r)], float).reshape(-1, 2)
+
+
+@st.composite
+def _tied_pairs(draw):
+    a = _grid_points(draw, draw(st.integers(1, 12)), 6, 3)
+    b = _grid_points(draw, draw(st.integers(1, 12)), 6, 6)  # few locations with many copies
+    return a, b
+
+
+@given(_tied_pairs(), st.sampled_from(ORDERS), st.sampled_from(NORMS), st.sampled_from([1e-9, 1e-3, 0.2]))
+def test_auction_interval_holds_the_exact_value(pair, p, q, tol):
+    """Random diagrams with ties and many duplicate points: the certified interval holds the
+    exact value (scipy's assignment on the full unmerged (n + m)^2 form) within the tolerance."""
+    a, b = pair
+    exact = naive.assignment_wasserstein(a, b, order=p, internal_p=q) ** p
+    _auction_check(a, b, p, q, tol, exact)
+
+
+@given(_tied_pairs(), st.sampled_from([1.0, 2.0]))
+def test_auction_merge_matches_pot_and_swapped_sides(pair, p):
+    """The merged problem (copies as classes) against POT's exact simplex on the unmerged points,
+    and with the two diagrams swapped (persons and objects trade sides)."""
+    ot = pytest.importorskip("ot")
+    a, b = pair
+    n, m = len(a), len(b)
+    cost = np.zeros((n + 1, m + 1))
+    cost[:n, :m] = tdist._cross_dist(a, b, 2.0) ** p
+    cost[:n, m] = tdist._diag_dist(a, 2.0) ** p
+    cost[n, :m] = tdist._diag_dist(b, 2.0) ** p
+    ref = ot.emd2(np.r_[np.ones(n), m], np.r_[np.ones(m), n], cost)
+    exact = naive.assignment_wasserstein(a, b, order=p) ** p
+    assert ref == pytest.approx(exact, rel=1e-6, abs=1e-9)
+    s1 = _auction_check(a, b, p, 2.0, 1e-9, exact)
+    s2 = _auction_check(b, a, p, 2.0, 1e-9, exact)
+    assert s1["unique"] == s2["unique"][::-1] == (len(np.unique(a, axis=0)), len(np.unique(b, axis=0)))
+
+
+def _quantised_pair(shape, seed, step=0.02):
+    """A smooth field + 5 % noise and its quantised copy (issue 18's case, small)."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    f = gaussian_filter(rng.standard_normal(shape), sigma=3.0)
+    f = (f - f.min()) / (f.max() - f.min()) + 0.05 * rng.standard_normal(shape)
+    g = np.round(f / step) * step
+    a, b = (np.asarray(te.persistence_diagram(v)) for v in (f, g))
+    return a[np.isfinite(a).all(axis=1)], b[np.isfinite(b).all(axis=1)]
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0])
+def test_auction_on_a_field_and_its_quantised_copy(p):
+    """Thousands of distinct points against a few hundred locations with many copies each:
+    the certified interval holds the exact (sparse solver) value, within 1e-3 and 1e-6."""
+    a, b = _quantised_pair((192, 192), 18)
+    assert len(np.unique(b, axis=0)) < len(b) / 4  # heavy duplicates
+    exact = te.wasserstein_distance(a, b, order=p) ** p
+    for tol in (1e-3, 1e-6):
+        stats = _auction_check(a, b, p, 2.0, tol, exact)
+        assert stats["phases"] >= 2
+
+
+def test_auction_on_noise_and_identical_diagrams():
+    """Both sides distinct (noise vs perturbed noise) and identical diagrams (distance 0)."""
+    a, b = _noise_pair(48, 0.3, 46)
+    a, b = a[np.isfinite(a[:, 1])], b[np.isfinite(b[:, 1])]
+    for p in (1.0, 2.0):
+        _auction_check(a, b, p, 2.0, 1e-4, te.wasserstein_distance(a, b, order=p) ** p)
+    stats = _auction_check(a, a.copy(), 2.0, 2.0, 1e-3, 0.0)
+    assert stats["upper"] == 0.0
+
+
+def test_public_tolerance_uses_the_auction_on_large_diagrams(monkeypatch):
+    """tolerance > 0 on many points goes to the auction (its bounds on the result, essential
+    points added exactly, progress once per phase); tolerance 0 and None stay exact."""
+    monkeypatch.setattr(tdist, "_AUCTION_MIN_POINTS", 100)
+    monkeypatch.setattr(tdist, "_DENSE_MAX_POINTS", 0)
+    monkeypatch.setattr(tdist, "_DENSE_MAX_WORK", -1)
+    calls = []
+    real = _auction.auction_wasserstein
+    monkeypatch.setattr(_auction, "auction_wasserstein", lambda *a, **k: calls.append(1) or real(*a, **k))
+    a, b = _quantised_pair((40, 40), 19)
+    a = np.vstack([a, [[0.0, np.inf]]])
+    b = np.vstack([b, [[0.25, np.inf]]])
+    exact = te.wasserstein_distance(a, b, order=2.0)
+    assert not calls
+    events = []
+    r = te.wasserstein_distance(a, b, order=2.0, tolerance=1e-3, matching=True, progress=events.append)
+    assert calls and isinstance(r, te.WassersteinResult)
+    assert r.lower <= exact * (1 + 1e-12) <= r.upper * (1 + 2e-12) and r.gap <= 1e-3
+    check_matching(a, b, r.value, r.matching, 2.0, 2.0)
+    assert [e["round"] for e in events] == list(range(1, len(events) + 1)) and len(events) >= 2
+    assert all(e["stage"] == "round" and e["lower"] <= e["upper"] for e in events)
+    assert r.value == pytest.approx((events[-1]["upper"] + 0.25**2) ** 0.5, rel=1e-9)
+    calls.clear()
+    r0 = te.wasserstein_distance(a, b, order=2.0, tolerance=0.0)
+    assert not calls and r0.exact and r0.value == exact

@@ -45,6 +45,14 @@ def _powp(t, p):
 
 
 @njit(cache=True, nogil=True)
+def _box_cost(bbox, node, xb, xd, p, q):
+    """A lower bound of the cost |x - y|_q^p from (xb, xd) to any point in the box of ``node``."""
+    gb = max(0.0, bbox[node, 0] - xb, xb - bbox[node, 1])
+    gd = max(0.0, bbox[node, 2] - xd, xd - bbox[node, 3])
+    return _powp(_ground(gb, gd, q), p)
+
+
+@njit(cache=True, nogil=True)
 def _kdtree_build(pts, leaf_size):
     """Implicit 2-D KD-tree.  Returns (perm, node_start, node_end, node_left, node_right, bbox)
     with nodes in pre-order (children after their parent); bbox rows [bmin, bmax, dmin, dmax]."""
@@ -163,12 +171,8 @@ def _certificate_best(x, query, y, alpha, beta, p, q, tol, x_ptr, x_edge, e_othe
             else:
                 c0 = left[node]
                 c1 = right[node]
-                gb = max(0.0, bbox[c0, 0] - xb, xb - bbox[c0, 1])
-                gd = max(0.0, bbox[c0, 2] - xd, xd - bbox[c0, 3])
-                lb0 = _powp(_ground(gb, gd, q), p) - ai - nodemax[c0]
-                gb = max(0.0, bbox[c1, 0] - xb, xb - bbox[c1, 1])
-                gd = max(0.0, bbox[c1, 2] - xd, xd - bbox[c1, 3])
-                lb1 = _powp(_ground(gb, gd, q), p) - ai - nodemax[c1]
+                lb0 = _box_cost(bbox, c0, xb, xd, p, q) - ai - nodemax[c0]
+                lb1 = _box_cost(bbox, c1, xb, xd, p, q) - ai - nodemax[c1]
                 if lb0 < lb1:  # the nearer child on top
                     c0, c1 = c1, c0
                     lb0, lb1 = lb1, lb0

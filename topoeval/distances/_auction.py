@@ -1,0 +1,451 @@
+"""The certified approximate Wasserstein solver for diagrams of millions of points: an auction.
+
+Read in this order: :func:`auction_wasserstein` (merge duplicate points, then phases of
+epsilon-scaling until the certified gap is closed), :func:`_auction_phase` (one forward auction,
+Gauss-Seidel, every person bidding until all are assigned) with its two bids
+:func:`_bid_point` and :func:`_bid_diagonal`, and :func:`_bounds` (the cost of the assignment
+found and a dual bound feasible for every pair).
+
+The problem, as in hera (Kerber, Morozov, Nigmetov, "Geometry helps to compare persistence
+diagrams", JEA 2017): a complete assignment of the *persons* X u diag(Y) to the *objects*
+Y u diag(X), with costs ``|x_i - y_j|_q^p`` (x_i -> y_j), ``dx_i`` (x_i -> its own projection),
+``dy_j`` (the projection of y_j -> y_j) and 0 (a projection of Y -> a projection of X); every
+other pair is forbidden.  Duplicate points are merged into *classes*: a class of points with
+``c`` copies is ``c`` persons and ``c`` objects sharing one location (the "similar objects" of
+Bertsekas and Castanon).  The copies of one object class sit in a binary min-heap by price, so
+a bid always takes the class's cheapest copy and its second cheapest enters the second-best
+value; a quantised diagram whose points collapse onto a few hundred locations is then a few
+hundred object classes, however many copies each holds.
+
+Bids: a point x_i finds its two best objects among the Y classes by branch and bound in a KD-tree
+over the unique points of Y (each node keeps the smallest price of its classes, updated on every
+price change), and compares them with its own projection; a projection of y_j compares y_j with
+the two cheapest projections of X (a segment tree over the X classes).  The bid raises the price
+by (second best - best) + eps.  Phases divide eps by 5 (hera's ratio), keep the prices and start
+from an empty assignment.
+
+Certificate after each phase: ``upper`` = the cost of the assignment (a matching), ``lower`` =
+the transportation dual with one price per object class, its cheapest copy's: sum over persons
+of their best value at those prices minus sum over classes of count x price (feasible for every
+pair by construction, so a lower bound by weak LP duality; leveling a class's copies down to
+its cheapest leaves every best value unchanged and raises the bound, 128^3 W2 9 -> 8 phases),
+computed with the exact minimum over all Y classes from the same KD-tree.  The phases stop
+once ``upper <= lower * (1 + delta) ** p``.  (Bidding with the second best over the *other*
+classes only, as for similar objects proper, started price wars of eps steps on small tied
+diagrams - millions of bids for 100 points - so a class's second copy counts as an object.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._certificate import _box_cost, _ground, _kdtree_build, _powp
+from ._metric import _diag_dist
+
+__all__: list[str] = []
+
+# eps is divided by this between phases (hera's epsilon_common_ratio)
+_EPS_RATIO = 5.0
+# leaf size of the KD-tree over the Y classes (the leaf is rescanned on every price change)
+_LEAF = 8
+
+
+# ----------------------------------------------------------------------------- object classes
+
+
+@njit(cache=True, nogil=True)
+def _cls_min(k, cptr, heap, price):
+    """The price of the cheapest copy of object class k (the root of its heap)."""
+    return price[heap[cptr[k]]]
+
+
+@njit(cache=True, nogil=True)
+def _cls_second(k, cptr, heap, price):
+    """The price of the second cheapest copy of class k (a child of the root), inf if one copy."""
+    lo = cptr[k]
+    size = cptr[k + 1] - lo
+    s = np.inf
+    if size > 1:
+        s = price[heap[lo + 1]]
+    if size > 2:
+        s = min(s, price[heap[lo + 2]])
+    return s
+
+
+@njit(cache=True, nogil=True)
+def _sift_root(k, cptr, heap, price):
+    """Restore the heap of class k after its root's price rose."""
+    lo = cptr[k]
+    size = cptr[k + 1] - lo
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        small = left
+        if left + 1 < size and price[heap[lo + left + 1]] < price[heap[lo + left]]:
+            small = left + 1
+        if price[heap[lo + i]] <= price[heap[lo + small]]:
+            break
+        heap[lo + i], heap[lo + small] = heap[lo + small], heap[lo + i]
+        i = small
+
+
+# ----------------------------------------------------------------------------- the KD-tree over Y
+
+
+@njit(cache=True, nogil=True)
+def _tree_links(left, right, start, end, perm, m):
+    """(parent of each node, the leaf holding each point)."""
+    nn = left.shape[0]
+    parent = np.full(nn, -1, np.int64)
+    leaf_of = np.empty(m, np.int64)
+    for node in range(nn):
+        if left[node] >= 0:
+            parent[left[node]] = node
+            parent[right[node]] = node
+        else:
+            for k in range(start[node], end[node]):
+                leaf_of[perm[k]] = node
+    return parent, leaf_of
+
+
+@njit(cache=True, nogil=True)
+def _tree_fill(nodemin, left, right, start, end, perm, cptr, heap, price):
+    """Every node's smallest class price (children after their parent: a reverse pass)."""
+    for node in range(nodemin.shape[0] - 1, -1, -1):
+        if left[node] == -1:
+            mb = np.inf
+            for k in range(start[node], end[node]):
+                mb = min(mb, _cls_min(perm[k], cptr, heap, price))
+            nodemin[node] = mb
+        else:
+            nodemin[node] = min(nodemin[left[node]], nodemin[right[node]])
+
+
+@njit(cache=True, nogil=True)
+def _tree_update(j, nodemin, leaf_of, parent, left, right, start, end, perm, cptr, heap, price):
+    """The node minima after the price of Y class j rose (leaf rescanned, then up while changed)."""
+    node = leaf_of[j]
+    mb = np.inf
+    for k in range(start[node], end[node]):
+        mb = min(mb, _cls_min(perm[k], cptr, heap, price))
+    if mb == nodemin[node]:
+        return
+    nodemin[node] = mb
+    node = parent[node]
+    while node >= 0:
+        v = min(nodemin[left[node]], nodemin[right[node]])
+        if v == nodemin[node]:
+            return
+        nodemin[node] = v
+        node = parent[node]
+
+
+@njit(cache=True, nogil=True)
+def _tree_best2(xb, xd, y, p, q, nodemin, left, right, start, end, perm, bbox, cptr, heap, price, stack, slb):
+    """The two smallest ``|x - y_j|_q^p + (cheapest price of class j)`` over the Y classes:
+    (v1, j1, v2).  Branch and bound, nearer child first; exact (every bound is a lower bound)."""
+    v1 = np.inf
+    v2 = np.inf
+    j1 = -1
+    top = 1
+    stack[0] = 0
+    slb[0] = nodemin[0]
+    while top > 0:
+        top -= 1
+        node = stack[top]
+        if slb[top] >= v2:
+            continue
+        if left[node] == -1:
+            for k in range(start[node], end[node]):
+                j = perm[k]
+                v = _powp(_ground(xb - y[j, 0], xd - y[j, 1], q), p) + _cls_min(j, cptr, heap, price)
+                if v < v1:
+                    v2 = v1
+                    v1 = v
+                    j1 = j
+                elif v < v2:
+                    v2 = v
+            continue
+        c0 = left[node]
+        c1 = right[node]
+        lb0 = _box_cost(bbox, c0, xb, xd, p, q) + nodemin[c0]
+        lb1 = _box_cost(bbox, c1, xb, xd, p, q) + nodemin[c1]
+        if lb0 < lb1:  # the nearer child on top of the stack
+            c0, c1 = c1, c0
+            lb0, lb1 = lb1, lb0
+        if lb0 < v2:
+            stack[top] = c0
+            slb[top] = lb0
+            top += 1
+        if lb1 < v2:
+            stack[top] = c1
+            slb[top] = lb1
+            top += 1
+    return v1, j1, v2
+
+
+# ----------------------------------------------------------------------------- the segment tree over diag(X)
+
+
+@njit(cache=True, nogil=True)
+def _seg_set(seg, sarg, size, i, value):
+    """Set leaf i (an X class's cheapest projection price) and its ancestors' minima."""
+    pos = size + i
+    seg[pos] = value
+    pos >>= 1
+    while pos >= 1:
+        a = 2 * pos
+        if seg[a + 1] < seg[a]:
+            a += 1
+        if seg[pos] == seg[a] and sarg[pos] == sarg[a]:
+            return
+        seg[pos] = seg[a]
+        sarg[pos] = sarg[a]
+        pos >>= 1
+
+
+@njit(cache=True, nogil=True)
+def _seg_best2(seg, sarg, size):
+    """(v1, i1, v2): the cheapest X class's price and the smallest price of every other class."""
+    pos = 1
+    v2 = np.inf
+    while pos < size:
+        a = 2 * pos
+        if seg[a + 1] < seg[a]:
+            v2 = min(v2, seg[a])
+            a += 1
+        else:
+            v2 = min(v2, seg[a + 1])
+        pos = a
+    return seg[pos], sarg[pos], v2
+
+
+# ----------------------------------------------------------------------------- one phase
+
+
+@njit(cache=True, nogil=True)
+def _take(u, k, inc, cptr, heap, price, owner, assign):
+    """Person u takes the cheapest copy of object class k, whose price rises by inc; returns the
+    person it evicted (or -1)."""
+    c = heap[cptr[k]]
+    old = owner[c]
+    owner[c] = u
+    assign[u] = c
+    price[c] += inc
+    _sift_root(k, cptr, heap, price)
+    if old >= 0:
+        assign[old] = -1
+    return old
+
+
+@njit(cache=True, nogil=True)
+def _auction_phase(eps, x, y, dx, dy, p, q, pcls, n0, cptr, heap, price, owner, assign,
+                   nodemin, leaf_of, parent, left, right, start, end, perm, bbox, seg, sarg, size):
+    """One forward auction at ``eps`` from an empty assignment, Gauss-Seidel (a FIFO of unassigned
+    persons, one bid each, an evicted person queued again) until every person holds an object.
+
+    Persons 0..n0-1 are copies of the X classes ``pcls[u]``, the rest copies of the projections of
+    the Y classes ``pcls[u]``; object classes 0..m-1 are the Y classes, m + i the projections
+    of X class i.  Returns the number of bids."""
+    m = y.shape[0]
+    npers = pcls.shape[0]
+    for c in range(owner.shape[0]):
+        owner[c] = -1
+    queue = np.arange(npers)
+    head = 0
+    count = npers  # persons queued (a ring of size npers: each unassigned person once)
+    stack = np.empty(left.shape[0] + 1, np.int64)
+    slb = np.empty(left.shape[0] + 1, np.float64)
+    bids = 0
+    while count > 0:
+        u = queue[head]
+        head = head + 1 if head + 1 < npers else 0
+        count -= 1
+        cl = pcls[u]
+        if u < n0:  # a point of X: the Y classes or its own projection
+            v1, j1, v2 = _tree_best2(x[cl, 0], x[cl, 1], y, p, q, nodemin, left, right, start, end,
+                                     perm, bbox, cptr, heap, price, stack, slb)
+            if j1 >= 0:  # the class's second copy is an object of its own
+                v2 = min(v2, v1 - _cls_min(j1, cptr, heap, price) + _cls_second(j1, cptr, heap, price))
+            kd = m + cl
+            d1 = dx[cl] + _cls_min(kd, cptr, heap, price)
+            if v1 < d1:
+                k, best, second = j1, v1, min(v2, d1)
+            else:
+                k, best, second = kd, d1, min(v1, dx[cl] + _cls_second(kd, cptr, heap, price))
+        else:  # a projection of y_j: y_j itself or any projection of X
+            e1 = dy[cl] + _cls_min(cl, cptr, heap, price)
+            g1, i1, g2 = _seg_best2(seg, sarg, size)
+            if e1 <= g1:
+                k, best, second = cl, e1, min(g1, dy[cl] + _cls_second(cl, cptr, heap, price))
+            else:
+                k = m + i1
+                best, second = g1, min(e1, g2, _cls_second(k, cptr, heap, price))
+        old = _take(u, k, second - best + eps, cptr, heap, price, owner, assign)
+        if k < m:
+            _tree_update(k, nodemin, leaf_of, parent, left, right, start, end, perm, cptr, heap, price)
+        else:
+            _seg_set(seg, sarg, size, k - m, _cls_min(k, cptr, heap, price))
+        if old >= 0:
+            tail = head + count
+            queue[tail if tail < npers else tail - npers] = old
+            count += 1
+        bids += 1
+    return bids
+
+
+@njit(cache=True, nogil=True)
+def _bounds(x, y, dx, dy, p, q, pcls, n0, m0, cptr, heap, price, assign, ocls,
+            nodemin, left, right, start, end, perm, bbox, seg, sarg, size):
+    """(upper, lower, scale): the assignment's cost, the dual value with one price per object
+    class, its cheapest copy's (the transportation problem's dual: sum_p u_p - sum_k count_k
+    pi_k, u_p the person's exact best value at those prices, feasible for every pair; every
+    copy is held, so the sum goes person by person), and the sum of the magnitudes added (for
+    the rounding margin).  Leveling a class's prices down to its cheapest copy leaves every u_p
+    unchanged and raises the bound."""
+    m = y.shape[0]
+    stack = np.empty(left.shape[0] + 1, np.int64)
+    slb = np.empty(left.shape[0] + 1, np.float64)
+    g1, _, _ = _seg_best2(seg, sarg, size)
+    upper = 0.0
+    lower = 0.0
+    scale = 0.0
+    last = -1
+    ub = 0.0
+    for u in range(pcls.shape[0]):
+        cl = pcls[u]
+        c = assign[u]
+        if u < n0:
+            if cl != last:  # the copies of one class are consecutive persons
+                v1, _, _ = _tree_best2(x[cl, 0], x[cl, 1], y, p, q, nodemin, left, right, start, end,
+                                       perm, bbox, cptr, heap, price, stack, slb)
+                ub = min(v1, dx[cl] + _cls_min(m + cl, cptr, heap, price))
+                last = cl
+            if c < m0:
+                j = ocls[c]
+                upper += _powp(_ground(x[cl, 0] - y[j, 0], x[cl, 1] - y[j, 1], q), p)
+            else:
+                upper += dx[cl]
+        else:
+            ub = min(dy[cl] + _cls_min(cl, cptr, heap, price), g1)
+            if c < m0:
+                upper += dy[cl]
+        pc = _cls_min(ocls[c], cptr, heap, price)
+        lower += ub - pc
+        scale += abs(ub) + pc
+    return upper, lower, scale
+
+
+@njit(cache=True, nogil=True)
+def _expand(assign, n0, m0, xo, yo, match_x, match_y):
+    """The matching of the original points: person u < n0 is the original point xo[u], Y copy c
+    the original point yo[c] (copies of a class are consecutive in both)."""
+    for u in range(n0):
+        c = assign[u]
+        if c < m0:
+            match_x[xo[u]] = yo[c]
+            match_y[yo[c]] = xo[u]
+
+
+# ----------------------------------------------------------------------------- the driver
+
+
+def _gap_closed(upper, lower, p, tolerance):
+    """Whether W = upper ** (1/p) is within ``tolerance`` (relative) of every W >= lower ** (1/p)."""
+    return upper <= 0.0 or (lower > 0.0 and upper <= lower * (1.0 + tolerance) ** p)
+
+
+class _Auction:
+    """The classes, copies, prices and search structures of one solve."""
+
+    def __init__(self, x, y, p, q):
+        from ._sparse import _unique_rows
+
+        self.n0, self.m0 = len(x), len(y)
+        self.x, self.xo, self.a_cnt = _unique_rows(np.ascontiguousarray(x, dtype=np.float64))
+        self.y, self.yo, self.b_cnt = _unique_rows(np.ascontiguousarray(y, dtype=np.float64))
+        self.p, self.q = float(p), float(q)
+        n, m = len(self.x), len(self.y)
+        self.dx = _diag_dist(self.x, q) ** p
+        self.dy = _diag_dist(self.y, q) ** p
+        # persons: the copies of the X classes, then those of the projections of the Y classes
+        self.pcls = np.concatenate([np.repeat(np.arange(n), self.a_cnt), np.repeat(np.arange(m), self.b_cnt)])
+        # object copies: Y classes (0..m0-1), then the projections of the X classes
+        self.cptr = np.concatenate([[0], np.cumsum(self.b_cnt), self.m0 + np.cumsum(self.a_cnt)]).astype(np.int64)
+        self.heap = np.arange(self.m0 + self.n0, dtype=np.int64)
+        self.ocls = np.repeat(np.arange(m + n), np.diff(self.cptr))  # the class of each copy
+        self.price = np.zeros(self.m0 + self.n0)
+        self.owner = np.full(self.m0 + self.n0, -1, np.int64)
+        self.assign = np.full(len(self.pcls), -1, np.int64)
+        perm, start, end, left, right, bbox = _kdtree_build(self.y, _LEAF)
+        self.tree = (left, right, start, end, perm, bbox)
+        self.parent, self.leaf_of = _tree_links(left, right, start, end, perm, m)
+        self.nodemin = np.empty(len(left))
+        self.size = 1 << max(0, int(n - 1).bit_length())
+        self.seg = np.full(2 * self.size, np.inf)
+        self.sarg = np.zeros(2 * self.size, np.int64)
+        self.seg[self.size:self.size + n] = 0.0
+        self.sarg[self.size:] = np.arange(self.size)
+        for lvl in range(self.size - 1, 0, -1):  # build the minima bottom-up
+            a = 2 * lvl + (1 if self.seg[2 * lvl + 1] < self.seg[2 * lvl] else 0)
+            self.seg[lvl], self.sarg[lvl] = self.seg[a], self.sarg[a]
+        _tree_fill(self.nodemin, left, right, start, end, perm, self.cptr, self.heap, self.price)
+
+    def phase(self, eps):
+        left, right, start, end, perm, bbox = self.tree
+        return _auction_phase(eps, self.x, self.y, self.dx, self.dy, self.p, self.q, self.pcls, self.n0,
+                              self.cptr, self.heap, self.price, self.owner, self.assign, self.nodemin,
+                              self.leaf_of, self.parent, left, right, start, end, perm, bbox,
+                              self.seg, self.sarg, self.size)
+
+    def bounds(self):
+        """(upper, lower) of W_p^p; lower lowered by a margin for the rounding of its sum."""
+        left, right, start, end, perm, bbox = self.tree
+        upper, lower, scale = _bounds(self.x, self.y, self.dx, self.dy, self.p, self.q, self.pcls, self.n0,
+                                      self.m0, self.cptr, self.heap, self.price, self.assign, self.ocls,
+                                      self.nodemin,
+                                      left, right, start, end, perm, bbox, self.seg, self.sarg, self.size)
+        # recursive summation of N terms errs by at most (N + 1) u sum |terms|; each term (a cost
+        # plus a price, less a price) by a few more units of rounding u
+        margin = (len(self.pcls) + 8) * np.finfo(float).eps * scale
+        return upper, min(lower - margin, upper)
+
+    def matching(self):
+        match_x = np.full(self.n0, -1, np.int64)
+        match_y = np.full(self.m0, -1, np.int64)
+        _expand(self.assign, self.n0, self.m0, self.xo, self.yo, match_x, match_y)
+        return match_x, match_y
+
+
+def auction_wasserstein(x, y, p, q, tolerance, progress=None, max_phases=40):
+    """A W_p^p matching of finite diagrams x (n, 2), y (m, 2) (n, m >= 1) certified within the
+    relative gap ``tolerance`` of W_p (see the module docstring).
+
+    Returns (match_x, match_y, stats): match_x[i] = j or -1 (diagonal), match_y[j] = i or -1, and
+    a dict with ``lower`` / ``upper`` (bounds of W_p^p; the matching costs ``upper``),
+    ``phases``, ``bids``, ``eps``, ``unique`` and ``optimal`` (whether the bounds meet).
+    ``progress(info)`` gets ``{"stage": "round", "round", "lower", "upper", "violations": None}``
+    after each phase.  Stops after ``max_phases`` phases or once eps falls below the rounding of
+    the costs even when the gap is not closed (the bounds say so).
+    """
+    auc = _Auction(x, y, p, q)
+    top = float(max(auc.dx.max(), auc.dy.max(), np.finfo(float).tiny))
+    eps = top / 4.0
+    bids = phases = 0
+    upper = lower = np.inf
+    while True:
+        phases += 1
+        bids += auc.phase(eps)
+        upper, lower = auc.bounds()
+        if progress is not None:
+            progress({"stage": "round", "round": phases, "lower": lower, "upper": upper, "violations": None})
+        if _gap_closed(upper, lower, p, tolerance) or phases >= max_phases or eps < 1e-15 * top:
+            break
+        eps /= _EPS_RATIO
+    match_x, match_y = auc.matching()
+    stats = {"lower": lower, "upper": upper, "phases": phases, "bids": bids, "eps": eps,
+             "unique": (len(auc.x), len(auc.y)), "optimal": lower >= upper}
+    return match_x, match_y, stats
