@@ -116,11 +116,12 @@ def _groups(parts: Sequence[str], n: int) -> list[list[str]]:
 
 def _cores() -> int:
     """Processes for compiling: ``TOPOEVAL_COMPILE_JOBS`` if set (1: all in this process), else
-    this one plus one per idle core (1-minute load average; this process counts in the load).
+    this one plus one per idle core (1-minute load average, rounded: this process counts in the
+    load, and the average lags behind, e.g. after the previous first run).
 
-    On a busy machine extra processes only add the work they share (Numba's own helpers are
-    compiled once per process): 24.6 s CPU in one process against 31.8 s in two at a load of
-    7.6 on 2 cores (``bench_startup.py --serial``).
+    On a busy machine extra processes only add the work they share (Numba's start and helpers
+    are compiled once per process): 13.8 s CPU in one process against 15.9 s in two for the
+    sample pair (7.9 s each; ``bench_startup.py --serial``), so on an idle core two halve the wall.
     """
     env = os.environ.get("TOPOEVAL_COMPILE_JOBS", "")
     if env.isdigit() and int(env) >= 1:
@@ -133,7 +134,7 @@ def _cores() -> int:
         idle = cores - os.getloadavg()[0]
     except (AttributeError, OSError):
         idle = cores - 1
-    return max(1, min(cores, 1 + int(idle)))
+    return max(1, min(cores, 1 + int(idle + 0.5)))
 
 
 def estimate_seconds(parts: Sequence[str], jobs: int | None = None) -> int:
