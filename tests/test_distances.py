@@ -781,3 +781,23 @@ def test_public_tolerance_uses_the_auction_on_large_diagrams(monkeypatch):
     calls.clear()
     r0 = te.wasserstein_distance(a, b, order=2.0, tolerance=0.0)
     assert not calls and r0.exact and r0.value == exact
+
+
+def test_compare_reports_distance_progress(monkeypatch):
+    """te.compare(progress=) in memory calls progress(stage, done, total) during the distance
+    solves, one stage per distance ("distance W1 sublevel"); the values are unchanged."""
+    monkeypatch.setattr(tdist, "_AUCTION_MIN_POINTS", 100)
+    monkeypatch.setattr(tdist, "_DENSE_MAX_POINTS", 0)
+    monkeypatch.setattr(tdist, "_DENSE_MAX_WORK", -1)
+    rng = np.random.default_rng(47)
+    f = rng.normal(size=(40, 40))
+    g = np.round(f / 0.2) * 0.2
+    calls = []
+    kw = dict(metrics="persistence", filtration="both", distance_tolerance=1e-3)
+    c = te.compare(f, g, progress=lambda *a: calls.append(a), **kw)
+    assert {s for s, _, _ in calls} == {"distance W1 sublevel", "distance W1 superlevel"}
+    assert all(total is None and done >= 1 for _, done, total in calls)  # the auction's phases
+    assert c.to_row() == te.compare(f, g, **kw).to_row()
+    calls.clear()
+    te.compare(f, g, metrics="persistence", progress=lambda *a: calls.append(a))  # exact: routing
+    assert calls and all(0 < done <= total for _, done, total in calls)

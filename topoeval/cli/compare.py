@@ -105,7 +105,8 @@ def cli(orig, recon, output, fmt, force, report, plot, **params):
     if warm["parts"]:
         echo_info(f"compiled in {warm['wall']:.1f} s, CPU per process "
                   + ", ".join(f"{c:.1f}" for c in warm["cpu"]) + " s")
-    comparison = compare(a, b, **kwargs)
+    with _stage_bar() as tick:  # long distance solves show a bar (-q: none)
+        comparison = compare(a, b, progress=tick, **kwargs)
     echo_info("computed in " + ", ".join(f"{k} {v:.2f} s" for k, v in comparison.elapsed.items()))
 
     write_output(output, render(comparison, fmt, orig=orig, recon=recon, output=output), force=force)

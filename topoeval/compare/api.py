@@ -137,6 +137,8 @@ def compare(
         than 1); default: chosen from ``memory_limit``.
     progress : callable, optional
         Streamed mode: ``progress(stage, done, total)`` after every slab and persistence block.
+        In memory: during the large distance solves (stages ``"distance W<order> <key>"``;
+        ``total`` None for the phases of the auction that ``distance_tolerance`` uses).
 
     Returns
     -------
@@ -257,7 +259,7 @@ def compare(
         pers, diagrams, matchings = _persistence_part(
             x, y, filtrations, connectivity=connectivity, order=order, internal_p=internal_p,
             nan_policy=nan_policy, batch=batch, distance_tolerance=opts["distance_tolerance"], jobs=n_jobs,
-            dims=dims,
+            dims=dims, progress=progress,
         )
         result.update(persistence=pers, diagrams=diagrams, matchings=matchings)
         elapsed["persistence"] = time.perf_counter() - t

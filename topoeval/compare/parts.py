@@ -113,23 +113,41 @@ def _sample_diagrams(a, filt, dims, *, connectivity, nan_policy, jobs) -> dict[i
     return out
 
 
-def _distances(d_orig, d_recon, *, order, internal_p, distance_tolerance):
+def _distance_ticks(progress, name):
+    """The ``progress=`` of :func:`topoeval.wasserstein_distance` as ``progress(stage, done, total)``
+    calls (the CLI's bar): a round's routing (done / total sources), or the auction's phases
+    (done = phases, total unknown); None without ``progress``."""
+    if progress is None:
+        return None
+
+    def tick(event):
+        if event["stage"] == "route":
+            progress(name, event["done"], event["total"])
+        elif event.get("violations", 0) is None:
+            progress(name, event["round"], None)
+
+    return tick
+
+
+def _distances(d_orig, d_recon, *, order, internal_p, distance_tolerance, progress=None, name="distance"):
     """The metrics of one (filtration, dimension) over the samples' diagrams, and the matchings.
 
     ``wasserstein = (sum_s W_s**order)**(1/order)``, ``bottleneck = max_s B_s``, counts summed.
+    ``progress(stage, done, total)`` (optional) follows the large-diagram solvers as ``name``.
     """
     from ..distances import bottleneck_distance, wasserstein_distance
 
+    kw = {} if progress is None else {"progress": _distance_ticks(progress, name)}
     match = []
     wp = 0.0
     low = 0.0  # the certified lower bound of wp (distance_tolerance)
     bott = 0.0
     for a, b in zip(d_orig, d_recon):
         if distance_tolerance is None:
-            w, m = wasserstein_distance(a, b, order=order, internal_p=internal_p, matching=True)
+            w, m = wasserstein_distance(a, b, order=order, internal_p=internal_p, matching=True, **kw)
         else:  # stopped at a certified relative gap: keep the lower bound beside the value
             r = wasserstein_distance(a, b, order=order, internal_p=internal_p, matching=True,
-                                     tolerance=distance_tolerance)
+                                     tolerance=distance_tolerance, **kw)
             w, m = r.value, r.matching
             low += r.lower**order if math.isfinite(r.lower) else math.inf
         bd = bottleneck_distance(a, b)
@@ -154,10 +172,11 @@ def _distances(d_orig, d_recon, *, order, internal_p, distance_tolerance):
 
 
 def _persistence_part(x, y, filtrations, *, connectivity, order, internal_p, nan_policy, batch,
-                      distance_tolerance=None, jobs=None, dims=(0,)):
+                      distance_tolerance=None, jobs=None, dims=(0,), progress=None):
     """(metrics, diagrams, matchings), each keyed by :func:`~topoeval.compare.result.persistence_key`:
     the filtration for dimension 0, ``"<filtration>_dim<k>"`` for dimension k >= 1; dimension by
-    dimension, each in the order of ``filtrations``."""
+    dimension, each in the order of ``filtrations``; ``progress(stage, done, total)``: the
+    distance solves as stages "distance W<order> <key>"."""
     pers: dict[str, dict[str, Any]] = {}
     diagrams: dict[str, tuple] = {}
     matchings: dict[str, Any] = {}
@@ -174,7 +193,8 @@ def _persistence_part(x, y, filtrations, *, connectivity, order, internal_p, nan
             d_orig, d_recon = per_dim[k]
             key = persistence_key(filt, k)
             pers[key], match = _distances(d_orig, d_recon, order=order, internal_p=internal_p,
-                                          distance_tolerance=distance_tolerance)
+                                          distance_tolerance=distance_tolerance, progress=progress,
+                                          name=f"distance W{order:g} {key}")
             if batch is None:
                 diagrams[key] = (d_orig[0], d_recon[0])
                 matchings[key] = match[0]
