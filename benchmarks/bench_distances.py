@@ -53,20 +53,24 @@ def _worker(path: str, method: str, order: float) -> None:
         from gudhi.wasserstein import wasserstein_distance
 
         f = lambda: wasserstein_distance(a, b, order=order, internal_p=2.0)  # noqa: E731
-    elif method == "hera":
+    elif method.startswith("hera"):  # "hera" (delta 0.01) or "hera:<delta>"
         from gudhi.hera import wasserstein_distance
 
-        f = lambda: wasserstein_distance(a, b, order=order, internal_p=2.0)  # noqa: E731
+        delta = float(method.split(":")[1]) if ":" in method else 0.01
+        f = lambda: wasserstein_distance(a, b, order=order, internal_p=2.0, delta=delta)  # noqa: E731
     elif method == "gudhi-bottleneck":
         import gudhi
 
         f = lambda: gudhi.bottleneck_distance(a, b, 0)  # noqa: E731
     else:
         raise SystemExit(f"unknown method {method}")
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     value = f()
-    dt = time.perf_counter() - t
-    print(json.dumps({"value": float(value), "time": dt}))
+    dt, cpu = time.perf_counter() - t, time.process_time() - c
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps({"value": float(value), "time": dt, "cpu": cpu, "rss": rss}))
 
 
 def _run_reference(path: str, method: str, order: float, timeout: float):
@@ -159,9 +163,11 @@ def _huge_pair(side: int, cache: str):
     return a, b, t
 
 
-def _run_huge(side: int, tolerance: float, cache: str, exact: bool) -> None:
+def _run_huge(side: int, tolerance: float, cache: str, exact: bool, timeout: float = 900.0) -> None:
     """W1 and W2 of the huge pair within a certified relative ``tolerance`` (and, with ``exact``,
-    the exact solve for comparison): wall and CPU time, rounds, bounds, peak RSS."""
+    the exact solve for comparison): wall and CPU time, rounds (auction phases), bounds, peak RSS;
+    beside hera (gudhi.hera at delta = ``tolerance``, a subprocess, ``timeout``) and the exact
+    bottleneck distance (topoeval, gudhi's in a subprocess)."""
     import resource
 
     import topoeval as te
@@ -183,6 +189,28 @@ def _run_huge(side: int, tolerance: float, cache: str, exact: bool) -> None:
             print(f"{'W%g' % order:>6s} {tol:9.0e} {wall:8.1f} {cpu:8.1f} {len(rounds):6d} {r.value:12.6g} "
                   f"{r.lower:12.6g} {r.gap:8.1e} {rss:11.0f}")
             sys.stdout.flush()
+        _huge_reference(a, b, f"hera:{tolerance:g}", order, timeout, r.value)
+    t, c = time.perf_counter(), time.process_time()
+    bott = te.bottleneck_distance(a, b)
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(f"{'B':>6s} {'exact':>9s} {wall:8.1f} {cpu:8.1f} {'':6s} {bott:12.6g} {bott:12.6g} {0:8.1e} {rss:11.0f}")
+    _huge_reference(a, b, "gudhi-bottleneck", np.inf, timeout, bott)
+
+
+def _huge_reference(a, b, method, order, timeout, ours):
+    """One reference solver on the huge pair in a subprocess: its wall / CPU time, peak RSS and
+    the relative difference from topoeval's value (or why it stopped)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "pair.npz")
+        np.savez(path, a=a, b=b)
+        res, why = _run_reference(path, method, order, timeout)
+    if res is None:
+        print(f"{method:>16s} W{order:g}: {why} (timeout {timeout:.0f} s)")
+    else:
+        print(f"{method:>16s} W{order:g}: wall {res['time']:.1f} s, CPU {res['cpu']:.1f} s, peak RSS "
+              f"{res['rss']:.0f} MB, value {res['value']:.6g} (rel. diff {res['value'] / ours - 1:+.1e})")
+    sys.stdout.flush()
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -281,7 +309,7 @@ def main(argv=None) -> None:
     ap.add_argument("--exact", action="store_true", help="with --huge: also solve exactly (tolerance 0)")
     args = ap.parse_args(argv)
     if args.huge:
-        _run_huge(args.huge, args.tolerance, args.cache, args.exact)
+        _run_huge(args.huge, args.tolerance, args.cache, args.exact, args.timeout)
         return
     if args.large:
         _run_large(args.large, max(args.timeout, 600.0), args.check)
