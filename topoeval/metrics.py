@@ -136,12 +136,13 @@ def _ordered_map(fn, items, jobs: int):
             yield window.popleft().result()
 
 
-def _accumulate_blocks(blocks, jobs: int = 1) -> dict[str, float]:
+def _accumulate_blocks(blocks, jobs: int = 1, stats=None) -> dict[str, float]:
     """One streaming pass over float64 1-D block pairs: sums of squared / absolute errors, max
     error, range of x, and the co-moments for Pearson's r (Chan et al.'s pairwise update,
     numerically stable).  The blocks' statistics may be computed in ``jobs`` threads; they are
     merged in block order, so the result is the same bit for bit for every ``jobs``.  The
-    streamed compare feeds it blocks read from lazy arrays."""
+    streamed compare passes ``stats``, the blocks' ``_block_stats`` in block order (made per slab,
+    on Dask workers too), instead of ``blocks``."""
     n = 0
     sse = sae = 0.0
     maxerr = 0.0
@@ -150,7 +151,7 @@ def _accumulate_blocks(blocks, jobs: int = 1) -> dict[str, float]:
     sxx_total = 0.0  # sum of x^2 for the relative L2 error
     mx = my = 0.0  # running means
     m2x = m2y = cxy = 0.0  # running centred second moments
-    for st in _ordered_map(_block_stats, blocks, jobs):
+    for st in _ordered_map(_block_stats, blocks, jobs) if stats is None else stats:
         if st is None:
             continue
         nb, bsse, bsae, bmax, bxmin, bxmax, bymin, bymax, bsxx, bmx, bmy, bm2x, bm2y, bcxy = st

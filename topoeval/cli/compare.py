@@ -7,7 +7,9 @@ import time
 import click
 
 from .options import (
+    close_dask,
     comparison_kwargs,
+    dask_client,
     comparison_options,
     echo_info,
     input_options,
@@ -68,19 +70,23 @@ def cli(orig, recon, output, fmt, force, report, plot, **params):
         raise click.UsageError("only one of ORIG and RECON can be '-' (standard input)")
     inputs = pop_input_params(params)
     scaling = {k: params.pop(k) for k in ("jobs", "memory_limit", "dask_mode", "scheduler")}
+    dask = (scaling.pop("dask_mode"), scaling.pop("scheduler"))
     kwargs = comparison_kwargs(params)
     kwargs.update(_scaling_kwargs(scaling))
+    if any(dask) and "-" in (orig, recon):
+        raise click.UsageError("--dask / --scheduler read the inputs on the workers: pass files, not -")
     from ..compare import check_options
 
     # bad option values fail before large inputs are read
     opts = check_options(**{k: v for k, v in kwargs.items() if k not in ("jobs", "memory_limit")})
-    if kwargs.get("memory_limit") is not None and "-" not in (orig, recon):
+    if (kwargs.get("memory_limit") is not None or any(dask)) and "-" not in (orig, recon):
         if report is not None or plot is not None:
-            raise click.UsageError("--report / --plot need both fields in memory; leave out --memory-limit")
+            raise click.UsageError("--report / --plot need both fields in memory; leave out --memory-limit, "
+                                   "--dask and --scheduler")
         if opts["dims"] != (0,) and "persistence" in opts["metrics"]:
             raise click.UsageError("--dims >= 1 needs both fields in memory (the streamed compare has "
                                    "dimension 0 only); leave out --memory-limit, or pass --dims 0")
-        comparison = _compare_streamed(orig, recon, inputs, kwargs)
+        comparison = _compare_streamed(orig, recon, inputs, kwargs, dask)
         echo_info("computed in " + ", ".join(f"{k} {v:.2f} s" for k, v in comparison.elapsed.items()))
         write_output(output, render(comparison, fmt, orig=orig, recon=recon, output=output), force=force)
         if output not in (None, "-"):
@@ -124,19 +130,34 @@ def cli(orig, recon, output, fmt, force, report, plot, **params):
         echo_info(f"wrote {output}", level=0)
 
 
-def _compare_streamed(orig, recon, inputs, kwargs):
-    """--memory-limit: both inputs opened lazily and compared a slab at a time (bar on stderr)."""
+def _compare_streamed(orig, recon, inputs, kwargs, dask=(None, None)):
+    """--memory-limit: both inputs opened lazily and compared a slab at a time (bar on stderr);
+    --dask / --scheduler: the same tasks on a Dask cluster, whose workers open the files."""
     from ..compare import compare
     from ..io import open_array
 
-    def opened(spec, name):
+    def file_kw(name):
         def pick(key):
             v = inputs.get(f"{name}_{key}")
             return v if v is not None else inputs.get(key)
 
-        return open_array(spec, shape=pick("shape"), dtype=pick("dtype"), byteorder=pick("byteorder") or "little")
+        return dict(shape=pick("shape"), dtype=pick("dtype"), byteorder=pick("byteorder") or "little")
 
-    with opened(orig, "orig") as a, opened(recon, "recon") as b, _stage_bar() as tick:
+    if any(dask):
+        from ..persistence.lazy import FileOpener
+
+        a, b = FileOpener(orig, **file_kw("orig")), FileOpener(recon, **file_kw("recon"))
+        a.close()  # the workers open the files themselves
+        b.close()
+        client = dask_client(*dask, kwargs.get("jobs"))
+        try:
+            echo_info(f"opened {orig} {a.shape} {a.dtype} and {recon} {b.shape} {b.dtype} (read by the Dask "
+                      "workers, a slab at a time)")
+            with _stage_bar() as tick:
+                return compare(a, b, progress=tick, scheduler=client, **kwargs)
+        finally:
+            close_dask(client)
+    with open_array(orig, **file_kw("orig")) as a, open_array(recon, **file_kw("recon")) as b, _stage_bar() as tick:
         echo_info(f"opened {orig} {a.shape} {a.dtype} and {recon} {b.shape} {b.dtype} (read a slab at a time)")
         return compare(a, b, progress=tick, **kwargs)
 
@@ -169,17 +190,8 @@ def _stage_bar():
 
 
 def _scaling_kwargs(scaling):
-    """--jobs / --memory-limit / --dask / --scheduler for the compare() keywords that take them."""
-    import inspect
-
-    from ..compare import compare
-
-    accepted = inspect.signature(compare).parameters
-    out = {k: v for k, v in scaling.items() if v is not None and k in accepted}
-    for k in ("dask_mode", "scheduler"):
-        if scaling[k] is not None and k not in accepted:
-            raise click.UsageError(f"--{k.replace('_mode', '')} is not supported by compare yet; use topoeval diagram")
-    return out
+    """--jobs / --memory-limit for the compare() keywords (--dask / --scheduler: _compare_streamed)."""
+    return {k: v for k, v in scaling.items() if v is not None}
 
 
 def render(comparison, fmt: str, *, orig: str = "orig", recon: str = "recon", output: str | None = None) -> str:

@@ -55,6 +55,7 @@ def compare(
     memory_limit: int | str | None = None,
     block_shape: tuple[int, ...] | None = None,
     progress: Any = None,
+    scheduler: Any = None,
 ) -> Comparison:
     """Compare an original array with its reconstruction.
 
@@ -139,6 +140,11 @@ def compare(
         Streamed mode: ``progress(stage, done, total)`` after every slab and persistence block.
         In memory: during the large distance solves (stages ``"distance W<order> <key>"``;
         ``total`` None for the phases of the auction that ``distance_tolerance`` uses).
+    scheduler : distributed.Client, optional
+        Streamed mode on a Dask cluster (also switched on by it): one task per slab and the
+        block engine's tasks run on the workers, which read their own rows; the results are
+        those of the streamed compare in this process.  The inputs must be readable there:
+        file specifications (``"f.h5:/orig"``), dask arrays, or picklable lazy arrays.
 
     Returns
     -------
@@ -185,8 +191,8 @@ def compare(
 
     n_jobs = check_jobs(jobs)
     limit = None if memory_limit is None else parse_size(memory_limit)
-    if block_shape is not None or needs_streaming(orig, recon, limit):
-        return _streamed(orig, recon, opts, n_jobs, limit, block_shape, progress, t_start)
+    if block_shape is not None or scheduler is not None or needs_streaming(orig, recon, limit):
+        return _streamed(orig, recon, opts, n_jobs, limit, block_shape, progress, t_start, scheduler)
 
     # ---- arrays
     x = as_real_array(orig, "orig")
@@ -303,7 +309,7 @@ def compare(
     )
 
 
-def _streamed(orig, recon, opts, jobs, limit, block_shape, progress, t_start) -> Comparison:
+def _streamed(orig, recon, opts, jobs, limit, block_shape, progress, t_start, scheduler=None) -> Comparison:
     """:func:`compare` of fields read a slab at a time (see :mod:`topoeval.compare.streamed`)."""
     from ..dsl._prepare import _resolve_axes
     from .streamed import streamed_compare
@@ -321,12 +327,17 @@ def _streamed(orig, recon, opts, jobs, limit, block_shape, progress, t_start) ->
             f"the part(s) {', '.join(extra)} are not computed streamed; pass in-memory arrays "
             "(and a larger memory_limit) for them"
         )
-    ndim = len(np.shape(orig)) if not hasattr(orig, "ndim") else int(orig.ndim)
+    if scheduler is not None:  # file specifications become openers the workers read
+        from .streamed import for_workers
+
+        orig, recon = for_workers(orig, "orig"), for_workers(recon, "recon")
+    ndim = len(np.shape(orig)) if not hasattr(orig, "shape") else len(orig.shape)
     w = None
     if "dsl" in opts["metrics"]:
         w = tuple(float(v) for v in _resolve_axes(ndim, None, opts["weights"])[2])
     result, elapsed, dtypes, shape = streamed_compare(
-        orig, recon, opts, jobs=jobs, limit=limit, block_shape=block_shape, progress=progress, weights_used=w
+        orig, recon, opts, jobs=jobs, limit=limit, block_shape=block_shape, progress=progress, weights_used=w,
+        scheduler=scheduler,
     )
     options = {k: opts[k] for k in ("metrics", "filtration", "connectivity", "order", "internal_p",
                                     "sharpness", "sign")}

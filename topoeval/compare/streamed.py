@@ -55,6 +55,36 @@ class _Cast:
         return np.asarray(self.base[idx], dtype=self.dtype)
 
 
+def _cast(a, dt):
+    if type(a).__module__.startswith("dask."):
+        return a.astype(dt)  # stays a dask array: its chunks remain the blocks
+    return _Cast(a, dt)
+
+
+def for_workers(a: Any, name: str) -> Any:
+    """An input Dask workers can read themselves: a dask array, a file specification (opened on
+    each worker), or any other picklable lazy array; never data pickled through the client."""
+    import os
+
+    from ..errors import InvalidInputError
+    from ..persistence.lazy import FileOpener, is_dask_array
+
+    if isinstance(a, (str, os.PathLike)):
+        return FileOpener(os.fspath(a))
+    if is_dask_array(a) or isinstance(a, FileOpener):
+        return a
+    if is_dask_array(getattr(a, "data", None)) and hasattr(a, "dims"):  # a dask-backed xarray DataArray
+        return a.data
+    kind = type(a).__module__.split(".")[0]
+    if isinstance(a, np.ndarray) or kind in ("h5py", "topoeval", "netCDF4", "xarray"):
+        raise InvalidInputError(
+            f"{name} ({type(a).__name__}) cannot be read by Dask workers (its data or an open file handle "
+            "would be pickled); pass the file specification instead ('file.h5:/dataset', 'field.npy'), "
+            "or a dask array (dask.array.from_zarr / from_array with a chunk size)"
+        )
+    return a
+
+
 def needs_streaming(orig: Any, recon: Any, limit: int | None) -> bool:
     """Lazy inputs that are not in-memory NumPy arrays, or fields larger than ``limit`` bytes."""
     from ..persistence.lazy import is_lazy
@@ -95,12 +125,18 @@ def _slab_rows(shape: tuple[int, ...], ax: int, limit: int) -> int:
 
 
 def streamed_compare(orig, recon, opts, *, jobs, limit, block_shape=None, progress: Callable | None = None,
-                     weights_used=None):
-    """The parts of :func:`topoeval.compare` block by block; returns the Comparison's fields."""
+                     weights_used=None, scheduler=None):
+    """The parts of :func:`topoeval.compare` block by block; returns the Comparison's fields.
+
+    ``scheduler``: a ``distributed.Client`` (or a ``dask.compute`` scheduler name): the slab
+    tasks and both diagrams' block tasks run there, reading their own rows.
+    """
     from ..persistence.blocks import available_memory
     from ..persistence.lazy import check_lazy
 
     _check_streamable(opts)
+    if scheduler is not None:  # (compare() has converted file specifications already)
+        orig, recon = for_workers(orig, "orig"), for_workers(recon, "recon")
     sx, dtx = check_lazy(orig, "orig")
     sy, dty = check_lazy(recon, "recon")
     if sx != sy:
@@ -109,8 +145,8 @@ def streamed_compare(orig, recon, opts, *, jobs, limit, block_shape=None, progre
         raise ShapeMismatchError(f"orig has shape {sx} but recon has shape {sy}; pass arrays of the same shape")
     if opts["dtype"] != "input":
         dt = np.dtype(opts["dtype"])
-        orig = orig if dtx == dt else _Cast(orig, dt)
-        recon = recon if dty == dt else _Cast(recon, dt)
+        orig = orig if dtx == dt else _cast(orig, dt)
+        recon = recon if dty == dt else _cast(recon, dt)
     limit = int(limit if limit is not None else available_memory() // 2)
     long_axes = [i for i, s in enumerate(sx) if s > 1]
     ax = long_axes[0] if long_axes else 0
@@ -126,11 +162,12 @@ def streamed_compare(orig, recon, opts, *, jobs, limit, block_shape=None, progre
     result: dict[str, Any] = {}
     if {"pointwise", "dsl", "critical_points"} & set(parts):
         t = time.perf_counter()
-        result.update(_slab_parts(orig, recon, sx, ax, rows, opts, jobs, progress, weights_used))
+        result.update(_slab_parts(orig, recon, sx, ax, rows, opts, jobs, progress, weights_used, scheduler))
         elapsed["slabs"] = time.perf_counter() - t
     if "persistence" in parts:
         t = time.perf_counter()
-        result.update(_persistence(orig, recon, opts, jobs, None if block_shape else limit, block_shape, progress))
+        result.update(_persistence(orig, recon, opts, jobs, None if block_shape else limit, block_shape, progress,
+                                   scheduler))
         elapsed["persistence"] = time.perf_counter() - t
     return result, elapsed, (str(dtx), str(dty)), sx
 
@@ -139,43 +176,149 @@ def _read(a, ax, lo, hi):
     return np.ascontiguousarray(a[(slice(None),) * ax + (slice(lo, hi),)])
 
 
-def _slab_parts(orig, recon, shape, ax, rows, opts, jobs, progress, weights_used):
+def _read_rows(shape, ax, a, b, pointwise):
+    """Rows ``[lo, hi)`` a slab ``[a, b)`` reads: a halo row on each side and, for the pointwise
+    metrics, the rest of the last 2**20-value block that starts in the slab (blocks are cut at the
+    global flat offsets k * 2**20, as the in-memory pass cuts them)."""
+    from ..metrics import _BLOCK
+
+    n = shape[ax]
+    rc = math.prod(shape) // n
+    lo, hi = max(a - 1, 0), min(b + 1, n)
+    first = -(-a * rc // _BLOCK) * _BLOCK
+    last = (b * rc - 1) // _BLOCK * _BLOCK
+    if pointwise and last >= first:
+        hi = max(hi, -(-min(last + _BLOCK, n * rc) // rc))
+    return lo, hi
+
+
+def slab_task(x, y, off, a, b, ax, shape, opts, w, jobs):
+    """Everything the slab parts need from the rows ``[a, b)`` along ``ax`` (a Dask task too).
+
+    ``x``, ``y``: the inputs (or, for dask arrays, the rows this slab reads, starting at row
+    ``off``).  Returns small results only: the DSL terms in the order they are added, the
+    slab's ``cp_`` row, and the ``_block_stats`` of the 2**20-value blocks starting in it.
+    """
+    parts = opts["metrics"]
+    n = shape[ax]
+    lo, hi = max(a - 1, 0), min(b + 1, n)
+    xs, ys = _read(x, ax, lo - off, hi - off), _read(y, ax, lo - off, hi - off)
+    _check_finite(xs, ys, ax, lo)
+    own = (slice(None),) * ax + (slice(a - lo, b - lo),)
+    out: dict[str, Any] = {"dsl": [], "cp": None, "stats": []}
+    if "dsl" in parts:
+        out["dsl"] = _dsl_slab(xs, ys, own, ax, a - lo, b < n, opts, w, jobs)
+    if "critical_points" in parts:
+        out["cp"] = _cp_slab(xs, ys, own, opts, jobs)
+    if "pointwise" in parts:
+        out["stats"] = _block_stats_of_slab(x, y, off, xs, ys, lo, hi, a, b, ax, shape, jobs)
+    return out
+
+
+def _block_stats_of_slab(x, y, off, xs, ys, lo, hi, a, b, ax, shape, jobs):
+    """``_block_stats`` of the 2**20-value blocks that start in the slab's own rows; the last
+    one may end in the next slab's rows, which are read in pieces no larger than a slab."""
+    from ..metrics import _BLOCK, _block_stats, _ordered_map
+
+    rc = math.prod(shape) // shape[ax]
+    r1 = _read_rows(shape, ax, a, b, True)[1]
+    base = lo * rc
+    starts = list(range(-(-a * rc // _BLOCK) * _BLOCK, b * rc, _BLOCK))
+    xf, yf = xs.reshape(-1), ys.reshape(-1)
+    pieces = [(xf[s - base : s - base + _BLOCK], yf[s - base : s - base + _BLOCK]) for s in starts]
+    if r1 > hi:  # the rest of the last block, a slab's rows at a time (only the block's tail is copied)
+        step = max(1, b - a)
+        ex, ey = [pieces[-1][0]], [pieces[-1][1]]
+        for r in range(hi, r1, step):
+            px, py = _read(x, ax, r - off, min(r1, r + step) - off), _read(y, ax, r - off, min(r1, r + step) - off)
+            _check_finite(px, py, ax, r)
+            ex.append(px.reshape(-1))
+            ey.append(py.reshape(-1))
+        need = min(starts[-1] + _BLOCK, math.prod(shape)) - starts[-1]
+        pieces[-1] = (np.concatenate(ex)[:need], np.concatenate(ey)[:need])
+    blocks = ((np.asarray(px, dtype=np.float64), np.asarray(py, dtype=np.float64)) for px, py in pieces)
+    return list(_ordered_map(_block_stats, blocks, jobs))
+
+
+def _slab_parts(orig, recon, shape, ax, rows, opts, jobs, progress, weights_used, scheduler=None):
     from ..metrics import _accumulate_blocks, _summary
 
     n = shape[ax]
     cuts = list(range(0, n, rows)) + [n]
+    slabs = list(zip(cuts[:-1], cuts[1:]))
     parts = opts["metrics"]
-    acc = {"exact": 0.0, "smooth": 0.0, "cp": []}
-
-    def slabs():
-        for i in range(len(cuts) - 1):
-            a, b = cuts[i], cuts[i + 1]
-            lo, hi = max(a - 1, 0), min(b + 1, n)
-            xs, ys = _read(orig, ax, lo, hi), _read(recon, ax, lo, hi)
-            _check_finite(xs, ys, ax, lo)
-            own = (slice(None),) * ax + (slice(a - lo, b - lo),)
-            if "dsl" in parts:
-                _dsl_slab(xs, ys, own, ax, a - lo, b < n, opts, weights_used, jobs, acc)
-            if "critical_points" in parts:
-                acc["cp"].append(_cp_slab(xs, ys, own, opts, jobs))
-            if "pointwise" in parts:
-                yield xs[own], ys[own]
+    if scheduler is None:
+        results = []
+        for i, (a, b) in enumerate(slabs):
+            results.append(slab_task(orig, recon, 0, a, b, ax, shape, opts, weights_used, jobs))
             if progress is not None:
-                progress("blocks", i + 1, len(cuts) - 1)
-
-    out: dict[str, Any] = {}
-    blocks = _flat_blocks(slabs(), ax)
-    if "pointwise" in parts:
-        out["pointwise"] = _summary(_accumulate_blocks(blocks, jobs), opts["data_range"])
+                progress("blocks", i + 1, len(slabs))
     else:
-        for _ in blocks:
-            pass
+        results = _slabs_on_dask(orig, recon, slabs, ax, shape, opts, weights_used, scheduler, progress)
+    out: dict[str, Any] = {}
+    if "pointwise" in parts:
+        stats = (st for r in results for st in r["stats"])
+        out["pointwise"] = _summary(_accumulate_blocks((), stats=stats), opts["data_range"])
     if "dsl" in parts:
+        acc = {"exact": 0.0, "smooth": 0.0}
+        for r in results:  # added in slab order, as one pass over the slabs would
+            for exact, smooth in r["dsl"]:
+                acc["exact"] += exact
+                acc["smooth"] += smooth
         out["dsl"] = _dsl_row(acc, shape, weights_used, opts["sharpness"])
     if "critical_points" in parts:
-        out["critical_points"] = _merge_cp_rows(acc["cp"])
+        out["critical_points"] = _merge_cp_rows([r["cp"] for r in results])
         out["cp_errors"] = None
     return out
+
+
+def _slabs_on_dask(orig, recon, slabs, ax, shape, opts, w, scheduler, progress):
+    """One task per slab on the cluster; each reads its own rows (a file opener or dask array
+    slices travel, never the data); results gathered in slab order."""
+    import dask
+
+    from ..persistence.lazy import is_dask_array
+
+    tasks = []
+    for a, b in slabs:
+        r0, r1 = _read_rows(shape, ax, a, b, "pointwise" in opts["metrics"])
+        if is_dask_array(orig):
+            sl = (slice(None),) * ax + (slice(r0, r1),)
+            args = (orig[sl], recon[sl], r0)
+        else:
+            args = (orig, recon, 0)
+        tasks.append(dask.delayed(slab_task, pure=False)(*args, a, b, ax, shape, opts, w, 1))
+    return dask_results(tasks, scheduler, "the slab parts (pointwise, DSL, critical points)",
+                        None if progress is None else lambda d, t: progress("blocks", d, t))
+
+
+def dask_results(tasks, scheduler, what, tick=None):
+    """Compute delayed ``tasks`` on ``scheduler`` (a distributed Client: as futures, with
+    ``tick(done, total)``; else ``dask.compute``); a worker that keeps dying is a TopoevalIOError."""
+    import dask
+
+    from ..errors import TopoevalIOError
+
+    try:
+        if not (hasattr(scheduler, "compute") and hasattr(scheduler, "gather")):
+            return list(dask.compute(*tasks, scheduler=scheduler))
+        import distributed
+
+        futures = scheduler.compute(tasks)
+        try:
+            for done, _ in enumerate(distributed.as_completed(futures), 1):
+                if tick is not None:
+                    tick(done, len(futures))
+            return [f.result() for f in futures]  # the first error in slab order is raised
+        finally:
+            scheduler.cancel(futures)
+    except Exception as exc:
+        if type(exc).__name__ == "KilledWorker":
+            raise TopoevalIOError(
+                f"a Dask worker died while computing {what} ({exc}); the task kept killing its workers - "
+                "check the workers' memory limit (a slab needs about --memory-limit) and their logs"
+            ) from None
+        raise
 
 
 def _check_finite(xs, ys, ax, lo):
@@ -195,46 +338,21 @@ def _check_finite(xs, ys, ax, lo):
             )
 
 
-def _flat_blocks(slabs, ax):
-    """float64 1-D block pairs cut at the global flat offsets k * 2**20 (as the in-memory pass).
-
-    Slabs along the first long axis are consecutive runs of the C-order flat array, so their
-    cells are concatenated and re-cut; a pending remainder is at most one block.
-    """
-    from ..metrics import _BLOCK
-
-    bx, by = [], []
-    held = 0
-    for xs, ys in slabs:
-        xf = np.asarray(xs, dtype=np.float64).reshape(-1)
-        yf = np.asarray(ys, dtype=np.float64).reshape(-1)
-        bx.append(xf)
-        by.append(yf)
-        held += xf.size
-        while held >= _BLOCK:
-            cx, cy = np.concatenate(bx), np.concatenate(by)
-            yield cx[:_BLOCK], cy[:_BLOCK]
-            bx, by = [cx[_BLOCK:]], [cy[_BLOCK:]]
-            held -= _BLOCK
-    if held:
-        yield np.concatenate(bx), np.concatenate(by)
-
-
-def _dsl_slab(xs, ys, own, ax, start, more, opts, w, jobs, acc):
-    """Add the slab's DSL sums (its own rows) and the differences across its lower cut."""
+def _dsl_slab(xs, ys, own, ax, start, more, opts, w, jobs):
+    """The slab's (exact, smooth) DSL sums: its own rows, then the differences across its upper cut."""
     from ..dsl import dsl as smooth_dsl
     from ..dsl import exact_dsl
 
     kw = {"sharpness": opts["sharpness"], "sign": opts["sign"], "normalize": False, "jobs": jobs}
     xo, yo = xs[own], ys[own]
-    acc["exact"] += exact_dsl(yo, xo, weights=w, normalize=False, jobs=jobs)
-    acc["smooth"] += smooth_dsl(yo, xo, weights=w, **kw)
+    terms = [(exact_dsl(yo, xo, weights=w, normalize=False, jobs=jobs), smooth_dsl(yo, xo, weights=w, **kw))]
     if more and w[ax] != 0:  # the pairs (last own row, first row of the next slab)
         k = start + xo.shape[ax] - 1
         pair = (slice(None),) * ax + (slice(k, k + 2),)
         w_edge = [w[ax] if i == ax else 0.0 for i in range(len(w))]
-        acc["exact"] += exact_dsl(ys[pair], xs[pair], weights=w_edge, normalize=False, jobs=jobs)
-        acc["smooth"] += smooth_dsl(ys[pair], xs[pair], weights=w_edge, **kw)
+        terms.append((exact_dsl(ys[pair], xs[pair], weights=w_edge, normalize=False, jobs=jobs),
+                      smooth_dsl(ys[pair], xs[pair], weights=w_edge, **kw)))
+    return terms
 
 
 def _dsl_row(acc, shape, w, sharpness):
@@ -282,7 +400,7 @@ def _merge_cp_rows(rows):
     return {k: _scalar(v) for k, v in out.items()}
 
 
-def _persistence(orig, recon, opts, jobs, limit, block_shape, progress):
+def _persistence(orig, recon, opts, jobs, limit, block_shape, progress, scheduler=None):
     """Both diagrams by the block engine (reading the inputs itself), then the distances."""
     from ..distances import bottleneck_distance, wasserstein_distance
     from ..persistence.blocks import block_diagram
@@ -296,7 +414,10 @@ def _persistence(orig, recon, opts, jobs, limit, block_shape, progress):
                     progress(stage, done, total)
 
             dg.append(block_diagram(arr, filt, opts["connectivity"], "raise", False, jobs=jobs,
-                                    block_shape=block_shape, memory_limit=limit, progress=tick, name=name))
+                                    block_shape=block_shape, memory_limit=limit, progress=tick, name=name,
+                                    scheduler=scheduler))
+            if scheduler is not None:  # the Dask runner has no per-task callback
+                tick(1, 1)
         a, b = dg
         tol = opts.get("distance_tolerance")
         kw = {} if tol is None else {"tolerance": tol}
