@@ -37,18 +37,29 @@ import time
 import numpy as np
 
 
-def smooth_field(shape, seed=0, noise=0.05):
-    """Sum of a few low-frequency cosines plus ``noise`` white noise (float32)."""
+def _cosine_terms(ndim, seed):
     rng = np.random.default_rng(seed)
-    axes = np.meshgrid(*[np.linspace(0, 1, n, dtype=np.float32) for n in shape], indexing="ij", sparse=True)
-    out = np.zeros(shape, dtype=np.float32)
-    for _ in range(6):
-        f = rng.uniform(1, 6, size=len(shape))
-        ph = rng.uniform(0, 2 * np.pi, size=len(shape))
+    return [(rng.uniform(1, 6, size=ndim), rng.uniform(0, 2 * np.pi, size=ndim)) for _ in range(6)], rng
+
+
+def smooth_rows(shape, lo, hi, terms):
+    """Rows ``[lo, hi)`` (first axis) of the sum of cosines ``terms`` on the whole grid ``shape``."""
+    coords = [np.linspace(0, 1, n, dtype=np.float32) for n in shape]
+    coords[0] = coords[0][lo:hi]
+    axes = np.meshgrid(*coords, indexing="ij", sparse=True)
+    out = np.zeros((hi - lo,) + tuple(shape[1:]), dtype=np.float32)
+    for f, ph in terms:
         term = np.ones((1,) * len(shape), dtype=np.float32)
         for ax, fi, p in zip(axes, f, ph):
             term = term * np.cos(2 * np.pi * fi * ax + p)
         out += term
+    return out
+
+
+def smooth_field(shape, seed=0, noise=0.05):
+    """Sum of a few low-frequency cosines plus ``noise`` white noise (float32)."""
+    terms, rng = _cosine_terms(len(shape), seed)
+    out = smooth_rows(shape, 0, shape[0], terms)
     out += noise * rng.standard_normal(shape).astype(np.float32)
     return out
 
@@ -234,49 +245,136 @@ def part_blocks(shape, nblocks):
           f"pairs made final by merges {sum(r[2] for r in mer)}")
 
 
-# ------------------------------------------------------------------ 3./4. HDF5 file, Dask
-def make_h5(path, n, chunk=64):
+# ------------------------------------------------------------------ 3.-6. big files, Dask
+def make_h5(path, n, pair=False, chunk=64):
+    """An n^3 float32 field (smooth + 5 % noise) written slab by slab into a chunked HDF5 file.
+
+    The cosines are evaluated on the global grid (one continuous field), the noise drawn slab
+    after slab from one generator, so memory stays at one slab whatever ``n``.  ``pair``: also
+    ``/recon``, the field quantised to a step of 0.02 (what a uniform quantiser leaves).
+    """
     import h5py
 
-    with h5py.File(path, "w") as f:
-        ds = f.create_dataset("orig", shape=(n, n, n), dtype="f4", chunks=(min(chunk, n),) * 3)
-        step = max(1, (256 * 2**20) // (n * n * 4))
-        rng = np.random.default_rng(5)
-        base = smooth_field((n, n, n), seed=4, noise=0.0) if n <= 512 else None
+    tmp = path + ".part"  # an interrupted generation leaves no file that looks complete
+    terms, _ = _cosine_terms(3, 4)
+    rng = np.random.default_rng(5)
+    step = max(1, min(chunk, n))
+    with h5py.File(tmp, "w") as f:
+        kw = dict(shape=(n, n, n), dtype="f4", chunks=(min(chunk, n),) * 3)
+        ds = f.create_dataset("orig", **kw)
+        rec = f.create_dataset("recon", **kw) if pair else None
         for i in range(0, n, step):
             j = min(n, i + step)
-            sl = base[i:j] if base is not None else smooth_field((j - i, n, n), seed=4 + i, noise=0.0)
-            ds[i:j] = sl + 0.05 * rng.standard_normal(sl.shape).astype(np.float32)
+            sl = smooth_rows((n, n, n), i, j, terms)
+            sl += 0.05 * rng.standard_normal(sl.shape, dtype=np.float32)
+            ds[i:j] = sl
+            if rec is not None:
+                rec[i:j] = (np.round(sl / np.float32(0.02)) * np.float32(0.02)).astype(np.float32)
+    os.replace(tmp, path)
 
 
-def part_h5(n, limit, jobs, tmp):
-    path = os.path.join(tmp, f"field{n}.h5")
+def data_file(data_dir, n, pair=False):
+    """The benchmark's HDF5 field, generated once and kept in ``data_dir`` for later runs."""
+    os.makedirs(data_dir, exist_ok=True)
+    path = os.path.join(data_dir, f"field{n}{'_pair' if pair else ''}.h5")
     if not os.path.exists(path):
         t0 = time.perf_counter()
-        make_h5(path, n)
-        print(f"\n(wrote {path}: {os.path.getsize(path) / 1e9:.2f} GB in {time.perf_counter() - t0:.0f} s)")
-    out = os.path.join(tmp, "dgm.npy")
-    cmd = [sys.executable, "-m", "topoeval", "diagram", f"{path}:/orig", "--memory-limit", limit,
-           "-j", str(jobs), "-o", out, "--force", "-q"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    note = "" if peak > before * 1024 else " (peak of an earlier child: not this run)"
-    print(f"\n## h5: topoeval diagram {n}^3 float32 --memory-limit {limit} -j {jobs}: {wall:.1f} s, "
-          f"peak RSS {peak / 1e9:.2f} GB{note}, rc {proc.returncode} {proc.stderr.strip()[-200:]}")
-    if proc.returncode == 0:
-        print(f"   pairs: {np.load(out).shape[0]}")
+        make_h5(path, n, pair)
+        print(f"(wrote {path}: {os.path.getsize(path) / 1e9:.2f} GB in {time.perf_counter() - t0:.0f} s)")
     return path
 
 
-def part_dask(path, repeats):
+_LAUNCHER = ("import json, resource, subprocess, sys, time\n"
+             "t = time.perf_counter(); rc = subprocess.call(sys.argv[1:]); w = time.perf_counter() - t\n"
+             "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+             "print(json.dumps(dict(rc=rc, wall=w, cpu=r.ru_utime + r.ru_stime, peak=r.ru_maxrss * 1024)))")
+
+
+def measured(cmd):
+    """Run ``cmd`` under a fresh launcher: exit code, wall s, CPU s (it and its children), peak RSS.
+
+    The launcher's only child is ``cmd``, so RUSAGE_CHILDREN is that command's alone (the peak
+    is the largest single process: Dask workers are separate processes, see part ``dask``).
+    """
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", _LAUNCHER, *cmd], capture_output=True, text=True)
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res["stderr"] = proc.stderr.strip()
+    return res
+
+
+def _summary(part, what, res, goal_peak=None, goal_wall=None, extra=""):
+    ok = []
+    if goal_peak is not None:
+        ok.append(f"peak goal <= {goal_peak / 1e9:.2g} GB {'met' if res['peak'] <= goal_peak else 'MISSED'}")
+    if goal_wall is not None:
+        ok.append(f"time goal <= {goal_wall:.0f} s {'met' if res['wall'] <= goal_wall else 'MISSED'}")
+    err = "" if res["rc"] == 0 else f" FAILED rc {res['rc']}: {res['stderr'][-300:]}"
+    print(f"SUMMARY {part}: {what}: wall {res['wall']:.1f} s, CPU {res['cpu']:.1f} s, peak RSS "
+          f"{res['peak'] / 1e9:.2f} GB{extra}; {', '.join(ok)}{err}")
+
+
+def part_h5(n, limit, jobs, data_dir, out_dir):
+    """``topoeval diagram file.h5:/orig --memory-limit LIMIT -j JOBS`` in a measured subprocess."""
+    path = data_file(data_dir, n)
+    out = os.path.join(out_dir, f"dgm{n}.npy")
+    cmd = [sys.executable, "-m", "topoeval", "diagram", f"{path}:/orig", "--memory-limit", limit,
+           "-j", str(jobs), "-o", out, "--force", "-q"]
+    res = measured(cmd)
+    pairs = f", {np.load(out, mmap_mode='r').shape[0]} pairs" if res["rc"] == 0 else ""
+    goal = n == 1024
+    _summary("h5", f"topoeval diagram {n}^3 float32 HDF5 --memory-limit {limit} -j {jobs}", res,
+             3.5e9 if goal else None, 180 if goal else None, pairs)
+    return path
+
+
+def part_compare(n, limit, jobs, data_dir, out_dir, tolerance):
+    """``topoeval compare f.h5:/orig f.h5:/recon --memory-limit LIMIT`` (streamed) measured."""
+    path = data_file(data_dir, n, pair=True)
+    out = os.path.join(out_dir, f"cmp{n}.json")
+    cmd = [sys.executable, "-m", "topoeval", "compare", f"{path}:/orig", f"{path}:/recon", "--memory-limit", limit,
+           "-j", str(jobs), "--format", "json", "-o", out, "--force", "-q"]
+    if tolerance:
+        cmd += ["--distance-tolerance", str(tolerance)]
+    res = measured(cmd)
+    extra = ""
+    if res["rc"] == 0:
+        import json
+
+        d = json.load(open(out))
+        m = d["metrics"] if "metrics" in d else d
+        extra = f", {_pairs_text(m)}"
+    goal = n == 512
+    _summary("compare", f"topoeval compare {n}^3 pair streamed --memory-limit {limit} -j {jobs}"
+             + (f" --distance-tolerance {tolerance}" if tolerance else ""), res,
+             1.2e9 if goal else None, 600 if goal else None, extra)
+
+
+def _pairs_text(d):
+    """The diagram sizes and W1 of a compare JSON, wherever its nesting puts them."""
+    flat = {}
+
+    def walk(x, pre=""):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                walk(v, f"{pre}{k}_" if pre or k not in ("metrics",) else "")
+        else:
+            flat[pre[:-1]] = x
+
+    walk(d)
+    keys = [k for k in flat if "n_points" in k or k.endswith("wasserstein") or "wasserstein_sublevel" in k]
+    return ", ".join(f"{k} {flat[k]}" for k in keys[:6])
+
+
+def part_dask(n, data_dir, repeats, compare_too):
+    """The same file on a 2-worker LocalCluster (processes, one thread each) vs 2 threads."""
     import distributed
 
     from topoeval.persistence.blocks import block_diagram
     from topoeval.persistence.lazy import FileOpener
 
+    path = data_file(data_dir, n, pair=compare_too)
     src = FileOpener(f"{path}:/orig")
     print(f"\n## dask: {src.shape} from HDF5, 2 threads vs a 2-worker LocalCluster (processes)")
     t_thr, ref = timed(lambda: block_diagram(src, "sublevel", "full", "raise", False, jobs=2), repeats)
@@ -286,32 +384,59 @@ def part_dask(path, repeats):
                       scheduler=client)  # warm the workers' kernels
         t_dk, dd = timed(lambda: block_diagram(src, "sublevel", "full", "raise", False, jobs=2, scheduler=client),
                          repeats)
-    print(f"threads {t_thr:.2f} s, dask {t_dk:.2f} s, dask/threads {t_dk / t_thr:.2f}, identical {same(ref, dd)}")
+        line = (f"SUMMARY dask: diagram {n}^3 HDF5: threads {t_thr:.2f} s, 2-worker LocalCluster {t_dk:.2f} s, "
+                f"dask/threads {t_dk / t_thr:.2f}, identical {same(ref, dd)}")
+        if compare_too:
+            line += "; " + _dask_compare(path, client, repeats)
+    print(line)
+
+
+def _dask_compare(path, client, repeats):
+    from topoeval import compare
+    from topoeval.persistence.lazy import FileOpener
+
+    a, b = FileOpener(f"{path}:/orig"), FileOpener(f"{path}:/recon")
+    kw = dict(memory_limit="512MB", jobs=2)
+    t_thr, ref = timed(lambda: compare(a, b, **kw), repeats)
+    t_dk, got = timed(lambda: compare(a, b, scheduler=client, **kw), repeats)
+    return (f"compare streamed: threads {t_thr:.2f} s, cluster {t_dk:.2f} s, dask/threads {t_dk / t_thr:.2f}, "
+            f"identical rows {ref.to_row() == got.to_row()}")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--parts", default="threads,blocks,h5,dask")
+    ap.add_argument("--parts", default="threads,blocks,h5,dask",
+                    help="comma-separated: threads, blocks, h5, compare, dask, dask-compare")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--h5-size", type=int, default=256)
-    ap.add_argument("--memory-limit", default="3GB")
+    ap.add_argument("--h5-size", type=int, default=256, help="n of the n^3 field of parts h5 and dask")
+    ap.add_argument("--compare-size", type=int, default=512, help="n of the n^3 pair of part compare")
+    ap.add_argument("--memory-limit", default="3GB", help="of part h5")
+    ap.add_argument("--compare-memory-limit", default="512MB", help="of part compare")
+    ap.add_argument("--distance-tolerance", type=float, default=None, help="of part compare")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--top-dim", action="store_true", help="part threads: dimension d-1 instead of 0")
     ap.add_argument("--blocks-shape", default="256x256x256")
-    ap.add_argument("--tmp", default=None, help="folder for the HDF5 file (default: a temporary one)")
+    ap.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "topoeval_bench"),
+                    help="where the HDF5 fields are generated once and kept (default: %(default)s)")
     args = ap.parse_args(argv)
     parts = set(args.parts.split(","))
+    unknown = parts - {"threads", "blocks", "h5", "compare", "dask", "dask-compare"}
+    if unknown:
+        ap.error(f"unknown part(s) {', '.join(sorted(unknown))}")
     print(f"# bench_scale: {len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f}")
-    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+    with tempfile.TemporaryDirectory() as out_dir:
         if "threads" in parts:
             part_threads(args.repeats, args.top_dim)
         if "blocks" in parts:
             part_blocks(tuple(int(x) for x in args.blocks_shape.split("x")), 8)
-        path = None
-        if "h5" in parts or "dask" in parts:
-            path = part_h5(args.h5_size, args.memory_limit, args.jobs, tmp)
-        if "dask" in parts:
-            part_dask(path, args.repeats)
+        if "h5" in parts:
+            part_h5(args.h5_size, args.memory_limit, args.jobs, args.data_dir, out_dir)
+        if "compare" in parts:
+            part_compare(args.compare_size, args.compare_memory_limit, args.jobs, args.data_dir, out_dir,
+                         args.distance_tolerance)
+        if "dask" in parts or "dask-compare" in parts:
+            part_dask(args.h5_size, args.data_dir, args.repeats, "dask-compare" in parts)
+    print(f"# load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -76,7 +76,41 @@ def cli(array, filtration, connectivity, nan_policy, keep_zero, top, output, fmt
     dgms = _diagrams(array, inputs, filts, opts, dask_mode, scheduler)
     ndim = len(next(iter(dgms.values())).shape)
     echo_info(", ".join(f"{f}: {len(d)} pairs" for f, d in dgms.items()))
+    if fmt == "npy":  # written 2**20 pairs at a time: the records of 10^7 pairs are GBs
+        _write_npy(output, dgms, ndim, force)
+        return
     write_output(output, _render(dgms, ndim, fmt, top, array, output), force=force)
+
+
+def _write_npy(output, dgms, ndim, force, step=1 << 20):
+    """The structured .npy of :func:`_records` (the same bytes as ``np.save``), built and written
+    ``step`` pairs at a time, so the output costs no more memory than the diagrams themselves."""
+    import sys
+
+    import numpy as np
+
+    from ..persistence.diagram import Diagram
+
+    n = sum(len(d) for d in dgms.values())
+    dtype = _records({}, ndim).dtype
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n,)}
+
+    def write(f):
+        np.lib.format.write_array_header_1_0(f, header)
+        for filt, d in dgms.items():
+            for lo in range(0, len(d), step):
+                sl = slice(lo, lo + step)
+                part = Diagram._new(d.births[sl], d.deaths[sl], d.birth_index[sl], d.death_index[sl], filt, d.shape)
+                f.write(_records({filt: part}, ndim).tobytes())
+        f.flush()
+
+    if output == "-":
+        write(sys.stdout.buffer)
+        return
+    from ..io import atomic_output
+
+    with atomic_output(output, force=force) as tmp, open(tmp, "wb") as f:
+        write(f)
 
 
 def _diagrams(spec, inputs, filts, opts, dask_mode, scheduler):
