@@ -704,3 +704,87 @@ def naive_pair_errors(x, y, min_persistence=0.0, filtration="sublevel", connecti
 
     kx, ky = keys(x), keys(y)
     return len(kx & ky), len(kx - ky), len(ky - kx)
+
+
+# ---------------------------------------------------------------- cubical gradient (3-D)
+def _naive_grad_cells(code, kshape, pad):
+    """{K coordinate: (L-dimension, partner coordinate or None)} of a 3-D gradient code array."""
+    grid = np.asarray(code).reshape(tuple(kshape))
+    out = {}
+    for x in itertools.product(*[range(int(m)) for m in kshape]):
+        c = int(grid[x])
+        dirn = c & 7
+        assert dirn != 7, f"cell {x} was never assigned"
+        partner = None
+        if dirn != 6:
+            y = list(x)
+            y[dirn >> 1] += 1 if dirn & 1 else -1
+            partner = tuple(y)
+        out[x] = (sum((v - pad) % 2 for v in x), partner)
+    return out
+
+
+def _naive_lfaces(x, kshape, pad):
+    """The L-faces of the cell at K coordinate x: its neighbours +-1 along its L-odd axes."""
+    faces = []
+    for a, v in enumerate(x):
+        if (v - pad) % 2:
+            for s in (-1, 1):
+                if 0 <= v + s < kshape[a]:
+                    faces.append(x[:a] + (v + s,) + x[a + 1 :])
+    return faces
+
+
+def naive_check_gradient(code, kshape, pad, value):
+    """Assert that ``code`` is a discrete gradient of the L complex compatible with ``value``.
+
+    Every cell assigned; partners mutual, a face/coface pair of equal value
+    (``value(x)`` is the real cell's value); no closed V-path in any dimension (depth-first
+    search of tail -> other faces of its partner that are tails).
+    """
+    cells = _naive_grad_cells(code, kshape, pad)
+    for x, (k, p) in cells.items():
+        if p is not None:
+            assert cells[p][1] == x, f"partner of {x} is not mutual"
+            assert value(x) == value(p), f"pair {x}-{p} spans two values"
+    succ = {}
+    for x, (k, p) in cells.items():
+        if p is not None and cells[p][0] == k + 1:  # x is a tail
+            succ[x] = [f for f in _naive_lfaces(p, kshape, pad) if f != x and f in cells
+                       and cells[f][1] is not None and cells[cells[f][1]][0] == k + 1]
+    state = {}
+    for root in succ:
+        stack = [(root, iter(succ[root]))]
+        state[root] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                raise AssertionError(f"closed V-path through {nxt}")
+            elif nxt not in state:
+                state[nxt] = 1
+                stack.append((nxt, iter(succ[nxt])))
+    return cells
+
+
+def naive_morse_boundary(code, kshape, pad, cell):
+    """Critical L-1-cells (K coordinates) in the Z/2 Morse boundary of the critical L-2-cell
+    ``cell``: every descending V-path enumerated one by one, counted mod 2."""
+    cells = _naive_grad_cells(code, kshape, pad)
+    count = {}
+
+    def walk(sigma, skip):
+        for e in _naive_lfaces(sigma, kshape, pad):
+            if e == skip:
+                continue
+            p = cells[e][1]
+            if p is None:
+                count[e] = count.get(e, 0) + 1
+            elif cells[p][0] == 2:  # e is a tail: the path goes on through its partner
+                walk(p, e)
+
+    walk(tuple(cell), None)
+    return sorted(e for e, n in count.items() if n % 2)

@@ -4,6 +4,8 @@ the duality engine against the Kruskal of the middle-dimension machinery; the AP
 
 from __future__ import annotations
 
+import itertools
+
 import gudhi
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from topoeval.persistence import Diagram
 from topoeval.persistence.cubical import CubicalGrid, persistence_diagrams
 from topoeval.persistence.duality import top_dimension
 
-from .naive import naive_cubical_pairs
+from .naive import naive_check_gradient, naive_cubical_pairs, naive_morse_boundary
 
 CONSTRUCTION = {"full": "T", "face": "V"}
 
@@ -248,3 +250,81 @@ def test_diagram_dim_in_repr_equality_and_gudhi_format():
     assert "dim=1" in repr(d1) and "dim" not in repr(d0)
     assert d1.to_gudhi() == [(1, (1.0, 2.0))]
     assert d1.finite().dim == 1 and d1.sorted_by_persistence().dim == 1
+
+
+# ------------------------------------------------------------------ the discrete Morse sandwich (3-D)
+def tied_boxes(max_side=6):
+    """3-D arrays with every side >= 2 (the sandwich's domain) and heavy ties."""
+    shapes = st.tuples(*[st.integers(2, max_side)] * 3)
+    return shapes.flatmap(lambda s: hnp.arrays(np.int8, s, elements=st.integers(0, 3)))
+
+
+def real_cell_value(a, x, connectivity):
+    """The value of the cell at K coordinate x (V: max of its corners, T: min of its cubes)."""
+    if connectivity == "face":
+        ranges = [sorted({v // 2, (v + 1) // 2}) for v in x]
+        return max(a[j] for j in itertools.product(*ranges))
+    ranges = [[(v - 1) // 2] if v % 2 else [j for j in (v // 2 - 1, v // 2) if 0 <= j < n]
+              for v, n in zip(x, a.shape)]
+    return min(a[j] for j in itertools.product(*ranges))
+
+
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+@pytest.mark.parametrize("filtration", ["sublevel", "superlevel"])
+@given(a=tied_boxes())
+def test_sandwich_equals_reduction(a, connectivity, filtration):
+    """Dimension 1 of 3-D by the Morse sandwich = the full boundary reduction with clearing."""
+    from topoeval.persistence.cubical import _middle, _sandwich
+
+    new = _sandwich(a, filtration, connectivity, a.shape)
+    old = _middle(a, [1], filtration, connectivity, False)[1]
+    np.testing.assert_array_equal(np.asarray(new), np.asarray(old))
+    check_indices(a, new)
+
+
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+@given(a=tied_boxes(max_side=3))
+def test_gradient_is_acyclic_and_morse_boundaries_count_paths(a, connectivity):
+    """The gradient (naive check: mutual equal-valued pairs, no closed V-path) and the Morse
+    boundary of every critical 2-cell against an enumeration of the V-paths."""
+    from topoeval._kernels._gradient import critical_cells, morse_boundary
+    from topoeval.persistence.cubical import gradient
+
+    g = a.astype(np.float64)
+    pad = connectivity == "full"
+    code, rank, kshape = gradient(g, pad)
+    naive_check_gradient(code, kshape, int(pad), lambda x: real_cell_value(g, x, connectivity))
+    cells1, keys1 = critical_cells(code, rank, kshape, pad, 1)
+    cells2, _ = critical_cells(code, rank, kshape, pad, 2)
+    by_key = dict(zip(keys1.tolist(), cells1.tolist()))
+    hk, hc, out = (np.empty(4, dtype=np.int64) for _ in range(3))
+    for c in cells2:
+        out, m, hk, hc = morse_boundary(c, code, rank, kshape, pad, hk, hc, out)
+        assert (np.diff(out[:m]) < 0).all()
+        got = sorted(tuple(int(v) for v in np.unravel_index(by_key[k], tuple(kshape))) for k in out[:m].tolist())
+        ref = naive_morse_boundary(code, kshape, int(pad), tuple(int(v) for v in np.unravel_index(c, tuple(kshape))))
+        assert got == ref
+
+
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+def test_clearing_skips_only_columns_that_reduce_to_zero(connectivity):
+    """The Kruskal over the Morse dual graph clears exactly the positive 2-saddles: the
+    reduction without clearing gives the same pairs, and as many are cleared as there are
+    2-classes (V: one per critical 3-cell, the outside being one more vertex; T: one fewer)."""
+    from topoeval._kernels._gradient import clear_positive, critical_cells, saddle_pairs
+    from topoeval.persistence.cubical import gradient
+
+    rng = np.random.default_rng(23)
+    for shape in [(9, 8, 7), (3, 12, 5), (2, 2, 9)]:
+        for a in (rng.integers(0, 4, size=shape).astype(np.float64), rng.random(shape)):
+            pad = connectivity == "full"
+            code, rank, kshape = gradient(a, pad)
+            cells1, keys1 = critical_cells(code, rank, kshape, pad, 1)
+            cells2, _ = critical_cells(code, rank, kshape, pad, 2)
+            cells3, _ = critical_cells(code, rank, kshape, pad, 3)
+            positive = clear_positive(cells2, code, kshape, pad)
+            assert positive.sum() == len(cells3) - pad
+            fast = saddle_pairs(code, rank, kshape, pad, cells2, keys1, positive)
+            slow = saddle_pairs(code, rank, kshape, pad, cells2, keys1, np.zeros_like(positive))
+            for x, y in zip(fast, slow):
+                np.testing.assert_array_equal(x, y)

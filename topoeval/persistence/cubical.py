@@ -189,9 +189,78 @@ def _higher(arr, dims, filtration, connectivity, keep_zero) -> dict[int, Diagram
         dgm = top_dimension(arr.reshape(core), filtration, connectivity, keep_zero)
         out[top] = _sorted(_unsqueeze(dgm, shape))
     middle = [k for k in dims if 1 <= k < top]
-    if middle:
+    if middle and dcore == 3 and not keep_zero:
+        out[1] = _sandwich(arr.reshape(core), filtration, connectivity, shape)
+    elif middle:
         out.update(_middle(arr, middle, filtration, connectivity, keep_zero))
     return out
+
+
+def _sandwich(arr, filtration, connectivity, shape) -> Diagram:
+    """Dimension 1 of a 3-D array (no axis of length 1) by the discrete Morse sandwich.
+
+    The lower-star gradient of :mod:`topoeval._kernels._gradient`, its critical 1- and
+    2-cells, the positive 2-cells cleared by a Kruskal over the Morse dual graph, and a
+    reduction of the Morse boundaries of the others.  Zero-persistence pairs are not
+    found this way (gradient pairs hide them): ``keep_zero=True`` takes :func:`_middle`.
+    """
+    from .._kernels._cubical import valued_element
+    from .._kernels._gradient import clear_positive, critical_cells, saddle_pairs
+
+    sign = -1.0 if filtration == "superlevel" else 1.0
+    g = np.ascontiguousarray(np.asarray(arr, dtype=np.float64) * sign)
+    pad = connectivity == "full"  # T: the gradient lives on the dual complex
+    code, rank, kshape = gradient(g, pad)
+    gshape = np.array(g.shape, dtype=np.int64)
+    cells1, keys1 = critical_cells(code, rank, kshape, pad, 1)
+    cells2, _ = critical_cells(code, rank, kshape, pad, 2)
+    positive = clear_positive(cells2, code, kshape, pad)
+    rows, cols = saddle_pairs(code, rank, kshape, pad, cells2, keys1, positive)
+    del code, rank
+    # L-pairs (1-cell, 2-cell); in the dual (T) the L-2-cell is the real birth 1-cell
+    bcells, dcells = (cells2[cols], cells1[rows]) if pad else (cells1[rows], cells2[cols])
+    kstrides = np.array([kshape[1] * kshape[2], kshape[2], 1], dtype=np.int64)
+    flat = g.reshape(-1)
+    bidx = valued_element(bcells, flat, gshape, kstrides, not pad)
+    didx = valued_element(dcells, flat, gshape, kstrides, not pad)
+    births, deaths = g[tuple(bidx.T)], g[tuple(didx.T)]
+    sel = births != deaths
+    dgm = Diagram._new(
+        births[sel] * sign + 0.0, deaths[sel] * sign + 0.0, bidx[sel], didx[sel], filtration, tuple(g.shape), 1
+    )
+    return _sorted(_unsqueeze(dgm, shape))
+
+
+def gradient(g: np.ndarray, pad: bool):
+    """The lower-star gradient of the 3-D sublevel field ``g`` (:mod:`topoeval._kernels._gradient`).
+
+    Returns ``code`` ((|K|,) uint16), ``rank`` (the center order, shape of ``g``) and
+    ``kshape`` ((3,) int64).  ``pad``: T-construction (the dual complex).
+    """
+    from .._kernels._gradient import lower_star_gradient
+
+    rank = _center_rank(g, descending=pad)
+    kshape = 2 * np.array(g.shape, dtype=np.int64) + (1 if pad else -1)
+    code = np.full(int(np.prod(kshape)), 7, dtype=np.uint16)
+    lower_star_gradient(rank, pad, code)
+    return code, rank, kshape
+
+
+def _center_rank(g: np.ndarray, descending: bool) -> np.ndarray:
+    """Rank of every element of ``g`` in the order (value, flat index), or (-value, index)."""
+    from .._kernels._persistence import radix_sort_cells
+
+    n = g.size
+    dtype = np.int32 if n < 2**31 else np.int64
+    if n < 2**32:
+        ident = np.arange(n, dtype=np.int64).reshape(1, n)
+        order, _, _ = radix_sort_cells(g.reshape(-1), descending, np.array([n], dtype=np.int64), ident)
+        del ident
+    else:
+        order = np.argsort(-g.reshape(-1) if descending else g.reshape(-1), kind="stable")
+    rank = np.empty(n, dtype=dtype)
+    rank[order] = np.arange(n, dtype=dtype)
+    return rank.reshape(g.shape)
 
 
 def _middle(arr, dims, filtration, connectivity, keep_zero) -> dict[int, Diagram]:
