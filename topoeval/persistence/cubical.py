@@ -25,7 +25,11 @@ How each dimension is computed:
   boundary matrix of the (k+1)-cells of the complex in filtration order, with *clearing*:
   the (k+1)-cells that create a (k+1)-class, known from dimension k+1 (for k+1 = d-1 from a
   union-find over the dual graph in reverse order), are skipped, so every column reduced
-  kills a class (:mod:`topoeval._kernels._cubical`).
+  kills a class (:mod:`topoeval._kernels._cubical`).  For 3-D arrays (dimension 1) the
+  *discrete Morse sandwich* runs instead (:mod:`topoeval._kernels._gradient`): a lower-star
+  gradient, then only its critical 1- and 2-cells are reduced (about 2 bytes per Khalimsky
+  cell instead of ~20); ``keep_zero=True`` and 4-D/5-D keep the full reduction (gradient
+  pairs hide the zero-persistence pairs).
 
 The complex of a box is contractible: the only never-dying class is the one component of
 dimension 0.  Axes of length 1 are dropped first (the complex of a ``1 x n x m`` array is
