@@ -905,6 +905,26 @@ def test_cold_parts_with_an_empty_and_a_filled_cache(tmp_path):
     assert cold_parts(["diagrams"]) == []
 
 
+def test_stale_index_of_an_unused_kernel_is_not_cold_for_ever(tmp_path):
+    # an index from an older source, for a kernel the call never uses (or one now inlined):
+    # cold once (the upgrade), then forgotten, so the notice does not show on every run
+    code = """
+import numpy as np, topoeval as te
+from topoeval._kernels import _compile
+from topoeval.persistence import _block_kernels  # noqa: F401 (its kernels are never called here)
+te.persistence_diagram(np.random.default_rng(1).random((5, 6)))
+unused = next(iter(_compile._dispatchers(["topoeval.persistence._block_kernels"])))
+cache_file = unused._cache._cache_file
+cache_file._source_stamp = (0.0, 0)  # as written by an older release of the module
+cache_file._save_index({})
+print(_compile._cache_state(unused), _compile.cold_parts(["diagrams"]), _compile.cold_parts(["diagrams"]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                         env=_fresh_env(NUMBA_CACHE_DIR=str(tmp_path / "cache")))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["stale", "['diagrams']", "[]"]
+
+
 # ----------------------------------------------------------------------------- --dims (issue 19 point 4)
 
 

@@ -90,17 +90,35 @@ def cold_parts(parts: Iterable[str]) -> list[str]:
     """The parts whose kernels will compile: none cached yet, or one cached from an older source.
 
     A package holds kernels a given call never uses (they stay 'missing' for ever), so a
-    part counts as cold only when none of its kernels is cached or one is stale.
+    part counts as cold only when none of its kernels is cached or one is stale.  A stale index
+    (written for an older source or Numba) is removed once seen: the kernels this call uses are
+    compiled and cached again, but one it never uses (or one now inlined into its callers) would
+    otherwise stay stale and the notice would show on every later run.
     """
     out = []
     for part in parts:
         prefixes = PART_MODULES.get(part)
         if not prefixes:
             continue
-        states = {_cache_state(d) for d in _dispatchers(prefixes)}
+        states = set()
+        for dispatcher in _dispatchers(prefixes):
+            state = _cache_state(dispatcher)
+            if state == "stale":
+                _forget_stale(dispatcher)
+            states.add(state)
         if "stale" in states or states == {"missing"}:
             out.append(part)
     return out
+
+
+def _forget_stale(dispatcher) -> None:
+    """Remove a stale index file (Numba would overwrite it on the next compile anyway)."""
+    try:
+        index_path = dispatcher._cache._cache_file._index_path
+        if not dispatcher._cache._cache_file._load_index():  # still stale: not just rewritten
+            os.unlink(index_path)
+    except Exception:  # read-only cache, a race with another process, other Numba internals
+        pass
 
 
 def _groups(parts: Sequence[str], n: int) -> list[list[str]]:
