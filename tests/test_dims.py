@@ -328,3 +328,80 @@ def test_clearing_skips_only_columns_that_reduce_to_zero(connectivity):
             slow = saddle_pairs(code, rank, kshape, pad, cells2, keys1, np.zeros_like(positive))
             for x, y in zip(fast, slow):
                 np.testing.assert_array_equal(x, y)
+
+
+# ---------------------------------------------------------------- several dimensions on the block engine
+def _same_diagram(a: Diagram, b: Diagram) -> None:
+    assert (a.dim, a.filtration, a.shape) == (b.dim, b.filtration, b.shape)
+    for f in ("births", "deaths", "birth_index", "death_index"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+
+
+class _Sliced:
+    """A lazy input (shape, dtype, slicing) that records what it was asked to read."""
+
+    def __init__(self, a):
+        self.a, self.shape, self.dtype, self.reads = a, a.shape, a.dtype, 0
+
+    def __getitem__(self, key):
+        self.reads += 1
+        return self.a[key]
+
+
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+@pytest.mark.parametrize("filtration", ["sublevel", "superlevel"])
+@given(a=tied_boxes(max_side=5), data=st.data())
+def test_persistence_diagrams_blocks_equal_per_dim_calls_and_in_memory(a, connectivity, filtration, data):
+    """persistence_diagrams with block options: every dimension equals persistence_diagram(dim=k)
+    with the same options and the in-memory diagrams (0 and d-1 by blocks, the middle in one piece)."""
+    bs = tuple(data.draw(st.integers(1, s)) for s in a.shape)
+    kw = dict(filtration=filtration, connectivity=connectivity)
+    memory = persistence_diagrams(a, **kw)
+    got = persistence_diagrams(a, "all", block_shape=bs, jobs=2, **kw)
+    assert list(got) == list(memory) == list(range(a.ndim))
+    for k in got:
+        _same_diagram(got[k], memory[k])
+        _same_diagram(got[k], te.persistence_diagram(a, dim=k, block_shape=bs, jobs=2, **kw))
+
+
+def test_persistence_diagrams_lazy_inputs_top_and_zero(tmp_path):
+    """h5py, memmap and dask inputs: dimensions 0 and d-1 block by block, identical; size-1 axes."""
+    h5py = pytest.importorskip("h5py")
+    rng = np.random.default_rng(3)
+    a = np.round(rng.normal(size=(9, 1, 8, 7)), 1)
+    memory = persistence_diagrams(a, (0, 2, 3))
+    assert len(memory[3]) == 0 and len(memory[2]) > 0  # three axes longer than 1: dimension 3 is empty
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        f.create_dataset("a", data=a, chunks=(3, 1, 8, 7))
+    np.save(tmp_path / "a.npy", a)
+    inputs = [np.load(tmp_path / "a.npy", mmap_mode="r")]
+    da = pytest.importorskip("dask.array")
+    inputs.append(da.from_array(a, chunks=(4, 1, 5, 7)))
+    with h5py.File(tmp_path / "f.h5") as f:
+        for lazy in [f["a"], *inputs]:
+            got = persistence_diagrams(lazy, [3, 0, 2], memory_limit="50MB")
+            assert list(got) == [0, 2, 3]
+            for k in got:
+                _same_diagram(got[k], memory[k])
+
+
+def test_persistence_diagrams_refuses_middle_dims_of_lazy_inputs_before_reading():
+    a = np.round(np.random.default_rng(4).normal(size=(6, 5, 4)), 1)
+    lazy = _Sliced(a)
+    for dims in (None, "all", (0, 1), 1):  # (anything sliceable is read lazily within a memory_limit)
+        with pytest.raises(InvalidInputError, match=r"dimension 1 of a 3-D .*dims=\(0, 2\)"):
+            persistence_diagrams(lazy, dims, memory_limit="50MB")
+    with pytest.raises(InvalidInputError, match=r"dim=0 or dim=2"):
+        te.persistence_diagram(lazy, dim=1, memory_limit="50MB")
+    assert lazy.reads == 0
+    # in memory the middle dimension runs in one piece beside the blocks
+    got = persistence_diagrams(a, block_shape=(2, 5, 4))
+    _same_diagram(got[1], persistence_diagrams(a, 1)[1])
+    with pytest.raises(InvalidOptionError, match="homology dimensions 0..2"):
+        persistence_diagrams(lazy, (0, 3), memory_limit="50MB")
+    with pytest.raises(InvalidOptionError, match="pass one integer"):
+        te.persistence_diagram(np.zeros(5), dim="all")
+    bad = a.copy()
+    bad[2, 1, 0] = np.nan
+    with pytest.raises(NonFiniteError):
+        persistence_diagrams(_Sliced(bad), (0, 2), memory_limit="50MB")

@@ -64,6 +64,9 @@ def persistence_diagrams(
     filtration: str = "sublevel",
     connectivity: str = "full",
     keep_zero: bool = False,
+    jobs: int | None = None,
+    block_shape: tuple[int, ...] | None = None,
+    memory_limit: int | str | None = None,
 ) -> dict[int, Diagram]:
     """Persistence diagrams of several homology dimensions of a grid array at once.
 
@@ -71,8 +74,8 @@ def persistence_diagrams(
     ----------
     array : array_like, shape (n_0, ..., n_{d-1}), d >= 1
         Real finite values (compared as float64).
-    dims : int or iterable of int, optional
-        Homology dimensions, each in ``0 .. d-1``.  Default: all of them.
+    dims : int, iterable of int or "all", optional
+        Homology dimensions, each in ``0 .. d-1``.  Default (None or ``"all"``): all of them.
     filtration : {"sublevel", "superlevel"}, default "sublevel"
         ``"superlevel"``: the diagrams of ``-a`` with both coordinates negated (birth above
         death), as for dimension 0.
@@ -82,6 +85,14 @@ def persistence_diagrams(
         docstring.
     keep_zero : bool, default False
         Keep pairs with zero persistence.
+    jobs, block_shape, memory_limit : optional
+        As for :func:`topoeval.persistence_diagram`.  Where dimension 0 takes the block engine
+        (lazy and dask inputs, ``block_shape`` or ``memory_limit`` given, arrays of a million
+        cells or more with several jobs), dimension d-1 does too (the same union-find with the
+        virtual outside cell, block by block); the middle dimensions ``1 .. d-2`` need the whole
+        complex: an in-memory array is reduced in one piece, a lazy input is refused before any
+        read.  Every diagram equals the one ``persistence_diagram(array, dim=k, ...)`` gives
+        with the same options.
 
     Returns
     -------
@@ -95,6 +106,9 @@ def persistence_diagrams(
     ------
     InvalidOptionError
         A dimension outside ``0 .. d-1`` or another invalid keyword.
+    InvalidInputError
+        A middle dimension (``1 .. d-2``) of a lazy input (an h5py Dataset, a memmap, a dask
+        array ...): load it with ``np.asarray`` if it fits, or ask for dimensions 0 and d-1.
     NonFiniteError
         NaN or +-inf values (``nan_policy="omit"`` exists for dimension 0 only).
 
@@ -127,6 +141,12 @@ def persistence_diagrams(
     check_choice(connectivity, "connectivity", ("full", "face"))
     if not isinstance(keep_zero, (bool, np.bool_)):
         raise InvalidOptionError(f"keep_zero={keep_zero!r} is not valid; pass True or False")
+    from .duality import several_dimensions
+
+    blocked = several_dimensions(array, dims, filtration, connectivity, bool(keep_zero), jobs, block_shape,
+                                 memory_limit)
+    if blocked is not None:  # dimensions 0 and d-1 on the block engine
+        return blocked
     arr = as_real_array(array, "array")
     wanted = _check_dims(dims, arr.ndim)
     out = {}
@@ -134,7 +154,7 @@ def persistence_diagrams(
         from .grid import persistence_diagram
 
         out[0] = persistence_diagram(
-            arr, filtration=filtration, connectivity=connectivity, keep_zero=bool(keep_zero)
+            arr, filtration=filtration, connectivity=connectivity, keep_zero=bool(keep_zero), jobs=jobs
         )
     higher = [k for k in wanted if k > 0]
     if higher:
@@ -144,8 +164,8 @@ def persistence_diagrams(
 
 
 def _check_dims(dims: Any, ndim: int) -> list[int]:
-    """The sorted distinct dimensions asked for (all of 0..ndim-1 for None)."""
-    if dims is None:
+    """The sorted distinct dimensions asked for (all of 0..ndim-1 for None or "all")."""
+    if dims is None or (isinstance(dims, str) and dims == "all"):
         return list(range(ndim))
     if isinstance(dims, (int, np.integer)) and not isinstance(dims, (bool, np.bool_)):
         dims = [dims]
@@ -422,7 +442,7 @@ def one_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero) -
         )
     arr = as_real_array(array, "array")
     k = _check_dims(dim, arr.ndim)
-    if len(k) != 1 or isinstance(dim, (list, tuple)):
+    if len(k) != 1 or isinstance(dim, (list, tuple, str)):
         raise InvalidOptionError(f"dim={dim!r} is not valid; pass one integer (persistence_diagrams takes several)")
     return persistence_diagrams(
         arr, k, filtration=filtration, connectivity=connectivity, keep_zero=keep_zero

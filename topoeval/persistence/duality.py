@@ -17,7 +17,8 @@ the storage, which the walk meets first, so it takes the oldest birth slot.
 The block engine (:func:`topoeval.persistence.blocks.block_diagram` with ``top=True``) runs
 the same walk block by block: the virtual cell is node 0 of every block's reduced graph (the
 frame outside the array linked to it), and the glue identifies the two sides' nodes, so
-lazy, dask and larger-than-memory inputs get the identical diagram (:func:`other_dimension`).
+lazy, dask and larger-than-memory inputs get the identical diagram (:func:`other_dimension`;
+several dimensions at once: :func:`several_dimensions`).
 """
 
 from __future__ import annotations
@@ -128,8 +129,8 @@ def other_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero,
     and the block options are then not used); a lazy input is refused, never loaded whole.
     """
     from .._validation import check_choice
-    from ..errors import InvalidInputError, InvalidOptionError
-    from .blocks import block_diagram, check_jobs, format_size, use_blocks
+    from ..errors import InvalidOptionError
+    from .blocks import block_diagram, check_jobs, use_blocks
     from .cubical import _check_dims, _empty, one_dimension
     from .diagram import FILTRATIONS
     from .lazy import check_lazy
@@ -154,7 +155,7 @@ def other_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero,
         raise InvalidOptionError(f"keep_zero={keep_zero!r} is not valid; pass True or False")
     in_memory = isinstance(array, np.ndarray) and not isinstance(array, np.memmap)
     shape = tuple(int(s) for s in (np.shape(array) if in_memory else check_lazy(array)[0]))
-    if isinstance(dim, (list, tuple)) or len(_check_dims(dim, len(shape))) != 1:
+    if isinstance(dim, (list, tuple, str)) or len(_check_dims(dim, len(shape))) != 1:
         raise InvalidOptionError(f"dim={dim!r} is not valid; pass one integer (persistence_diagrams takes several)")
     k = int(dim)
     top = sum(s > 1 for s in shape) - 1
@@ -165,9 +166,80 @@ def other_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero,
                              block_shape=block_shape, memory_limit=memory_limit, top=True)
     if in_memory:
         return one_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero)
+    refuse_middle([k], shape, f"lazy input ({type(array).__name__})", keep=f"dim=0 or dim={top}")
+
+
+def plan_dimensions(shape, dims, lazy: bool, what: str = "array") -> dict[str, list[int]]:
+    """Where each asked dimension of an array of ``shape`` runs, checked before any read.
+
+    Returns ``{"blocks": [...], "middle": [...], "empty": [...]}``: 0 and the top dimension
+    (d-1, d the axes longer than 1) can run on the block engine, the middle ones need the
+    whole complex, those above the top have no cells (empty diagrams).  ``dims``: what
+    :func:`~topoeval.persistence.cubical._check_dims` accepts (None / "all": every one).
+    A ``lazy`` input with middle dimensions is refused (InvalidInputError naming the way out).
+    """
+    from .cubical import _check_dims
+
+    shape = tuple(int(s) for s in shape)
+    wanted = _check_dims(dims, len(shape))
+    top = sum(s > 1 for s in shape) - 1
+    plan = {"blocks": [k for k in wanted if k == 0 or k == top],
+            "middle": [k for k in wanted if 0 < k < top],
+            "empty": [k for k in wanted if k > max(top, 0)]}
+    if lazy and plan["middle"]:
+        refuse_middle(plan["middle"], shape, what)
+    return plan
+
+
+def refuse_middle(middle, shape, what="array", how=None, keep=None):
+    """InvalidInputError: the middle dimensions ``middle`` of a lazy / streamed input of ``shape``."""
+    from ..errors import InvalidInputError
+    from .blocks import format_size
+
+    top = sum(s > 1 for s in shape) - 1
     cells = int(np.prod(shape, dtype=np.int64))
+    names = ("dimension " if len(middle) == 1 else "dimensions ") + ", ".join(map(str, middle))
+    keep = keep or f"dims=(0, {top})"
     raise InvalidInputError(
-        f"dimension {k} of a {len(shape)}-D lazy input ({type(array).__name__} of shape {shape}) needs the "
-        f"whole cubical complex in memory (about {format_size(cells * 2 ** (top + 1) * 17)}); only dimensions 0 and "
-        f"{top} run a block at a time - load it with np.asarray(...) if it fits, or ask for dim=0 or dim={top}"
+        f"{names} of a {len(shape)}-D {what} of shape {shape} {'needs' if len(middle) == 1 else 'need'} the "
+        f"whole cubical complex in "
+        f"memory (about {format_size(cells * 2 ** (top + 1) * 17)}); only dimensions 0 and {top} run a block "
+        f"at a time - {how or 'load it with np.asarray(...) if it fits'}, or ask for {keep}"
     )
+
+
+def several_dimensions(array, dims, filtration, connectivity, keep_zero, jobs, block_shape, memory_limit):
+    """:func:`~topoeval.persistence.persistence_diagrams` where dimension 0 would take the block
+    engine (lazy and dask inputs, ``block_shape`` / ``memory_limit``, big arrays with several
+    jobs); None otherwise (the caller computes in memory as before).
+
+    Dimensions 0 and d-1 run block by block (each the diagram ``persistence_diagram(dim=k)``
+    gives for the same options); the middle ones of an in-memory array in one piece, of a lazy
+    input refused before any read; those above the axes longer than 1 are empty.
+    """
+    from .blocks import block_diagram, use_blocks
+    from .cubical import _empty, _higher
+    from .lazy import check_lazy
+
+    if not use_blocks(array, jobs, block_shape, memory_limit):
+        return None
+    in_memory = isinstance(array, np.ndarray) and not isinstance(array, np.memmap)
+    if in_memory:
+        from .._validation import as_real_array
+
+        array = as_real_array(array, "array")
+        shape = array.shape
+    else:
+        shape = check_lazy(array)[0]
+    shape = tuple(int(s) for s in shape)
+    plan = plan_dimensions(shape, dims, not in_memory, f"lazy input ({type(array).__name__})")
+    out = {k: _empty(filtration, shape, k) for k in plan["empty"]}
+    if plan["middle"]:  # in memory (checked above): first, so non-finite values fail before any block
+        from .._validation import check_finite
+
+        check_finite(array, "array", hint=" (only dimension 0 takes nan_policy='omit')")
+        out.update(_higher(array, plan["middle"], filtration, connectivity, keep_zero))
+    for k in plan["blocks"]:
+        out[k] = block_diagram(array, filtration, connectivity, "raise", keep_zero, jobs=jobs,
+                               block_shape=block_shape, memory_limit=memory_limit, top=k > 0)
+    return {k: out[k] for k in sorted(out)}
