@@ -164,7 +164,7 @@ def test_memory_limit_chooses_blocks_and_stays_exact():
     dgm = block_diagram(src, "superlevel", "full", "raise", False, memory_limit="20MB", jobs=1)
     assert_identical(dgm, mono(a, filtration="superlevel"))
     src2 = CountingArray(a)
-    block_diagram(src2, "sublevel", "full", "raise", False, memory_limit=9_000_000, jobs=1)
+    block_diagram(src2, "sublevel", "full", "raise", False, memory_limit=10_000_000, jobs=1)
     assert len(src2.reads) > 1 and max(src2.reads) < a.size  # the limit forced several blocks
 
 
@@ -174,6 +174,67 @@ def test_memory_limit_too_small_names_the_smallest():
         persistence_diagram(a, memory_limit="100kB")
     with pytest.raises(InvalidOptionError, match="too small for block_shape"):
         persistence_diagram(a, block_shape=(200, 3000), memory_limit="1MB")
+
+
+def test_pairs_beyond_their_budget_go_to_disk_and_stay_exact(monkeypatch):
+    from topoeval.persistence import blocks, glue
+
+    spilled = []
+    real = glue.PairStore._spill
+
+    def spill(self):
+        spilled.append(self.held)
+        real(self)
+
+    monkeypatch.setattr(glue.PairStore, "_spill", spill)
+    monkeypatch.setattr(blocks, "pair_budget", lambda limit: 1000)  # every part beyond 1 kB: to the file
+    a = np.random.default_rng(14).standard_normal((120, 90)).astype(np.float32)
+    for filtration in ("sublevel", "superlevel"):
+        got = block_diagram(a, filtration, "full", "raise", False, block_shape=(17, 40), jobs=2)
+        assert_identical(got, mono(a, filtration=filtration))
+    assert len(spilled) > 4
+    got = block_diagram(a, "sublevel", "face", "omit", True, block_shape=(30, 90), jobs=1, top=True)
+    ref = persistence_diagram(a, connectivity="face", keep_zero=True, dim=1)
+    assert np.array_equal(got.births, ref.births) and np.array_equal(got.death_index, ref.death_index)
+
+
+def test_pair_store_hands_parts_back_in_order():
+    from topoeval.persistence.glue import PairStore
+
+    rng = np.random.default_rng(15)
+    parts = [(rng.standard_normal(n).astype(dt), rng.integers(0, 99, n), rng.standard_normal(n), rng.integers(-1, 99, n))
+             for n, dt in ((5, np.float32), (0, np.float64), (7, np.float64), (3, np.float32))]
+    store = PairStore(budget=200)  # the first two parts fit, the third one spills all
+    for p in parts:
+        store.add(p)
+    assert store.count == 15 and store.spilled == 12 and store.held == sum(x.nbytes for x in parts[3])
+    got = list(store.take())
+    store.close()
+    want = [p for p in parts if len(p[0])]
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert all(x.dtype == y.dtype and np.array_equal(x, y) for x, y in zip(g, w))
+    assert store.parts == []
+
+
+def test_memory_limit_too_small_for_the_pairs_names_the_smallest(monkeypatch):
+    from topoeval.persistence import blocks
+
+    a = np.random.default_rng(16).standard_normal((60, 60))
+    n = len(mono(a))
+    monkeypatch.setattr(blocks, "assembly_bytes", lambda m, ndim: m * 10**6)  # as if each pair took 1 MB
+    with pytest.raises(InvalidOptionError, match=f"it has {n} pairs.*smallest workable limit is about"):
+        block_diagram(a, "sublevel", "full", "raise", False, memory_limit="50MB", jobs=1)
+    assert len(block_diagram(a, "sublevel", "full", "raise", False, jobs=1)) == n  # no explicit limit: no check
+
+
+def test_block_shape_keeps_whole_chunks():
+    from topoeval.persistence.blocks import choose_block_shape
+
+    for limit in (3e9, 1.5e9, 1e9):
+        bs = choose_block_shape((1024, 1024, 1024), 4, "full", 2, int(limit), [64, 64, 64])
+        assert all(b % 64 == 0 for b in bs), bs
+    assert choose_block_shape((100, 50), 8, "full", 1, 10**9, [64, 64]) == (100, 50)
 
 
 def test_option_errors():
@@ -295,7 +356,7 @@ def test_cli_diagram_lazy_jobs_memory_limit(tmp_path, capsys):
     np.save(tmp_path / "f.npy", a)
     ref = tmp_path / "ref.csv"
     assert _cli(capsys, "diagram", tmp_path / "f.npy", "--filtration", "both", "-j", "1", "-o", ref)[0] == 0
-    for extra in (["--memory-limit", "9MB", "-j", "2"], ["-j", "3"]):
+    for extra in (["--memory-limit", "12MB", "-j", "2"], ["-j", "3"]):
         out = tmp_path / f"out{len(extra)}.csv"
         code, _, err = _cli(capsys, "diagram", f"{tmp_path / 'f.h5'}:/orig", "--filtration", "both", *extra, "-o", out)
         assert code == 0, err

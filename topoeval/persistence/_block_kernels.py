@@ -576,27 +576,19 @@ def merge_graphs(lg, rg, axis, c, box_lo, box_hi, gshape, full, sign):
 
 
 @njit(cache=True, nogil=True)
-def finish_pairs(pos, bval, bflat, dval, dflat, ess_value, core, keep_axes, ndim):
-    """The diagram's arrays from the final pairs in value order: ties by flat index, multi-indices.
+def gather_pairs(pos, vals, flats):
+    """The final pairs in the monolithic order: value order ``pos``, ties by flat index.
 
+    ``vals``/``flats`` (2m,): one record per pair, (birth, death) interleaved, so that the
+    gather in value order is one (prefetched) cache line per pair instead of four random reads.
     ``pos`` (m,): a stable sort of the pairs by birth value (ties in input order); runs of equal
     values are put in flat-index order here, which makes the order (value, flat index) of the
-    monolithic engine.  ``core``: the working array's shape; ``keep_axes`` (len(core),): the axis
-    of the ``ndim``-axis output each core axis is (the others get index 0).  Essential pairs
-    (``dflat < 0``) get death ``ess_value`` and death index -1.
+    monolithic engine.  Separate from :func:`unravel_pairs` so that the caller frees the
+    records before the multi-indices are allocated (the peak of a diagram of 10^7 pairs).
 
-    Returns births, deaths (m,) float64 and birth_index, death_index (m, ndim) int64.
+    Returns births, deaths (m,) float64 and birth, death flat indices (m,) int64.
     """
     m = pos.shape[0]
-    # one record per pair, written in order, so that the gather in value order below is one
-    # (prefetched) cache line per pair instead of four random reads
-    vals = np.empty(2 * m, dtype=np.float64)
-    flats = np.empty(2 * m, dtype=np.int64)
-    for i in range(m):
-        vals[2 * i] = bval[i]
-        vals[2 * i + 1] = dval[i]
-        flats[2 * i] = bflat[i]
-        flats[2 * i + 1] = dflat[i]
     births = np.empty(m, dtype=np.float64)
     deaths = np.empty(m, dtype=np.float64)
     bf = np.empty(m, dtype=np.int64)
@@ -623,6 +615,21 @@ def finish_pairs(pos, bval, bflat, dval, dflat, ess_value, core, keep_axes, ndim
                 deaths[s + t] = rd[o[t]]
                 df[s + t] = rf[o[t]]
         s = e
+    return births, deaths, bf, df
+
+
+@njit(cache=True, nogil=True)
+def unravel_pairs(bf, df, deaths, ess_value, core, keep_axes, ndim, flip):
+    """Multi-indices of the pairs' cells (``deaths`` of essential pairs set to ``ess_value``).
+
+    ``core``: the working array's shape; ``keep_axes`` (len(core),): the axis of the
+    ``ndim``-axis output each core axis is (the others get index 0).  ``flip``: the working
+    array is the input flipped on every axis (superlevel), so a coordinate ``x`` is
+    ``core - 1 - x`` in the input.  Essential pairs (``df < 0``) get death index -1.
+
+    Returns birth_index, death_index (m, ndim) int64.
+    """
+    m = bf.shape[0]
     d = core.shape[0]
     bidx = np.zeros((m, ndim), dtype=np.int64)
     didx = np.zeros((m, ndim), dtype=np.int64)
@@ -630,7 +637,8 @@ def finish_pairs(pos, bval, bflat, dval, dflat, ess_value, core, keep_axes, ndim
         f = bf[i]
         for j in range(d - 1, -1, -1):
             q = f // core[j]
-            bidx[i, keep_axes[j]] = f - q * core[j]
+            x = f - q * core[j]
+            bidx[i, keep_axes[j]] = core[j] - 1 - x if flip else x
             f = q
         f = df[i]
         if f < 0:
@@ -640,9 +648,10 @@ def finish_pairs(pos, bval, bflat, dval, dflat, ess_value, core, keep_axes, ndim
             continue
         for j in range(d - 1, -1, -1):
             q = f // core[j]
-            didx[i, keep_axes[j]] = f - q * core[j]
+            x = f - q * core[j]
+            didx[i, keep_axes[j]] = core[j] - 1 - x if flip else x
             f = q
-    return births, deaths, bidx, didx
+    return bidx, didx
 
 
 @njit(cache=True, nogil=True)

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidOptionError, NonFiniteError
-from .glue import assemble, block_bytes
+from .glue import PairStore, assemble, assembly_bytes, block_bytes
 from .lazy import BlockReader, check_lazy, is_dask_array, kernel_dtype
 from .layout import _squeezed_shape
 
@@ -124,12 +124,14 @@ def _cuts(n: int, size: int) -> list[int]:
 def choose_block_shape(core, itemsize, connectivity, jobs, limit, chunks=None):
     """The largest slab-like block (cut along the first axes) whose pass fits the budget.
 
-    ``jobs`` blocks run at a time and share ``limit`` with the reduced graphs; with several
-    jobs there are at least ``2 * jobs`` blocks so that the threads stay busy.  ``chunks``
-    (of an HDF5/zarr input) rounds the cuts to whole chunks where it can.
+    ``jobs`` blocks run at a time and share ``limit`` with the reduced graphs and the final
+    pairs held in memory (:func:`pair_budget`); with several jobs there are at least
+    ``2 * jobs`` blocks so that the threads stay busy.  ``chunks`` (of an HDF5/zarr input):
+    the cuts are whole chunks where they can be (an axis is cut no finer than one chunk, the
+    next axis is cut instead), so that every chunk of the file is read once.
     """
     d = len(core)
-    budget = (limit - _glue_bytes(core)) // max(1, jobs)
+    budget = (limit - _glue_bytes(core, jobs) - pair_budget(limit)) // max(1, jobs)
     total = int(np.prod(core, dtype=np.int64))
     want = min(max(1, total // (2 * jobs)) if jobs > 1 else total, _BLOCK_MAX_CELLS)
 
@@ -142,10 +144,12 @@ def choose_block_shape(core, itemsize, connectivity, jobs, limit, chunks=None):
             break
         rest = int(np.prod(bs[ax + 1 :], dtype=np.int64))
         t = max(1, min(core[ax], want // max(rest, 1)))
-        if chunks is not None and chunks[ax] and t >= chunks[ax]:
-            t -= t % chunks[ax]  # whole chunks of the file
-        while t > 1 and not fits(bs[:ax] + [t] + bs[ax + 1 :]):
-            t = max(1, t // 2)
+        c = chunks[ax] if chunks is not None and chunks[ax] and chunks[ax] < core[ax] else 1
+        # whole chunks of the file; not below one chunk while another axis can be cut instead
+        step = c if t >= c and ax < d - 1 else 1
+        t -= t % step
+        while t > step and not fits(bs[:ax] + [t] + bs[ax + 1 :]):
+            t = max(step, (t // 2) - (t // 2) % step)
         bs[ax] = t
     if block_bytes(bs, itemsize, connectivity) > budget:
         need = smallest_limit(core, itemsize, connectivity, jobs)
@@ -157,17 +161,26 @@ def choose_block_shape(core, itemsize, connectivity, jobs, limit, chunks=None):
     return tuple(bs)
 
 
-def _glue_bytes(core) -> int:
-    """The reduced graphs held while gluing: about two cut planes of nodes and edges."""
+def pair_budget(limit: int) -> int:
+    """Bytes of final pairs held in memory while the blocks run (beyond: a temporary file)."""
+    return int(limit) // 8
+
+
+def _glue_bytes(core, jobs=1) -> int:
+    """The reduced graphs held while gluing: a region's graph is about two cut planes of
+    nodes and edges (49 B per node: 17 B of node, 32 B of edge); about ``jobs + 4`` of them
+    are pending at a time (one per tree level on the current path, the running tasks), and a
+    merge holds its two inputs plus about as much again while it runs."""
     d = len(core)
     plane = int(np.prod(core[1:], dtype=np.int64)) if d > 1 else 1
-    return 2 * plane * 72 + (8 << 20)
+    return (jobs + 4) * 2 * plane * 56 + (8 << 20)
 
 
 def smallest_limit(core, itemsize, connectivity, jobs) -> int:
     d = len(core)
     row = (1,) * (d - 1) + (min(core[-1], 4096),)
-    return jobs * block_bytes(row, itemsize, connectivity) + _glue_bytes(core)
+    need = jobs * block_bytes(row, itemsize, connectivity) + _glue_bytes(core, jobs)
+    return need * 8 // 7 + 1  # and the pairs' share, pair_budget
 
 
 def merge_tree(cuts):
@@ -259,7 +272,7 @@ def block_diagram(array, filtration, connectivity, nan_policy, keep_zero, *, job
             it = iter(bs)
             full = tuple(next(it) if s > 1 else 1 for s in shape) if max(shape) > 1 else (1,) * len(shape)
             array = array.rechunk(full)
-        need = njobs * block_bytes(bs, itemsize, conn) + _glue_bytes(core)
+        need = (njobs * block_bytes(bs, itemsize, conn) + _glue_bytes(core, njobs)) * 8 // 7 + 1
         if memory_limit is not None and need > limit:
             raise InvalidOptionError(
                 f"memory_limit={format_size(limit)} is too small for block_shape={tuple(block_shape)} "
@@ -282,14 +295,22 @@ def block_diagram(array, filtration, connectivity, nan_policy, keep_zero, *, job
         from .executors import run_dask
 
         chunks = _dask_chunks(array, tree, reader, shape) if dask_in else None
-        pairs, n_active = run_dask(tree, reader, core, mode, chunks, scheduler)
+        parts, n_active = run_dask(tree, reader, core, mode, chunks, scheduler)
+        pairs = PairStore(pair_budget(limit))
+        for p in parts:
+            pairs.add(p)
+        del parts
     else:
         from .executors import run_threads
 
-        pairs, n_active = run_threads(tree, reader, core, mode, njobs, progress)
-    if n_active < int(np.prod(core, dtype=np.int64)) and (nan_policy == "raise" or top):
-        _raise_nonfinite(reader, tree, name, top)
-    dgm = assemble(pairs, core, shape, descending, keep_zero)
+        pairs, n_active = run_threads(tree, reader, core, mode, njobs, progress, PairStore(pair_budget(limit)))
+    try:
+        if n_active < int(np.prod(core, dtype=np.int64)) and (nan_policy == "raise" or top):
+            _raise_nonfinite(reader, tree, name, top)
+        _check_assembly(pairs.count, shape, limit, memory_limit)
+        dgm = assemble(pairs, core, shape, descending, keep_zero, flip=superlevel and not top)
+    finally:
+        pairs.close()
     from .diagram import Diagram
 
     if top:  # a class born at c that merges at m is the void (a[m], a[c])
@@ -298,12 +319,18 @@ def block_diagram(array, filtration, connectivity, nan_policy, keep_zero, *, job
         from .glue import by_birth_death
 
         return by_birth_death(out)
-    if superlevel:
-        last = np.array(shape, dtype=np.int64) - 1
-        bi = last - dgm.birth_index
-        di = np.where(dgm.death_index < 0, -1, last - dgm.death_index)
-        dgm = Diagram._new(dgm.births, dgm.deaths, bi, di, filtration, dgm.shape)
     return dgm
+
+
+def _check_assembly(count, shape, limit, memory_limit):
+    """An explicit ``memory_limit`` too small for the diagram itself: say so, with the way out."""
+    need = assembly_bytes(count, len(shape))
+    if memory_limit is not None and need > limit:
+        raise InvalidOptionError(
+            f"memory_limit={format_size(limit)} is too small for this diagram: it has {count} pairs, "
+            f"and assembling them in order takes about {format_size(need)}; the smallest workable "
+            f"limit is about {format_size(need)} - pass memory_limit >= {format_size(need)}"
+        )
 
 
 def _source_chunks(array, shape):

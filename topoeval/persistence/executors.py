@@ -4,7 +4,7 @@ The tree (see :func:`topoeval.persistence.blocks.merge_tree`) is a list of tasks
 ``("leaf", lo, hi)`` reads and processes one block, ``("merge", i, j, axis)`` glues the
 regions of tasks ``i`` and ``j``; the last task is the root.  ``mode`` is ``(connectivity,
 descending, outside)`` (see :func:`.glue.block_pass`).  Both runners return every task's final
-pairs and the number of finite cells.
+pairs (the thread runner: in a :class:`~.glue.PairStore`) and the number of finite cells.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any
 
 from ..errors import TopoevalIOError
-from .glue import block_pass, merge
+from .glue import PairStore, block_pass, merge
 
 __all__: list[str] = []
 
@@ -41,11 +41,13 @@ def merge_task(left, right, axis, gshape, mode):
     return merge(left, right, axis, gshape, mode[0], mode[1])
 
 
-def run_threads(tree, reader, gshape, mode, jobs, progress=None):
+def run_threads(tree, reader, gshape, mode, jobs, progress=None, store=None):
     """Post-order schedule on ``jobs`` threads (the kernels release the GIL).
 
     Ready merges go first, then the next blocks in order, so at most about ``jobs`` blocks and
     ``log2(#blocks)`` pending regions are held at a time (the memory bound of the driver).
+    ``store``: a :class:`~.glue.PairStore` that takes every task's final pairs as they come
+    (within its memory budget); returned in place of the list of pairs.
     """
     parent = {}
     for t, task in enumerate(tree):
@@ -53,7 +55,7 @@ def run_threads(tree, reader, gshape, mode, jobs, progress=None):
             parent[task[1]] = t
             parent[task[2]] = t
     graphs: dict[int, Any] = {}
-    pairs = []
+    pairs = PairStore() if store is None else store
     n_active = 0
     leaves = [t for t, task in enumerate(tree) if task[0] == "leaf"]
     ready_merges: list[int] = []
@@ -78,7 +80,7 @@ def run_threads(tree, reader, gshape, mode, jobs, progress=None):
                 for f in finished:
                     t = running.pop(f)
                     res = f.result()
-                    pairs.append(res[0])
+                    pairs.add(res[0])
                     if tree[t][0] == "leaf":
                         n_active += res[2]
                     graphs[t] = res[1]

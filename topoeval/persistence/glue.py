@@ -168,40 +168,137 @@ def _arrays(g: Graph):
     return (g.flat, g.val, g.born, g.ea, g.eb, g.eflat, g.eval)
 
 
-def assemble(pair_lists, core, shape, superlevel: bool, keep_zero: bool):
-    """The Diagram (working coordinates) from every final pair, in the monolithic pair order
-    (birth key: value, then flat index)."""
+# bytes per pair held by the final stages: a pair as a task returns it (float32 values: 24 B;
+# float64: 32 B), and the peak of :func:`assemble` (records 32 B + birth values 8 B + the radix
+# sort's keys, payload, order and identity table 36 B; then the output: 16 B + 16 B per axis)
+PAIR_BYTES = 32
+
+
+def assembly_bytes(m: int, ndim: int) -> int:
+    """Peak memory of :func:`assemble` for ``m`` final pairs of an ``ndim``-axis array."""
+    return int(m) * max(76, 32 + 16 * max(1, int(ndim))) + (1 << 20)
+
+
+class PairStore:
+    """The final pairs of the tasks as they come, within ``budget`` bytes of memory.
+
+    Beyond the budget the held parts are written to an anonymous temporary file (deleted when
+    closed, also if the process dies) and read back one part at a time by :meth:`take`, so the
+    pairs of a diagram of 10^7-10^8 pairs do not crowd out the blocks being processed.
+    """
+
+    def __init__(self, budget: float = float("inf")) -> None:
+        self.budget = budget
+        self.parts: list = []  # a pair 4-tuple in memory, or ("file", offset, n, dtypes)
+        self.held = 0
+        self.count = 0
+        self.spilled = 0
+        self._file = None
+
+    def add(self, pairs) -> None:
+        n = pairs[0].shape[0]
+        if not n:
+            return
+        self.parts.append(pairs)
+        self.count += n
+        self.held += sum(x.nbytes for x in pairs)
+        if self.held > self.budget:
+            self._spill()
+
+    def _spill(self) -> None:
+        import tempfile
+
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="topoeval-pairs-")
+        f = self._file
+        f.seek(0, 2)
+        for i, p in enumerate(self.parts):
+            if isinstance(p[0], str):
+                continue
+            off = f.tell()
+            for x in p:
+                np.ascontiguousarray(x).tofile(f)
+            f.flush()
+            self.parts[i] = ("file", off, p[0].shape[0], tuple(x.dtype for x in p))
+            self.spilled += p[0].shape[0]
+        self.held = 0
+
+    def take(self):
+        """Every part in task order, each dropped from the store as it is handed out."""
+        for i in range(len(self.parts)):
+            p, self.parts[i] = self.parts[i], None
+            if isinstance(p[0], str):
+                _, off, n, dtypes = p
+                self._file.seek(off)
+                p = tuple(np.fromfile(self._file, dtype=dt, count=n) for dt in dtypes)
+            yield p
+        self.parts, self.held = [], 0
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def assemble(pairs, core, shape, superlevel: bool, keep_zero: bool, flip: bool = False):
+    """The Diagram from every final pair, in the monolithic pair order (birth key: value, then
+    flat index).
+
+    ``pairs``: a :class:`PairStore` (emptied here, part by part, into preallocated records) or
+    a list of pair 4-tuples.  ``flip``: the working array is the input flipped on every axis;
+    the cells are given in the input's coordinates.  The peak is :func:`assembly_bytes`.
+    """
     from .._kernels._persistence import radix_sort_cells
-    from ._block_kernels import finish_pairs
+    from ._block_kernels import gather_pairs, unravel_pairs
     from .diagram import Diagram
 
-    parts = [p for p in pair_lists if p is not None and p[0].shape[0]]
-    if parts:
-        bval, bflat, dval, dflat = (np.concatenate([p[k] for p in parts]) for k in range(4))
-    else:
-        bval = dval = np.empty(0)
-        bflat = dflat = np.empty(0, dtype=np.int64)
+    store = pairs if isinstance(pairs, PairStore) else _store_of(pairs)
     ess_value = -np.inf if superlevel else np.inf
-    # a boundary cell born in its block while a neighbour outside entered earlier is no
-    # minimum: the glue kills it at its own cell; the monolithic engine never sees it born
-    # (dimension d-1: the virtual cell, flat -1, is the essential class left out of the diagram)
-    sel = (bflat != dflat) & (bflat >= 0)
-    if not keep_zero:
-        sel &= bval != np.where(dflat < 0, ess_value, dval)
-    if not sel.all():
-        bval, bflat, dval, dflat = bval[sel], bflat[sel], dval[sel], dflat[sel]
-    m = bval.shape[0]
+    m_max = store.count
+    vals = np.empty(2 * m_max, dtype=np.float64)  # (birth, death) records, see gather_pairs
+    flats = np.empty(2 * m_max, dtype=np.int64)
+    bval = np.empty(m_max, dtype=np.float64)
+    m = 0
+    for bv, bf, dv, df in store.take():
+        # a boundary cell born in its block while a neighbour outside entered earlier is no
+        # minimum: the glue kills it at its own cell; the monolithic engine never sees it born
+        # (dimension d-1: the virtual cell, flat -1, is the essential class left out of the diagram)
+        sel = (bf != df) & (bf >= 0)
+        if not keep_zero:
+            sel &= bv != np.where(df < 0, ess_value, dv)
+        k = int(np.count_nonzero(sel))
+        if k < bf.shape[0]:
+            bv, bf, dv, df = bv[sel], bf[sel], dv[sel], df[sel]
+        bval[m : m + k] = bv
+        vals[2 * m : 2 * (m + k) : 2] = bv
+        vals[2 * m + 1 : 2 * (m + k) : 2] = dv
+        flats[2 * m : 2 * (m + k) : 2] = bf
+        flats[2 * m + 1 : 2 * (m + k) : 2] = df
+        m += k
+        del bv, bf, dv, df, sel
+    store.close()
+    vals, flats, bval = vals[: 2 * m], flats[: 2 * m], bval[:m]
     pos = np.empty(0, dtype=np.uint32)
-    if m:  # the engine's stable radix sort by value; finish_pairs orders the ties by flat index
+    if m:  # the engine's stable radix sort by value; gather_pairs orders the ties by flat index
         ident = np.arange(m, dtype=np.int64).reshape(1, m)
         pos, _, _ = radix_sort_cells(bval, superlevel, np.array([m], dtype=np.int64), ident)
         del ident
+    del bval
+    births, deaths, bf, df = gather_pairs(pos, vals, flats)
+    del pos, vals, flats
     keep_axes = [i for i, s in enumerate(shape) if s > 1] if len(shape) != len(core) else list(range(len(core)))
-    births, deaths, bidx, didx = finish_pairs(
-        pos, bval.astype(np.float64), bflat, dval.astype(np.float64), dflat, ess_value,
-        np.array(core, dtype=np.int64), np.array(keep_axes or [len(shape) - 1], dtype=np.int64), len(shape),
-    )
+    bidx, didx = unravel_pairs(bf, df, deaths, ess_value, np.array(core, dtype=np.int64),
+                               np.array(keep_axes or [len(shape) - 1], dtype=np.int64), len(shape), bool(flip))
     return Diagram._new(births, deaths, bidx, didx, "superlevel" if superlevel else "sublevel", tuple(shape))
+
+
+def _store_of(parts):
+    store = PairStore()
+    for p in parts:
+        if p is not None:
+            store.add(p)
+    parts[:] = []  # the store holds them now (and drops each once copied)
+    return store
 
 
 def by_birth_death(dgm):
