@@ -946,13 +946,16 @@ def test_compare_dims(capsys, files):
     code, zero, _ = run(capsys, "compare", d / "x.npy", d / "y.npy", "--format", "json", "--dims", "0")
     strip = lambda s: {k: v for k, v in json.loads(s).items() if k != "elapsed_s"}  # noqa: E731
     assert strip(plain) == strip(zero) and "dims" not in json.loads(plain)["options"]
+    code, every, _ = run(capsys, "compare", d / "x.npy", d / "y.npy", "--format", "json", "--dims", "all")
+    code, both, _ = run(capsys, "compare", d / "x.npy", d / "y.npy", "--format", "json", "--dims", "0,1")
+    assert strip(every) == strip(both) and json.loads(every)["options"]["dims"] == [0, 1]
 
 
 @pytest.mark.parametrize("args, pattern", [
     (["--dims", "2"], "--dims has 2 but a 2-D field has homology dimensions 0..1 only"),
     (["--dims", "0,x"], "is not a comma-separated list of homology dimensions"),
     (["--dims", "-1"], "give dimensions 0, 1, ..., d-1"),
-    (["--dims", "1", "--memory-limit", "64MB"], "leave out --memory-limit, or pass --dims 0"),
+    (["--dims", "all,1"], "is not a comma-separated list of homology dimensions"),
 ])
 def test_compare_dims_errors(capsys, files, args, pattern):
     d, _, _ = files

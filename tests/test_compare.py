@@ -613,5 +613,7 @@ def test_dims_errors():
     with pytest.raises(InvalidInputError, match="dims=0"):
         te.compare(xn, y, dims=(0, 1), nan_policy="omit")
     assert "wasserstein_sublevel" in te.compare(xn, y, nan_policy="omit").to_row()
+    x3, y3 = np.stack([x, y, x]), np.stack([y, x, y])  # streamed: dimensions 0 and d-1 only
     with pytest.raises(InvalidOptionError, match="not computed streamed"):
-        te.compare(x, y, dims=(0, 1), block_shape=(3, 5))
+        te.compare(x3, y3, dims=(0, 1), block_shape=(1, 3, 5))
+    assert "wasserstein_sublevel_dim1" in te.compare(x, y, dims=(0, 1), block_shape=(3, 5)).to_row()

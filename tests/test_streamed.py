@@ -155,3 +155,73 @@ def test_cli_dask_local_processes_and_a_dying_worker(tmp_path, capsys):
                                       dashboard_address=None) as cluster, distributed.Client(cluster) as c:
             with pytest.raises(TopoevalIOError, match="Dask worker died while computing the slab parts"):
                 te.compare(Dying(), Dying(), scheduler=c, metrics="pointwise")
+
+
+# ---------------------------------------------------------------- dims streamed (issue 19 point 5)
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+def test_streamed_dims_zero_and_top_equal_in_memory(connectivity):
+    """dims 0 and d-1 streamed (the d-1 diagram by the block engine): every row value, diagram
+    and matching equal the in-memory compare's; the keys in the in-memory order."""
+    x, y = _pair((17, 13, 5), 7)
+    for dims, kw in (((0, 2), dict(filtration="both", order=2.0)), ((2,), dict(distance_tolerance=1e-3))):
+        memory = te.compare(x, y, dims=dims, connectivity=connectivity, **kw)
+        got = te.compare(_Recording(x), _Recording(y), dims=dims, connectivity=connectivity,
+                         block_shape=(4, 13, 5), jobs=1, **kw)
+        _assert_same(got, memory)
+        assert list(got.persistence) == list(memory.persistence)
+        assert got.options["dims"] == memory.options["dims"] == dims
+        for key, m in memory.matchings.items():
+            assert np.array_equal(got.matchings[key], m)
+        row, want = got.to_row(), memory.to_row()
+        assert [k for k in row if "_dim" in k] == [k for k in want if "_dim" in k]
+        assert {k: row[k] for k in row if "_dim" in k} == {k: want[k] for k in want if "_dim" in k}
+
+
+def test_streamed_dims_all_and_size_one_axes():
+    """dims='all' of a 2-D field streamed (0 and 1 both block by block); a 3-D field with an axis
+    of length 1: dimension 1 is its top, dimension 2 empty, as in memory."""
+    x, y = _pair((23, 19), 8)
+    memory = te.compare(x, y, dims="all")
+    got = te.compare(_Recording(x), _Recording(y), dims="all", memory_limit="20MB")
+    _assert_same(got, memory)
+    assert list(got.persistence) == ["sublevel", "sublevel_dim1"] and got.options["dims"] == (0, 1)
+    x3, y3 = x.reshape(23, 1, 19), y.reshape(23, 1, 19)
+    memory = te.compare(x3, y3, dims="all")
+    got = te.compare(_Recording(x3), _Recording(y3), dims="all")
+    _assert_same(got, memory)
+    assert got.persistence["sublevel_dim2"]["n_points_orig"] == 0 < got.persistence["sublevel_dim1"]["n_points_orig"]
+
+
+def test_streamed_refuses_middle_dims_before_reading():
+    x, y = _pair((6, 5, 4), 9)
+    X, Y = _Recording(x), _Recording(y)
+    for dims in ("all", (0, 1)):
+        with pytest.raises(te.errors.InvalidOptionError, match=r"dimension\(s\) 1 of a 3-D field .* dims='0,2'"):
+            te.compare(X, Y, dims=dims)
+    with pytest.raises(te.errors.InvalidOptionError, match="homology dimensions 0..2"):
+        te.compare(X, Y, dims=(0, 3))
+    assert X.largest == Y.largest == 0
+    # without the persistence part the dimensions are not used
+    te.compare(X, Y, dims=1, metrics="pointwise")
+
+
+def test_dask_compare_dims_top(client, tmp_path):
+    xp, yp = _files(tmp_path, (19, 11, 4), 10)
+    x, y = np.load(xp), np.load(yp)
+    memory = te.compare(x, y, dims=(0, 2), filtration="both")
+    got = te.compare(str(xp), str(yp), dims=(0, 2), filtration="both", scheduler=client, block_shape=(5, 11, 4))
+    _assert_same(got, memory)
+
+
+def test_cli_compare_streamed_dims(tmp_path, capsys):
+    xp, yp = _files(tmp_path, (12, 9, 4), 11)
+    code, ref, err = _cli(capsys, "compare", xp, yp, "--format", "csv", "-q", "--dims", "0,2")
+    assert code == 0, err
+    code, out, err = _cli(capsys, "compare", xp, yp, "--format", "csv", "-q", "--dims", "0,2",
+                          "--memory-limit", "20MB", "--metrics", "pointwise,persistence")
+    assert code == 0, err
+    rows = [dict(zip(*(line.split(",") for line in text.splitlines()))) for text in (ref, out)]
+    assert "wasserstein_sublevel_dim2" in rows[1]
+    assert {k: v for k, v in rows[0].items() if k in rows[1]} == rows[1]
+    code, _, err = _cli(capsys, "compare", xp, yp, "--dims", "all", "--memory-limit", "20MB")
+    assert code == 2 and "--memory-limit" in err and "--dims 0,2" in err and "Traceback" not in err

@@ -83,9 +83,6 @@ def cli(orig, recon, output, fmt, force, report, plot, **params):
         if report is not None or plot is not None:
             raise click.UsageError("--report / --plot need both fields in memory; leave out --memory-limit, "
                                    "--dask and --scheduler")
-        if opts["dims"] != (0,) and "persistence" in opts["metrics"]:
-            raise click.UsageError("--dims >= 1 needs both fields in memory (the streamed compare has "
-                                   "dimension 0 only); leave out --memory-limit, or pass --dims 0")
         comparison = _compare_streamed(orig, recon, inputs, kwargs, dask)
         echo_info("computed in " + ", ".join(f"{k} {v:.2f} s" for k, v in comparison.elapsed.items()))
         write_output(output, render(comparison, fmt, orig=orig, recon=recon, output=output), force=force)

@@ -114,6 +114,8 @@ def _parse_metrics(ctx, param, value):
 def _parse_dims(ctx, param, value):
     if value is None:
         return None
+    if value.strip().lower() == "all":  # every dimension 0..d-1 of the field
+        return "all"
     out = _number_list(value, int, "homology dimensions", "--dims 0,1,2")
     if not out or min(out) < 0:
         raise click.BadParameter(f"{value!r}: give dimensions 0, 1, ..., d-1 of a d-D field, e.g. --dims 0,1")
@@ -136,8 +138,8 @@ def comparison_options(f: Callable) -> Callable:
             callback=_parse_dims,
             metavar="K1,K2,...",
             help="Homology dimensions of the persistence part, each in 0..d-1: 0 components, 1 loops, "
-            "2 voids of a 3-D field, e.g. 0,1,2; dimension k >= 1 adds columns suffixed _dim<k> "
-            "(wasserstein_sublevel_dim1 ...) [default: 0].",
+            "2 voids of a 3-D field, e.g. 0,1,2, or all; dimension k >= 1 adds columns suffixed _dim<k> "
+            "(wasserstein_sublevel_dim1 ...); with --memory-limit / --dask only 0 and d-1 [default: 0].",
         ),
         click.option(
             "--filtration",

@@ -16,7 +16,7 @@ from .._validation import (
     unwrap_in_memory,
 )
 from ..errors import InvalidInputError
-from .options import check_dims_range, check_options
+from .options import check_dims_range, check_options, resolve_dims
 from .parts import _critical_part, _dsl_part, _persistence_part, _valid_mask
 from .result import Comparison
 
@@ -70,16 +70,18 @@ def compare(
         (:func:`topoeval.persistence_pair_errors` above ``min_persistence``, reusing the
         persistence part's diagrams) are switched on by name only, e.g.
         ``"all,segmentation,pairs"``.
-    dims : int or iterable of int, default 0
+    dims : int, iterable of int or "all", default 0
         Homology dimensions of the persistence part, each in ``0 .. d-1`` (``d`` the axes
-        of one sample): e.g. ``(0, 1)`` adds the loops of a 2-D field, ``(0, 1, 2)`` the
+        of one sample; ``"all"``: every one): e.g. ``(0, 1)`` adds the loops of a 2-D field, ``(0, 1, 2)`` the
         tunnels and voids of a 3-D one (:func:`topoeval.persistence_diagrams`, one call for
         the dimensions >= 1 of each field).  Every metric of the persistence part is then
         computed per dimension and filtration; dimension 0 keeps its keys, dimension
         ``k >= 1`` is under ``"<filtration>_dim<k>"`` (row keys ``wasserstein_sublevel_dim1``
         ...).  ``distance_tolerance`` applies to each dimension.  Dimensions >= 1 need
-        in-memory finite fields (not the streamed mode, not ``nan_policy='omit'`` with
-        non-finite cells).
+        finite fields (not ``nan_policy='omit'`` with non-finite cells).  Streamed (lazy
+        inputs, ``memory_limit``, ``block_shape``, ``scheduler``), dimensions 0 and d-1 run on
+        the block engine (the same diagrams and distances); the middle ones ``1 .. d-2``
+        (tunnels of a 3-D field) need both fields in memory and are refused.
     filtration : {'sublevel', 'superlevel', 'both'}, default 'sublevel'
         Persistence diagrams of the sublevel sets (minima), superlevel sets (maxima) or both.
     connectivity : {'full', 'face'}, default 'full'
@@ -201,6 +203,7 @@ def compare(
     dtypes = (str(x.dtype), str(y.dtype))
     batch = None if batch_axis is None else normalize_axis(batch_axis, x.ndim, "batch_axis")
     check_dims_range(dims, x.ndim - (batch is not None), "field" if batch is None else "sample")
+    dims = resolve_dims(dims, x.ndim - (batch is not None))
     if "dsl" in parts:
         _, _, w = _resolve_axes(x.ndim, batch, weights)
         weights_used = tuple(float(v) for v in w)
@@ -316,11 +319,6 @@ def _streamed(orig, recon, opts, jobs, limit, block_shape, progress, t_start, sc
 
     from ..errors import InvalidOptionError
 
-    if opts["dims"] != (0,) and "persistence" in opts["metrics"]:
-        raise InvalidOptionError(
-            f"dims={opts['dims']} is not computed streamed (lazy inputs or fields above memory_limit): the "
-            "block engine has homology dimension 0 only; load both fields in memory (np.asarray, "
-            "topoeval.load_array) and leave out memory_limit / block_shape, or pass dims=0")
     extra = [p for p in opts["metrics"] if p not in ("pointwise", "dsl", "persistence", "critical_points")]
     if extra:
         raise InvalidOptionError(
@@ -331,7 +329,9 @@ def _streamed(orig, recon, opts, jobs, limit, block_shape, progress, t_start, sc
         from .streamed import for_workers
 
         orig, recon = for_workers(orig, "orig"), for_workers(recon, "recon")
-    ndim = len(np.shape(orig)) if not hasattr(orig, "shape") else len(orig.shape)
+    shape = tuple(int(s) for s in (np.shape(orig) if not hasattr(orig, "shape") else orig.shape))
+    ndim = len(shape)
+    opts = dict(opts, dims=_streamed_dims(opts, shape))
     w = None
     if "dsl" in opts["metrics"]:
         w = tuple(float(v) for v in _resolve_axes(ndim, None, opts["weights"])[2])
@@ -344,5 +344,26 @@ def _streamed(orig, recon, opts, jobs, limit, block_shape, progress, t_start, sc
     options.update(weights=w if w is not None else opts["weights"], batch_axis=None,
                    nan_policy=opts["nan_policy"], dtype=opts["dtype"], min_persistence=opts["min_persistence"],
                    cp_connectivity=opts["cp_connectivity"], data_range=opts["data_range"])
+    if opts["dims"] != (0,):  # as in memory: recorded only when asked for
+        options["dims"] = opts["dims"]
     elapsed["total"] = time.perf_counter() - t_start
     return Comparison(shape=shape, dtypes=dtypes, options=options, elapsed=elapsed, version=_version(), **result)
+
+
+def _streamed_dims(opts, shape) -> tuple[int, ...]:
+    """The dimensions of a streamed compare: 0 and d-1 (``d`` the axes longer than 1) run on the
+    block engine, those above have no cells; the middle ones are refused with the way out."""
+    from ..errors import InvalidOptionError
+
+    check_dims_range(opts["dims"], len(shape))
+    dims = resolve_dims(opts["dims"], len(shape))
+    top = sum(s > 1 for s in shape) - 1
+    middle = [k for k in dims if 0 < k < top]
+    if middle and "persistence" in opts["metrics"]:
+        raise InvalidOptionError(
+            f"dims={dims}: homology dimension(s) {', '.join(map(str, middle))} of a {len(shape)}-D field need the "
+            "whole cubical complex in memory and are not computed streamed (lazy inputs, memory_limit, "
+            f"block_shape, scheduler; only dimensions 0 and {top} run block by block); compare both fields in "
+            "memory (np.asarray, topoeval.load_array; CLI: leave out --memory-limit, --dask and --scheduler) "
+            f"or pass dims='0,{top}'")
+    return dims

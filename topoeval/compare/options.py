@@ -56,11 +56,14 @@ def _check_internal_p(p: Any) -> float:
     return v
 
 
-def _parse_dims(dims: Any) -> tuple[int, ...]:
-    """The homology dimensions asked for: sorted, distinct, non-negative ints ("0,1" works too).
+def _parse_dims(dims: Any) -> tuple[int, ...] | str:
+    """The homology dimensions asked for: sorted, distinct, non-negative ints ("0,1" works too),
+    or ``"all"`` (every dimension ``0 .. d-1`` of the field, resolved by :func:`resolve_dims`).
 
     The range ``0 .. d-1`` depends on the array and is checked by :func:`check_dims_range`.
     """
+    if isinstance(dims, str) and dims.strip().lower() == "all":
+        return "all"
     if isinstance(dims, str):
         items: list[Any] = [v for v in dims.replace(",", " ").split() if v]
         try:
@@ -88,8 +91,19 @@ def _parse_dims(dims: Any) -> tuple[int, ...]:
     return tuple(sorted({int(k) for k in items}))
 
 
-def check_dims_range(dims: tuple[int, ...], ndim: int, what: str = "field") -> None:
+def resolve_dims(dims: tuple[int, ...] | str, ndim: int) -> tuple[int, ...]:
+    """``dims`` as a tuple for a field of ``ndim`` axes (``"all"``: ``0 .. ndim-1``).
+
+    >>> resolve_dims("all", 3), resolve_dims((0, 2), 3)
+    ((0, 1, 2), (0, 2))
+    """
+    return tuple(range(max(ndim, 1))) if dims == "all" else tuple(dims)
+
+
+def check_dims_range(dims: tuple[int, ...] | str, ndim: int, what: str = "field") -> None:
     """Refuse dimensions outside ``0 .. ndim-1`` (``ndim``: axes of one sample), naming the range."""
+    if dims == "all":
+        return
     bad = [k for k in dims if k >= ndim]
     if bad:
         raise InvalidOptionError(
@@ -123,8 +137,9 @@ def check_options(
     ``weights`` and the range of ``batch_axis`` are checked against the arrays by
     :func:`compare`).  Commands call this before reading large inputs, and batch / sweep
     before starting workers.  ``filtration`` comes back as a tuple, ``metrics`` as a
-    tuple of parts, ``sharpness`` with the default filled in, ``dims`` as a sorted tuple
-    (its range ``0 .. d-1`` is checked against the arrays by :func:`compare`).
+    tuple of parts, ``sharpness`` with the default filled in, ``dims`` as a sorted tuple or
+    ``"all"`` (its range ``0 .. d-1`` is checked, and ``"all"`` resolved, against the arrays
+    by :func:`compare`).
 
     Examples
     --------
@@ -133,6 +148,8 @@ def check_options(
     ('sublevel', 'superlevel')
     >>> check_options(dims="1,0")["dims"]
     (0, 1)
+    >>> check_options(dims="all")["dims"]
+    'all'
     """
     parts = _parse_metrics(metrics)
     dims = _parse_dims(dims)

@@ -109,7 +109,8 @@ def _sample_diagrams(a, filt, dims, *, connectivity, nan_policy, jobs) -> dict[i
                                      jobs=jobs)
     higher = [k for k in dims if k > 0]
     if higher:
-        out.update(persistence_diagrams(a, higher, filtration=filt, connectivity=connectivity))
+        # d-1 on the block engine's threads where dimension 0 takes them (the identical diagram)
+        out.update(persistence_diagrams(a, higher, filtration=filt, connectivity=connectivity, jobs=jobs))
     return out
 
 

@@ -12,10 +12,12 @@ halo row on each side) at a time, so at most a few slabs are in memory, whatever
 * critical points: each slab is classified with its halo rows (a type depends only on the
   neighbours one step away) and only its own rows are counted: identical counts;
 * persistence diagrams: the block engine of :mod:`topoeval.persistence` reads the inputs itself,
-  a block at a time within ``memory_limit``; the distances are computed on the diagrams.
+  a block at a time within ``memory_limit`` (``dims``: dimension 0, and d-1 by duality; the middle
+  dimensions are refused by :func:`topoeval.compare`); the distances are computed on the diagrams
+  as in memory.
 
 ``progress(stage, done, total)`` is called after every slab (``stage="blocks"``) and every
-persistence block (``stage="persistence <filtration> orig|recon"``); the CLI turns it into a
+persistence block (``stage="persistence <key> orig|recon"``, the key ``sublevel``, ``sublevel_dim2`` ...); the CLI turns it into a
 progress bar.  Not streamed (they raise InvalidOptionError with the way out): ``batch_axis``,
 ``nan_policy="omit"``, and critical points with ``min_persistence > 0`` (the per-cell
 persistence is a global union-find).
@@ -401,40 +403,38 @@ def _merge_cp_rows(rows):
 
 
 def _persistence(orig, recon, opts, jobs, limit, block_shape, progress, scheduler=None):
-    """Both diagrams by the block engine (reading the inputs itself), then the distances."""
-    from ..distances import bottleneck_distance, wasserstein_distance
+    """Both diagrams of every filtration and dimension by the block engine (reading the inputs
+    itself: dimension 0, and d-1 by duality), then the distances as the in-memory part has them."""
     from ..persistence.blocks import block_diagram
+    from ..persistence.cubical import _empty
+    from .parts import _distances
+    from .result import persistence_key
 
+    dims = tuple(opts.get("dims", (0,)))
+    shape = tuple(int(s) for s in orig.shape)
+    top = sum(s > 1 for s in shape) - 1
     pers, diagrams, matchings = {}, {}, {}
     for filt in opts["filtration"]:
-        dg = []
-        for arr, name in ((orig, "orig"), (recon, "recon")):
-            def tick(done, total, stage=f"persistence {filt} {name}"):
-                if progress is not None:
-                    progress(stage, done, total)
+        for k in dims:
+            key = persistence_key(filt, k)
+            dg = []
+            for arr, name in ((orig, "orig"), (recon, "recon")):
+                def tick(done, total, stage=f"persistence {key} {name}"):
+                    if progress is not None:
+                        progress(stage, done, total)
 
-            dg.append(block_diagram(arr, filt, opts["connectivity"], "raise", False, jobs=jobs,
-                                    block_shape=block_shape, memory_limit=limit, progress=tick, name=name,
-                                    scheduler=scheduler))
-            if scheduler is not None:  # the Dask runner has no per-task callback
-                tick(1, 1)
-        a, b = dg
-        tol = opts.get("distance_tolerance")
-        kw = {} if tol is None else {"tolerance": tol}
-        r = wasserstein_distance(a, b, order=opts["order"], internal_p=opts["internal_p"], matching=True, **kw)
-        w, m = r if tol is None else (r.value, r.matching)
-        wp = w ** opts["order"] if math.isfinite(w) else math.inf  # as the in-memory part does
-        pers[filt] = {
-            "wasserstein": float(wp ** (1.0 / opts["order"]) if math.isfinite(wp) else math.inf),
-            "bottleneck": float(max(0.0, bottleneck_distance(a, b))),
-            "n_points_orig": len(a), "n_points_recon": len(b),
-            "n_essential_orig": int(np.isinf(a.deaths).sum()), "n_essential_recon": int(np.isinf(b.deaths).sum()),
-        }
-        if tol is not None:  # as the in-memory part: the certified lower bound and the relative gap
-            lower, wass = float(r.lower), pers[filt]["wasserstein"]
-            pers[filt]["wasserstein_lower"] = lower
-            pers[filt]["wasserstein_gap"] = float(
-                0.0 if lower >= wass else (wass - lower) / lower if lower > 0 else math.inf)
-        diagrams[filt] = (a, b)
-        matchings[filt] = m
-    return {"persistence": pers, "diagrams": diagrams, "matchings": matchings}
+                if k > max(top, 0):  # no k-cells: the in-memory part's empty diagram
+                    dg.append(_empty(filt, shape, k))
+                    continue
+                dg.append(block_diagram(arr, filt, opts["connectivity"], "raise", False, jobs=jobs,
+                                        block_shape=block_shape, memory_limit=limit, progress=tick, name=name,
+                                        scheduler=scheduler, top=k > 0))
+                if scheduler is not None:  # the Dask runner has no per-task callback
+                    tick(1, 1)
+            pers[key], match = _distances([dg[0]], [dg[1]], order=opts["order"], internal_p=opts["internal_p"],
+                                          distance_tolerance=opts.get("distance_tolerance"))
+            diagrams[key] = (dg[0], dg[1])
+            matchings[key] = match[0]
+    keys = [persistence_key(f, k) for k in dims for f in opts["filtration"]]  # the in-memory order
+    return {"persistence": {k: pers[k] for k in keys}, "diagrams": {k: diagrams[k] for k in keys},
+            "matchings": {k: matchings[k] for k in keys}}
