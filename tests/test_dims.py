@@ -311,7 +311,7 @@ def test_clearing_skips_only_columns_that_reduce_to_zero(connectivity):
     """The Kruskal over the Morse dual graph clears exactly the positive 2-saddles: the
     reduction without clearing gives the same pairs, and as many are cleared as there are
     2-classes (V: one per critical 3-cell, the outside being one more vertex; T: one fewer)."""
-    from topoeval._kernels._gradient import clear_positive, critical_cells, saddle_pairs
+    from topoeval._kernels._gradient import clear_positive, critical_cells, negative_saddles, saddle_pairs
     from topoeval.persistence.cubical import gradient
 
     rng = np.random.default_rng(23)
@@ -324,8 +324,12 @@ def test_clearing_skips_only_columns_that_reduce_to_zero(connectivity):
             cells3, _ = critical_cells(code, rank, kshape, pad, 3)
             positive = clear_positive(cells2, code, kshape, pad)
             assert positive.sum() == len(cells3) - pad
-            fast = saddle_pairs(code, rank, kshape, pad, cells2, keys1, positive)
-            slow = saddle_pairs(code, rank, kshape, pad, cells2, keys1, np.zeros_like(positive))
+            negative = negative_saddles(cells1, code, kshape, pad)
+            assert negative.sum() == len(critical_cells(code, rank, kshape, pad, 0)[0]) - 1 + pad
+            fast = saddle_pairs(code, rank, kshape, pad, cells2, keys1, positive, negative)
+            slow = saddle_pairs(
+                code, rank, kshape, pad, cells2, keys1, np.zeros_like(positive), np.zeros_like(negative)
+            )
             for x, y in zip(fast, slow):
                 np.testing.assert_array_equal(x, y)
 

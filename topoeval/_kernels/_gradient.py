@@ -48,9 +48,24 @@ _UNSET = 7
 
 
 # ------------------------------------------------------------------ the gradient
+# 2**i mod 37 is distinct for i < 36 (2 is a primitive root mod 37): the index of the lowest
+# set bit of a mask of at most 27 bits is _LOW_BIT[(m & -m) % 37], without a loop.
+_LOW_BIT = np.full(37, -1, dtype=np.int64)
+for _i in range(36):
+    _LOW_BIT[(1 << _i) % 37] = _i
+del _i
+
+
 @njit(cache=True, nogil=True)
-def _block_tables():
-    """Offsets (27, 3) of a 3x3x3 block, their number of non-zeros, and the cells by it."""
+def _block_tables(k1, k2):
+    """The fixed tables of the 3x3x3 block of a center (block index ``q = 9 a + 3 b + c``).
+
+    Returns ``off`` (27, 3) offsets in -1..1, ``nnz`` (27,) number of odd axes (the
+    L-dimension of the cell), ``by_nnz`` (27,) the cells by dimension, ``faces`` (27, 4)
+    (count, then the faces along the axes in order), ``cofaces`` (27, 7) (count, then the
+    cofaces), ``koff`` (27,) flat ``K`` offsets (K rows ``k1``, ``k2``) and ``side`` (27,)
+    the side bits of the code (an odd axis whose center is at ``y + 1``).
+    """
     off = np.empty((27, 3), dtype=np.int64)
     nnz = np.empty(27, dtype=np.int64)
     for q in range(27):
@@ -65,160 +80,175 @@ def _block_tables():
             if nnz[q] == k:
                 by_nnz[j] = q
                 j += 1
-    return off, nnz, by_nnz
-
-
-@njit(cache=True, nogil=True)
-def _unassigned_faces(q, state, off, nnz):
-    """Number of faces of the block cell ``q`` still unassigned, and the last one seen."""
+    faces = np.zeros((27, 4), dtype=np.int64)
+    cofaces = np.zeros((27, 7), dtype=np.int64)
+    koff = np.empty(27, dtype=np.int64)
+    side = np.zeros(27, dtype=np.int64)
     st = (9, 3, 1)
-    u = 0
-    face = -1
-    for a in range(3):
-        if off[q, a] != 0:
-            p = q - off[q, a] * st[a]
-            if state[p] == 1:
-                u += 1
-                face = p
-    return u, face
+    ks = (np.int64(k1) * k2, np.int64(k2), np.int64(1))
+    for q in range(27):
+        koff[q] = 0
+        for a in range(3):
+            koff[q] += off[q, a] * ks[a]
+            if off[q, a] != 0:
+                faces[q, 0] += 1
+                faces[q, faces[q, 0]] = q - off[q, a] * st[a]
+                if off[q, a] < 0:
+                    side[q] |= 1 << a
+            else:
+                for s in (-1, 1):
+                    cofaces[q, 0] += 1
+                    cofaces[q, cofaces[q, 0]] = q + s * st[a]
+    return off, nnz, by_nnz, faces, cofaces, koff, side
 
 
-@njit(cache=True, nogil=True)
-def _push_cofaces(q, state, off, pq, nnz):
-    """Add to the mask ``pq`` the unassigned cofaces of ``q`` with one unassigned face."""
-    st = (9, 3, 1)
-    for a in range(3):
-        if off[q, a] == 0:
-            for s in (-1, 1):
-                p = q + s * st[a]
-                if state[p] == 1 and _unassigned_faces(p, state, off, nnz)[0] == 1:
-                    pq |= np.int64(1) << p
+@njit(cache=True, nogil=True, inline="always")
+def _pop_min(pq, ls, unas, low_bit):
+    """The unassigned cell of the mask ``pq`` (bits: positions in ``ls``, the lower star by
+    ascending G) with the smallest G, or -1; and the mask without it and without the
+    assigned cells met before it."""
+    while pq:
+        low = pq & (-pq)
+        pq ^= low
+        q = ls[low_bit[low % 37]]
+        if (unas >> q) & 1:
+            return q, pq
+    return -1, pq
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _push_cofaces(q, unas, cofaces, faces, pos, pq):
+    """Add to ``pq`` the unassigned cofaces of ``q`` that have exactly one unassigned face."""
+    for t in range(1, cofaces[q, 0] + 1):
+        p = cofaces[q, t]
+        if (unas >> p) & 1:
+            u = 0
+            for s in range(1, faces[p, 0] + 1):
+                u += (unas >> faces[p, s]) & 1
+            if u == 1:
+                pq |= np.int64(1) << pos[p]
     return pq
 
 
-@njit(cache=True, nogil=True)
-def _pop_min(pq, G, state):
-    """The unassigned cell of the mask ``pq`` with the smallest G (-1: none), and the mask."""
-    best = -1
-    m = pq
-    while m:
-        q = 0
-        low = m & (-m)
-        while (np.int64(1) << q) != low:
-            q += 1
-        m ^= low
-        if state[q] != 1:
-            pq &= ~low
-        elif best < 0 or G[q] < G[best]:
-            best = q
-    if best >= 0:
-        pq &= ~(np.int64(1) << best)
-    return best, pq
+@njit(cache=True, nogil=True, inline="always")
+def _lower_star(rank, i0, i1, i2, pad, tables, nbr, order, G, ls, pos, partner, when):
+    """ProcessLowerStars (Robins, Wood & Sheppard) on the lower star of the center ``i``.
 
-
-@njit(cache=True, nogil=True)
-def _lower_star(rank, i0, i1, i2, pad, off, nnz, by_nnz, nbr, lower, order, G, state, partner, when):
-    """ProcessLowerStars on the lower star of the center ``(i0, i1, i2)`` (block cells).
-
-    Fills ``state`` (0: not in the star, 2: assigned), ``partner`` (block index of the
-    gradient partner, -1 critical) and ``when`` (assignment order) of the 27 block cells.
-    G(cell) is the bitmask of the ranks of its vertices other than the center (bit = the
-    vertex's position among the lower neighbours): comparing masks is comparing the
-    descending vertex ranks lexicographically (Robins et al.'s G), faces before cofaces.
+    Returns the number of cells of the lower star; ``ls[:n - 1]`` lists them but the center
+    by ascending G, ``partner[q]`` is the block index of a cell's
+    gradient partner (-1: critical) and ``when[q]`` the order of its assignment.  G(cell) is
+    the bitmask of the positions of its vertices other than the center among the lower
+    neighbours sorted by (rank, block index): comparing masks compares the descending vertex
+    ranks lexicographically (Robins et al.'s G), faces before cofaces.  Only the lower star
+    is touched (about 8 cells on average), priority queues are bitmasks over ``ls``.
     """
+    off, nnz, by_nnz, faces, cofaces, koff, side, low_bit = tables
     n0, n1, n2 = rank.shape
-    rc = rank[i0, i1, i2]
+    rc = np.int64(rank[i0, i1, i2])
     nlow = 0
+    lower = np.int64(0)
+    inner = 0 < i0 < n0 - 1 and 0 < i1 < n1 - 1 and 0 < i2 < n2 - 1
     for q in range(27):
-        state[q] = 0
-        partner[q] = -1
         if q == 13:
             continue
         j0, j1, j2 = i0 + off[q, 0], i1 + off[q, 1], i2 + off[q, 2]
-        if 0 <= j0 < n0 and 0 <= j1 < n1 and 0 <= j2 < n2:
+        if inner or (0 <= j0 < n0 and 0 <= j1 < n1 and 0 <= j2 < n2):
             r = np.int64(rank[j0, j1, j2])
-            lower[q] = r < rc
-        else:  # outside the array: no cell (V) or a center earlier than all (T)
+            if r >= rc:
+                continue
+        elif pad:  # outside the array: a center earlier than all (T); V: no cell
             r = np.int64(-1)
-            lower[q] = pad
+        else:
+            continue
         nbr[q] = r
-        if lower[q]:  # insertion sort of the lower neighbours by (rank, block index)
-            t = nlow
-            while t > 0 and nbr[order[t - 1]] > r:
-                order[t] = order[t - 1]
-                t -= 1
-            order[t] = q
-            nlow += 1
+        lower |= np.int64(1) << q
+        t = nlow  # insertion sort of the lower neighbours by (rank, block index)
+        while t > 0 and nbr[order[t - 1]] > r:
+            order[t] = order[t - 1]
+            t -= 1
+        order[t] = q
+        nlow += 1
+    partner[13] = -1
+    when[13] = 0
+    if nlow == 0:
+        return 1
     for t in range(nlow):
         G[order[t]] = np.int64(1) << t
-    st = (9, 3, 1)
-    state[13] = 1
-    G[13] = 0
-    ones = 0
+    # the lower star: lower far vertex and every face in it (faces come first by dimension);
+    # its cells sorted by G as they are found (insertion sort, about 7 cells)
+    lsmask = np.int64(1) << 13
+    ns = 0
     for t in range(1, 27):
         q = by_nnz[t]
-        if not lower[q]:
+        if not (lower >> q) & 1:
             continue
-        ok = True
         g = G[q]
-        for a in range(3):
-            if off[q, a] != 0:
-                p = q - off[q, a] * st[a]
-                if state[p] != 1:
-                    ok = False
-                    break
+        ok = True
+        for s in range(1, faces[q, 0] + 1):
+            p = faces[q, s]
+            if not (lsmask >> p) & 1:
+                ok = False
+                break
+            if p != 13:
                 g |= G[p]
-        if ok:
-            state[q] = 1
-            G[q] = g
-            if nnz[q] == 1:
-                ones |= np.int64(1) << q
-    tick = 0
-    delta, ones = _pop_min(ones, G, state)
-    if delta < 0:
-        state[13] = 2
-        when[13] = 0
-        return
-    state[13] = 2
-    state[delta] = 2
+        if not ok:
+            continue
+        G[q] = g
+        lsmask |= np.int64(1) << q
+        partner[q] = -1
+        u = ns
+        while u > 0 and G[ls[u - 1]] > g:
+            ls[u] = ls[u - 1]
+            u -= 1
+        ls[u] = q
+        ns += 1
+    for u in range(ns):
+        pos[ls[u]] = u
+    edges = np.int64(0)
+    for u in range(ns):
+        if nnz[ls[u]] == 1:
+            edges |= np.int64(1) << u
+    unas = lsmask
+    delta, pq0 = _pop_min(edges, ls, unas, low_bit)  # the steepest edge: paired with the center
+    unas &= ~((np.int64(1) << 13) | (np.int64(1) << delta))
     partner[13] = delta
     partner[delta] = 13
-    when[13] = 0
     when[delta] = 1
     tick = 2
-    pq0 = ones
-    pq1 = _push_cofaces(delta, state, off, np.int64(0), nnz)
+    pq1 = _push_cofaces(delta, unas, cofaces, faces, pos, np.int64(0))
     while True:
         while pq1:
-            alpha, pq1 = _pop_min(pq1, G, state)
+            alpha, pq1 = _pop_min(pq1, ls, unas, low_bit)
             if alpha < 0:
                 break
-            u, face = _unassigned_faces(alpha, state, off, nnz)
-            if u == 0:
-                pq0 |= np.int64(1) << alpha
+            face = -1
+            for s in range(1, faces[alpha, 0] + 1):
+                if (unas >> faces[alpha, s]) & 1:
+                    face = faces[alpha, s]
+            if face < 0:
+                pq0 |= np.int64(1) << pos[alpha]
             else:
-                state[face] = 2
-                state[alpha] = 2
+                unas &= ~((np.int64(1) << face) | (np.int64(1) << alpha))
                 partner[face] = alpha
                 partner[alpha] = face
                 when[face] = tick
                 when[alpha] = tick + 1
                 tick += 2
-                pq0 &= ~(np.int64(1) << face)
-                pq1 = _push_cofaces(alpha, state, off, pq1, nnz)
-                pq1 = _push_cofaces(face, state, off, pq1, nnz)
-        gamma, pq0 = _pop_min(pq0, G, state)
+                pq0 &= ~(np.int64(1) << pos[face])
+                pq1 = _push_cofaces(alpha, unas, cofaces, faces, pos, pq1)
+                pq1 = _push_cofaces(face, unas, cofaces, faces, pos, pq1)
+        gamma, pq0 = _pop_min(pq0, ls, unas, low_bit)
         if gamma < 0:
             break
-        state[gamma] = 2
+        unas &= ~(np.int64(1) << gamma)
         when[gamma] = tick
         tick += 1
-        pq1 = _push_cofaces(gamma, state, off, pq1, nnz)
+        pq1 = _push_cofaces(gamma, unas, cofaces, faces, pos, pq1)
     for q in range(27):  # never left by ProcessLowerStars; critical keeps the matching valid
-        if state[q] == 1:
-            state[q] = 2
+        if (unas >> q) & 1:
             when[q] = tick
             tick += 1
+    return ns + 1
 
 
 @njit(cache=True, nogil=True)
@@ -235,7 +265,7 @@ def lower_star_gradient(rank, pad, code, lo=0, hi=-1):
     code : (|K|,) uint16
         Output, written for the cells of these centers' lower stars (see the module
         docstring).  Every cell of ``K`` is in exactly one lower star, so disjoint
-        ranges of centers can run in parallel.
+        ranges of centers can run in parallel (and give the same array).
     lo, hi : int
         Range of the first center axis (``hi = -1``: to the end).
     """
@@ -244,12 +274,13 @@ def lower_star_gradient(rank, pad, code, lo=0, hi=-1):
     k1 = 2 * n1 - 1 + 2 * p
     k2 = 2 * n2 - 1 + 2 * p
     s0 = np.int64(k1) * k2
-    off, nnz, by_nnz = _block_tables()
+    off, nnz, by_nnz, faces, cofaces, koff, side = _block_tables(k1, k2)
+    tables = (off, nnz, by_nnz, faces, cofaces, koff, side, _LOW_BIT)
     nbr = np.empty(27, dtype=np.int64)
-    lower = np.zeros(27, dtype=np.bool_)
     order = np.empty(27, dtype=np.int64)
     G = np.zeros(27, dtype=np.int64)
-    state = np.zeros(27, dtype=np.int8)
+    ls = np.empty(27, dtype=np.int64)
+    pos = np.empty(27, dtype=np.int64)
     partner = np.empty(27, dtype=np.int64)
     when = np.zeros(27, dtype=np.int64)
     if hi < 0:
@@ -257,28 +288,22 @@ def lower_star_gradient(rank, pad, code, lo=0, hi=-1):
     for i0 in range(lo, hi):
         for i1 in range(n1):
             for i2 in range(n2):
-                _lower_star(rank, i0, i1, i2, pad, off, nnz, by_nnz, nbr, lower, order, G, state, partner, when)
+                ns = _lower_star(rank, i0, i1, i2, pad, tables, nbr, order, G, ls, pos, partner, when)
                 base = (2 * i0 + p) * s0 + np.int64(2 * i1 + p) * k2 + (2 * i2 + p)
-                for q in range(27):
-                    if state[q] != 2:
-                        continue
-                    side = 0
-                    for a in range(3):
-                        if off[q, a] < 0:
-                            side |= 1 << a
+                for u in range(ns):
+                    q = ls[u] if u < ns - 1 else 13
                     t = partner[q]
                     if t < 0:
                         dirn = _CRITICAL
-                    else:
-                        for a in range(3):
-                            if off[t, a] != off[q, a]:
-                                dirn = 2 * a + (1 if off[t, a] > off[q, a] else 0)
-                    kq = base + off[q, 0] * s0 + off[q, 1] * k2 + off[q, 2]
-                    code[kq] = np.uint16(dirn | (side << 3) | (when[q] << 6))
+                    else:  # partners differ along one axis: block index step 9, 3 or 1
+                        dt = t - q
+                        a = 0 if (dt == 9 or dt == -9) else (1 if (dt == 3 or dt == -3) else 2)
+                        dirn = 2 * a + (1 if dt > 0 else 0)
+                    code[base + koff[q]] = np.uint16(dirn | (side[q] << 3) | (when[q] << 6))
 
 
 # ------------------------------------------------------------------ cells and keys
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _coords(c, kstrides, x):
     rem = c
     for a in range(3):
@@ -286,26 +311,24 @@ def _coords(c, kstrides, x):
         rem -= x[a] * kstrides[a]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _key_at(x0, x1, x2, f, code, rank, pad):
+    """The key of the cell at ``K`` coordinates ``x`` (flat index ``f``), without divisions."""
+    v = np.int64(code[f])
+    side = v >> 3
+    i0 = (x0 - pad + ((((side & 1) << 1) - 1) if (x0 - pad) & 1 else 0)) >> 1
+    i1 = (x1 - pad + (((side & 2) - 1) if (x1 - pad) & 1 else 0)) >> 1
+    i2 = (x2 - pad + ((((side & 4) >> 1) - 1) if (x2 - pad) & 1 else 0)) >> 1
+    return np.int64(rank[i0, i1, i2]) * 32 + (v >> 6)
+
+
 @njit(cache=True, nogil=True)
 def cell_key(c, code, rank, kstrides, pad):
     """The key ``rank(center) * 32 + time`` of the cell with flat ``K`` index ``c``."""
-    v = np.int64(code[c])
-    side = (v >> 3) & 7
-    rem = c
-    i0 = i1 = i2 = 0
-    for a in range(3):
-        x = rem // kstrides[a]
-        rem -= x * kstrides[a]
-        if (x - pad) & 1:
-            x += 1 if (side >> a) & 1 else -1
-        i = (x - pad) // 2
-        if a == 0:
-            i0 = i
-        elif a == 1:
-            i1 = i
-        else:
-            i2 = i
-    return np.int64(rank[i0, i1, i2]) * 32 + (v >> 6)
+    x0 = c // kstrides[0]
+    x1 = (c - x0 * kstrides[0]) // kstrides[1]
+    x2 = c - x0 * kstrides[0] - x1 * kstrides[1]
+    return _key_at(x0, x1, x2, c, code, rank, pad)
 
 
 @njit(cache=True, nogil=True)
@@ -316,29 +339,28 @@ def critical_cells(code, rank, kshape, pad, dim):
     -------
     cells, keys : (m,) int64, sorted by key (the Morse complex's filtration order).
     """
-    kstrides = np.array([kshape[1] * kshape[2], kshape[2], 1], dtype=np.int64)
     m = 0
-    n = code.shape[0]
     cells = np.empty(1024, dtype=np.int64)
-    x = np.empty(3, dtype=np.int64)
-    for c in range(n):
-        if (code[c] & 7) != _CRITICAL:
-            continue
-        _coords(c, kstrides, x)
-        k = ((x[0] - pad) & 1) + ((x[1] - pad) & 1) + ((x[2] - pad) & 1)
-        if k != dim:
-            continue
-        if m == cells.shape[0]:
-            grown = np.empty(2 * m, dtype=np.int64)
-            grown[:m] = cells
-            cells = grown
-        cells[m] = c
-        m += 1
-    cells = cells[:m].copy()
-    keys = np.empty(m, dtype=np.int64)
-    for j in range(m):
-        keys[j] = cell_key(cells[j], code, rank, kstrides, pad)
-    o = np.argsort(keys)
+    keys = np.empty(1024, dtype=np.int64)
+    f = np.int64(0)
+    for x0 in range(kshape[0]):
+        d0 = (x0 - pad) & 1
+        for x1 in range(kshape[1]):
+            d1 = d0 + ((x1 - pad) & 1)
+            for x2 in range(kshape[2]):
+                if (code[f] & 7) == _CRITICAL and d1 + ((x2 - pad) & 1) == dim:
+                    if m == cells.shape[0]:
+                        grown = np.empty(2 * m, dtype=np.int64)
+                        grown[:m] = cells
+                        cells = grown
+                        grown = np.empty(2 * m, dtype=np.int64)
+                        grown[:m] = keys
+                        keys = grown
+                    cells[m] = f
+                    keys[m] = _key_at(x0, x1, x2, f, code, rank, pad)
+                    m += 1
+                f += 1
+    o = np.argsort(keys[:m])
     return cells[o], keys[o]
 
 
@@ -368,14 +390,18 @@ def ascending_forest(code, kshape, pad):
     for a in range(3):
         tshape[a] = (kshape[a] - q + 1) // 2
     kstrides = np.array([kshape[1] * kshape[2], kshape[2], 1], dtype=np.int64)
+    tstrides = np.array([tshape[1] * tshape[2], tshape[2], 1], dtype=np.int64)
     n_top = tshape[0] * tshape[1] * tshape[2]
     parent = np.empty(n_top + 1, dtype=np.int64)
     parent[n_top] = n_top
-    x = np.empty(3, dtype=np.int64)
     t = 0
+    j = np.empty(3, dtype=np.int64)
     for j0 in range(tshape[0]):
+        j[0] = j0
         for j1 in range(tshape[1]):
+            j[1] = j1
             for j2 in range(tshape[2]):
+                j[2] = j2
                 c = (2 * j0 + q) * kstrides[0] + (2 * j1 + q) * kstrides[1] + 2 * j2 + q
                 dirn = code[c] & 7
                 if dirn == _CRITICAL:
@@ -383,10 +409,8 @@ def ascending_forest(code, kshape, pad):
                 else:
                     a = dirn >> 1
                     s = 1 if dirn & 1 else -1
-                    _coords(c, kstrides, x)
-                    y = x[a] + 2 * s
-                    if 0 <= y < kshape[a]:
-                        parent[t] = _top_index(c + 2 * s * kstrides[a], kstrides, tshape, pad, x)
+                    if 0 <= j[a] + s < tshape[a]:
+                        parent[t] = t + s * tstrides[a]
                     else:
                         parent[t] = n_top
                 t += 1
@@ -405,7 +429,7 @@ def clear_positive(saddles2, code, kshape, pad):
     Returns
     -------
     (m,) bool: True where the 2-cell joins two components of the Morse dual graph (it
-    pairs with a 3-cell); those columns need no reduction.
+    pairs with a 3-cell); those columns need no reduction (clearing).
     """
     parent, tshape = ascending_forest(code, kshape, pad)
     n_top = parent.shape[0] - 1
@@ -433,6 +457,73 @@ def clear_positive(saddles2, code, kshape, pad):
 
 
 @njit(cache=True, nogil=True)
+def negative_saddles(saddles1, code, kshape, pad):
+    """Which critical 1-cells of ``L`` kill a component (a Kruskal in key order).
+
+    The descending V-path of an L-vertex (a center) follows its paired edge to the edge's
+    other vertex (T: possibly the outside, one virtual vertex earlier than all); a
+    critical 1-cell whose two vertices lead to different components merges them.  Those
+    1-cells are negative in ``L``'s boundary matrix of dimension 1, so their rows can be
+    dropped from the boundaries of the 2-cells without changing any pair (*compression*,
+    Bauer, Kerber & Reininghaus 2014: the sandwich's lower slice).
+
+    Parameters
+    ----------
+    saddles1 : (r,) int64
+        Flat ``K`` indices of the critical 1-cells, sorted by key.
+
+    Returns
+    -------
+    (r,) bool
+    """
+    n0 = (kshape[0] + 1 - 2 * pad) // 2
+    n1 = (kshape[1] + 1 - 2 * pad) // 2
+    n2 = (kshape[2] + 1 - 2 * pad) // 2
+    gs = (np.int64(n1) * n2, np.int64(n2), np.int64(1))
+    ks = (np.int64(kshape[1]) * kshape[2], np.int64(kshape[2]), np.int64(1))
+    n = n0 * gs[0]
+    parent = np.empty(n + 1, dtype=np.int64)
+    parent[n] = n
+    t = 0
+    for i0 in range(n0):
+        for i1 in range(n1):
+            for i2 in range(n2):
+                c = (2 * i0 + pad) * ks[0] + (2 * i1 + pad) * ks[1] + 2 * i2 + pad
+                dirn = code[c] & 7
+                parent[t] = t
+                if dirn != _CRITICAL:
+                    a = dirn >> 1
+                    s = 1 if dirn & 1 else -1
+                    j = (i0, i1, i2)[a] + s
+                    parent[t] = t + s * gs[a] if 0 <= j < (n0, n1, n2)[a] else n
+                t += 1
+    r = saddles1.shape[0]
+    negative = np.zeros(r, dtype=np.bool_)
+    for u in range(r):
+        c = saddles1[u]
+        x0 = c // ks[0]
+        x1 = (c - x0 * ks[0]) // ks[1]
+        x2 = c - x0 * ks[0] - x1 * ks[1]
+        i0, i1, i2 = (x0 - pad) >> 1, (x1 - pad) >> 1, (x2 - pad) >> 1  # the lower vertex
+        v = i0 * gs[0] + i1 * gs[1] + i2
+        if (x0 - pad) & 1:
+            a, ia, na = 0, i0, n0
+        elif (x1 - pad) & 1:
+            a, ia, na = 1, i1, n1
+        else:
+            a, ia, na = 2, i2, n2
+        # T: the vertex below x = 0 or above x = 2n is the outside (ia = -1 or n - 1 at the top)
+        lo = v if ia >= 0 else n
+        hi = v + gs[a] if ia + 1 < na else n
+        r1 = _find(parent, lo)
+        r2 = _find(parent, hi)
+        if r1 != r2:
+            parent[r1] = r2
+            negative[u] = True
+    return negative
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _kheap_push(keys, cells, n, k, c):
     if n == keys.shape[0]:
         gk = np.empty(2 * n, dtype=np.int64)
@@ -453,7 +544,7 @@ def _kheap_push(keys, cells, n, k, c):
     return keys, cells, n + 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _kheap_pop(keys, cells, n):
     k, c = keys[0], cells[0]
     n -= 1
@@ -476,18 +567,26 @@ def _kheap_pop(keys, cells, n):
     return k, c, n
 
 
-@njit(cache=True, nogil=True)
-def _push_faces(c, skip, code, rank, kshape, kstrides, pad, x, hk, hc, n):
-    """Push the L-faces of the cell ``c`` except ``skip`` onto the key heap."""
-    _coords(c, kstrides, x)
+_B = 21  # bits per packed K coordinate in the heap of morse_boundary
+_M = (1 << _B) - 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _push_faces(x0, x1, x2, skip, code, rank, kshape, ks, pad, hk, hc, n):
+    """Push the L-faces of the cell at ``x`` except the packed cell ``skip`` (key heap)."""
+    f = x0 * ks[0] + x1 * ks[1] + x2
     for a in range(3):
-        if (x[a] - pad) & 1:
+        xa = (x0, x1, x2)[a]
+        if (xa - pad) & 1:
             for s in (-1, 1):
-                y = x[a] + s
-                if 0 <= y < kshape[a]:
-                    f = c + s * kstrides[a]
-                    if f != skip:
-                        hk, hc, n = _kheap_push(hk, hc, n, cell_key(f, code, rank, kstrides, pad), f)
+                if 0 <= xa + s < kshape[a]:
+                    y0 = x0 + s if a == 0 else x0
+                    y1 = x1 + s if a == 1 else x1
+                    y2 = x2 + s if a == 2 else x2
+                    packed = (y0 << (2 * _B)) | (y1 << _B) | y2
+                    if packed != skip:
+                        k = _key_at(y0, y1, y2, f + s * ks[a], code, rank, pad)
+                        hk, hc, n = _kheap_push(hk, hc, n, k, packed)
     return hk, hc, n
 
 
@@ -498,17 +597,19 @@ def morse_boundary(c, code, rank, kshape, pad, hk, hc, out):
     The chain is expanded from the largest key down: a critical 1-cell is kept, a 1-cell
     paired with a 0-cell is dropped, a 1-cell paired with a 2-cell is replaced by that
     2-cell's other faces (all of smaller key).  Equal keys meet at the top of the heap,
-    so Z/2 cancellation is a count.
+    so Z/2 cancellation is a count.  Cells travel as packed coordinates: no divisions.
 
     Returns
     -------
     out, m : the keys of the boundary, descending, in ``out[:m]`` (grown when needed),
     and the heaps (grown).
     """
-    kstrides = np.array([kshape[1] * kshape[2], kshape[2], 1], dtype=np.int64)
-    x = np.empty(3, dtype=np.int64)
+    ks = (np.int64(kshape[1]) * kshape[2], np.int64(kshape[2]), np.int64(1))
+    x0 = c // ks[0]
+    x1 = (c - x0 * ks[0]) // ks[1]
+    x2 = c - x0 * ks[0] - x1 * ks[1]
     n = 0
-    hk, hc, n = _push_faces(c, -1, code, rank, kshape, kstrides, pad, x, hk, hc, n)
+    hk, hc, n = _push_faces(x0, x1, x2, -1, code, rank, kshape, ks, pad, hk, hc, n)
     m = 0
     while n > 0:
         k, e, n = _kheap_pop(hk, hc, n)
@@ -518,7 +619,8 @@ def morse_boundary(c, code, rank, kshape, pad, hk, hc, out):
             cnt += 1
         if (cnt & 1) == 0:
             continue
-        dirn = code[e] & 7
+        e0, e1, e2 = e >> (2 * _B), (e >> _B) & _M, e & _M
+        dirn = code[e0 * ks[0] + e1 * ks[1] + e2] & 7
         if dirn == _CRITICAL:
             if m == out.shape[0]:
                 grown = np.empty(2 * m, dtype=np.int64)
@@ -528,16 +630,18 @@ def morse_boundary(c, code, rank, kshape, pad, hk, hc, out):
             m += 1
             continue
         a = dirn >> 1
-        _coords(e, kstrides, x)
-        if (x[a] - pad) & 1:
+        if ((e0, e1, e2)[a] - pad) & 1:
             continue  # paired with a face (a 0-cell): not on a descending V-path
         s = 1 if dirn & 1 else -1
-        hk, hc, n = _push_faces(e + s * kstrides[a], e, code, rank, kshape, kstrides, pad, x, hk, hc, n)
+        y0 = e0 + s if a == 0 else e0
+        y1 = e1 + s if a == 1 else e1
+        y2 = e2 + s if a == 2 else e2
+        hk, hc, n = _push_faces(y0, y1, y2, e, code, rank, kshape, ks, pad, hk, hc, n)
     return out, m, hk, hc
 
 
 @njit(cache=True, nogil=True)
-def saddle_pairs(code, rank, kshape, pad, saddles2, keys1, positive):
+def saddle_pairs(code, rank, kshape, pad, saddles2, keys1, positive, negative):
     """Persistence pairs (critical 1-cell, critical 2-cell) of ``L`` by reduction.
 
     Parameters
@@ -549,7 +653,9 @@ def saddle_pairs(code, rank, kshape, pad, saddles2, keys1, positive):
     keys1 : (r,) int64
         Keys of the critical 1-cells, ascending (the rows).
     positive : (m,) bool
-        Columns that create 2-classes (:func:`clear_positive`): skipped.
+        Columns that create 2-classes (:func:`clear_positive`): skipped (clearing).
+    negative : (r,) bool
+        Rows that kill 0-classes (:func:`negative_saddles`): dropped (compression).
 
     Returns
     -------
@@ -574,10 +680,15 @@ def saddle_pairs(code, rank, kshape, pad, saddles2, keys1, positive):
         if positive[j]:
             continue
         bnd, nb, hk, hc = morse_boundary(saddles2[j], code, rank, kshape, pad, hk, hc, bnd)
+        kept = 0
+        for t in range(nb):  # keys -> row indices (descending, distinct), negative rows dropped
+            row = np.searchsorted(keys1, bnd[t])
+            if not negative[row]:
+                bnd[kept] = row
+                kept += 1
+        nb = kept
         if nb == 0:
             continue
-        for t in range(nb):  # keys -> row indices (descending, distinct)
-            bnd[t] = np.searchsorted(keys1, bnd[t])
         piv = bnd[0]
         if pivot_col[piv] >= 0:
             n = 0

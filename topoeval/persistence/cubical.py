@@ -229,7 +229,7 @@ def _sandwich(arr, filtration, connectivity, shape) -> Diagram:
     found this way (gradient pairs hide them): ``keep_zero=True`` takes :func:`_middle`.
     """
     from .._kernels._cubical import valued_element
-    from .._kernels._gradient import clear_positive, critical_cells, saddle_pairs
+    from .._kernels._gradient import clear_positive, critical_cells, negative_saddles, saddle_pairs
 
     sign = -1.0 if filtration == "superlevel" else 1.0
     g = np.ascontiguousarray(np.asarray(arr, dtype=np.float64) * sign)
@@ -239,7 +239,8 @@ def _sandwich(arr, filtration, connectivity, shape) -> Diagram:
     cells1, keys1 = critical_cells(code, rank, kshape, pad, 1)
     cells2, _ = critical_cells(code, rank, kshape, pad, 2)
     positive = clear_positive(cells2, code, kshape, pad)
-    rows, cols = saddle_pairs(code, rank, kshape, pad, cells2, keys1, positive)
+    negative = negative_saddles(cells1, code, kshape, pad)
+    rows, cols = saddle_pairs(code, rank, kshape, pad, cells2, keys1, positive, negative)
     del code, rank
     # L-pairs (1-cell, 2-cell); in the dual (T) the L-2-cell is the real birth 1-cell
     bcells, dcells = (cells2[cols], cells1[rows]) if pad else (cells1[rows], cells2[cols])
