@@ -323,6 +323,66 @@ def test_diagram_exports(capsys, files):
     assert_one_line_error(code, err, 2, "exists already")
 
 
+def test_diagram_dims(capsys, tmp_path):
+    """--dim / --dims: a dim column (csv, npy), a dim entry (json), a table per dimension; the
+    values those of persistence_diagrams; files read a block at a time give the same bytes."""
+    rng = np.random.default_rng(12)
+    a = np.round(rng.normal(size=(9, 8, 5)), 1)
+    np.save(tmp_path / "a.npy", a)
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        f.create_dataset("x", data=a, chunks=(3, 8, 5))
+    want = te.persistence_diagrams(a)
+    code, out, err = run(capsys, "diagram", tmp_path / "a.npy", "--dims", "all", "--format", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0])[:3] == ["filtration", "dim", "birth"]
+    assert [int(r["dim"]) for r in rows] == sorted(int(r["dim"]) for r in rows)  # by dimension
+    for k, dgm in want.items():
+        mine = [r for r in rows if r["dim"] == str(k)]
+        np.testing.assert_array_equal([float(r["death"]) for r in mine], dgm.deaths)
+        np.testing.assert_array_equal([[int(r[f"birth_{i}"]) for i in range(3)] for r in mine], dgm.birth_index)
+    code, _, err = run(capsys, "diagram", tmp_path / "a.npy", "--dims", "0,2", "-o", tmp_path / "m.npy")
+    assert code == 0, err
+    for spec in (f"{tmp_path / 'a.h5'}:/x", tmp_path / "a.npy"):  # block by block (0 and d-1)
+        for args in (["--dims", "2,0"], ["--dims", "0,2", "--memory-limit", "50MB", "-j", "1"]):
+            code, _, err = run(capsys, "diagram", spec, *args, "-o", tmp_path / "b.npy", "--force")
+            assert code == 0, err
+            assert (tmp_path / "b.npy").read_bytes() == (tmp_path / "m.npy").read_bytes()
+    rec = np.load(tmp_path / "m.npy")
+    assert rec.dtype.names[:2] == ("filtration", "dim") and set(rec["dim"]) == {0, 2}
+    np.testing.assert_array_equal(rec["birth"][rec["dim"] == 2], want[2].births)
+    code, _, err = run(capsys, "diagram", tmp_path / "a.npy", "--dim", "1", "-o", tmp_path / "d.json")
+    assert code == 0, err
+    js = json.loads((tmp_path / "d.json").read_text())
+    assert js["dims"] == [1] and {p["dim"] for p in js["pairs"]["sublevel"]} == {1}
+    assert len(js["pairs"]["sublevel"]) == len(want[1])
+    code, out, _ = run(capsys, "diagram", tmp_path / "a.npy", "--dims", "0,1", "--filtration", "both")
+    assert code == 0 and out.count("diagram, dimension") == 4 and "superlevel diagram, dimension 1" in out
+    # explicit --dim 0: the column is there; without the options, not
+    code, out, _ = run(capsys, "diagram", tmp_path / "a.npy", "--dim", "0", "--format", "csv")
+    assert out.startswith("filtration,dim,birth")
+    code, out, _ = run(capsys, "diagram", tmp_path / "a.npy", "--format", "csv")
+    assert out.startswith("filtration,birth")
+
+
+@pytest.mark.parametrize("args, code, pattern", [
+    (["--dims", "0,3"], 2, "homology dimensions 0..2"),
+    (["--dim", "1", "--dims", "2"], 2, "not both"),
+    (["--dim", "1", "--nan-policy", "omit"], 2, "dimension 0 only"),
+    (["--dims", "all", "--memory-limit", "20kB"], 1, "raise --memory-limit to"),
+    (["--dim", "1", "--dask", "local"], 1, "leave out --dask"),
+])
+def test_diagram_dims_errors(capsys, tmp_path, args, code, pattern):
+    """Middle dimensions of a file read block by block are refused before any work (no cluster)."""
+    a = np.round(np.random.default_rng(13).normal(size=(9, 8, 5)), 1)
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        f.create_dataset("x", data=a, chunks=(3, 8, 5))
+    got, _, err = run(capsys, "diagram", f"{tmp_path / 'a.h5'}:/x", *args)
+    assert_one_line_error(got, err, code, pattern)
+    if "dimension 1 of a 3-D" in err:
+        assert "--dims 0,2" in err
+
+
 def test_info(capsys, files):
     d, x, y = files
     with h5py.File(d / "b.h5", "w") as f:

@@ -191,19 +191,25 @@ def plan_dimensions(shape, dims, lazy: bool, what: str = "array") -> dict[str, l
     return plan
 
 
+def complex_bytes(shape) -> int:
+    """About the bytes the middle dimensions of an array of ``shape`` take: ~17 per cell of its
+    complex (``2**d'`` cells per element, d' the axes longer than 1)."""
+    long_axes = sum(s > 1 for s in shape)
+    return int(np.prod(shape, dtype=np.int64)) * 2**long_axes * 17
+
+
 def refuse_middle(middle, shape, what="array", how=None, keep=None):
     """InvalidInputError: the middle dimensions ``middle`` of a lazy / streamed input of ``shape``."""
     from ..errors import InvalidInputError
     from .blocks import format_size
 
     top = sum(s > 1 for s in shape) - 1
-    cells = int(np.prod(shape, dtype=np.int64))
     names = ("dimension " if len(middle) == 1 else "dimensions ") + ", ".join(map(str, middle))
     keep = keep or f"dims=(0, {top})"
     raise InvalidInputError(
         f"{names} of a {len(shape)}-D {what} of shape {shape} {'needs' if len(middle) == 1 else 'need'} the "
         f"whole cubical complex in "
-        f"memory (about {format_size(cells * 2 ** (top + 1) * 17)}); only dimensions 0 and {top} run a block "
+        f"memory (about {format_size(complex_bytes(shape))}); only dimensions 0 and {top} run a block "
         f"at a time - {how or 'load it with np.asarray(...) if it fits'}, or ask for {keep}"
     )
 
