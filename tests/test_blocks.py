@@ -367,26 +367,15 @@ def test_cli_diagram_lazy_jobs_memory_limit(tmp_path, capsys):
     assert code == 2 and "is not a size" in err
 
 
-@pytest.mark.slow
 def test_dask_dying_worker_is_a_clear_error():
-    distributed = pytest.importorskip("distributed")
-    import dask
-
+    pytest.importorskip("distributed")
     from topoeval.errors import TopoevalIOError
 
-    class Dying:  # defined here so that cloudpickle ships it by value to the worker process
-        shape, dtype = (8, 8), np.dtype("f8")
+    from .dying import dying_array, dying_worker_client
 
-        def __getitem__(self, key):
-            import os
-
-            os._exit(3)
-
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as cluster, distributed.Client(cluster) as c:
-            with pytest.raises(TopoevalIOError, match="Dask worker died"):
-                block_diagram(Dying(), "sublevel", "full", "raise", False, block_shape=(4, 8), scheduler=c)
+    with dying_worker_client() as c:
+        with pytest.raises(TopoevalIOError, match="Dask worker died"):
+            block_diagram(dying_array(), "sublevel", "full", "raise", False, block_shape=(4, 8), scheduler=c)
 
 
 @pytest.mark.parametrize("connectivity", ["full", "face"])

@@ -129,32 +129,26 @@ def test_cli_compare_scheduler(client, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_cli_dask_local_processes_and_a_dying_worker(tmp_path, capsys):
-    """`--dask local` (worker processes reading the file themselves) equals the in-memory run;
-    a task that kills its worker process is a TopoevalIOError, not a hang."""
-    import dask
-
+def test_cli_dask_local_processes(tmp_path, capsys):
+    """`--dask local` (worker processes reading the file themselves) equals the in-memory run."""
     xp, yp = _files(tmp_path, (24, 16), 6)
     code, ref, err = _cli(capsys, "compare", xp, yp, "--format", "csv", "-q")
     assert code == 0, err
-    code, out, err = _cli(capsys, "compare", xp, yp, "--format", "csv", "-q", "--dask", "local", "-j", "1", "--metrics", "pointwise,persistence,critical_points")
+    code, out, err = _cli(capsys, "compare", xp, yp, "--format", "csv", "-q", "--dask", "local", "-j", "1",
+                          "--metrics", "pointwise,persistence,critical_points")
     assert code == 0, err
     rows = [dict(zip(*(line.split(",") for line in text.splitlines()))) for text in (ref, out)]
     assert {k: v for k, v in rows[0].items() if k in rows[1]} == rows[1]
 
-    class Dying:  # defined here so that cloudpickle ships it by value to the worker process
-        shape, dtype = (8, 8), np.dtype("f8")
 
-        def __getitem__(self, key):
-            import os
+def test_a_dying_worker_is_a_clear_error():
+    """A slab task that kills its worker process is a TopoevalIOError, not a hang (one worker
+    process without a nanny: tests/dying.py says why that is deterministic)."""
+    from .dying import dying_array, dying_worker_client
 
-            os._exit(3)
-
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as cluster, distributed.Client(cluster) as c:
-            with pytest.raises(TopoevalIOError, match="Dask worker died while computing the slab parts"):
-                te.compare(Dying(), Dying(), scheduler=c, metrics="pointwise")
+    with dying_worker_client() as c:
+        with pytest.raises(TopoevalIOError, match="Dask worker died while computing the slab parts"):
+            te.compare(dying_array(), dying_array(), scheduler=c, metrics="pointwise")
 
 
 # ---------------------------------------------------------------- dims streamed (issue 19 point 5)
