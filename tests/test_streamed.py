@@ -219,3 +219,17 @@ def test_cli_compare_streamed_dims(tmp_path, capsys):
     assert {k: v for k, v in rows[0].items() if k in rows[1]} == rows[1]
     code, _, err = _cli(capsys, "compare", xp, yp, "--dims", "all", "--memory-limit", "20MB")
     assert code == 2 and "--memory-limit" in err and "--dims 0,2" in err and "Traceback" not in err
+
+
+def test_streamed_critical_point_positions_equal_in_memory(client, tmp_path):
+    """cp_errors of the streamed compare (threads and Dask slab tasks): the positions of every
+    error kind equal the in-memory CriticalPointErrors', in C order, and its row."""
+    x, y = _pair((21, 9, 4), 12)
+    memory = te.compare(x, y, metrics="critical_points")
+    xp, yp = _files(tmp_path, (21, 9, 4), 12)
+    for got in (te.compare(_Recording(x), _Recording(y), metrics="critical_points", block_shape=(5, 9, 4)),
+                te.compare(str(xp), str(yp), metrics="critical_points", scheduler=client, block_shape=(4, 9, 4))):
+        assert got.cp_errors.to_row() == got.critical_points == memory.critical_points
+        for kind in ("all", "false_negatives", "false_positives", "false_types"):
+            assert np.array_equal(got.cp_errors.positions(kind), memory.cp_errors.positions(kind)), kind
+        assert len(got.cp_errors.positions()) == memory.critical_points["cp_total_errors"] > 0

@@ -132,8 +132,9 @@ def compare(
         float64 exceed it, or when an input is lazy (an h5py Dataset, a zarr Array, anything
         with ``shape``, ``dtype`` and slicing that is not a NumPy array), every part is
         computed streamed, a slab at a time with halos (see :mod:`topoeval.compare.streamed`):
-        the same values (counts, diagrams and distances exactly, sums to rounding); the
-        critical-point positions (``cp_errors``) are then not kept.
+        the same values (counts, diagrams and distances exactly, sums to rounding);
+        ``cp_errors`` is then a :class:`~topoeval.compare.streamed.StreamedErrorPositions`
+        (``.positions(kind)`` as in memory, 8 bytes per error cell; no per-cell maps).
     block_shape : tuple of int, optional
         Streamed mode (also switched on by it): the persistence engine's block shape, and
         ``block_shape[k]`` rows per slab along the cut axis ``k`` (the first axis longer

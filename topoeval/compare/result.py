@@ -84,7 +84,8 @@ class Comparison:
         -1 = diagonal); a tuple of per-sample matchings with ``batch_axis``.
     cp_errors : object or None
         The :class:`topoeval.CriticalPointErrors` (positions of each error kind), a tuple
-        of them with ``batch_axis``.
+        of them with ``batch_axis``; streamed, a ``StreamedErrorPositions`` (its ``positions``
+        and ``to_row`` only).
     segmentation, pairs : dict or None
         The flat ``seg_*`` row of :func:`topoeval.segmentation_errors` and the ``pairs_*``
         row of :func:`topoeval.persistence_pair_errors` (counts summed over samples).

@@ -211,7 +211,7 @@ def slab_task(x, y, off, a, b, ax, shape, opts, w, jobs):
     if "dsl" in parts:
         out["dsl"] = _dsl_slab(xs, ys, own, ax, a - lo, b < n, opts, w, jobs)
     if "critical_points" in parts:
-        out["cp"] = _cp_slab(xs, ys, own, opts, jobs)
+        out["cp"], out["cp_at"] = _cp_slab(xs, ys, own, opts, jobs, a * (math.prod(shape) // n))
     if "pointwise" in parts:
         out["stats"] = _block_stats_of_slab(x, y, off, xs, ys, lo, hi, a, b, ax, shape, jobs)
     return out
@@ -270,7 +270,7 @@ def _slab_parts(orig, recon, shape, ax, rows, opts, jobs, progress, weights_used
         out["dsl"] = _dsl_row(acc, shape, weights_used, opts["sharpness"])
     if "critical_points" in parts:
         out["critical_points"] = _merge_cp_rows([r["cp"] for r in results])
-        out["cp_errors"] = None
+        out["cp_errors"] = StreamedErrorPositions(shape, out["critical_points"], [r["cp_at"] for r in results])
     return out
 
 
@@ -365,8 +365,10 @@ def _dsl_row(acc, shape, w, sharpness):
             "dsl": float(total / denom if denom else 0.0), "sharpness": float(sharpness)}
 
 
-def _cp_slab(xs, ys, own, opts, jobs):
-    """The cp_ row of the slab's own rows, classified with the halo rows around them."""
+def _cp_slab(xs, ys, own, opts, jobs, start):
+    """The cp_ row of the slab's own rows, classified with the halo rows around them, and the
+    C-order flat indices (in the whole field: the own rows begin at ``start``) of its errors by
+    error code (1 false negative, 2 false positive, 3 false type)."""
     from ..critical_points import CriticalPointErrors, CriticalPoints, critical_point_errors
 
     e = critical_point_errors(xs, ys, connectivity=opts["cp_connectivity"], jobs=jobs)
@@ -381,7 +383,41 @@ def _cp_slab(xs, ys, own, opts, jobs):
         cls(e.orig), cls(e.recon), emap, e.connectivity, 0.0, int(np.count_nonzero(crit_o)),
         int(np.count_nonzero(crit_r)), int(np.count_nonzero(crit_o & (to == tr))),
     )
-    return part.to_row()
+    flat = emap.reshape(-1)
+    at = np.flatnonzero(flat)
+    return part.to_row(), {c: at[flat[at] == c] + start for c in (1, 2, 3)}
+
+
+class StreamedErrorPositions:
+    """The critical-point errors of a streamed compare (``Comparison.cp_errors``): the counts
+    (:meth:`to_row`) and the positions of every error kind, equal to the in-memory
+    :class:`~topoeval.CriticalPointErrors`' :meth:`positions`.  The per-cell maps are not kept
+    (they are the size of the field): 8 bytes per error cell.
+    """
+
+    def __init__(self, shape, row, slabs):
+        self.shape = tuple(int(s) for s in shape)
+        self._row = dict(row)
+        cat = (lambda c: np.concatenate([sl[c] for sl in slabs]) if slabs else np.empty(0, dtype=np.int64))
+        self._flat = {c: cat(c).astype(np.int64, copy=False) for c in (1, 2, 3)}  # C order: slab order
+
+    def positions(self, kind: str = "all") -> np.ndarray:
+        """(k, d) int64 multi-indices of the cells with an error of ``kind`` (``"false_negatives"``,
+        ``"false_positives"``, ``"false_types"`` or ``"all"``), in C order."""
+        from ..critical_points._codes import _resolve_kind
+        from ..critical_points.preservation import _ERROR_KINDS
+
+        name = _resolve_kind(kind, (*_ERROR_KINDS, "all"))
+        flat = np.sort(np.concatenate(list(self._flat.values()))) if name == "all" else self._flat[_ERROR_KINDS[name]]
+        return np.stack(np.unravel_index(flat, self.shape), axis=1).astype(np.int64).reshape(-1, len(self.shape))
+
+    def to_row(self) -> dict[str, Any]:
+        """The ``cp_`` row (the Comparison's ``critical_points``)."""
+        return dict(self._row)
+
+    def __repr__(self) -> str:
+        n = sum(len(v) for v in self._flat.values())
+        return f"StreamedErrorPositions(shape={self.shape}, errors={n})"
 
 
 def _merge_cp_rows(rows):
