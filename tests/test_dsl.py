@@ -698,3 +698,20 @@ def test_jobs_large_array_and_nonfinite():
         dsl(x, y, jobs=3)
     with pytest.raises(errors.InvalidOptionError, match="jobs"):
         exact_dsl(x, y, jobs=0)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 17, 2048, 2049, 2050, 4097, 4098, 6145])
+def test_tanh_chunk_halves_every_parity(n):
+    # smooth_sums evaluates each chunk as two interleaved halves that share one pair when the
+    # chunk length is odd (the second half is copied over the first): every length and chunk
+    # remainder (BLOCK = 2048) must give the naive sum, each pair counted once
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=n)
+    y = x + rng.normal(scale=0.1, size=n)
+    got = dsl(x, y, sharpness=3.0, normalize=False)
+    want = dsl_naive(x, y, sharpness=3.0, normalize=False)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)  # atol: saturated pairs, np.tanh a - np.tanh b
+    x2 = rng.normal(size=(3, n)).astype(np.float32)  # rows of odd length along the last axis
+    y2 = rng.normal(size=(3, n)).astype(np.float32)
+    got2 = dsl(x2, y2, sharpness=3.0, normalize=False)
+    np.testing.assert_allclose(got2, dsl_naive(x2, y2, sharpness=3.0, normalize=False), rtol=1e-12, atol=1e-14)  # atol: saturated pairs, np.tanh a - np.tanh b

@@ -45,6 +45,9 @@ TANH = 1
 SOFTSIGN = 2
 #: Elements per chunk of the smooth kernels' buffer.
 BLOCK = 2048
+#: Length of smooth_sums' scratch buffer: a chunk, the second half of a tanh chunk
+#: (at buf[BLOCK + 8:]) and the fold's padding to 8.
+BUF = 2 * BLOCK + 16
 #: Target number of elements per cache block of the iteration plan.
 LBLOCK = 1 << 16
 
@@ -112,23 +115,25 @@ def _tanh_half_nd(z):
     w = min(|z|, 40) (tanh(20) rounds to 1; NaN stays NaN), w = k ln 2 + r, |r| <= ln 2 / 2,
     k = round(w / ln 2) found by the 1.5 * 2**52 shifter (no float -> int conversion, which AVX2
     lacks for int64), e**r = P / Q with P = E + O, Q = E - O the [6/6] Pade approximant
-    (relative error < 2e-19 on that range; E even, O odd, by Estrin's scheme: short dependency
-    chains), and tanh(w / 2) = (2**k P - Q) / (2**k P + Q) with the numerator written as
+    (relative error < 2e-19 on that range; E even, O odd, by Horner's scheme in r**2: fewest
+    operations), and tanh(w / 2) = (2**k P - Q) / (2**k P + Q) with the numerator written as
     (2**k - 1) P + 2 O: for k = 0 it is 2 O exactly, so tiny and subnormal z come out exact
     (no cancellation near 0); the sign is copied from z (tanh(-0.0) = -0.0).  ln 2 is one
     constant (no Cody-Waite pair): its error k * 2.3e-17 in r moves tanh by at most
     k * 2.3e-17 * 2 e**-w, far below an ulp.  Error against np.tanh: <= 4 ulp over the whole
     range (tests/test_dsl.py measures it).  Speed: this, not memory, bounds the smooth DSL, and
-    its loop is limited by the dependency chain and the registers in flight more than by the
-    FMA units, so every operation counts.
+    its loop is limited by the operations in flight more than by the FMA units: smooth_sums
+    interleaves two independent halves of each chunk, and every operation counts.
     """
     a = abs(z)
     w = 40.0 if a > 40.0 else a
     t = _fmuladd(w, _LOG2E, _SHIFT)
     r = _fmuladd(t - _SHIFT, -_LN2, w)  # t - _SHIFT = k exactly
-    r2 = r * r
-    e = _fmuladd(r2 * r2, _fmuladd(r2, _E6, _E4), _fmuladd(r2, _E2, 2.0))
-    o = _fmuladd(r * r2, _fmuladd(r2, _O5, _O3), r)
+    u = r * r
+    # Horner in u: one multiply fewer than Estrin (r**4); the loop is bound by the number of
+    # floating-point operations in flight, not by this chain (callers interleave independent terms)
+    e = _fmuladd(u, _fmuladd(u, _fmuladd(u, _E6, _E4), _E2), 2.0)
+    o = _fmuladd(r * u, _fmuladd(u, _O5, _O3), r)
     pk = _f64_from_bits((_bits_of(t) + 1023) << 52)  # 2**k: k sits in the low bits of t
     p = e + o
     return math.copysign(_fmuladd(pk - 1.0, p, o + o), z), _fmuladd(pk, p, e - o)
@@ -183,6 +188,27 @@ def _sum8(b, m):
         k += 1
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
+
+
+@njit(**_INLINE)
+def _fold_sum(b, m):
+    """Sum of b[:m] by folding halves (fixed order: deterministic); overwrites b[:m + 7].
+
+    Each fold adds the upper part into the lower one element by element, which LLVM vectorises
+    (an ordered sum like :func:`_sum8` stays scalar: no reassociation without fastmath); the
+    order is pairwise, so it is also more accurate.  ``b`` must hold ``m`` rounded up to 8.
+    """
+    w = (m + 7) & ~7
+    for k in range(m, w):
+        b[k] = 0.0
+    while w > 8:
+        h = ((w + 15) >> 4) << 3  # a multiple of 8, at least w - h: the parts do not overlap
+        lo = b[:w - h]
+        hi = b[h:w]
+        for j in range(w - h):
+            lo[j] += hi[j]
+        w = h
+    return ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]))
 
 
 @njit(**_INLINE)
@@ -408,6 +434,18 @@ def _axis_runs(i, q, d, coord, shape, strides, size):
 
 
 @njit(**_INLINE)
+def _tanh_term(x0, x1, y0, y1, s2):
+    """|tanh(s (x1 - x0)) - tanh(s (y1 - y0))| with s2 = 2 s, differences in float64.
+
+    |nx / dx - ny / dy| with one division (dx, dy > 0); copysign(., 1) is an abs() that LLVM
+    vectorises.
+    """
+    nx, dx = _tanh_half_nd(s2 * (np.float64(x1) - np.float64(x0)))
+    ny, dy = _tanh_half_nd(s2 * (np.float64(y1) - np.float64(y0)))
+    return math.copysign(nx * dy - ny * dx, 1.0) / (dx * dy)
+
+
+@njit(**_INLINE)
 def _smooth_run(x, y, lo, hi, m, kind, s, buf, row):
     """sum_k |sig(s (x[hi+k] - x[lo+k])) - sig(s (y[hi+k] - y[lo+k]))| for k < m.
 
@@ -424,12 +462,25 @@ def _smooth_run(x, y, lo, hi, m, kind, s, buf, row):
         y0 = y[lo + c:lo + c + mc]
         y1 = y[hi + c:hi + c + mc]
         if kind == TANH:
-            for k in range(mc):
-                nx, dx = _tanh_half_nd(s2 * (np.float64(x1[k]) - np.float64(x0[k])))
-                ny, dy = _tanh_half_nd(s2 * (np.float64(y1[k]) - np.float64(y0[k])))
-                # |nx / dx - ny / dy| with one division (dx, dy > 0); copysign(., 1) is abs()
-                # that LLVM vectorises
-                buf[k] = math.copysign(nx * dy - ny * dx, 1.0) / (dx * dy)
+            # two independent halves per iteration: the out-of-order core overlaps their
+            # dependency chains (one chain per iteration leaves the FP units half idle).
+            # The halves overlap by one pair when mc is odd (no scalar remainder to compile);
+            # the second goes to buf[BLOCK + 8:] first, so that LLVM sees no aliasing stores,
+            # then over the first (the shared pair is the same value).  Views, not k + h
+            # indices, keep the loads contiguous (no gathers).
+            h = (mc + 1) >> 1
+            g = mc - h
+            u0 = x0[g:]
+            u1 = x1[g:]
+            v0 = y0[g:]
+            v1 = y1[g:]
+            b1 = buf[BLOCK + 8:BLOCK + 8 + h]
+            for k in range(h):
+                buf[k] = _tanh_term(x0[k], x1[k], y0[k], y1[k], s2)
+                b1[k] = _tanh_term(u0[k], u1[k], v0[k], v1[k], s2)
+            b0 = buf[g:mc]
+            for k in range(h):
+                b0[k] = b1[k]
         else:
             for k in range(mc):
                 dx = s * (np.float64(x1[k]) - np.float64(x0[k]))
@@ -438,7 +489,7 @@ def _smooth_run(x, y, lo, hi, m, kind, s, buf, row):
         if row > 0:
             for k in range((c // row + 1) * row - 1 - c, mc, row):
                 buf[k] = 0.0
-        total += _sum8(buf, mc)
+        total += _fold_sum(buf, mc)
     return total
 
 
@@ -448,7 +499,7 @@ def smooth_sums(x, y, shape, active, batch, kind, s, check, out, work, buf):
 
     ``batch`` must not be the last axis (the caller moves it).  ``check`` and the
     returned flag as in :func:`exact_counts`.  Scratch: ``work`` int64 (2 d,), ``buf``
-    float64 (BLOCK,).
+    float64 (BUF,).
     """
     d = shape.shape[0]
     strides, coord, total = _layout(shape, work)
