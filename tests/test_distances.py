@@ -801,3 +801,30 @@ def test_compare_reports_distance_progress(monkeypatch):
     calls.clear()
     te.compare(f, g, metrics="persistence", progress=lambda *a: calls.append(a))  # exact: routing
     assert calls and all(0 < done <= total for _, done, total in calls)
+
+
+# ----------------------------------------------------------------------------- the auction's lifted bound and kept persons
+
+
+@given(_tied_pairs(), st.sampled_from(ORDERS), st.sampled_from(NORMS))
+def test_auction_every_phase_bounds_hold_the_exact_value(pair, p, q):
+    """After every phase (persons still eps-happy kept, the others released): the assignment is
+    complete, and both the plain dual and the lifted one (prices lowered to the c-transform of
+    the values) stay below the exact W_p^p, the matching's cost above it."""
+    a, b = pair
+    exact = naive.assignment_wasserstein(a, b, order=p, internal_p=q) ** p
+    auc = _auction._Auction(a, b, p, q)
+    top = float(max(auc.dx.max(), auc.dy.max(), np.finfo(float).tiny))
+    eps = top / 4.0
+    slack = 1e-9 * max(exact, 1e-12)
+    for _ in range(8):
+        auc.phase(eps)
+        assert (auc.assign >= 0).all() and (auc.owner >= 0).all()
+        upper, lower = auc.bounds()
+        left, right, start, end, perm, bbox = auc.tree
+        lifted, _ = _auction._lifted_lower(auc.x, auc.y, auc.dx, auc.dy, auc.p, auc.q, auc.pcls, auc.n0, auc.m0,
+                                           auc.assign, auc.ocls, auc.a_cnt, auc.b_cnt, auc.ux, auc.upy,
+                                           left, right, start, end, perm, bbox)
+        assert lifted <= exact + slack and lower <= exact + slack <= upper + 2 * slack, (lifted, lower, exact, upper)
+        eps /= 5.0
+        auc.release(eps)
