@@ -641,7 +641,130 @@ def morse_boundary(c, code, rank, kshape, pad, hk, hc, out):
 
 
 @njit(cache=True, nogil=True)
-def saddle_pairs(code, rank, kshape, pad, saddles2, keys1, positive, negative):
+def row_lookup(keys1, n_centers):
+    """``first[r]``: the first row (index into the ascending ``keys1``) whose center has rank
+    ``r`` (-1: none).  A key's row is then found in O(1): the rows of one center are
+    consecutive (about one critical cell per center at most)."""
+    first = np.full(n_centers, -1, dtype=np.int64)
+    for r in range(keys1.shape[0] - 1, -1, -1):
+        first[keys1[r] >> 5] = r
+    return first
+
+
+@njit(cache=True, nogil=True)
+def column_boundaries(code, rank, kshape, pad, saddles2, order, positive, keys1, first, negative, start, length):
+    """Compressed Morse boundaries of the columns ``order`` (indices into ``saddles2``).
+
+    The columns are visited in ``order`` (their ``K`` order: neighbouring cells share cache
+    lines, where the key order jumps across the field); ``positive`` ones are skipped.  Each
+    boundary is stored as row indices, descending, with the ``negative`` rows dropped
+    (compression), in the returned pool at ``start[j]``, ``length[j]`` entries.  Disjoint
+    ``order`` ranges may run in parallel (shift ``start`` by the pools before them).
+    """
+    pool = np.empty(max(64, 6 * order.shape[0]), dtype=np.int64)
+    used = 0
+    hk = np.empty(64, dtype=np.int64)
+    hc = np.empty(64, dtype=np.int64)
+    bnd = np.empty(64, dtype=np.int64)
+    for u in range(order.shape[0]):
+        j = order[u]
+        start[j] = used
+        length[j] = 0
+        if positive[j]:
+            continue
+        bnd, nb, hk, hc = morse_boundary(saddles2[j], code, rank, kshape, pad, hk, hc, bnd)
+        if used + nb > pool.shape[0]:
+            grown = np.empty(2 * (used + nb), dtype=np.int64)
+            grown[:used] = pool[:used]
+            pool = grown
+        kept = 0
+        for t in range(nb):
+            k = bnd[t]
+            row = first[k >> 5]
+            while keys1[row] != k:
+                row += 1
+            if not negative[row]:
+                pool[used + kept] = row
+                kept += 1
+        length[j] = kept
+        used += kept
+    return pool[:used].copy()
+
+
+@njit(cache=True, nogil=True)
+def reduce_columns(pool, start, length, nr):
+    """Persistence pairs of the compressed, cleared Morse boundary matrix (Z/2).
+
+    Columns ``j`` in filtration order, column ``j`` is ``pool[start[j]:start[j] +
+    length[j]]`` (rows, descending).  A column whose pivot is taken is added to the stored
+    reduced columns with a max-heap until its pivot is free (or it vanishes).
+
+    Returns
+    -------
+    rows, cols : (p,) int64
+    """
+    m = start.shape[0]
+    pivot_col = np.full(nr, -1, dtype=np.int64)
+    rstart = np.zeros(m, dtype=np.int64)
+    rlen = np.zeros(m, dtype=np.int64)
+    red = np.empty(max(16, 2 * m), dtype=np.int64)  # the reduced columns that were added to
+    used = 0
+    heap = np.empty(64, dtype=np.int64)
+    bnd = np.empty(64, dtype=np.int64)
+    fr = np.empty(m, dtype=np.int64)
+    fc = np.empty(m, dtype=np.int64)
+    npairs = 0
+    for j in range(m):
+        nb = length[j]
+        if nb == 0:
+            continue
+        s0 = start[j]
+        piv = pool[s0]
+        if pivot_col[piv] < 0:  # already reduced: the stored column is the boundary itself
+            rstart[j] = s0
+            rlen[j] = -nb  # negative length: the entries live in ``pool``
+        else:
+            n = 0
+            for t in range(s0, s0 + nb):
+                heap, n = _heap_push(heap, n, pool[t])
+            piv, n = _pop_pivot(heap, n)
+            while piv >= 0 and pivot_col[piv] >= 0:
+                o = pivot_col[piv]
+                if rlen[o] < 0:
+                    src, lo, hi = pool, rstart[o] + 1, rstart[o] - rlen[o]
+                else:
+                    src, lo, hi = red, rstart[o] + 1, rstart[o] + rlen[o]
+                for t in range(lo, hi):
+                    heap, n = _heap_push(heap, n, src[t])
+                piv, n = _pop_pivot(heap, n)
+            if piv < 0:
+                continue  # a positive column the Kruskal did not know: nothing to store
+            nb = 0
+            e = piv
+            while e >= 0:
+                if nb == bnd.shape[0]:
+                    grown = np.empty(2 * nb, dtype=np.int64)
+                    grown[:nb] = bnd
+                    bnd = grown
+                bnd[nb] = e
+                nb += 1
+                e, n = _pop_pivot(heap, n)
+            if used + nb > red.shape[0]:
+                grown = np.empty(2 * (used + nb), dtype=np.int64)
+                grown[:used] = red[:used]
+                red = grown
+            red[used : used + nb] = bnd[:nb]
+            rstart[j] = used
+            rlen[j] = nb
+            used += nb
+        pivot_col[piv] = j
+        fr[npairs] = piv
+        fc[npairs] = j
+        npairs += 1
+    return fr[:npairs].copy(), fc[:npairs].copy()
+
+
+def saddle_pairs(code, rank, kshape, pad, saddles2, keys1, positive, negative, threads=1):
     """Persistence pairs (critical 1-cell, critical 2-cell) of ``L`` by reduction.
 
     Parameters
@@ -656,6 +779,9 @@ def saddle_pairs(code, rank, kshape, pad, saddles2, keys1, positive, negative):
         Columns that create 2-classes (:func:`clear_positive`): skipped (clearing).
     negative : (r,) bool
         Rows that kill 0-classes (:func:`negative_saddles`): dropped (compression).
+    threads : int
+        Threads for the boundaries (nogil kernels on disjoint column ranges; the same
+        pairs for any number).
 
     Returns
     -------
@@ -663,64 +789,42 @@ def saddle_pairs(code, rank, kshape, pad, saddles2, keys1, positive, negative):
         Row (index into ``keys1``) and column (index into ``saddles2``) of every pair.
     """
     m = saddles2.shape[0]
-    nr = keys1.shape[0]
-    pivot_col = np.full(nr, -1, dtype=np.int64)
-    col_start = np.zeros(m + 1, dtype=np.int64)
-    pool = np.empty(max(16, 4 * m), dtype=np.int64)
-    used = 0
-    hk = np.empty(64, dtype=np.int64)
-    hc = np.empty(64, dtype=np.int64)
-    bnd = np.empty(64, dtype=np.int64)
-    heap = np.empty(64, dtype=np.int64)
-    fr = np.empty(m, dtype=np.int64)
-    fc = np.empty(m, dtype=np.int64)
-    npairs = 0
-    for j in range(m):
-        col_start[j] = used
-        if positive[j]:
-            continue
-        bnd, nb, hk, hc = morse_boundary(saddles2[j], code, rank, kshape, pad, hk, hc, bnd)
-        kept = 0
-        for t in range(nb):  # keys -> row indices (descending, distinct), negative rows dropped
-            row = np.searchsorted(keys1, bnd[t])
-            if not negative[row]:
-                bnd[kept] = row
-                kept += 1
-        nb = kept
-        if nb == 0:
-            continue
-        piv = bnd[0]
-        if pivot_col[piv] >= 0:
-            n = 0
-            for t in range(nb):
-                heap, n = _heap_push(heap, n, bnd[t])
-            piv, n = _pop_pivot(heap, n)
-            while piv >= 0 and pivot_col[piv] >= 0:
-                o = pivot_col[piv]
-                for t in range(col_start[o] + 1, col_start[o + 1]):
-                    heap, n = _heap_push(heap, n, pool[t])
-                piv, n = _pop_pivot(heap, n)
-            if piv < 0:
-                continue  # a positive column the Kruskal did not know: nothing to store
-            nb = 0
-            e = piv
-            while e >= 0:
-                if nb == bnd.shape[0]:
-                    grown = np.empty(2 * nb, dtype=np.int64)
-                    grown[:nb] = bnd
-                    bnd = grown
-                bnd[nb] = e
-                nb += 1
-                e, n = _pop_pivot(heap, n)
-        pivot_col[piv] = j
-        fr[npairs] = piv
-        fc[npairs] = j
-        npairs += 1
-        if used + nb > pool.shape[0]:
-            grown = np.empty(2 * (used + nb), dtype=np.int64)
-            grown[:used] = pool[:used]
-            pool = grown
-        pool[used : used + nb] = bnd[:nb]
-        used += nb
-    col_start[m] = used
-    return fr[:npairs].copy(), fc[:npairs].copy()
+    first = row_lookup(keys1, rank.size)
+    order = np.argsort(saddles2, kind="stable")
+    start = np.zeros(m, dtype=np.int64)
+    length = np.zeros(m, dtype=np.int64)
+    cuts = np.linspace(0, m, max(1, int(threads)) + 1).astype(np.int64)
+
+    def part(i):
+        return column_boundaries(code, rank, kshape, pad, saddles2, order[cuts[i] : cuts[i + 1]], positive,
+                                 keys1, first, negative, start, length)
+
+    pools = _run_parts(part, len(cuts) - 1)
+    del first
+    shift = 0
+    for i, p in enumerate(pools):
+        start[order[cuts[i] : cuts[i + 1]]] += shift
+        shift += p.shape[0]
+    pool = np.concatenate(pools) if len(pools) > 1 else pools[0]
+    return reduce_columns(pool, start, length, keys1.shape[0])
+
+
+def _run_parts(fn, k):
+    """``[fn(0), ..., fn(k - 1)]``, in a thread pool when ``k > 1`` (the kernels release the GIL)."""
+    if k <= 1:
+        return [fn(0)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(k) as ex:
+        return list(ex.map(fn, range(k)))
+
+
+def gradient_threads(rank, pad, code, threads=1):
+    """:func:`lower_star_gradient` over ``threads`` slabs of the first axis (the same ``code``)."""
+    n0 = rank.shape[0]
+    cuts = np.linspace(0, n0, max(1, min(int(threads), n0)) + 1).astype(np.int64)
+
+    def part(i):
+        lower_star_gradient(rank, pad, code, int(cuts[i]), int(cuts[i + 1]))
+
+    _run_parts(part, len(cuts) - 1)

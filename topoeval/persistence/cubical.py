@@ -234,13 +234,14 @@ def _sandwich(arr, filtration, connectivity, shape) -> Diagram:
     sign = -1.0 if filtration == "superlevel" else 1.0
     g = np.ascontiguousarray(np.asarray(arr, dtype=np.float64) * sign)
     pad = connectivity == "full"  # T: the gradient lives on the dual complex
-    code, rank, kshape = gradient(g, pad)
+    threads = _threads(g.size)
+    code, rank, kshape = gradient(g, pad, threads)
     gshape = np.array(g.shape, dtype=np.int64)
     cells1, keys1 = critical_cells(code, rank, kshape, pad, 1)
     cells2, _ = critical_cells(code, rank, kshape, pad, 2)
     positive = clear_positive(cells2, code, kshape, pad)
     negative = negative_saddles(cells1, code, kshape, pad)
-    rows, cols = saddle_pairs(code, rank, kshape, pad, cells2, keys1, positive, negative)
+    rows, cols = saddle_pairs(code, rank, kshape, pad, cells2, keys1, positive, negative, threads)
     del code, rank
     # L-pairs (1-cell, 2-cell); in the dual (T) the L-2-cell is the real birth 1-cell
     bcells, dcells = (cells2[cols], cells1[rows]) if pad else (cells1[rows], cells2[cols])
@@ -256,18 +257,29 @@ def _sandwich(arr, filtration, connectivity, shape) -> Diagram:
     return _sorted(_unsqueeze(dgm, shape))
 
 
-def gradient(g: np.ndarray, pad: bool):
+def _threads(n: int) -> int:
+    """Threads for the sandwich's local stages (gradient, boundaries): the cores, at most 4,
+    and 1 below 2**18 cells (a thread pool costs more than it saves there).  The result
+    does not depend on it (disjoint writes, pairs from one serial reduction)."""
+    import os
+
+    return 1 if n < 2**18 else max(1, min(4, os.cpu_count() or 1))
+
+
+def gradient(g: np.ndarray, pad: bool, threads: int = 1):
     """The lower-star gradient of the 3-D sublevel field ``g`` (:mod:`topoeval._kernels._gradient`).
 
     Returns ``code`` ((|K|,) uint16), ``rank`` (the center order, shape of ``g``) and
-    ``kshape`` ((3,) int64).  ``pad``: T-construction (the dual complex).
+    ``kshape`` ((3,) int64).  ``pad``: T-construction (the dual complex).  ``threads``:
+    slabs of the first axis computed in parallel (every cell is in one lower star, so the
+    code is the same).
     """
-    from .._kernels._gradient import lower_star_gradient
+    from .._kernels._gradient import gradient_threads
 
     rank = _center_rank(g, descending=pad)
     kshape = 2 * np.array(g.shape, dtype=np.int64) + (1 if pad else -1)
     code = np.full(int(np.prod(kshape)), 7, dtype=np.uint16)
-    lower_star_gradient(rank, pad, code)
+    gradient_threads(rank, pad, code, threads)
     return code, rank, kshape
 
 
