@@ -409,3 +409,28 @@ def test_persistence_diagrams_refuses_middle_dims_of_lazy_inputs_before_reading(
     bad[2, 1, 0] = np.nan
     with pytest.raises(NonFiniteError):
         persistence_diagrams(_Sliced(bad), (0, 2), memory_limit="50MB")
+
+
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+def test_sandwich_threads_equal_serial_bit_for_bit(connectivity):
+    """The gradient over slabs in threads and the boundaries of column ranges in threads give
+    the serial code array and pairs exactly (ties and noise, slabs of one row included)."""
+    from topoeval._kernels._gradient import clear_positive, critical_cells, negative_saddles, saddle_pairs
+    from topoeval.persistence.cubical import gradient
+
+    rng = np.random.default_rng(5)
+    pad = connectivity == "full"
+    for shape in [(7, 6, 5), (3, 9, 4), (12, 5, 6)]:
+        for a in (rng.integers(0, 3, size=shape).astype(np.float64), rng.random(shape)):
+            code, rank, kshape = gradient(a, pad, 1)
+            for threads in (2, 3, shape[0]):
+                np.testing.assert_array_equal(gradient(a, pad, threads)[0], code)
+            cells1, keys1 = critical_cells(code, rank, kshape, pad, 1)
+            cells2, _ = critical_cells(code, rank, kshape, pad, 2)
+            positive = clear_positive(cells2, code, kshape, pad)
+            negative = negative_saddles(cells1, code, kshape, pad)
+            serial = saddle_pairs(code, rank, kshape, pad, cells2, keys1, positive, negative, 1)
+            for threads in (2, 5):
+                par = saddle_pairs(code, rank, kshape, pad, cells2, keys1, positive, negative, threads)
+                for x, y in zip(par, serial):
+                    np.testing.assert_array_equal(x, y)
