@@ -32,8 +32,11 @@ extension of the V-paths), so Morse boundaries are expanded with one max-heap.
 **The sandwich** (:func:`saddle_pairs`): the critical 2-cells of ``L`` are edges of the
 Morse dual graph (their two ascending V-paths end at critical 3-cells or the outside);
 a Kruskal in reverse key order finds the positive ones (they pair with 3-cells: cleared);
-the boundary of every other critical 2-cell in critical 1-cells (following descending
-V-paths, Z/2) is reduced column by column; every column gives one pair.
+the critical 1-cells that merge two components along the descending V-paths (a Kruskal
+in key order: they pair with 0-cells) are dropped from the rows (compression); the
+boundary of every other critical 2-cell in the remaining critical 1-cells (following
+descending V-paths, Z/2) is computed in ``K`` order (threads) and reduced column by
+column in key order; every column gives one pair.
 """
 
 from __future__ import annotations
