@@ -701,10 +701,9 @@ def test_jobs_large_array_and_nonfinite():
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 17, 2048, 2049, 2050, 4097, 4098, 6145])
-def test_tanh_chunk_halves_every_parity(n):
-    # smooth_sums evaluates each chunk as two interleaved halves that share one pair when the
-    # chunk length is odd (the second half is copied over the first): every length and chunk
-    # remainder (BLOCK = 2048) must give the naive sum, each pair counted once
+def test_tanh_chunk_fold_every_length(n):
+    # smooth_sums sums each chunk by folding halves after padding it to a multiple of 8:
+    # every length and chunk remainder (BLOCK = 2048) must give the naive sum, each pair once
     rng = np.random.default_rng(n)
     x = rng.normal(size=n)
     y = x + rng.normal(scale=0.1, size=n)

@@ -45,9 +45,8 @@ TANH = 1
 SOFTSIGN = 2
 #: Elements per chunk of the smooth kernels' buffer.
 BLOCK = 2048
-#: Length of smooth_sums' scratch buffer: a chunk, the second half of a tanh chunk
-#: (at buf[BLOCK + 8:]) and the fold's padding to 8.
-BUF = 2 * BLOCK + 16
+#: Length of smooth_sums' scratch buffer: a chunk and the fold's padding to 8.
+BUF = BLOCK + 8
 #: Target number of elements per cache block of the iteration plan.
 LBLOCK = 1 << 16
 
@@ -122,16 +121,16 @@ def _tanh_half_nd(z):
     constant (no Cody-Waite pair): its error k * 2.3e-17 in r moves tanh by at most
     k * 2.3e-17 * 2 e**-w, far below an ulp.  Error against np.tanh: <= 4 ulp over the whole
     range (tests/test_dsl.py measures it).  Speed: this, not memory, bounds the smooth DSL, and
-    its loop is limited by the operations in flight more than by the FMA units: smooth_sums
-    interleaves two independent halves of each chunk, and every operation counts.
+    its loop is limited by the operations in flight more than by the FMA units, so every
+    operation counts.
     """
     a = abs(z)
     w = 40.0 if a > 40.0 else a
     t = _fmuladd(w, _LOG2E, _SHIFT)
     r = _fmuladd(t - _SHIFT, -_LN2, w)  # t - _SHIFT = k exactly
     u = r * r
-    # Horner in u: one multiply fewer than Estrin (r**4); the loop is bound by the number of
-    # floating-point operations in flight, not by this chain (callers interleave independent terms)
+    # Horner in u: one multiply fewer than Estrin (r**4); measured no slower (the loop keeps
+    # several iterations in flight, so the longer chain is hidden)
     e = _fmuladd(u, _fmuladd(u, _fmuladd(u, _E6, _E4), _E2), 2.0)
     o = _fmuladd(r * u, _fmuladd(u, _O5, _O3), r)
     pk = _f64_from_bits((_bits_of(t) + 1023) << 52)  # 2**k: k sits in the low bits of t
@@ -462,25 +461,11 @@ def _smooth_run(x, y, lo, hi, m, kind, s, buf, row):
         y0 = y[lo + c:lo + c + mc]
         y1 = y[hi + c:hi + c + mc]
         if kind == TANH:
-            # two independent halves per iteration: the out-of-order core overlaps their
-            # dependency chains (one chain per iteration leaves the FP units half idle).
-            # The halves overlap by one pair when mc is odd (no scalar remainder to compile);
-            # the second goes to buf[BLOCK + 8:] first, so that LLVM sees no aliasing stores,
-            # then over the first (the shared pair is the same value).  Views, not k + h
-            # indices, keep the loads contiguous (no gathers).
-            h = (mc + 1) >> 1
-            g = mc - h
-            u0 = x0[g:]
-            u1 = x1[g:]
-            v0 = y0[g:]
-            v1 = y1[g:]
-            b1 = buf[BLOCK + 8:BLOCK + 8 + h]
-            for k in range(h):
+            # one term per iteration: splitting the chunk into two interleaved halves ran 6 %
+            # (idle) to 15 % (loaded) faster but doubled this kernel's first-run compile time
+            # (1.6 -> 3.1 s CPU in bench_startup), so it is not done
+            for k in range(mc):
                 buf[k] = _tanh_term(x0[k], x1[k], y0[k], y1[k], s2)
-                b1[k] = _tanh_term(u0[k], u1[k], v0[k], v1[k], s2)
-            b0 = buf[g:mc]
-            for k in range(h):
-                b0[k] = b1[k]
         else:
             for k in range(mc):
                 dx = s * (np.float64(x1[k]) - np.float64(x0[k]))
