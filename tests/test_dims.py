@@ -434,3 +434,11 @@ def test_sandwich_threads_equal_serial_bit_for_bit(connectivity):
                 par = saddle_pairs(code, rank, kshape, pad, cells2, keys1, positive, negative, threads)
                 for x, y in zip(par, serial):
                     np.testing.assert_array_equal(x, y)
+
+
+def test_several_dimensions_refuse_nan_with_a_hint_that_applies():
+    """persistence_diagrams has no nan_policy: its message must not suggest one."""
+    a = np.random.default_rng(3).random((6, 7))
+    a[2, 3] = np.nan
+    with pytest.raises(te.NonFiniteError, match=r"index \(2, 3\).*persistence_diagram\(a, nan_policy='omit'\)"):
+        te.persistence_diagrams(a)

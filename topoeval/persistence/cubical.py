@@ -149,6 +149,8 @@ def persistence_diagrams(
         return blocked
     arr = as_real_array(array, "array")
     wanted = _check_dims(dims, arr.ndim)
+    # before dimension 0 runs: its own message would point to a nan_policy this function lacks
+    check_finite(arr, "array", hint=_NAN_HINT)
     out = {}
     if 0 in wanted:
         from .grid import persistence_diagram
@@ -158,9 +160,12 @@ def persistence_diagrams(
         )
     higher = [k for k in wanted if k > 0]
     if higher:
-        check_finite(arr, "array", hint=" (only dimension 0 takes nan_policy='omit')")
         out.update(_higher(arr, higher, filtration, connectivity, bool(keep_zero)))
     return {k: out[k] for k in sorted(out)}
+
+
+_NAN_HINT = (" (NaN cells can be omitted in dimension 0 only: "
+             "persistence_diagram(a, nan_policy='omit'))")
 
 
 def _check_dims(dims: Any, ndim: int) -> list[int]:
