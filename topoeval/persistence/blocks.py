@@ -359,9 +359,9 @@ def _dask_chunks(array, tree, reader, shape):
 
 def _raise_nonfinite(reader, tree, name, top=False):
     from .._validation import check_finite
-    from .grid import _NAN_HINT
+    from .grid import _NAN_HINT, DIM_NAN_HINT
 
-    NAN_HINT = " (only dimension 0 takes nan_policy='omit')" if top else _NAN_HINT
+    NAN_HINT = DIM_NAN_HINT if top else _NAN_HINT
     if isinstance(reader.source, np.ndarray):
         check_finite(reader.source, name, hint=NAN_HINT)
     first, count = None, 0

@@ -149,8 +149,10 @@ def persistence_diagrams(
         return blocked
     arr = as_real_array(array, "array")
     wanted = _check_dims(dims, arr.ndim)
+    from .grid import DIM_NAN_HINT
+
     # before dimension 0 runs: its own message would point to a nan_policy this function lacks
-    check_finite(arr, "array", hint=_NAN_HINT)
+    check_finite(arr, "array", hint=DIM_NAN_HINT)
     out = {}
     if 0 in wanted:
         from .grid import persistence_diagram
@@ -162,10 +164,6 @@ def persistence_diagrams(
     if higher:
         out.update(_higher(arr, higher, filtration, connectivity, bool(keep_zero)))
     return {k: out[k] for k in sorted(out)}
-
-
-_NAN_HINT = (" (NaN cells can be omitted in dimension 0 only: "
-             "persistence_diagram(a, nan_policy='omit'))")
 
 
 def _check_dims(dims: Any, ndim: int) -> list[int]:

@@ -243,7 +243,9 @@ def several_dimensions(array, dims, filtration, connectivity, keep_zero, jobs, b
     if plan["middle"]:  # in memory (checked above): first, so non-finite values fail before any block
         from .._validation import check_finite
 
-        check_finite(array, "array", hint=" (only dimension 0 takes nan_policy='omit')")
+        from .grid import DIM_NAN_HINT
+
+        check_finite(array, "array", hint=DIM_NAN_HINT)
         out.update(_higher(array, plan["middle"], filtration, connectivity, keep_zero))
     for k in plan["blocks"]:
         out[k] = block_diagram(array, filtration, connectivity, "raise", keep_zero, jobs=jobs,

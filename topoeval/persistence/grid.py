@@ -23,6 +23,8 @@ _NAN_HINT = (
     ", or pass nan_policy='omit' to leave the non-finite cells out of the domain "
     "(the remaining cells may then form several components)"
 )
+# dimensions >= 1 (and persistence_diagrams, which has no nan_policy): NaN cells cannot be omitted there
+DIM_NAN_HINT = " (only dimension 0 takes nan_policy='omit': persistence_diagram(a, nan_policy='omit'))"
 
 
 def persistence_diagram(
