@@ -828,3 +828,20 @@ def test_auction_every_phase_bounds_hold_the_exact_value(pair, p, q):
         assert lifted <= exact + slack and lower <= exact + slack <= upper + 2 * slack, (lifted, lower, exact, upper)
         eps /= 5.0
         auc.release(eps)
+
+
+def test_bottleneck_out_of_memory_is_a_clear_error(monkeypatch):
+    """scipy's std::bad_alloc in the candidate pairs of huge diagrams becomes one topoeval error."""
+    import topoeval.distances._bottleneck as bn
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError("std::bad_alloc")
+
+    monkeypatch.setattr(bn, "bottleneck_finite", exhausted)
+    monkeypatch.setattr("topoeval.distances.api._DENSE_BOTTLENECK_MAX_PAIRS", 0)
+    rng = np.random.default_rng(0)
+    births = rng.random(50)
+    x = np.column_stack([births, births + rng.random(50)])
+    with pytest.raises(te.InsufficientMemoryError, match="50 and 50 finite points ran out of memory") as info:
+        te.bottleneck_distance(x, x[::-1].copy())
+    assert isinstance(info.value, MemoryError)

@@ -23,6 +23,7 @@ __all__ = [
     "TopoevalIOError",
     "OutputExistsError",
     "MissingDependencyError",
+    "InsufficientMemoryError",
 ]
 
 
@@ -80,6 +81,10 @@ class MissingDependencyError(TopoevalError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
     exit_code = 2
+
+
+class InsufficientMemoryError(TopoevalError, MemoryError):
+    """A computation needs more memory than this machine has; the message says how much it held."""
 
 
 def missing_dependency(module: str, extra: str, what: str) -> MissingDependencyError:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .._validation import as_diagram_array, check_choice
-from ..errors import InvalidOptionError
+from ..errors import InsufficientMemoryError, InvalidOptionError
 from . import _bottleneck as _bn
 from . import _sparse
 from ._dense import _dense_wasserstein, _pot_wasserstein
@@ -352,7 +352,15 @@ def _bottleneck(a: np.ndarray, b: np.ndarray, q: float, want_matching: bool, ess
         d = _cross_dist(x, y, q)
         value, match_x, match_y = _bn.bottleneck_dense(d, _diag_dist(x, q), _diag_dist(y, q))
     else:
-        value, match_x, match_y = _bn.bottleneck_finite(x, y, q)
+        try:
+            value, match_x, match_y = _bn.bottleneck_finite(x, y, q)
+        except MemoryError as exc:  # scipy's pair lists (std::bad_alloc): one clear error, not a crash
+            raise InsufficientMemoryError(
+                f"the exact bottleneck distance of diagrams with {len(x)} and {len(y)} finite points ran out "
+                "of memory listing its candidate pairs (many repeated points, e.g. a heavily quantised "
+                "reconstruction, make them grow fast); run it on a machine with more memory, or on "
+                "diagrams thinned by persistence"
+            ) from exc
     rows = _matching_rows(fa, fb, match_x, match_y, x, y, q) if want_matching else []
     if essential == "match":
         er, ecosts, equal = essential_part(a, b, ca, cb, da, db)
