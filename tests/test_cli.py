@@ -370,7 +370,7 @@ def test_diagram_dims(capsys, tmp_path):
     (["--dim", "1", "--dims", "2"], 2, "not both"),
     (["--dim", "1", "--nan-policy", "omit"], 2, "dimension 0 only"),
     (["--dims", "all", "--memory-limit", "20kB"], 1, "raise --memory-limit to"),
-    (["--dim", "1", "--dask", "local"], 1, "leave out --dask"),
+    (["--dim", "1", "--dask", "local"], 2, "leave out --dask"),
 ])
 def test_diagram_dims_errors(capsys, tmp_path, args, code, pattern):
     """Middle dimensions of a file read block by block are refused before any work (no cluster)."""

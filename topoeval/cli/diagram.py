@@ -188,8 +188,13 @@ def _plan(shape, dims, spec, memory_limit, dask=False):
         return plan
     keep = f"--dims 0,{sum(s > 1 for s in shape) - 1}"
     what = f"field ({spec})"
-    if dask:
-        refuse_middle(plan["middle"], shape, what, "leave out --dask / --scheduler", keep)
+    if dask:  # two options that cannot go together: a usage error (exit 2), not bad data
+        from ..errors import InvalidInputError
+
+        try:
+            refuse_middle(plan["middle"], shape, what, "leave out --dask / --scheduler", keep)
+        except InvalidInputError as err:
+            raise click.UsageError(str(err)) from None
     need = complex_bytes(shape)
     limit = parse_size(memory_limit) if memory_limit is not None else available_memory() // 2
     if need > limit:
