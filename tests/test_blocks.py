@@ -275,6 +275,24 @@ def test_nan_raise_names_the_first_cell(filtration):
         assert str(got.value) == str(ref.value)
 
 
+@given(st.integers(0, 40), st.integers(1, 3), st.integers(0, 2**31))
+def test_permute_pairs_in_place_is_fancy_indexing(m, d, seed):
+    """The in-place cycle walk that orders the pairs of dimension d-1 equals ``x[perm]`` and
+    leaves ``perm`` as it was (identity, fixed points, long cycles)."""
+    from topoeval.persistence._block_kernels import permute_pairs
+
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(m).astype(np.int64) if seed % 3 else np.arange(m, dtype=np.int64)
+    births, deaths = rng.normal(size=m), rng.normal(size=m)
+    bidx, didx = rng.integers(-1, 9, size=(m, d)), rng.integers(-1, 9, size=(m, d))
+    want = births[perm], deaths[perm], bidx[perm], didx[perm]
+    kept = perm.copy()
+    permute_pairs(perm, births, deaths, bidx, didx)
+    for got, ref in zip((births, deaths, bidx, didx), want):
+        np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(perm, kept)
+
+
 def test_merge_tree_is_post_order_binary():
     tree = merge_tree([[0, 2, 4, 6], [0, 5, 9]])
     leaves = [t for t in tree if t[0] == "leaf"]

@@ -655,19 +655,39 @@ def unravel_pairs(bf, df, deaths, ess_value, core, keep_axes, ndim, flip):
 
 
 @njit(cache=True, nogil=True)
-def take_pairs(perm, births, deaths, bidx, didx):
-    """The pairs in the order ``perm`` (a permutation): one pass, rows copied element-wise."""
+def permute_pairs(perm, births, deaths, bidx, didx):
+    """Put the pairs in the order ``perm`` (a permutation) in place: ``x[i] = x_old[perm[i]]``.
+
+    Follows the cycles of ``perm``, marking the visited entries by complementing them (``perm`` is
+    left as it was), so the only extra memory is one pair: a diagram of dimension d-1 of a 1024^3
+    field is ~1.4 GB of pairs, and a permuted copy of them would double that.
+    """
     m = perm.shape[0]
     d = bidx.shape[1]
-    ob = np.empty(m, dtype=np.float64)
-    od = np.empty(m, dtype=np.float64)
-    obi = np.empty((m, d), dtype=np.int64)
-    odi = np.empty((m, d), dtype=np.int64)
-    for i in range(m):
-        r = perm[i]
-        ob[i] = births[r]
-        od[i] = deaths[r]
+    tbi = np.empty(d, dtype=np.int64)
+    tdi = np.empty(d, dtype=np.int64)
+    for start in range(m):
+        if perm[start] < 0 or perm[start] == start:
+            continue
+        tb, td = births[start], deaths[start]
         for j in range(d):
-            obi[i, j] = bidx[r, j]
-            odi[i, j] = didx[r, j]
-    return ob, od, obi, odi
+            tbi[j] = bidx[start, j]
+            tdi[j] = didx[start, j]
+        i = start
+        while True:
+            r = perm[i]
+            perm[i] = ~r
+            if r == start:
+                births[i], deaths[i] = tb, td
+                for j in range(d):
+                    bidx[i, j] = tbi[j]
+                    didx[i, j] = tdi[j]
+                break
+            births[i], deaths[i] = births[r], deaths[r]
+            for j in range(d):
+                bidx[i, j] = bidx[r, j]
+                didx[i, j] = didx[r, j]
+            i = r
+    for i in range(m):
+        if perm[i] < 0:
+            perm[i] = ~perm[i]

@@ -304,10 +304,10 @@ def _store_of(parts):
 def by_birth_death(dgm):
     """``dgm`` with its pairs by (birth, death), ascending (sublevel) or descending (superlevel),
     ties in their current order: the order of :func:`topoeval.persistence.cubical._sorted`
-    (a stable lexsort) by two stable radix sorts of the values, deaths then births."""
+    (a stable lexsort) by two stable radix sorts of the values, deaths then births.  The pairs
+    of ``dgm`` are permuted in place (its arrays are fresh from :func:`assemble`)."""
     from .._kernels._persistence import radix_sort_cells
-    from ._block_kernels import take_pairs
-    from .diagram import Diagram
+    from ._block_kernels import permute_pairs
 
     m = len(dgm)
     if m < 2:
@@ -316,6 +316,10 @@ def by_birth_death(dgm):
     ident = np.arange(m, dtype=np.int64).reshape(1, m)
     size = np.array([m], dtype=np.int64)
     by_death, _, _ = radix_sort_cells(dgm.deaths, down, size, ident)
-    by_birth, _, _ = radix_sort_cells(dgm.births[by_death], down, size, ident)
-    out = take_pairs(by_death[by_birth], dgm.births, dgm.deaths, dgm.birth_index, dgm.death_index)
-    return Diagram._new(*out, dgm.filtration, dgm.shape, dgm.dim)
+    births = dgm.births[by_death]
+    by_birth, _, _ = radix_sort_cells(births, down, size, ident)
+    del births
+    perm = by_death[by_birth].astype(np.int64)
+    del by_death, by_birth
+    permute_pairs(perm, dgm.births, dgm.deaths, dgm.birth_index, dgm.death_index)
+    return dgm
