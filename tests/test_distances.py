@@ -771,9 +771,10 @@ def test_public_tolerance_uses_the_auction_on_large_diagrams(monkeypatch):
     exact = te.wasserstein_distance(a, b, order=2.0)
     assert not calls
     events = []
-    r = te.wasserstein_distance(a, b, order=2.0, tolerance=1e-3, matching=True, progress=events.append)
+    # (1e-6: several phases, whose progress is checked; 1e-3 is certified after the first here)
+    r = te.wasserstein_distance(a, b, order=2.0, tolerance=1e-6, matching=True, progress=events.append)
     assert calls and isinstance(r, te.WassersteinResult)
-    assert r.lower <= exact * (1 + 1e-12) <= r.upper * (1 + 2e-12) and r.gap <= 1e-3
+    assert r.lower <= exact * (1 + 1e-12) <= r.upper * (1 + 2e-12) and r.gap <= 1e-6
     check_matching(a, b, r.value, r.matching, 2.0, 2.0)
     assert [e["round"] for e in events] == list(range(1, len(events) + 1)) and len(events) >= 2
     assert all(e["stage"] == "round" and e["lower"] <= e["upper"] for e in events)
