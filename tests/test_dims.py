@@ -442,3 +442,37 @@ def test_several_dimensions_refuse_nan_with_a_hint_that_applies():
     a[2, 3] = np.nan
     with pytest.raises(te.NonFiniteError, match=r"index \(2, 3\).*persistence_diagram\(a, nan_policy='omit'\)"):
         te.persistence_diagrams(a)
+
+
+def assert_same_diagrams(x, y):
+    assert sorted(x) == sorted(y)
+    for k in x:
+        for name in ("births", "deaths", "birth_index", "death_index"):
+            np.testing.assert_array_equal(getattr(x[k], name), getattr(y[k], name))
+        assert (x[k].dim, x[k].filtration, x[k].shape) == (y[k].dim, y[k].filtration, y[k].shape)
+
+
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+@pytest.mark.parametrize("filtration", ["sublevel", "superlevel"])
+def test_sandwich_beside_the_union_finds_equals_one_job(connectivity, filtration):
+    """With several jobs dimension 1 of a 3-D array runs in a thread beside dimensions 0 and 2
+    (and the sandwich's own threads): every diagram equals the one-job result bit for bit,
+    for every subset of dimensions."""
+    rng = np.random.default_rng(11)
+    for shape in [(6, 5, 7), (2, 9, 4)]:
+        for a in (rng.integers(0, 4, size=shape).astype(np.float64), rng.random(shape)):
+            for dims in (None, (1,), (0, 1), (1, 2)):
+                one = persistence_diagrams(a, dims, filtration=filtration, connectivity=connectivity, jobs=1)
+                for jobs in (2, 3):
+                    many = persistence_diagrams(a, dims, filtration=filtration, connectivity=connectivity, jobs=jobs)
+                    assert_same_diagrams(many, one)
+    big = rng.random((64, 64, 66))  # >= 2**18 cells: the sandwich's own threads too
+    assert_same_diagrams(persistence_diagrams(big, connectivity=connectivity, filtration=filtration, jobs=2),
+                         persistence_diagrams(big, connectivity=connectivity, filtration=filtration, jobs=1))
+
+
+def test_sandwich_beside_the_union_finds_refuses_nan_first():
+    a = np.random.default_rng(4).random((5, 6, 7))
+    a[1, 2, 3] = np.nan
+    with pytest.raises(NonFiniteError, match=r"index \(1, 2, 3\)"):
+        persistence_diagrams(a, jobs=2)

@@ -141,6 +141,17 @@ def persistence_diagrams(
     check_choice(connectivity, "connectivity", ("full", "face"))
     if not isinstance(keep_zero, (bool, np.bool_)):
         raise InvalidOptionError(f"keep_zero={keep_zero!r} is not valid; pass True or False")
+    apart = _sandwich_apart(array, dims, connectivity, bool(keep_zero), jobs, memory_limit)
+    if apart is not None:  # dimension 1 of a 3-D array beside the union-finds, in a thread
+        arr, rest, threads = apart
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as ex:
+            one = ex.submit(_sandwich, arr, filtration, connectivity, arr.shape, threads)
+            out = persistence_diagrams(arr, rest, filtration=filtration, connectivity=connectivity,
+                                       keep_zero=keep_zero, jobs=jobs, block_shape=block_shape) if rest else {}
+            out[1] = one.result()
+        return {k: out[k] for k in sorted(out)}
     from .duality import several_dimensions
 
     blocked = several_dimensions(array, dims, filtration, connectivity, bool(keep_zero), jobs, block_shape,
@@ -164,6 +175,34 @@ def persistence_diagrams(
     if higher:
         out.update(_higher(arr, higher, filtration, connectivity, bool(keep_zero)))
     return {k: out[k] for k in sorted(out)}
+
+
+def _sandwich_apart(array, dims, connectivity, keep_zero, jobs, memory_limit):
+    """``(arr, other dims, threads)`` where dimension 1 of a 3-D array can run beside the rest.
+
+    The sandwich (dimension 1) and the union-finds of dimensions 0 and 2 share nothing, so
+    with several jobs they run at the same time (the same diagrams: every stage is
+    deterministic).  Only for an in-memory array with three axes longer than 1, without
+    ``keep_zero`` (the full reduction) and without ``memory_limit`` (whose budget counts
+    one stage at a time); None otherwise.
+    """
+    from .blocks import check_jobs
+
+    njobs = check_jobs(jobs)
+    if njobs < 2 or keep_zero or memory_limit is not None:
+        return None
+    if not isinstance(array, np.ndarray) or isinstance(array, np.memmap):
+        return None
+    arr = as_real_array(array, "array")
+    if arr.ndim != 3 or min(arr.shape) < 2:
+        return None
+    wanted = _check_dims(dims, 3)
+    if 1 not in wanted:
+        return None
+    from .grid import DIM_NAN_HINT
+
+    check_finite(arr, "array", hint=DIM_NAN_HINT)  # before any thread starts
+    return arr, [k for k in wanted if k != 1], _threads(arr.size, njobs)
 
 
 def _check_dims(dims: Any, ndim: int) -> list[int]:
@@ -223,13 +262,14 @@ def _higher(arr, dims, filtration, connectivity, keep_zero) -> dict[int, Diagram
     return out
 
 
-def _sandwich(arr, filtration, connectivity, shape) -> Diagram:
+def _sandwich(arr, filtration, connectivity, shape, threads=None) -> Diagram:
     """Dimension 1 of a 3-D array (no axis of length 1) by the discrete Morse sandwich.
 
     The lower-star gradient of :mod:`topoeval._kernels._gradient`, its critical 1- and
     2-cells, the positive 2-cells cleared by a Kruskal over the Morse dual graph, and a
     reduction of the Morse boundaries of the others.  Zero-persistence pairs are not
     found this way (gradient pairs hide them): ``keep_zero=True`` takes :func:`_middle`.
+    ``threads``: for the gradient and the boundaries (None: :func:`_threads`' default).
     """
     from .._kernels._cubical import valued_element
     from .._kernels._gradient import clear_positive, critical_cells, negative_saddles, saddle_pairs
@@ -237,7 +277,7 @@ def _sandwich(arr, filtration, connectivity, shape) -> Diagram:
     sign = -1.0 if filtration == "superlevel" else 1.0
     g = np.ascontiguousarray(np.asarray(arr, dtype=np.float64) * sign)
     pad = connectivity == "full"  # T: the gradient lives on the dual complex
-    threads = _threads(g.size)
+    threads = _threads(g.size) if threads is None else threads
     code, rank, kshape = gradient(g, pad, threads)
     gshape = np.array(g.shape, dtype=np.int64)
     cells1, keys1 = critical_cells(code, rank, kshape, pad, 1)
@@ -260,13 +300,14 @@ def _sandwich(arr, filtration, connectivity, shape) -> Diagram:
     return _sorted(_unsqueeze(dgm, shape))
 
 
-def _threads(n: int) -> int:
-    """Threads for the sandwich's local stages (gradient, boundaries): the cores, at most 4,
-    and 1 below 2**18 cells (a thread pool costs more than it saves there).  The result
-    does not depend on it (disjoint writes, pairs from one serial reduction)."""
-    import os
+def _threads(n: int, jobs: int | None = None) -> int:
+    """Threads for the sandwich's local stages (gradient, boundaries): ``jobs`` (None: the
+    cores this process may use), 1 below 2**18 cells (a thread pool costs more than it saves
+    there).  The result does not depend on it (disjoint writes, pairs from one serial
+    reduction)."""
+    from .blocks import default_jobs
 
-    return 1 if n < 2**18 else max(1, min(4, os.cpu_count() or 1))
+    return 1 if n < 2**18 else max(1, default_jobs() if jobs is None else int(jobs))
 
 
 def gradient(g: np.ndarray, pad: bool, threads: int = 1):
