@@ -161,23 +161,26 @@ def _lower_star(rank, i0, i1, i2, pad, tables, r, G, ls, pos, partner, when):
     branches (an insertion sort of about 13 random keys cost three times more in
     mispredicted branches).
     """
-    off, nnz, by_nnz, faces, cofaces, koff, side, vmask, low_bit = tables
+    off, nnz, by_nnz, faces, cofaces, koff, side, vmask, low_bit, roff = tables
     n0, n1, n2 = rank.shape
+    # (rank + 1) * 32 + q: one integer compare orders by (rank, block index)
     if 0 < i0 < n0 - 1 and 0 < i1 < n1 - 1 and 0 < i2 < n2 - 1:
+        rf = rank.reshape(-1)
+        c = (np.int64(i0) * n1 + i1) * n2 + i2
         for q in range(27):
-            r[q] = rank[i0 + off[q, 0], i1 + off[q, 1], i2 + off[q, 2]]
-    else:  # outside the array: a center earlier than all (T, rank -1); V: no cell (above all)
+            r[q] = (np.int64(rf[c + roff[q]]) + 1) * 32 + q
+    else:  # outside the array: a center earlier than all (T, rank -1; ties by block index); V: no cell
         for q in range(27):
             j0, j1, j2 = i0 + off[q, 0], i1 + off[q, 1], i2 + off[q, 2]
             if 0 <= j0 < n0 and 0 <= j1 < n1 and 0 <= j2 < n2:
-                r[q] = rank[j0, j1, j2]
+                rq = np.int64(rank[j0, j1, j2])
             else:
-                r[q] = -1 if pad else np.int64(1) << 40
+                rq = -1 if pad else np.int64(1) << 40
+            r[q] = (rq + 1) * 32 + q
     rc = r[13]
     lower = np.int64(0)
     for q in range(27):
-        r[q] = (r[q] + 1) * 32 + q  # (rank, block index): ties of the outside by block index
-        lower |= np.int64(r[q] < (rc + 1) * 32) << q
+        lower |= np.int64(r[q] < rc) << q
     partner[13] = -1
     when[13] = 0
     if lower == 0:
@@ -281,7 +284,19 @@ def lower_star_gradient(rank, pad, code, lo=0, hi=-1):
     k2 = 2 * n2 - 1 + 2 * p
     s0 = np.int64(k1) * k2
     off, nnz, by_nnz, faces, cofaces, koff, side, vmask = _block_tables(k1, k2)
-    tables = (off, nnz, by_nnz, faces, cofaces, koff, side, vmask, _LOW_BIT)
+    roff = np.empty(27, dtype=np.int64)  # flat offsets of the block in ``rank``
+    for q in range(27):
+        roff[q] = (off[q, 0] * np.int64(n1) + off[q, 1]) * n2 + off[q, 2]
+    tables = (off, nnz, by_nnz, faces, cofaces, koff, side, vmask, _LOW_BIT, roff)
+    head = np.empty((27, 28), dtype=np.int64)  # code bits 0-5 of the cell q paired with t (-1: 27)
+    for q in range(27):
+        for t in range(-1, 27):
+            dirn = _CRITICAL
+            if t >= 0:  # partners differ along one axis: block index step 9, 3 or 1
+                dt = t - q
+                a = 0 if (dt == 9 or dt == -9) else (1 if (dt == 3 or dt == -3) else 2)
+                dirn = 2 * a + (1 if dt > 0 else 0)
+            head[q, t] = dirn | (side[q] << 3)
     r = np.empty(27, dtype=np.int64)
     G = np.zeros(27, dtype=np.int64)
     ls = np.empty(27, dtype=np.int64)
@@ -297,14 +312,7 @@ def lower_star_gradient(rank, pad, code, lo=0, hi=-1):
                 base = (2 * i0 + p) * s0 + np.int64(2 * i1 + p) * k2 + (2 * i2 + p)
                 for u in range(ns):
                     q = ls[u] if u < ns - 1 else 13
-                    t = partner[q]
-                    if t < 0:
-                        dirn = _CRITICAL
-                    else:  # partners differ along one axis: block index step 9, 3 or 1
-                        dt = t - q
-                        a = 0 if (dt == 9 or dt == -9) else (1 if (dt == 3 or dt == -3) else 2)
-                        dirn = 2 * a + (1 if dt > 0 else 0)
-                    code[base + koff[q]] = np.uint16(dirn | (side[q] << 3) | (when[q] << 6))
+                    code[base + koff[q]] = np.uint16(head[q, partner[q]] | (when[q] << 6))
 
 
 # ------------------------------------------------------------------ cells and keys
