@@ -805,14 +805,16 @@ def saddle_pairs(code, rank, kshape, pad, saddles2, keys1, positive, negative, t
     return reduce_columns(pool, start, length, keys1.shape[0])
 
 
-def _run_parts(fn, k):
-    """``[fn(0), ..., fn(k - 1)]``, in a thread pool when ``k > 1`` (the kernels release the GIL)."""
+def _run_parts(fn, k, parts=None):
+    """``[fn(0), ..., fn(parts - 1)]`` (``parts`` None: ``k``), in a pool of ``k`` threads when
+    ``k > 1`` (the kernels release the GIL)."""
+    parts = k if parts is None else parts
     if k <= 1:
-        return [fn(0)]
+        return [fn(i) for i in range(parts)]
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(k) as ex:
-        return list(ex.map(fn, range(k)))
+        return list(ex.map(fn, range(parts)))
 
 
 def gradient_threads(rank, pad, code, threads=1):

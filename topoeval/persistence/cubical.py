@@ -272,7 +272,7 @@ def _sandwich(arr, filtration, connectivity, shape, threads=None) -> Diagram:
     ``threads``: for the gradient and the boundaries (None: :func:`_threads`' default).
     """
     from .._kernels._cubical import valued_element
-    from .._kernels._gradient import clear_positive, critical_cells, negative_saddles, saddle_pairs
+    from .._kernels._gradient import _run_parts, clear_positive, critical_cells, negative_saddles, saddle_pairs
 
     sign = -1.0 if filtration == "superlevel" else 1.0
     g = np.ascontiguousarray(np.asarray(arr, dtype=np.float64) * sign)
@@ -280,10 +280,12 @@ def _sandwich(arr, filtration, connectivity, shape, threads=None) -> Diagram:
     threads = _threads(g.size) if threads is None else threads
     code, rank, kshape = gradient(g, pad, threads)
     gshape = np.array(g.shape, dtype=np.int64)
-    cells1, keys1 = critical_cells(code, rank, kshape, pad, 1)
-    cells2, _ = critical_cells(code, rank, kshape, pad, 2)
-    positive = clear_positive(cells2, code, kshape, pad)
-    negative = negative_saddles(cells1, code, kshape, pad)
+
+    def saddles(dim):  # rows (critical 1-cells, negative ones) or columns (2-cells, positive ones)
+        cells, keys = critical_cells(code, rank, kshape, pad, dim)
+        return cells, keys, (negative_saddles if dim == 1 else clear_positive)(cells, code, kshape, pad)
+
+    (cells1, keys1, negative), (cells2, _, positive) = _run_parts(lambda i: saddles(i + 1), min(2, threads), 2)
     rows, cols = saddle_pairs(code, rank, kshape, pad, cells2, keys1, positive, negative, threads)
     del code, rank
     # L-pairs (1-cell, 2-cell); in the dual (T) the L-2-cell is the real birth 1-cell
