@@ -831,6 +831,66 @@ def test_auction_every_phase_bounds_hold_the_exact_value(pair, p, q):
         auc.release(eps)
 
 
+@given(_tied_pairs(), st.sampled_from(ORDERS), st.sampled_from(NORMS))
+def test_auction_release_keeps_class_prices_and_frees_at_the_cheapest(pair, p, q):
+    """Between phases the persons released give back copies priced down to their class's
+    cheapest: no class price (a heap root) changes, every freed copy is at it, every heap is
+    valid, and the persons kept hold their copies (the similar-objects bids and the diagonal as
+    one class of n copies)."""
+    a, b = pair
+    auc = _auction._Auction(a, b, p, q)
+    eps = float(max(auc.dx.max(), auc.dy.max(), 1.0)) / 4.0
+    m = len(auc.y)
+    assert len(auc.cptr) == m + 2 and auc.cptr[-1] - auc.cptr[-2] == len(a)  # the diagonal class
+    for _ in range(4):
+        auc.phase(eps)
+        auc.bounds()
+        low = auc.price[auc.heap[auc.cptr[:-1]]].copy()
+        held = auc.assign.copy()
+        eps /= 5.0
+        auc.release(eps)
+        kept = auc.assign >= 0
+        assert (auc.assign[kept] == held[kept]).all() and len(auc.queue[:auc.nqueue]) == (~kept).sum()
+        for k in range(m + 1):
+            copies = auc.heap[auc.cptr[k]:auc.cptr[k + 1]]
+            pr = auc.price[copies]
+            assert pr[0] == low[k] and pr.min() == low[k]
+            assert (pr[(np.arange(1, len(pr)) - 1) // 2] <= pr[1:]).all()  # heap order
+            free = copies[auc.owner[copies] < 0]
+            assert (auc.price[free] == low[k]).all()
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0])
+def test_auction_first_phase_price_war_raises_eps(monkeypatch, p):
+    """A first phase that runs out of its bid budget goes on at eps x 5 (the persons still queued
+    bid on): the interval still holds the exact value; the same result on every run."""
+    monkeypatch.setattr(_auction, "_EPS_START", 1e-9)
+    monkeypatch.setattr(_auction, "_WAR_BIDS", 0.3)
+    a, b = _noise_pair(32, 0.3, 48)
+    a, b = a[np.isfinite(a[:, 1])], b[np.isfinite(b[:, 1])]
+    exact = te.wasserstein_distance(a, b, order=p) ** p
+    stats = _auction_check(a, b, p, 2.0, 1e-4, exact)
+    auc = _auction._Auction(a, b, p, 2.0)
+    assert stats["eps"] > 1e-9 * 5 * auc.a_cnt @ auc.dx / (len(a) + len(b))  # raised
+    again = _auction.auction_wasserstein(a, b, p, 2.0, 1e-4)
+    assert again[2] == stats
+    assert (_auction.auction_wasserstein(a, b, p, 2.0, 1e-4)[0] == again[0]).all()
+
+
+@given(_tied_pairs(), st.sampled_from([1.0, 2.0]), st.sampled_from([1e-12, 0.02, 5.0]), st.sampled_from([0.05, 8.0]))
+def test_auction_any_first_eps_and_budget_hold_the_exact_value(pair, p, start, war):
+    """Whatever the first eps and the first phase's bid budget (a war raising eps, or none), the
+    certified interval holds the exact value on tied diagrams with many copies."""
+    a, b = pair
+    exact = naive.assignment_wasserstein(a, b, order=p) ** p
+    saved = _auction._EPS_START, _auction._WAR_BIDS
+    try:
+        _auction._EPS_START, _auction._WAR_BIDS = start, war
+        _auction_check(a, b, p, 2.0, 1e-3, exact)
+    finally:
+        _auction._EPS_START, _auction._WAR_BIDS = saved
+
+
 def test_bottleneck_out_of_memory_is_a_clear_error(monkeypatch):
     """scipy's std::bad_alloc in the candidate pairs of huge diagrams becomes one topoeval error."""
     import topoeval.distances._bottleneck as bn
