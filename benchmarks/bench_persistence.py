@@ -12,6 +12,8 @@ extra bytes per cell, and the number of pairs (a sanity check that all agree).
     python benchmarks/bench_persistence.py --quick    # 256^2, 512^2, 32^3, 64^3
     python benchmarks/bench_persistence.py --all-dims # every dimension 0..d-1 (issue 19):
         topoeval persistence_diagrams(a) vs cripser computePH_T(a, maxdim=d-1) vs gudhi
+    python benchmarks/bench_persistence.py --all-dims --construction V
+        the V-construction: connectivity="face" vs cripser computePH vs gudhi vertices=
 
 gudhi is run only while one call finishes within --gudhi-limit seconds (default 60): a
 field where it does not is reported as "> limit" and gudhi is skipped on larger ones.
@@ -54,7 +56,8 @@ def _reset_peak() -> bool:
         return False
 
 
-def _method(name: str):
+def _method(name: str, vertices: bool = False):
+    """The timed call of one method; ``vertices``: the V-construction (all-dims methods only)."""
     if name == "topoeval":
         import topoeval as te
 
@@ -82,23 +85,29 @@ def _method(name: str):
     elif name == "topoeval-all":
         import topoeval as te
 
-        te.persistence_diagrams(np.random.default_rng(0).random((8, 8, 8)))  # load kernels
+        conn = "face" if vertices else "full"
+        te.persistence_diagrams(np.random.default_rng(0).random((8, 8, 8)), connectivity=conn)  # load kernels
 
         def run(a):
-            return sum(len(d) for d in te.persistence_diagrams(a).values())
+            return sum(len(d) for d in te.persistence_diagrams(a, connectivity=conn).values())
 
     elif name == "cripser-all":
         import cripser
 
+        ph = cripser.computePH if vertices else cripser.computePH_T
+
         def run(a):
-            res = cripser.computePH_T(a, maxdim=a.ndim - 1)
+            res = ph(a, maxdim=a.ndim - 1)
             return int(np.count_nonzero(res[:, 1] != res[:, 2]))
 
     elif name == "gudhi-all":
         import gudhi
 
         def run(a):
-            cc = gudhi.CubicalComplex(top_dimensional_cells=a)
+            if vertices:
+                cc = gudhi.CubicalComplex(vertices=a)
+            else:
+                cc = gudhi.CubicalComplex(top_dimensional_cells=a)
             return sum(1 for _, (b, d) in cc.persistence(min_persistence=-1) if b != d)
 
     else:
@@ -108,7 +117,8 @@ def _method(name: str):
 
 def worker(method: str, path: str, repeats: int, limit: float) -> None:
     a = np.load(path)
-    run = _method(method)
+    vertices = method.endswith(":V")
+    run = _method(method.removesuffix(":V"), vertices)
     times, cpu, extra = [], [], []
     n_pairs = None
     spent = 0.0
@@ -188,6 +198,9 @@ def main(argv=None) -> None:
     ap.add_argument("--sizes", default=None, help="e.g. 2048x2048,256x256x256")
     ap.add_argument("--no-latency", action="store_true")
     ap.add_argument("--all-dims", action="store_true", help="every homology dimension, not only 0")
+    ap.add_argument("--construction", choices=("T", "V"), default="T",
+                    help="with --all-dims: T (top cells; cripser computePH_T, gudhi top_dimensional_cells) "
+                    "or V (vertices; cripser computePH, gudhi vertices)")
     ap.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -201,9 +214,10 @@ def main(argv=None) -> None:
     methods = args.methods.split(",")
     if args.all_dims:
         methods = [m + "-all" for m in methods]
+    what = f", {args.construction}-construction" if args.all_dims else ""
     print(f"# python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; median of {args.repeats} runs, each method in a "
-          "fresh process")
+          f"fresh process{what}")
     header = (f"{'field':8} {'shape':>14} {'method':9} {'median s':>9} {'speed-up':>9} "
               f"{'CPU s':>8} {'CPU ratio':>9} {'extra B/cell':>12} {'pairs':>9}")
     print(header)
@@ -225,7 +239,8 @@ def main(argv=None) -> None:
                         results[m] = "skipped"
                         continue
                     limit = args.gudhi_limit if m.startswith("gudhi") else args.limit
-                    r = run_worker(m, path, args.repeats, limit)
+                    tag = m + (":V" if args.all_dims and args.construction == "V" else "")
+                    r = run_worker(tag, path, args.repeats, limit)
                     if r is None or (m.startswith("gudhi") and min(r["times"]) > limit):
                         results[m] = f"> {limit:.0f} s"
                         if m.startswith("gudhi"):
@@ -261,6 +276,7 @@ def main(argv=None) -> None:
                 vals = [s[col] for s in summary if s[2] == m]
                 print(f"  vs {m:8} {label}: min {min(vals):.2f}x, median {statistics.median(vals):.2f}x, "
                       f"max {max(vals):.2f}x over {len(vals)} fields")
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
     if not args.no_latency:
         lat = latency()
         print(f"\nlatency of a first call on 256x256 in a new process (incl. importing topoeval): "
