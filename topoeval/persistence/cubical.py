@@ -92,7 +92,10 @@ def persistence_diagrams(
         virtual outside cell, block by block); the middle dimensions ``1 .. d-2`` need the whole
         complex: an in-memory array is reduced in one piece, a lazy input is refused before any
         read.  Every diagram equals the one ``persistence_diagram(array, dim=k, ...)`` gives
-        with the same options.
+        with the same options.  ``jobs`` (None: the cores this process may use) is also the
+        number of threads of dimension 1 of a 3-D array (the discrete Morse sandwich), which
+        with several jobs runs beside dimensions 0 and 2 (without ``memory_limit``); the
+        diagrams do not depend on it.
 
     Returns
     -------
@@ -115,9 +118,12 @@ def persistence_diagrams(
     Notes
     -----
     Dimensions 0 and d-1 are one union-find each over a radix sort of the cells (about
-    12 bytes per cell).  The middle dimensions share one build of the whole complex: the
-    values of its ``~(2n)**d`` cells (8 bytes each), their dimension (1 byte) and ranks
-    (8 bytes), plus the stored reduced columns.
+    12 bytes per cell).  Dimension 1 of a 3-D array (the sandwich) takes a 2-byte gradient
+    code per cell of the Khalimsky grid (16 bytes per array element) plus the centers'
+    ranks and the critical cells.  The middle dimensions of 4-D and 5-D arrays (and of
+    ``keep_zero=True``) share one build of the whole complex: the values of its
+    ``~(2n)**d`` cells (8 bytes each), their dimension (1 byte) and ranks (8 bytes), plus
+    the stored reduced columns.
 
     Examples
     --------
