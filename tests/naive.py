@@ -788,3 +788,28 @@ def naive_morse_boundary(code, kshape, pad, cell):
 
     walk(tuple(cell), None)
     return sorted(e for e, n in count.items() if n % 2)
+
+
+# ---------------------------------------------------------------- bottleneck threshold feasibility
+
+
+def naive_bottleneck_feasible(x, y, t, internal_p=np.inf):
+    """Whether finite diagrams x, y (copies listed one by one) have a matching of cost <= t: a
+    perfect matching of the augmented graph (x and diagonal copies of y on the left, y and
+    diagonal copies of x on the right; point-point pairs within t, a point to its own diagonal
+    copy within t, diagonal-diagonal free), by Kuhn's augmenting paths."""
+    x = np.asarray(x, float).reshape(-1, 2)
+    y = np.asarray(y, float).reshape(-1, 2)
+    n, m = len(x), len(y)
+    adjacency = []
+    for i in range(n):
+        row = [j for j in range(m) if _naive_ground(x[i], y[j], internal_p) <= t]
+        if _naive_diag(x[i], internal_p) <= t:
+            row.append(m + i)
+        adjacency.append(row)
+    for j in range(m):
+        row = [m + i for i in range(n)]
+        if _naive_diag(y[j], internal_p) <= t:
+            row.append(j)
+        adjacency.append(row)
+    return naive_max_matching(adjacency, n + m) == n + m

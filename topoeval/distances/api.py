@@ -354,6 +354,8 @@ def _bottleneck(a: np.ndarray, b: np.ndarray, q: float, want_matching: bool, ess
     else:
         try:
             value, match_x, match_y = _bn.bottleneck_finite(x, y, q)
+        except InsufficientMemoryError:  # the listing's own check: its message names the pairs
+            raise
         except MemoryError as exc:  # scipy's pair lists (std::bad_alloc): one clear error, not a crash
             raise InsufficientMemoryError(
                 f"the exact bottleneck distance of diagrams with {len(x)} and {len(y)} finite points ran out "
