@@ -824,7 +824,7 @@ def test_auction_every_phase_bounds_hold_the_exact_value(pair, p, q):
         upper, lower = auc.bounds()
         left, right, start, end, perm, bbox = auc.tree
         lifted, _ = _auction._lifted_lower(auc.x, auc.y, auc.dx, auc.dy, auc.p, auc.q, auc.pcls, auc.n0, auc.m0,
-                                           auc.assign, auc.ocls, auc.a_cnt, auc.b_cnt, auc.ux, auc.upy,
+                                           auc.assign, auc.cptr, auc.a_cnt, auc.b_cnt, auc.ux, auc.upy,
                                            left, right, start, end, perm, bbox)
         assert lifted <= exact + slack and lower <= exact + slack <= upper + 2 * slack, (lifted, lower, exact, upper)
         eps /= 5.0

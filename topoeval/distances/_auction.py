@@ -2,42 +2,46 @@
 
 Read in this order: :func:`auction_wasserstein` (merge duplicate points, then phases of
 epsilon-scaling until the certified gap is closed), :func:`_auction_phase` (one forward auction,
-Gauss-Seidel, every person bidding until all are assigned) with its two bids
-:func:`_bid_point` and :func:`_bid_diagonal`, and :func:`_bounds` (the cost of the assignment
-found and a dual bound feasible for every pair).
+Gauss-Seidel, every person bidding until all are assigned), :func:`_sweep` (the bounds, and the
+persons released between phases) and :func:`_lifted_lower` (the better dual bound).
 
 The problem, as in hera (Kerber, Morozov, Nigmetov, "Geometry helps to compare persistence
-diagrams", JEA 2017): a complete assignment of the *persons* X u diag(Y) to the *objects*
-Y u diag(X), with costs ``|x_i - y_j|_q^p`` (x_i -> y_j), ``dx_i`` (x_i -> its own projection),
-``dy_j`` (the projection of y_j -> y_j) and 0 (a projection of Y -> a projection of X); every
-other pair is forbidden.  Duplicate points are merged into *classes*: a class of points with
-``c`` copies is ``c`` persons and ``c`` objects sharing one location (the "similar objects" of
-Bertsekas and Castanon).  The copies of one object class sit in a binary min-heap by price, so
-a bid always takes the class's cheapest copy and its second cheapest enters the second-best
-value; a quantised diagram whose points collapse onto a few hundred locations is then a few
-hundred object classes, however many copies each holds.
+diagrams", JEA 2017), as a transportation problem: the *persons* X u diag(Y) are assigned to
+the *objects* Y u diagonal, with costs ``|x_i - y_j|_q^p`` (x_i -> y_j), ``dx_i`` (x_i -> the
+diagonal), ``dy_j`` (the projection of y_j -> y_j) and 0 (a projection of Y -> the diagonal);
+every other pair is forbidden.  hera's diag(X) - one object for each point of X - is one object
+*class* here, the diagonal, with n copies (the same optimum: the copies taken by points of X are
+their own projections, the rest those that projections of Y take).  Duplicate points are merged
+into classes too: a class with ``c`` copies is ``c`` persons and ``c`` objects sharing one location
+(Bertsekas and Castanon's similar persons and objects).  The copies of one object class sit in a
+binary min-heap by price, and a class's price is its cheapest copy's.  A quantised diagram whose
+points collapse onto a few hundred locations is then a few hundred object classes (and as many
+classes of projection persons), however many copies each holds.
 
-Bids: a point x_i finds its two best objects among the Y classes by branch and bound in a KD-tree
-over the unique points of Y (each node keeps the smallest price of its classes, updated on every
-price change), and compares them with its own projection; a projection of y_j compares y_j with
-the two cheapest projections of X (a segment tree over the X classes).  The bid raises the price
-by (second best - best) + eps.  Phases divide eps by 5 (hera's ratio) and keep the prices; instead of
-a restart from an empty assignment, only the persons that are no longer eps-happy at
-the new eps give their objects back (:func:`_release`; the others stay happy as prices only rise).
+Bids (similar objects): a point x_i finds its two best classes among the Y classes by branch and
+bound in a KD-tree over the distinct points of Y (each node keeps the smallest class price below
+it, updated on every price change) and compares them with the diagonal; a projection of y_j
+compares y_j with the diagonal.  The bid takes the best class's cheapest copy and prices it at the
+bidder's value of its *second best class* plus eps: copies of one class never bid against each
+other (with one price per copy and the second copy counted as an alternative, a class of 20,000
+copies rose by eps per 20,000 bids: the price wars of the earlier version, 24 M bids on the 256^3
+pair where 1.3 M now suffice).
+
+Phases: the first eps is small (a fiftieth of the mean cost per person of the all-diagonal
+matching, not hera's largest cost / 4: from zero prices nearly every first bid is final on
+diagrams this close); a first phase that runs out of its bid budget goes on at eps x 5.  Later
+phases divide eps by 5 (hera's ratio), by less once the gap is near the one asked
+(:func:`_next_eps`), and keep the prices; only the persons that are no longer eps-happy at the
+new eps give their objects back (:func:`_sweep` with ``release``), at their class's price.
 
 Certificate after each phase: ``upper`` = the cost of the assignment (a matching), ``lower`` =
-the transportation dual with one price per object class, its cheapest copy's: sum over persons
-of their best value at those prices minus sum over classes of count x price (feasible for every
-pair by construction, so a lower bound by weak LP duality; leveling a class's copies down to
-its cheapest leaves every best value unchanged and raises the bound, 128^3 W2 9 -> 8 phases),
-computed with the exact minimum over all Y classes from the same KD-tree.  The phases stop
-once ``upper <= lower * (1 + delta) ** p``, with ``lower`` the better of that bound and the *lifted*
-one (:func:`_lifted_lower`): object prices lowered to the c-transform of the persons' values over
-the persons holding them, the values recomputed exactly.  The plain bound keeps up to eps of
-slack per person, millions of eps in all; the lifted one gives it back (256^3 field vs quantised,
-W1 at 1e-3: certified after 4 phases instead of 7, ~2x less CPU).  (Bidding with the second best
-over the *other* classes only, as for similar objects proper, started price wars of eps steps on small tied
-diagrams - millions of bids for 100 points - so a class's second copy counts as an object.)
+the transportation dual with the class prices: sum over persons of their best value at those
+prices minus sum over classes of count x price (feasible for every pair by construction, so a
+lower bound by weak LP duality), computed with the exact minimum over all Y classes from the same
+KD-tree.  The phases stop once ``upper <= lower * (1 + delta) ** p``, with ``lower`` the better of
+that bound and the *lifted* one (:func:`_lifted_lower`): class prices lowered to the c-transform
+of the persons' values over the persons holding them, the values recomputed exactly.  The plain
+bound keeps up to eps of slack per person, millions of eps in all; the lifted one gives it back.
 """
 
 from __future__ import annotations
@@ -71,6 +75,23 @@ _LEAF = 8
 def _cls_min(k, cptr, heap, price):
     """The price of the cheapest copy of object class k (the root of its heap)."""
     return price[heap[cptr[k]]]
+
+
+@njit(cache=True, nogil=True)
+def _copy_class(c, cptr, m0):
+    """The object class of copy c: the diagonal (the last class) from m0 on, else the Y class k
+    with cptr[k] <= c < cptr[k + 1] (a binary search over the few classes: no array of 4 B a copy)."""
+    nk = cptr.shape[0] - 1
+    if c >= m0:
+        return nk - 1
+    lo, hi = 0, nk - 1  # cptr[lo] <= c < cptr[hi]
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if cptr[mid] <= c:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 @njit(cache=True, nogil=True)
@@ -205,38 +226,6 @@ def _take(u, k, price_to, cptr, heap, price, owner, assign):
 
 
 @njit(cache=True, nogil=True)
-def _release(eps, slack, assign, owner, queue, ocls, cptr, heap, price):
-    """Unassign the persons whose held value (its cost plus the price they paid) exceeds their
-    best over the other classes by more than ``eps`` (``slack`` from :func:`_bounds`, at the
-    current prices) and queue them; returns how many.
-
-    The others are eps-happy already and keep their objects: a bid only raises prices, which
-    keeps them happy (Bertsekas' eps-complementary slackness), so the phase ends as one from an
-    empty assignment would, with far fewer bids on near-identical diagrams.  A freed copy is
-    priced down to its class's cheapest (no class price changes, so nobody's values do): the
-    next bid for the class takes it instead of evicting a holder of a cheaper copy, which would
-    start a chain of evictions until the class's prices had climbed to the freed copy's."""
-    nk = cptr.shape[0] - 1
-    low = np.empty(nk)
-    for k in range(nk):
-        low[k] = price[heap[cptr[k]]]
-    count = 0
-    for u in range(assign.shape[0]):
-        if slack[u] > eps:
-            c = assign[u]
-            owner[c] = -1
-            assign[u] = -1
-            price[c] = low[ocls[c]]
-            queue[count] = u
-            count += 1
-    if count > 0:
-        for k in range(nk):  # heapify every class again (bottom-up)
-            for i in range((cptr[k + 1] - cptr[k]) // 2 - 1, -1, -1):
-                _sift_down(k, i, cptr, heap, price)
-    return count
-
-
-@njit(cache=True, nogil=True)
 def _auction_phase(eps, x, y, dx, dy, p, q, pcls, n0, cptr, heap, price, owner, assign, queue, count,
                    nodemin, leaf_of, parent, left, right, start, end, perm, bbox, budget):
     """One forward auction at ``eps``, Gauss-Seidel (a FIFO of the unassigned persons, the first
@@ -296,16 +285,26 @@ def _auction_phase(eps, x, y, dx, dy, p, q, pcls, n0, cptr, heap, price, owner, 
 
 
 @njit(cache=True, nogil=True)
-def _bounds(x, y, dx, dy, p, q, pcls, n0, m0, cptr, heap, price, assign, ocls, slack, ux, upy,
-            nodemin, left, right, start, end, perm, bbox):
-    """(upper, lower, scale): the assignment's cost, the dual value with one price per object
-    class, its cheapest copy's (the transportation problem's dual: sum_p u_p - sum_k count_k
-    pi_k, u_p the person's exact best value at those prices, feasible for every pair; every
-    copy is held, so the sum goes person by person), and the sum of the magnitudes added (for
-    the rounding margin).  ``slack[u]``: how far the cost of u's object plus the price u paid
-    exceeds u's best value over the *other* classes (for :func:`_release`: a person within eps of
-    it is eps-happy at the class prices, and stays so while the other classes' prices rise); ``ux`` / ``upy``: u_p of the copies of each X class /
-    of each Y class's projections (for :func:`_lifted_lower`)."""
+def _sweep(release, eps, x, y, dx, dy, p, q, pcls, n0, m0, cptr, heap, price, assign, owner, queue, ux, upy,
+           nodemin, left, right, start, end, perm, bbox):
+    """Every person's exact best value ``u_p`` at the class prices (a class's price: its cheapest
+    copy's), and its *slack*: how far the cost of its object plus the price it paid exceeds its
+    best value over the *other* classes.  Returns (upper, lower, scale, released).
+
+    ``release=False`` (the bounds): ``upper`` the assignment's cost, ``lower`` the
+    transportation problem's dual at those prices (sum_p u_p - sum_k count_k pi_k, feasible for
+    every pair; every copy is held, so the sum goes person by person), ``scale`` the magnitudes
+    added (for the rounding margin); ``ux`` / ``upy`` get u_p of the copies of each X class / of
+    each Y class's projections (for :func:`_lifted_lower`).
+
+    ``release=True``: the persons whose slack exceeds ``eps`` give their objects back and are
+    queued (``released`` of them).  The others are eps-happy at the class prices and stay so while
+    the other classes' prices rise (Bertsekas' eps-complementary slackness), so the phase ends as
+    one from an empty assignment would, with far fewer bids.  A freed copy is priced down to its
+    class's cheapest (no class price changes, so no value does, during this pass either): the
+    next bid for the class takes it instead of evicting a holder of a cheaper copy, which would
+    start a chain of evictions until the class's prices had climbed to the freed copy's.  (The
+    slack is computed here again rather than kept from the bounds: 8 B a person less.)"""
     m = y.shape[0]
     stack = np.empty(left.shape[0] + 1, np.int64)
     slb = np.empty(left.shape[0] + 1, np.float64)
@@ -313,12 +312,14 @@ def _bounds(x, y, dx, dy, p, q, pcls, n0, m0, cptr, heap, price, assign, ocls, s
     upper = 0.0
     lower = 0.0
     scale = 0.0
+    count = 0
     last = -1
-    ub = 0.0
+    ub = v1 = v2 = 0.0
+    j1 = -1
     for u in range(pcls.shape[0]):
         cl = pcls[u]
         c = assign[u]
-        k = ocls[c]
+        k = _copy_class(c, cptr, m0)
         if u < n0:
             if cl != last:  # the copies of one class are consecutive persons
                 v1, j1, v2 = _tree_best2(x[cl, 0], x[cl, 1], y, p, q, nodemin, left, right, start, end,
@@ -337,16 +338,27 @@ def _bounds(x, y, dx, dy, p, q, pcls, n0, m0, cptr, heap, price, assign, ocls, s
             ub = min(e1, dmin)
             upy[cl] = ub
             cost, other = (dy[cl], dmin) if k < m else (0.0, e1)
-        upper += cost
-        slack[u] = cost + price[c] - other
-        pc = _cls_min(k, cptr, heap, price)
-        lower += ub - pc
-        scale += abs(ub) + pc
-    return upper, lower, scale
+        if release:
+            if cost + price[c] - other > eps:
+                owner[c] = -1
+                assign[u] = -1
+                price[c] = _cls_min(k, cptr, heap, price)
+                queue[count] = u
+                count += 1
+        else:
+            upper += cost
+            pc = _cls_min(k, cptr, heap, price)
+            lower += ub - pc
+            scale += abs(ub) + pc
+    if count > 0:
+        for k in range(m + 1):  # heapify every class again (bottom-up)
+            for i in range((cptr[k + 1] - cptr[k]) // 2 - 1, -1, -1):
+                _sift_down(k, i, cptr, heap, price)
+    return upper, lower, scale, count
 
 
 @njit(cache=True, nogil=True)
-def _lifted_lower(x, y, dx, dy, p, q, pcls, n0, m0, assign, ocls, a_cnt, b_cnt, ux, upy,
+def _lifted_lower(x, y, dx, dy, p, q, pcls, n0, m0, assign, ycptr, a_cnt, b_cnt, ux, upy,
                   left, right, start, end, perm, bbox):
     """(lower, scale): the dual value at prices lowered to the c-transform of the persons' values
     ``ux`` / ``upy`` (one price per object class), restricted to the persons holding the class
@@ -369,7 +381,7 @@ def _lifted_lower(x, y, dx, dy, p, q, pcls, n0, m0, assign, ocls, a_cnt, b_cnt, 
         cl = pcls[u]
         if u < n0:
             if c < m0:
-                k = ocls[c]
+                k = _copy_class(c, ycptr, m0)
                 v = ux[cl] - _powp(_ground(x[cl, 0] - y[k, 0], x[cl, 1] - y[k, 1], q), p)
                 if v > piy[k]:
                     piy[k] = v
@@ -420,20 +432,34 @@ def _gap_closed(upper, lower, p, tolerance):
     return upper <= 0.0 or (lower > 0.0 and upper <= lower * (1.0 + tolerance) ** p)
 
 
+def _classes(x):
+    """(the distinct points of x in lexicographic order, the rows of x grouped by point (int32),
+    the copies of each (int32)).  Where every point is distinct, the sorted copy is the answer
+    (no second copy)."""
+    order = np.lexsort((x[:, 1], x[:, 0])).astype(np.int32)
+    xs = x[order]
+    new = np.ones(len(x), np.bool_)
+    new[1:] = (xs[1:, 0] != xs[:-1, 0]) | (xs[1:, 1] != xs[:-1, 1])
+    if new.all():
+        return xs, order, np.ones(len(x), np.int32)
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, len(x))).astype(np.int32)
+    return np.ascontiguousarray(xs[starts]), order, counts
+
+
 class _Auction:
     """The classes, copies, prices and search structures of one solve (indices int32: 4 B a
-    person and a copy for each of assign, owner, queue, heap, the classes)."""
+    person and a copy for each of assign, owner, queue, heap, the persons' classes; the copies'
+    classes by binary search)."""
 
     def __init__(self, x, y, p, q):
-        from ._sparse import _unique_rows
-
         self.n0, self.m0 = len(x), len(y)
         if self.n0 + self.m0 >= 2**31 - 1:
             raise InsufficientMemoryError(
                 f"diagrams of {self.n0} and {self.m0} points are beyond the auction's 32-bit indices "
                 "(2**31 persons); compare fewer points at a time (a sub-level set, a dimension)")
-        self.x, self.xo, self.a_cnt = _unique_rows(np.ascontiguousarray(x, dtype=np.float64))
-        self.y, self.yo, self.b_cnt = _unique_rows(np.ascontiguousarray(y, dtype=np.float64))
+        self.x, self.xo, self.a_cnt = _classes(np.asarray(x, dtype=np.float64))
+        self.y, self.yo, self.b_cnt = _classes(np.asarray(y, dtype=np.float64))
         self.p, self.q = float(p), float(q)
         n, m = len(self.x), len(self.y)
         self.dx = _diag_dist(self.x, q) ** p
@@ -445,14 +471,12 @@ class _Auction:
         # object copies: the Y classes (0..m0-1), then the diagonal, one class of n0 copies
         self.cptr = np.concatenate([[0], np.cumsum(self.b_cnt), [self.m0 + self.n0]]).astype(np.int64)
         self.heap = np.arange(self.m0 + self.n0, dtype=i32)
-        self.ocls = np.repeat(np.arange(m + 1, dtype=i32), np.diff(self.cptr))  # the class of each copy
         self.price = np.zeros(self.m0 + self.n0)
         self.owner = np.full(self.m0 + self.n0, -1, i32)
         self.assign = np.full(len(self.pcls), -1, i32)
-        # the unassigned persons (all at first), then those _release puts back
+        # the unassigned persons (all at first), then those released between phases
         self.queue = np.arange(len(self.pcls), dtype=i32)
         self.nqueue = len(self.pcls)
-        self.slack = np.zeros(len(self.pcls))
         self.ux = np.zeros(n)
         self.upy = np.zeros(m)
         perm, start, end, left, right, bbox = _kdtree_build(self.y, _LEAF)
@@ -472,26 +496,32 @@ class _Auction:
         return bids
 
     def release(self, eps):
-        """Queue the persons that are not eps-happy at the prices of the last :meth:`bounds`."""
-        self.nqueue = _release(eps, self.slack, self.assign, self.owner, self.queue, self.ocls, self.cptr,
-                               self.heap, self.price)
+        """Queue the persons that are not eps-happy (see :func:`_sweep`)."""
+        left, right, start, end, perm, bbox = self.tree
+        self.nqueue = _sweep(True, eps, self.x, self.y, self.dx, self.dy, self.p, self.q, self.pcls, self.n0,
+                             self.m0, self.cptr, self.heap, self.price, self.assign, self.owner, self.queue,
+                             self.ux, self.upy, self.nodemin, left, right, start, end, perm, bbox)[3]
         return self.nqueue
 
     def bounds(self):
         """(upper, lower) of W_p^p; lower lowered by a margin for the rounding of its sum."""
         left, right, start, end, perm, bbox = self.tree
-        upper, lower, scale = _bounds(self.x, self.y, self.dx, self.dy, self.p, self.q, self.pcls, self.n0,
-                                      self.m0, self.cptr, self.heap, self.price, self.assign, self.ocls,
-                                      self.slack, self.ux, self.upy, self.nodemin,
-                                      left, right, start, end, perm, bbox)
+        upper, lower, scale, _ = _sweep(False, 0.0, self.x, self.y, self.dx, self.dy, self.p, self.q, self.pcls,
+                                        self.n0, self.m0, self.cptr, self.heap, self.price, self.assign,
+                                        self.owner, self.queue, self.ux, self.upy, self.nodemin,
+                                        left, right, start, end, perm, bbox)
         lifted, lscale = _lifted_lower(self.x, self.y, self.dx, self.dy, self.p, self.q, self.pcls, self.n0,
-                                       self.m0, self.assign, self.ocls, self.a_cnt, self.b_cnt, self.ux,
+                                       self.m0, self.assign, self.cptr, self.a_cnt, self.b_cnt, self.ux,
                                        self.upy, left, right, start, end, perm, bbox)
         # recursive summation of N terms errs by at most (N + 1) u sum |terms|; each term (a cost
         # plus a price, less a price) by a few more units of rounding u
         unit = (len(self.pcls) + 8) * np.finfo(float).eps
         lower = max(lower - unit * scale, lifted - unit * lscale)
         return upper, min(lower, upper)
+
+    def free(self):
+        """Drop what the matching does not need (before it is built: a lower peak)."""
+        self.pcls = self.heap = self.price = self.owner = self.queue = None
 
     def matching(self):
         match_x = np.full(self.n0, -1, np.int64)
@@ -558,6 +588,7 @@ def auction_wasserstein(x, y, p, q, tolerance, progress=None, max_phases=40):
             break
         eps = _next_eps(eps, upper, lower, p, tolerance)
         auc.release(eps)
+    auc.free()
     match_x, match_y = auc.matching()
     stats = {"lower": lower, "upper": upper, "phases": phases, "bids": bids, "eps": eps,
              "unique": (len(auc.x), len(auc.y)), "optimal": lower >= upper}
