@@ -16,7 +16,10 @@ same run; every diagram is checked to be identical to the monolithic one):
 3. ``h5``: an N^3 float32 field (smooth + 5 % noise) in a chunked HDF5 file:
    ``topoeval diagram file.h5:/orig --memory-limit LIMIT -o dgm.npy`` in a subprocess -
    wall time and peak RSS (``--h5-size 1024 --memory-limit 3GB`` is the issue's case).
-4. ``dask``: the same file on a 2-worker LocalCluster (processes) vs 2 threads.
+4. ``compare``: ``topoeval compare pair.h5:/orig pair.h5:/recon --memory-limit 512MB`` (streamed)
+   in a measured subprocess; ``compare-stages``: the same call in a process that prints the end
+   of every stage (slabs, each diagram, each distance) with wall, CPU and peak RSS.
+5. ``dask``: the same file on a 2-worker LocalCluster (processes) vs 2 threads.
 
     python benchmarks/bench_scale.py                       # threads, blocks, h5 256^3, dask
     python benchmarks/bench_scale.py --parts threads --repeats 5
@@ -351,6 +354,68 @@ def part_compare(n, limit, jobs, data_dir, out_dir, tolerance):
              1.2e9 if goal else None, 600 if goal else None, extra)
 
 
+def part_compare_stages(n, limit, jobs, data_dir, tolerance):
+    """The streamed compare of part ``compare`` in a fresh process that reports its stages: wall,
+    CPU and peak RSS (sampled every 0.2 s) at the end of the slab stage, of each diagram and of
+    each distance, so that what breaks the memory goal can be named."""
+    path = data_file(data_dir, n, pair=True)
+    cmd = [sys.executable, os.path.abspath(__file__), "--stages-of", path, "--compare-memory-limit", limit,
+           "--jobs", str(jobs)] + (["--distance-tolerance", str(tolerance)] if tolerance else [])
+    print(f"## compare stages: {n}^3 pair streamed, memory_limit {limit}, jobs {jobs}, tolerance {tolerance}")
+    sys.stdout.flush()
+    subprocess.run(cmd, check=False)
+
+
+def compare_stages(path, limit, jobs, tolerance):
+    """In this process: ``compare(open_array(path:/orig), open_array(path:/recon), memory_limit=
+    limit, jobs=jobs, distance_tolerance=tolerance)`` with a line per stage (see part_compare_stages)."""
+    import threading
+
+    import topoeval as te
+    import topoeval.distances as dist
+    from topoeval.io.opener import open_array
+
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def rss():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * page
+
+    state = {"stage": "start", "peak": 0, "t0": time.perf_counter(), "c0": time.process_time()}
+
+    def sample():
+        while True:
+            state["peak"] = max(state["peak"], rss())
+            time.sleep(0.2)
+
+    def enter(stage):
+        if stage == state["stage"]:
+            return
+        state["peak"] = max(state["peak"], rss())
+        print(f"  {state['stage']:<36s} ends at wall {time.perf_counter() - state['t0']:7.1f} s, CPU "
+              f"{time.process_time() - state['c0']:7.1f} s, peak RSS so far {state['peak'] / 1e9:.2f} GB, "
+              f"now {rss() / 1e9:.2f} GB")
+        sys.stdout.flush()
+        state["stage"] = stage
+
+    for name in ("wasserstein_distance", "bottleneck_distance"):  # the distances have no stage of their own
+        def timed_distance(a, b, *args, _f=getattr(dist, name), _name=name, **kw):
+            enter(f"{_name} ({len(a)} / {len(b)} points)")
+            return _f(a, b, *args, **kw)
+
+        setattr(dist, name, timed_distance)
+    threading.Thread(target=sample, daemon=True).start()
+    r = te.compare(open_array(f"{path}:/orig"), open_array(f"{path}:/recon"), memory_limit=limit, jobs=jobs,
+                   distance_tolerance=tolerance, progress=lambda stage, done, total: enter(stage))
+    enter("end")
+    row = r.to_row()
+    print("  " + ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
+                           if any(w in k for w in ("wasserstein", "bottleneck", "n_points"))))
+    print(f"SUMMARY compare stages: wall {time.perf_counter() - state['t0']:.1f} s, CPU "
+          f"{time.process_time() - state['c0']:.1f} s, peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB"
+          f"; load average {os.getloadavg()[0]:.1f}")
+
+
 def _pairs_text(d):
     """The diagram sizes and W1 of a compare JSON, wherever its nesting puts them."""
     flat = {}
@@ -409,7 +474,7 @@ def _dask_compare(path, client, repeats):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--parts", default="threads,blocks,h5,dask",
-                    help="comma-separated: threads, blocks, h5, compare, dask, dask-compare")
+                    help="comma-separated: threads, blocks, h5, compare, compare-stages, dask, dask-compare")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--h5-size", type=int, default=256, help="n of the n^3 field of parts h5 and dask")
     ap.add_argument("--compare-size", type=int, default=512, help="n of the n^3 pair of part compare")
@@ -421,9 +486,12 @@ def main(argv=None):
     ap.add_argument("--blocks-shape", default="256x256x256")
     ap.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "topoeval_bench"),
                     help="where the HDF5 fields are generated once and kept (default: %(default)s)")
+    ap.add_argument("--stages-of", default=None, help=argparse.SUPPRESS)  # part compare-stages' process
     args = ap.parse_args(argv)
+    if args.stages_of:
+        return compare_stages(args.stages_of, args.compare_memory_limit, args.jobs, args.distance_tolerance)
     parts = set(args.parts.split(","))
-    unknown = parts - {"threads", "blocks", "h5", "compare", "dask", "dask-compare"}
+    unknown = parts - {"threads", "blocks", "h5", "compare", "compare-stages", "dask", "dask-compare"}
     if unknown:
         ap.error(f"unknown part(s) {', '.join(sorted(unknown))}")
     print(f"# bench_scale: {len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f}")
@@ -437,6 +505,9 @@ def main(argv=None):
         if "compare" in parts:
             part_compare(args.compare_size, args.compare_memory_limit, args.jobs, args.data_dir, out_dir,
                          args.distance_tolerance)
+        if "compare-stages" in parts:
+            part_compare_stages(args.compare_size, args.compare_memory_limit, args.jobs, args.data_dir,
+                                args.distance_tolerance)
         if "dask" in parts or "dask-compare" in parts:
             part_dask(args.h5_size, args.data_dir, args.repeats, "dask-compare" in parts)
     print(f"# load average at the end {os.getloadavg()[0]:.1f}")
