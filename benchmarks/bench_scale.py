@@ -19,7 +19,9 @@ same run; every diagram is checked to be identical to the monolithic one):
 4. ``compare``: ``topoeval compare pair.h5:/orig pair.h5:/recon --memory-limit 512MB`` (streamed)
    in a measured subprocess; ``compare-stages``: the same call in a process that prints the end
    of every stage (slabs, each diagram, each distance) with wall, CPU and peak RSS.
-5. ``dask``: the same file on a 2-worker LocalCluster (processes) vs 2 threads.
+5. ``bottleneck``: the exact bottleneck distance of the huge diagram pairs that
+   ``bench_distances.py --huge`` caches (field vs its 0.02-quantised copy).
+6. ``dask``: the same file on a 2-worker LocalCluster (processes) vs 2 threads.
 
     python benchmarks/bench_scale.py                       # threads, blocks, h5 256^3, dask
     python benchmarks/bench_scale.py --parts threads --repeats 5
@@ -411,9 +413,35 @@ def compare_stages(path, limit, jobs, tolerance):
     row = r.to_row()
     print("  " + ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
                            if any(w in k for w in ("wasserstein", "bottleneck", "n_points"))))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     print(f"SUMMARY compare stages: wall {time.perf_counter() - state['t0']:.1f} s, CPU "
-          f"{time.process_time() - state['c0']:.1f} s, peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB"
-          f"; load average {os.getloadavg()[0]:.1f}")
+          f"{time.process_time() - state['c0']:.1f} s, peak RSS {peak:.2f} GB; load average {os.getloadavg()[0]:.1f}")
+
+
+_BOTTLENECK = ("import resource, sys, time, numpy as np, topoeval as te\n"
+               "d = np.load(sys.argv[1]); a, b = d['a'], d['b']\n"
+               "te.bottleneck_distance(a[:2000], b[:2000])  # compiled (cached)\n"
+               "t, c = time.perf_counter(), time.process_time()\n"
+               "v, m = te.bottleneck_distance(a, b, matching=True)\n"
+               "print(f'{len(a)} / {len(b)} points ({len(np.unique(b, axis=0))} distinct in the copy): B = {v!r}, '\n"
+               "      f'wall {time.perf_counter() - t:.1f} s, CPU {time.process_time() - c:.1f} s, peak RSS '\n"
+               "      f'{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB (the process, diagrams '\n"
+               "      f'included), matching max cost == B: {m[:, 2].max() == v}')\n")
+
+
+def part_bottleneck(data_dir, sides=(256, 512)):
+    """The exact bottleneck distance of benchmarks/bench_distances.py's huge pairs (a side^3 field
+    + 5 % noise vs its 0.02-quantised copy; cached huge_<side>.npz, made by ``bench_distances.py
+    --huge side --cache ...``), each in a fresh process: wall, CPU, peak RSS."""
+    print("## bottleneck: exact, field vs its 0.02-quantised copy (classes of identical points)")
+    for side in sides:
+        cache = os.path.join(data_dir, f"huge_{side}.npz")
+        if not os.path.exists(cache):
+            print(f"  {side}^3: no {cache} (run benchmarks/bench_distances.py --huge {side} --cache {cache})")
+            continue
+        sys.stdout.write(f"  {side}^3: ")
+        sys.stdout.flush()
+        subprocess.run([sys.executable, "-c", _BOTTLENECK, cache], check=False)
 
 
 def _pairs_text(d):
@@ -474,7 +502,8 @@ def _dask_compare(path, client, repeats):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--parts", default="threads,blocks,h5,dask",
-                    help="comma-separated: threads, blocks, h5, compare, compare-stages, dask, dask-compare")
+                    help="comma-separated: threads, blocks, h5, compare, compare-stages, bottleneck, dask, "
+                         "dask-compare")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--h5-size", type=int, default=256, help="n of the n^3 field of parts h5 and dask")
     ap.add_argument("--compare-size", type=int, default=512, help="n of the n^3 pair of part compare")
@@ -491,7 +520,7 @@ def main(argv=None):
     if args.stages_of:
         return compare_stages(args.stages_of, args.compare_memory_limit, args.jobs, args.distance_tolerance)
     parts = set(args.parts.split(","))
-    unknown = parts - {"threads", "blocks", "h5", "compare", "compare-stages", "dask", "dask-compare"}
+    unknown = parts - {"threads", "blocks", "h5", "compare", "compare-stages", "bottleneck", "dask", "dask-compare"}
     if unknown:
         ap.error(f"unknown part(s) {', '.join(sorted(unknown))}")
     print(f"# bench_scale: {len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f}")
@@ -505,6 +534,8 @@ def main(argv=None):
         if "compare" in parts:
             part_compare(args.compare_size, args.compare_memory_limit, args.jobs, args.data_dir, out_dir,
                          args.distance_tolerance)
+        if "bottleneck" in parts:
+            part_bottleneck(args.data_dir)
         if "compare-stages" in parts:
             part_compare_stages(args.compare_size, args.compare_memory_limit, args.jobs, args.data_dir,
                                 args.distance_tolerance)

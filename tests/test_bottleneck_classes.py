@@ -188,5 +188,6 @@ def test_candidate_listing_out_of_memory_is_a_clear_error(monkeypatch):
     rng = np.random.default_rng(0)
     x = _noisy_diagram(rng, 200)
     y = _grid_diagram(rng, 300, 0.5, 4)
-    with pytest.raises(te.InsufficientMemoryError, match=r"needs more than \d+ candidate pairs within one threshold between \d+ and \d+ distinct"):
+    match = r"needs more than \d+ candidate pairs within one threshold between \d+ and \d+ distinct"
+    with pytest.raises(te.InsufficientMemoryError, match=match):
         te.bottleneck_distance(x, y)

@@ -506,25 +506,6 @@ def _carry_flow(edges, flow, new_edges, ny):
     return seed
 
 
-def _flow_cost(edges, flow, px, py, mx, my):
-    """The largest cost the class flow pays: its pairs', and the diagonal distances of the classes
-    whose copies are not all matched (a candidate value, feasible: the binary search jumps there)."""
-    used = flow > 0
-    cost = float(edges[2][used].max()) if used.any() else 0.0
-    for pers, mult, side in ((px, mx, edges[0]), (py, my, edges[1])):
-        sent = np.bincount(side, weights=flow, minlength=len(pers))
-        rest = sent < mult
-        if rest.any():
-            cost = max(cost, float(pers[rest].max()))
-    return cost
-
-
-def _jump(vals, right, cost):
-    """The index of ``cost`` in ``vals`` when it lies below ``vals[right]``, else ``right``."""
-    at = int(np.searchsorted(vals, cost))
-    return at if at < right and vals[at] == cost else right
-
-
 def _class_search(cx, cy, q):
     """:func:`bottleneck_finite` on classes of identical points: the same search as
     :func:`_point_search` (the same candidate values, the distances between distinct points and
@@ -569,14 +550,13 @@ def _class_search(cx, cy, q):
     edges = new
     vals = _candidate_values(edges, px, py, lo, hi)
     best = (edges, flow)
-    left = 0
-    right = _jump(vals, len(vals) - 1, _flow_cost(edges, flow, px, py, mx, my))
+    left, right = 0, len(vals) - 1
     while left < right:
         mid = (left + right) // 2
         ok, flow = test(float(vals[mid]), edges, flow)
         if ok:
-            right = _jump(vals, mid, _flow_cost(edges, flow, px, py, mx, my))
-            keep = edges[2] <= vals[right]  # later thresholds are smaller: drop the longer pairs
+            right = mid
+            keep = edges[2] <= vals[mid]  # later thresholds are smaller: drop the longer pairs
             if keep.sum() < 0.7 * len(keep):
                 edges = tuple(e[keep] for e in edges)
                 flow = flow[keep]

@@ -15,10 +15,15 @@ heavy copy (farther than ``t`` from the diagonal, so without a diagonal arc) is 
 ``t``, and a class's copies may split between partners and the diagonal.  Pairs of two light
 classes are never needed; light classes without pairs go to the diagonal and stay out.
 
-The flow is Dinic's (:func:`class_threshold_flow`): breadth-first levels from the source arcs
-with room, then a blocking flow by depth-first search with current-arc pointers, on the
-residual arcs listed implicitly by :func:`_arc` (pair arcs forward CSR by x class, backward by
-y class; the two diagonal hubs), started from the flow of a nearby threshold.
+x classes with the same partners and the same lightness are one node of the network
+(:func:`_merge_alike`; their copies can trade places in any flow): a field's millions of
+distinct points beside a copy quantised to 419 points fall into about 430 such groups, so the
+flow itself is small and a test costs a few passes over the pairs.  The flow is Dinic's
+(:func:`_max_flow`): breadth-first levels from the source arcs with room, then a blocking flow
+by depth-first search with current-arc pointers, on the residual arcs listed implicitly by
+:func:`_arc` (pair arcs forward CSR by x node, backward by y node; the two diagonal hubs),
+started from the flow of a nearby threshold; the groups' flows are then shared out among their
+members (:func:`_spread`).
 """
 
 from __future__ import annotations
@@ -233,6 +238,158 @@ def _dinic(na, nb, ipa, arcb, ipb, reva, revk, fl, ga, hb, ma, mb, lighta, la, l
 
 
 @njit(cache=True, nogil=True)
+def _mix(v):
+    """splitmix64's finaliser: a well-spread 64-bit key of ``v`` (uint64 arithmetic wraps)."""
+    z = np.uint64(v) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def _merge_alike(na, nb, ipa, arcb, fl, ma, lighta):
+    """x nodes with the same y partners and the same lightness merged (their copies can swap
+    places in any flow): most of the millions of x points of a field beside a quantised copy
+    share a handful of partner sets.  Grouped by an order-free key of the partner set, each
+    member checked against its group's first member (a key collision starts a group of its own).
+    Returns (number of groups, the group's members ``order[gs[g]:gs[g + 1]]``, group CSR of arcs
+    ``sipa``/``sarcb``, summed flows ``sfl``, multiplicities ``sm``, lightness ``sl``)."""
+    key = np.empty(na, dtype=np.uint64)
+    for a in range(na):
+        h = _mix(np.uint64(ipa[a + 1] - ipa[a]) * np.uint64(2) + np.uint64(lighta[a]))
+        for r in range(ipa[a], ipa[a + 1]):
+            h += _mix(np.uint64(arcb[r]) + np.uint64(1))
+        key[a] = h
+    order = np.argsort(key)
+    stamp = np.full(nb, -1, dtype=np.int64)
+    slot = np.empty(nb, dtype=np.int64)
+    gs = np.empty(na + 1, dtype=np.int64)
+    group = np.empty(na, dtype=np.int64)  # group of each sorted position
+    sipa = np.zeros(na + 1, dtype=np.int64)
+    ng = 0
+    rep = -1
+    for p in range(na):
+        a = order[p]
+        same = False
+        deg = ipa[a + 1] - ipa[a]
+        if rep >= 0 and key[a] == key[rep] and lighta[a] == lighta[rep] and deg == ipa[rep + 1] - ipa[rep]:
+            same = True
+            for r in range(ipa[a], ipa[a + 1]):
+                if stamp[arcb[r]] != ng - 1:
+                    same = False
+                    break
+        if not same:
+            rep = a
+            gs[ng] = p
+            for r in range(ipa[a], ipa[a + 1]):
+                stamp[arcb[r]] = ng
+            sipa[ng + 1] = sipa[ng] + ipa[a + 1] - ipa[a]
+            ng += 1
+        group[p] = ng - 1
+    gs[ng] = na
+    sarcb = np.empty(sipa[ng], dtype=np.int32)
+    sfl = np.zeros(sipa[ng], dtype=np.int64)
+    sm = np.zeros(ng, dtype=np.int64)
+    sl = np.empty(ng, dtype=np.bool_)
+    for g in range(ng):
+        a = order[gs[g]]
+        sl[g] = lighta[a]
+        for r in range(ipa[a], ipa[a + 1]):
+            sarcb[sipa[g] + r - ipa[a]] = arcb[r]
+    for g in range(ng):
+        for k in range(sipa[g], sipa[g + 1]):
+            slot[sarcb[k]] = k
+        for p in range(gs[g], gs[g + 1]):
+            a = order[p]
+            sm[g] += ma[a]
+            for r in range(ipa[a], ipa[a + 1]):
+                sfl[slot[arcb[r]]] += fl[r]
+    return ng, order, gs, sipa, sarcb, sfl, sm, sl
+
+
+@njit(cache=True, nogil=True)
+def _spread(ng, order, gs, sipa, sarcb, sfl, ipa, arcb, fl, ma, nb):
+    """The groups' flows shared out among their members (each member takes what its copies can,
+    arc by arc), back onto the members' arcs ``fl``."""
+    slot = np.empty(nb, dtype=np.int64)
+    rem = sfl.copy()
+    for g in range(ng):
+        for k in range(sipa[g], sipa[g + 1]):
+            slot[sarcb[k]] = k
+        for p in range(gs[g], gs[g + 1]):
+            a = order[p]
+            room = ma[a]
+            for r in range(ipa[a], ipa[a + 1]):
+                k = slot[arcb[r]]
+                take = min(rem[k], room)
+                fl[r] = take
+                rem[k] -= take
+                room -= take
+
+
+@njit(cache=True, nogil=True)
+def _max_flow(na, nb, ipa, arcb, fl, ma, lighta, mb, lightb):
+    """Max flow of the network of x nodes ``na`` (arcs ``ipa``/``arcb`` to y nodes, flows ``fl``
+    modified in place, multiplicities ``ma``, lightness) and y nodes (``mb``, ``lightb``), started
+    from ``fl`` completed to a flow (light nodes fully served, the rest through DY -> DX).
+    Returns (flow value, |X| + |Y|)."""
+    kept = ipa[na]
+    ipb = np.zeros(nb + 1, dtype=np.int64)
+    for r in range(kept):
+        ipb[arcb[r] + 1] += 1
+    for b in range(nb):
+        ipb[b + 1] += ipb[b]
+    reva = np.empty(kept, dtype=np.int32)
+    revk = np.empty(kept, dtype=np.int64)
+    posb = ipb[:-1].copy()
+    for a in range(na):
+        for r in range(ipa[a], ipa[a + 1]):
+            b = arcb[r]
+            reva[posb[b]] = a
+            revk[posb[b]] = r
+            posb[b] += 1
+    outa = np.zeros(na, dtype=np.int64)
+    inb = np.zeros(nb, dtype=np.int64)
+    ga = np.zeros(na, dtype=np.int64)
+    hb = np.zeros(nb, dtype=np.int64)
+    n_la = 0
+    for a in range(na):
+        n_la += lighta[a]
+        for r in range(ipa[a], ipa[a + 1]):
+            outa[a] += fl[r]
+            inb[arcb[r]] += fl[r]
+    la = np.empty(n_la, dtype=np.int64)
+    lb = np.empty(nb, dtype=np.int64)
+    n_la = 0
+    tot_x = np.int64(0)
+    sum_g = np.int64(0)
+    for a in range(na):
+        tot_x += ma[a]
+        if lighta[a]:
+            la[n_la] = a
+            n_la += 1
+            ga[a] = ma[a] - outa[a]
+            outa[a] = ma[a]
+            sum_g += ga[a]
+    tot_y = np.int64(0)
+    sum_h = np.int64(0)
+    n_lb = 0
+    for b in range(nb):
+        tot_y += mb[b]
+        if lightb[b]:
+            lb[n_lb] = b
+            n_lb += 1
+            hb[b] = mb[b] - inb[b]
+            inb[b] = mb[b]
+            sum_h += hb[b]
+    lb = lb[:n_lb]
+    f0 = min(tot_y - sum_h, tot_x - sum_g)
+    tot = np.array([f0, sum_h + f0, sum_g + f0, tot_x, tot_y], dtype=np.int64)
+    value = _dinic(na, nb, ipa, arcb, ipb, reva, revk, fl, ga, hb, ma, mb, lighta, la, lb, outa, inb, tot)
+    return value, tot_x + tot_y
+
+
+@njit(cache=True, nogil=True)
 def class_threshold_flow(ia, jb, c, px, py, mx, my, t, seed):
     """Whether threshold ``t`` is feasible for the bottleneck distance of two diagrams given as
     classes of identical points, by a max flow.
@@ -241,8 +398,9 @@ def class_threshold_flow(ia, jb, c, px, py, mx, my, t, seed):
     least every pair within ``t`` with an endpoint farther than ``t`` from the diagonal (others
     are skipped); ``px``, ``py``: the classes' diagonal distances, ``mx``, ``my`` their
     multiplicities; ``seed`` (k,): a flow on the pairs at a nearby threshold (zeros: none), of
-    which the pairs still usable at ``t`` are kept.  Returns ``(feasible, flow)``, ``flow`` (k,)
-    the copies sent along each pair (a max flow when not feasible; 0 on skipped pairs).
+    which the pairs still usable at ``t`` are kept.  x classes with the same partners are solved
+    as one node (:func:`_merge_alike`).  Returns ``(feasible, flow)``, ``flow`` (k,) the copies
+    sent along each pair (a max flow when not feasible; 0 on skipped pairs).
     """
     k = len(ia)
     nx = len(px)
@@ -265,13 +423,10 @@ def class_threshold_flow(ia, jb, c, px, py, mx, my, t, seed):
             if keep[e]:
                 flow[e] = seed[e]
         return False, flow  # a heavy class with no partner
-    # pair arcs: forward CSR by x class (arcb: y class, arce: the pair), backward CSR by y class
+    # pair arcs: CSR by x node (arcb: y node, arce: the pair, fl: its seeded flow)
     ipa = np.zeros(na + 1, dtype=np.int64)
-    ipb = np.zeros(nb + 1, dtype=np.int64)
     for a in range(na):
         ipa[a + 1] = ipa[a] + deg_x[rx[a]]
-    for b in range(nb):
-        ipb[b + 1] = ipb[b] + deg_y[ry[b]]
     arcb = np.empty(kept, dtype=np.int32)
     arce = np.empty(kept, dtype=np.int64)
     fl = np.empty(kept, dtype=np.int64)
@@ -283,64 +438,22 @@ def class_threshold_flow(ia, jb, c, px, py, mx, my, t, seed):
             arce[pos[a]] = e
             fl[pos[a]] = seed[e]
             pos[a] += 1
-    reva = np.empty(kept, dtype=np.int32)
-    revk = np.empty(kept, dtype=np.int64)
-    posb = ipb[:-1].copy()
-    for a in range(na):
-        for r in range(ipa[a], ipa[a + 1]):
-            b = arcb[r]
-            reva[posb[b]] = a
-            revk[posb[b]] = r
-            posb[b] += 1
-    # the seed completed to a flow: light classes fully served, the rest through DY -> DX
     ma = np.empty(na, dtype=np.int64)
-    mb = np.empty(nb, dtype=np.int64)
     lighta = np.empty(na, dtype=np.bool_)
-    outa = np.zeros(na, dtype=np.int64)
-    inb = np.zeros(nb, dtype=np.int64)
-    ga = np.zeros(na, dtype=np.int64)
-    hb = np.zeros(nb, dtype=np.int64)
-    n_la = 0
-    n_lb = 0
     for a in range(na):
         ma[a] = mx[rx[a]]
         lighta[a] = px[rx[a]] <= t
-        n_la += lighta[a]
-        for r in range(ipa[a], ipa[a + 1]):
-            outa[a] += fl[r]
-            inb[arcb[r]] += fl[r]
+    mb = np.empty(nb, dtype=np.int64)
+    lightb = np.empty(nb, dtype=np.bool_)
     for b in range(nb):
         mb[b] = my[ry[b]]
-    la = np.empty(n_la, dtype=np.int64)
-    lb = np.empty(n_lb + nb, dtype=np.int64)
-    n_la = 0
-    tot_x = np.int64(0)
-    sum_g = np.int64(0)
-    for a in range(na):
-        tot_x += ma[a]
-        if lighta[a]:
-            la[n_la] = a
-            n_la += 1
-            ga[a] = ma[a] - outa[a]
-            outa[a] = ma[a]
-            sum_g += ga[a]
-    tot_y = np.int64(0)
-    sum_h = np.int64(0)
-    for b in range(nb):
-        tot_y += mb[b]
-        if py[ry[b]] <= t:
-            lb[n_lb] = b
-            n_lb += 1
-            hb[b] = mb[b] - inb[b]
-            inb[b] = mb[b]
-            sum_h += hb[b]
-    lb = lb[:n_lb]
-    f0 = min(tot_y - sum_h, tot_x - sum_g)
-    tot = np.array([f0, sum_h + f0, sum_g + f0, tot_x, tot_y], dtype=np.int64)
-    value = _dinic(na, nb, ipa, arcb, ipb, reva, revk, fl, ga, hb, ma, mb, lighta, la, lb, outa, inb, tot)
+        lightb[b] = py[ry[b]] <= t
+    ng, order, gs, sipa, sarcb, sfl, sm, sl = _merge_alike(na, nb, ipa, arcb, fl, ma, lighta)
+    value, full = _max_flow(ng, nb, sipa, sarcb, sfl, sm, sl, mb, lightb)
+    _spread(ng, order, gs, sipa, sarcb, sfl, ipa, arcb, fl, ma, nb)
     for r in range(kept):
         flow[arce[r]] = fl[r]
-    return value == tot_x + tot_y, flow
+    return value == full, flow
 
 
 @njit(cache=True, nogil=True)
