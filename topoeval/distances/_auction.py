@@ -416,12 +416,15 @@ def _lifted_lower(x, y, dx, dy, p, q, pcls, n0, m0, assign, ycptr, a_cnt, b_cnt,
 @njit(cache=True, nogil=True)
 def _expand(assign, n0, m0, xo, yo, match_x, match_y):
     """The matching of the original points: person u < n0 is the original point xo[u], Y copy c
-    the original point yo[c] (copies of a class are consecutive in both)."""
+    the original point yo[c] (copies of a class are consecutive in both; an empty xo / yo: the
+    points in their own order)."""
     for u in range(n0):
         c = assign[u]
         if c < m0:
-            match_x[xo[u]] = yo[c]
-            match_y[yo[c]] = xo[u]
+            i = xo[u] if xo.shape[0] > 0 else u
+            j = yo[c] if yo.shape[0] > 0 else c
+            match_x[i] = j
+            match_y[j] = i
 
 
 # ----------------------------------------------------------------------------- the driver
@@ -434,14 +437,15 @@ def _gap_closed(upper, lower, p, tolerance):
 
 def _classes(x):
     """(the distinct points of x in lexicographic order, the rows of x grouped by point (int32),
-    the copies of each (int32)).  Where every point is distinct, the sorted copy is the answer
-    (no second copy)."""
+    the copies of each (int32)).  Where every point is distinct: x itself in its own order and an
+    empty order (no copy of the points and no order kept: 20 B a point, 92 MB at 512^3)."""
     order = np.lexsort((x[:, 1], x[:, 0])).astype(np.int32)
     xs = x[order]
     new = np.ones(len(x), np.bool_)
     new[1:] = (xs[1:, 0] != xs[:-1, 0]) | (xs[1:, 1] != xs[:-1, 1])
     if new.all():
-        return xs, order, np.ones(len(x), np.int32)
+        del xs, order
+        return np.ascontiguousarray(x), np.empty(0, np.int32), np.ones(len(x), np.int32)
     starts = np.flatnonzero(new)
     counts = np.diff(np.append(starts, len(x))).astype(np.int32)
     return np.ascontiguousarray(xs[starts]), order, counts
