@@ -240,8 +240,8 @@ def wasserstein_distance(
         ``lower == value``.  With ``tolerance > 0`` and at least 20,000 finite
         points in all, an auction with epsilon-scaling solves it (hera's, with
         duplicate points merged into classes of copies: :mod:`topoeval.distances._auction`;
-        two 3-million-point diagrams in minutes); ``tolerance=0`` keeps the exact
-        solver.  None (default): the exact distance, returned as before.
+        a 4.6 and a 3.6 million-point diagram, one quantised, in 12 s of CPU);
+        ``tolerance=0`` keeps the exact solver.  None (default): the exact distance, returned as before.
     details : bool, default False
         Return a :class:`WassersteinResult` even without ``tolerance``.
     progress : callable, optional
