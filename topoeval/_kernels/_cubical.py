@@ -171,6 +171,21 @@ def _pop_pivot(heap, n):
     return np.int64(-1), n
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _drain(heap, n, e, out, used):
+    """Store ``e`` and then the entries left an odd number of times in the max-heap
+    ``heap[:n]``, descending, at ``out[used:]`` (grown when needed); returns ``out, used``."""
+    while e >= 0:
+        if used == out.shape[0]:
+            grown = np.empty(max(16, 2 * used), dtype=np.int64)
+            grown[:used] = out[:used]
+            out = grown
+        out[used] = e
+        used += 1
+        e, n = _pop_pivot(heap, n)
+    return out, used
+
+
 @njit(cache=True, nogil=True)
 def reduce_boundary(cols, cleared, rank, kstrides, n_rows):
     """Persistence pairs of the boundary matrix of the (k+1)-cells (Z/2, with clearing).
@@ -266,16 +281,7 @@ def reduce_boundary(cols, cleared, rank, kstrides, n_rows):
         fr[npairs] = piv
         fc[npairs] = j
         npairs += 1
-        # store the reduced column, pivot first (the rest drains the heap)
-        e = piv
-        while e >= 0:
-            if used == pool.shape[0]:
-                grown = np.empty(2 * used, dtype=np.int64)
-                grown[:used] = pool
-                pool = grown
-            pool[used] = e
-            used += 1
-            e, n = _pop_pivot(heap, n)
+        pool, used = _drain(heap, n, piv, pool, used)  # the reduced column, pivot first
     col_start[m] = used
     return fr[:npairs].copy(), fc[:npairs].copy(), pivot_col >= 0
 

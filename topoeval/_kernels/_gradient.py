@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._cubical import _find, _heap_pop, _heap_push, _pop_pivot
+from ._cubical import _drain, _find, _heap_pop, _heap_push, _pop_pivot
 
 _CRITICAL = 6
 _UNSET = 7
@@ -433,15 +433,10 @@ def ascending_forest(code, kshape, pad):
 def clear_positive(saddles2, code, kshape, pad):
     """Which critical 2-cells of ``L`` are positive (a Kruskal in reverse key order).
 
-    Parameters
-    ----------
-    saddles2 : (m,) int64
-        Flat ``K`` indices of the critical 2-cells, sorted by key.
-
-    Returns
-    -------
-    (m,) bool: True where the 2-cell joins two components of the Morse dual graph (it
-    pairs with a 3-cell); those columns need no reduction (clearing).
+    ``saddles2`` ((m,) int64): flat ``K`` indices of the critical 2-cells, sorted by key;
+    ``code, kshape, pad``: the gradient (:func:`lower_star_gradient`).  Returns (m,) bool:
+    True where the 2-cell joins two components of the Morse dual graph (it pairs with a
+    3-cell); those columns need no reduction (clearing).
     """
     parent, tshape = ascending_forest(code, kshape, pad)
     n_top = parent.shape[0] - 1
@@ -479,14 +474,8 @@ def negative_saddles(saddles1, code, kshape, pad):
     dropped from the boundaries of the 2-cells without changing any pair (*compression*,
     Bauer, Kerber & Reininghaus 2014: the sandwich's lower slice).
 
-    Parameters
-    ----------
-    saddles1 : (r,) int64
-        Flat ``K`` indices of the critical 1-cells, sorted by key.
-
-    Returns
-    -------
-    (r,) bool
+    ``saddles1`` ((r,) int64): flat ``K`` indices of the critical 1-cells, sorted by key;
+    ``code, kshape, pad``: the gradient.  Returns (r,) bool: True where the 1-cell is negative.
     """
     n0 = (kshape[0] + 1 - 2 * pad) // 2
     n1 = (kshape[1] + 1 - 2 * pad) // 2
@@ -706,7 +695,6 @@ def reduce_columns(pool, start, length, nr):
     red = np.empty(max(16, 2 * m), dtype=np.int64)  # the reduced columns that were added to
     used = 0
     heap = np.empty(64, dtype=np.int64)
-    bnd = np.empty(64, dtype=np.int64)
     fr = np.empty(m, dtype=np.int64)
     fc = np.empty(m, dtype=np.int64)
     npairs = 0
@@ -735,24 +723,9 @@ def reduce_columns(pool, start, length, nr):
                 piv, n = _pop_pivot(heap, n)
             if piv < 0:
                 continue  # a positive column the Kruskal did not know: nothing to store
-            nb = 0
-            e = piv
-            while e >= 0:
-                if nb == bnd.shape[0]:
-                    grown = np.empty(2 * nb, dtype=np.int64)
-                    grown[:nb] = bnd
-                    bnd = grown
-                bnd[nb] = e
-                nb += 1
-                e, n = _pop_pivot(heap, n)
-            if used + nb > red.shape[0]:
-                grown = np.empty(2 * (used + nb), dtype=np.int64)
-                grown[:used] = red[:used]
-                red = grown
-            red[used : used + nb] = bnd[:nb]
             rstart[j] = used
-            rlen[j] = nb
-            used += nb
+            red, used = _drain(heap, n, piv, red, used)  # the heap holds copies: red may grow
+            rlen[j] = used - rstart[j]
         pivot_col[piv] = j
         fr[npairs] = piv
         fc[npairs] = j
