@@ -813,3 +813,24 @@ def naive_bottleneck_feasible(x, y, t, internal_p=np.inf):
             row.append(j)
         adjacency.append(row)
     return naive_max_matching(adjacency, n + m) == n + m
+
+
+def naive_critical_cells(code, kshape, pad, rank, dim):
+    """Flat K indices and keys of the critical L-cells of dimension ``dim``, sorted by key.
+
+    The key of a cell is ``rank(center) * 32 + time`` with the center its latest L-vertex
+    (outside the array, T: rank -1) and the time bits 6.. of its code; found here from the
+    vertices themselves, not from the code's side bits.
+    """
+    cells = _naive_grad_cells(code, kshape, pad)
+    grid = np.asarray(code).reshape(tuple(kshape))
+    out = []
+    for x, (k, p) in cells.items():
+        if p is not None or k != dim:
+            continue
+        choices = [[(v - pad) // 2] if (v - pad) % 2 == 0 else [(v - pad - 1) // 2, (v - pad + 1) // 2] for v in x]
+        best = max(int(rank[i]) if all(0 <= i[a] < rank.shape[a] for a in range(3)) else -1
+                   for i in itertools.product(*choices))
+        out.append((best * 32 + (int(grid[x]) >> 6), int(np.ravel_multi_index(x, tuple(kshape)))))
+    out.sort()
+    return [c for _, c in out], [key for key, _ in out]

@@ -19,7 +19,7 @@ from topoeval.persistence import Diagram
 from topoeval.persistence.cubical import CubicalGrid, persistence_diagrams
 from topoeval.persistence.duality import top_dimension
 
-from .naive import naive_check_gradient, naive_cubical_pairs, naive_morse_boundary
+from .naive import naive_check_gradient, naive_critical_cells, naive_cubical_pairs, naive_morse_boundary
 
 CONSTRUCTION = {"full": "T", "face": "V"}
 
@@ -476,3 +476,19 @@ def test_sandwich_beside_the_union_finds_refuses_nan_first():
     a[1, 2, 3] = np.nan
     with pytest.raises(NonFiniteError, match=r"index \(1, 2, 3\)"):
         persistence_diagrams(a, jobs=2)
+
+
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+@given(a=tied_boxes(max_side=4))
+def test_critical_cells_equal_naive_with_keys_from_the_vertices(a, connectivity):
+    """critical_cells (one flat pass, keys from the code's side bits) = the naive list, keys
+    from the cells' own vertices (heavy ties, both constructions, every dimension)."""
+    from topoeval._kernels._gradient import critical_cells
+    from topoeval.persistence.cubical import gradient
+
+    pad = connectivity == "full"
+    code, rank, kshape = gradient(a.astype(np.float64), pad)
+    for dim in range(4):
+        cells, keys = critical_cells(code, rank, kshape, pad, dim)
+        ref_cells, ref_keys = naive_critical_cells(code, kshape, int(pad), rank, dim)
+        assert cells.tolist() == ref_cells and keys.tolist() == ref_keys
