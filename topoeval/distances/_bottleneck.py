@@ -358,19 +358,28 @@ def _ball_pairs(pts_q, idx_q, pts_o, tree_o, r, q, held=0):
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
 
 
-def _heavy_pairs(x, y, px, py, r, heavy, tree_x, tree_y, q):
+def _heavy_pairs(x, y, px, py, r, heavy, tree_x, tree_y, q, light_tree=True):
     """Pairs (i, j, c) with c <= r and an endpoint farther than ``heavy`` from the diagonal, each
-    once: heavy points of x with all of y, heavy points of y with the light points of x."""
+    once: heavy points of x with all of y, heavy points of y with the light points of x.
+
+    ``light_tree``: those last from a tree over the light points of x (the point path: about 25 %
+    less CPU on noise diagrams, whose heavy pairs would be listed twice); else from ``tree_x``,
+    the pairs with a heavy x dropped (the class path: no new tree of millions of x classes for a
+    few hundred y classes, 5.3 -> 2.4 s of trees at 512^3)."""
     hx = np.flatnonzero(px > heavy)
     hy = np.flatnonzero(py > heavy)
     i1, j1, c1 = _ball_pairs(x, hx, y, tree_y, r, q)
-    if not (len(hy) and (px <= heavy).any()):
+    light_x = np.flatnonzero(px <= heavy)
+    if not (len(hy) and len(light_x)):
         return i1, j1, c1
-    # heavy y with light x: the tree over all of x (no new tree of millions of points), then the
-    # pairs with a heavy x dropped (they are in the first list)
-    j2, i2, c2 = _ball_pairs(y, hy, x, tree_x, r, q, len(i1))
-    light = px[i2] <= heavy
-    return np.concatenate([i1, i2[light]]), np.concatenate([j1, j2[light]]), np.concatenate([c1, c2[light]])
+    if light_tree:
+        j2, i2, c2 = _ball_pairs(y, hy, x[light_x], _tree(x[light_x]), r, q, len(i1))
+        i2 = light_x[i2]
+    else:
+        j2, i2, c2 = _ball_pairs(y, hy, x, tree_x, r, q, len(i1))
+        light = px[i2] <= heavy
+        j2, i2, c2 = j2[light], i2[light], c2[light]
+    return np.concatenate([i1, i2]), np.concatenate([j1, j2]), np.concatenate([c1, c2])
 
 
 def _lower_bound(x, y, px, py, tree_x, tree_y, q):
@@ -528,7 +537,7 @@ def _class_search(cx, cy, q):
 
     lower = _lower_bound(ux, uy, px, py, tree_x, tree_y, q)
     upper = float(max(px.max(), py.max()))
-    edges = _heavy_pairs(ux, uy, px, py, lower, lower, tree_x, tree_y, q)
+    edges = _heavy_pairs(ux, uy, px, py, lower, lower, tree_x, tree_y, q, False)
     ok, flow = test(lower, edges, np.zeros(len(edges[0]), dtype=np.int64))
     if ok:
         return lower, *matching(edges, flow)
@@ -536,7 +545,7 @@ def _class_search(cx, cy, q):
     step = _first_step(lower, upper)
     hi = min(lower + step, upper)
     while True:
-        new = _heavy_pairs(ux, uy, px, py, hi, hi, tree_x, tree_y, q)
+        new = _heavy_pairs(ux, uy, px, py, hi, hi, tree_x, tree_y, q, False)
         seed = _carry_flow(edges, flow, new, len(uy))
         edges = new
         ok, flow = test(hi, edges, seed)
@@ -545,7 +554,7 @@ def _class_search(cx, cy, q):
         lo = hi
         step *= 2.0
         hi = min(lower + step, upper)
-    new = _heavy_pairs(ux, uy, px, py, hi, lo, tree_x, tree_y, q)
+    new = _heavy_pairs(ux, uy, px, py, hi, lo, tree_x, tree_y, q, False)
     flow = _carry_flow(edges, flow, new, len(uy))  # still a full flow at hi: its pairs are in new
     edges = new
     vals = _candidate_values(edges, px, py, lo, hi)
