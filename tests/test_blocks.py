@@ -278,8 +278,8 @@ def test_nan_raise_names_the_first_cell(filtration):
 @given(st.integers(0, 40), st.integers(1, 3), st.integers(0, 2**31))
 def test_permute_pairs_in_place_is_fancy_indexing(m, d, seed):
     """The in-place cycle walk that orders the pairs of dimension d-1 equals ``x[perm]`` and
-    leaves ``perm`` as it was (identity, fixed points, long cycles)."""
-    from topoeval.persistence._block_kernels import permute_pairs
+    leaves ``perm`` as it was (identity, fixed points, long cycles); so does the copy."""
+    from topoeval.persistence._block_kernels import permute_pairs, take_pairs
 
     rng = np.random.default_rng(seed)
     perm = rng.permutation(m).astype(np.int64) if seed % 3 else np.arange(m, dtype=np.int64)
@@ -287,10 +287,33 @@ def test_permute_pairs_in_place_is_fancy_indexing(m, d, seed):
     bidx, didx = rng.integers(-1, 9, size=(m, d)), rng.integers(-1, 9, size=(m, d))
     want = births[perm], deaths[perm], bidx[perm], didx[perm]
     kept = perm.copy()
+    copied = take_pairs(perm, births, deaths, bidx, didx)
     permute_pairs(perm, births, deaths, bidx, didx)
-    for got, ref in zip((births, deaths, bidx, didx), want):
+    for got, cop, ref in zip((births, deaths, bidx, didx), copied, want):
         np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_equal(cop, ref)
     np.testing.assert_array_equal(perm, kept)
+
+
+@pytest.mark.parametrize("filtration", ["sublevel", "superlevel"])
+def test_by_birth_death_in_place_or_copied_is_the_stable_lexsort(filtration):
+    """Both ways of ordering the pairs of dimension d-1 (in place where the budget cannot hold
+    a copy) give the order of a stable lexsort by (birth, death), ties kept."""
+    from topoeval.persistence.diagram import Diagram
+    from topoeval.persistence.glue import by_birth_death
+
+    rng = np.random.default_rng(5)
+    m = 500
+    births, deaths = rng.integers(0, 6, m).astype(float), rng.integers(0, 6, m).astype(float)
+    bidx, didx = np.arange(2 * m).reshape(m, 2), rng.integers(0, 9, size=(m, 2))
+    sign = -1 if filtration == "superlevel" else 1
+    order = np.lexsort((sign * deaths, sign * births))
+    for in_place in (False, True):
+        dgm = Diagram._new(births.copy(), deaths.copy(), bidx.copy(), didx.copy(), filtration, (9, 9), 1)
+        out = by_birth_death(dgm, in_place=in_place)
+        assert (out is dgm) == in_place
+        for got, ref in zip((out.births, out.deaths, out.birth_index, out.death_index), (births, deaths, bidx, didx)):
+            np.testing.assert_array_equal(got, ref[order])
 
 
 def test_merge_tree_is_post_order_binary():

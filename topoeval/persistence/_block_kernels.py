@@ -655,6 +655,27 @@ def unravel_pairs(bf, df, deaths, ess_value, core, keep_axes, ndim, flip):
 
 
 @njit(cache=True, nogil=True)
+def take_pairs(perm, births, deaths, bidx, didx):
+    """The pairs in the order ``perm`` (a permutation), copied: one pass, rows element-wise.
+    About twice as fast as :func:`permute_pairs` for a scattered ``perm``, at the cost of a
+    second copy of the pairs."""
+    m = perm.shape[0]
+    d = bidx.shape[1]
+    ob = np.empty(m, dtype=np.float64)
+    od = np.empty(m, dtype=np.float64)
+    obi = np.empty((m, d), dtype=np.int64)
+    odi = np.empty((m, d), dtype=np.int64)
+    for i in range(m):
+        r = perm[i]
+        ob[i] = births[r]
+        od[i] = deaths[r]
+        for j in range(d):
+            obi[i, j] = bidx[r, j]
+            odi[i, j] = didx[r, j]
+    return ob, od, obi, odi
+
+
+@njit(cache=True, nogil=True)
 def permute_pairs(perm, births, deaths, bidx, didx):
     """Put the pairs in the order ``perm`` (a permutation) in place: ``x[i] = x_old[perm[i]]``.
 

@@ -318,7 +318,8 @@ def block_diagram(array, filtration, connectivity, nan_policy, keep_zero, *, job
                            len(core) - 1)
         from .glue import by_birth_death
 
-        return by_birth_death(out)
+        # a second copy of the pairs only where the budget holds it beside the first
+        return by_birth_death(out, in_place=2 * assembly_bytes(len(out), len(shape)) > limit)
     return dgm
 
 
