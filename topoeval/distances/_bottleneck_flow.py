@@ -358,35 +358,32 @@ def _max_flow(na, nb, ipa, arcb, fl, ma, lighta, mb, lightb):
         for r in range(ipa[a], ipa[a + 1]):
             outa[a] += fl[r]
             inb[arcb[r]] += fl[r]
-    la = np.empty(n_la, dtype=np.int64)
-    lb = np.empty(nb, dtype=np.int64)
-    n_la = 0
-    tot_x = np.int64(0)
-    sum_g = np.int64(0)
-    for a in range(na):
-        tot_x += ma[a]
-        if lighta[a]:
-            la[n_la] = a
-            n_la += 1
-            ga[a] = ma[a] - outa[a]
-            outa[a] = ma[a]
-            sum_g += ga[a]
-    tot_y = np.int64(0)
-    sum_h = np.int64(0)
-    n_lb = 0
-    for b in range(nb):
-        tot_y += mb[b]
-        if lightb[b]:
-            lb[n_lb] = b
-            n_lb += 1
-            hb[b] = mb[b] - inb[b]
-            inb[b] = mb[b]
-            sum_h += hb[b]
-    lb = lb[:n_lb]
+    la, tot_x, sum_g = _light_slack(ma, lighta, outa, ga, n_la)
+    lb, tot_y, sum_h = _light_slack(mb, lightb, inb, hb, nb)
     f0 = min(tot_y - sum_h, tot_x - sum_g)
     tot = np.array([f0, sum_h + f0, sum_g + f0, tot_x, tot_y], dtype=np.int64)
     value = _dinic(na, nb, ipa, arcb, ipb, reva, revk, fl, ga, hb, ma, mb, lighta, la, lb, outa, inb, tot)
     return value, tot_x + tot_y
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _light_slack(m, light, routed, slack, n_light):
+    """One side's light classes: their list, the copies each sends to the diagonal (``slack``:
+    its multiplicity less what the seed routes to partners; ``routed`` then counts every copy),
+    and the side's totals (all copies, diagonal copies).  Shared by the x and y sides."""
+    lst = np.empty(n_light, dtype=np.int64)
+    n = 0
+    total = np.int64(0)
+    to_diag = np.int64(0)
+    for a in range(m.shape[0]):
+        total += m[a]
+        if light[a]:
+            lst[n] = a
+            n += 1
+            slack[a] = m[a] - routed[a]
+            routed[a] = m[a]
+            to_diag += slack[a]
+    return lst[:n], total, to_diag
 
 
 @njit(cache=True, nogil=True)
