@@ -336,15 +336,6 @@ def _key_at(x0, x1, x2, f, code, rank, pad):
 
 
 @njit(cache=True, nogil=True)
-def cell_key(c, code, rank, kstrides, pad):
-    """The key ``rank(center) * 32 + time`` of the cell with flat ``K`` index ``c``."""
-    x0 = c // kstrides[0]
-    x1 = (c - x0 * kstrides[0]) // kstrides[1]
-    x2 = c - x0 * kstrides[0] - x1 * kstrides[1]
-    return _key_at(x0, x1, x2, c, code, rank, pad)
-
-
-@njit(cache=True, nogil=True)
 def critical_cells(code, rank, kshape, pad, dim):
     """Flat ``K`` indices and keys of the critical cells of ``L``-dimension ``dim``.
 

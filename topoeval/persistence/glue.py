@@ -135,12 +135,6 @@ def _frame_slabs(lay, bshape, lo, hi, gshape):
             yield np.asarray(idx).reshape(-1)
 
 
-def _later(va, fa, vb, fb, sign):
-    """Mask: is cell a later than cell b in the filtration?"""
-    ka, kb = sign * va + 0.0, sign * vb + 0.0
-    return (ka > kb) | ((ka == kb) & (fa > fb))
-
-
 def merge(left: Graph, right: Graph, axis: int, gshape, connectivity: str, superlevel: bool):
     """Glue two regions that together form a box (``left`` below ``right`` along ``axis``).
 
