@@ -834,3 +834,18 @@ def naive_critical_cells(code, kshape, pad, rank, dim):
         out.append((best * 32 + (int(grid[x]) >> 6), int(np.ravel_multi_index(x, tuple(kshape)))))
     out.sort()
     return [c for _, c in out], [key for key, _ in out]
+
+
+def dsl_f32_atol(x, y, **kw):
+    """Absolute error bound of the tanh DSL computed in float32 (float32 inputs), vs float64.
+
+    Each term |tanh(s dx) - tanh(s dy)| in float32 is off by a few float32 ulps of its two tanh
+    values (difference rounding, <= 2 ulp tanh, the shared division: about 6 * 2**-24 (|tanh a| +
+    |tanh b|)); 2**-20 (|tanh a| + |tanh b|) bounds that with a factor 2 to spare.  The sums of
+    |tanh| are the DSL against zero (same weights, normalisation, batch), so the bound carries
+    every option.  Returns an array/float like dsl_naive.
+    """
+    kw = dict(kw, sign="tanh")
+    xa, ya = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return 2.0 ** -20 * (np.asarray(dsl_naive(xa, np.zeros_like(xa), **kw))
+                         + np.asarray(dsl_naive(ya, np.zeros_like(ya), **kw)))

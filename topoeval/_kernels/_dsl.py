@@ -16,15 +16,23 @@ axes of weight 0 are off.  ``batch`` is the C-order position of the batch axis
 Sign functions (``kind``): 1 = tanh, 2 = softsign z / (1 + |z|).  The exact
 kernels count *half* mismatches as integers: |sign a - sign b| is 0, 1 or 2, so
 the exact loss is ``count / 2`` without rounding error; signs are found by
-comparisons (no subtraction), exact for every dtype.  Smooth kernels compute
-differences and sign functions in float64.
+comparisons (no subtraction), exact for every dtype.  The smooth tanh sums
+(:func:`smooth_sums`, kind 1) compute in the inputs' precision, as NumPy's formula does:
+float32 pairs in float32 (differences, sharpness product, tanh, per-term |difference|; 16
+float32 lanes of the vector unit instead of 8 float64 ones, LLVM picks the width) with the
+terms summed in float64; every other dtype in float64 (bit for bit as before).  The float32
+error of a term is a few float32 ulps of its two tanh values (<= 2 ulp per tanh), so a sum is
+within about 2**-21 * sum(|tanh a| + |tanh b|) of the float64 one (relative ~1e-6 unless the
+two inputs nearly agree everywhere); cast to float64 for float64 accuracy.  The softsign sums,
+the derivative in s (:func:`smooth_sums_ds`) and the gradient (:func:`smooth_grad`) stay in
+float64 for every dtype.
 
 Speed notes: inner loops run over contiguous slices (non-negative indices, so
 LLVM vectorises them); ``error_model="numpy"`` removes Python's division-by-zero
 checks, which would block vectorisation (this changes no finite result and keeps
 IEEE inf/NaN semantics -- it is not fastmath).  ``_tanh_half_nd`` is a branch-free
-float64 tanh (<= 4 ulp from NumPy's over the whole range) that vectorises, unlike the libm
-call, uses FMAs where the CPU has them (``_fmuladd``), and returns a fraction so that
+float64 tanh (<= 4 ulp from NumPy's over the whole range; ``_tanh_half_nd32`` its float32
+twin, <= 2 ulp) that vectorises, unlike the libm call, uses FMAs where the CPU has them (``_fmuladd``), and returns a fraction so that
 |tanh a - tanh b| needs one division.  Each kernel calls its run loop from one place
 (:func:`_axis_runs` describes every axis alike) and the small helpers are inlined, so Numba
 compiles one signature per kernel and no separate helper module (first-run compile time).
@@ -39,7 +47,7 @@ import math
 import llvmlite.ir as llvm_ir
 import numpy as np
 from numba import njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 TANH = 1
 SOFTSIGN = 2
@@ -87,12 +95,28 @@ def _fmuladd(typingctx, a, b, c):
     inf/NaN keep their IEEE meaning.  The choice is fixed per machine (Numba compiles for the
     host), so results are deterministic on a machine and may differ in the last bit across CPUs.
     """
-    sig = types.float64(types.float64, types.float64, types.float64)
+    if a not in (types.float32, types.float64) or b != a or c != a:
+        return None  # float32 or float64, all three alike (constants typed as np.float32 globals)
+    sig = a(a, a, a)
 
     def codegen(context, builder, signature, args):
-        d = llvm_ir.DoubleType()
+        d = context.get_value_type(a)
         fn = builder.module.declare_intrinsic("llvm.fmuladd", [d], llvm_ir.FunctionType(d, [d, d, d]))
         return builder.call(fn, args)
+
+    return sig, codegen
+
+
+@intrinsic
+def _pow2_f32(typingctx, t):
+    """2**k as a float32 from t = 1.5 * 2**23 + k (k in the low mantissa bits): int32 bit arithmetic."""
+    sig = types.float32(types.float32)
+
+    def codegen(context, builder, signature, args):
+        i32 = llvm_ir.IntType(32)
+        bits = builder.bitcast(args[0], i32)
+        e = builder.shl(builder.add(bits, llvm_ir.Constant(i32, 127)), llvm_ir.Constant(i32, 23))
+        return builder.bitcast(e, llvm_ir.FloatType())
 
     return sig, codegen
 
@@ -136,6 +160,59 @@ def _tanh_half_nd(z):
     pk = _f64_from_bits((_bits_of(t) + 1023) << 52)  # 2**k: k sits in the low bits of t
     p = e + o
     return math.copysign(_fmuladd(pk - 1.0, p, o + o), z), _fmuladd(pk, p, e - o)
+
+
+# float32 constants: np.float32 globals (a Python float would promote the arithmetic to float64)
+_F32 = np.float32
+_W32 = _F32(20.0)  # tanh(10) rounds to 1 in float32
+_LOG2E32 = _F32(1.4426950408889634)
+_LN2HI32 = _F32(0.693145751953125)  # ln 2 in two parts (Cody-Waite): hi has 16 bits, so k * hi is exact
+_LN2LO32 = _F32(1.4286068203094173e-06)
+_SHIFT32 = _F32(12582912.0)  # 1.5 * 2**23
+# [4/4] Pade approximant of e**r = (E + O) / (E - O), scaled by 2: E = 2 + 3 r**2 / 14 + r**4 / 840,
+# O = r + r**3 / 42
+_E2_32 = _F32(3.0 / 14.0)
+_E4_32 = _F32(1.0 / 840.0)
+_O3_32 = _F32(1.0 / 42.0)
+_HALF32 = _F32(0.5)
+_ONE32 = _F32(1.0)
+_TWO32 = _F32(2.0)
+
+
+@njit(**_INLINE)
+def _tanh_half_nd32(z):
+    """float32 twin of :func:`_tanh_half_nd`: tanh(z / 2) as (num, den), den > 0, all in float32.
+
+    Same scheme with w = min(|z|, 20) and the [3/3] Pade approximant of e**r (relative error
+    < 1e-8 for |r| <= ln 2 / 2, a sixth of a float32 ulp); ln 2 is split in two (float32 has too
+    few bits for the one-constant shortcut of the float64 version).  Error against float64 tanh
+    rounded to float32: <= 2 ulp over the whole range (tests/test_dsl.py measures it), like
+    NumPy's float32 tanh.  Every operand is float32, so LLVM uses 16 lanes per zmm register.
+    """
+    a = abs(z)
+    w = _W32 if a > _W32 else a
+    t = _fmuladd(w, _LOG2E32, -_HALF32) + _SHIFT32  # k = floor(w / ln 2): r >= 0, so O >= 0
+    k = t - _SHIFT32
+    r = _fmuladd(k, -_LN2LO32, _fmuladd(k, -_LN2HI32, w))
+    u = r * r
+    e = _fmuladd(u, _fmuladd(u, _E4_32, _E2_32), _TWO32)
+    o = _fmuladd(r * u, _O3_32, r)
+    pk = _pow2_f32(t)
+    p = e + o
+    return math.copysign(_fmuladd(pk - _ONE32, p, o + o), z), _fmuladd(pk, p, e - o)
+
+
+@njit(**_INLINE)
+def _tanh32(z):
+    num, den = _tanh_half_nd32(_TWO32 * z)
+    return num / den
+
+
+@njit(**_JIT)
+def tanh_array32(z, out):
+    """out[k] = tanh(z[k]) with the kernels' float32 tanh (float32 arrays; for tests)."""
+    for k in range(z.shape[0]):
+        out[k] = _tanh32(z[k])
 
 
 @njit(**_INLINE)
@@ -432,16 +509,34 @@ def _axis_runs(i, q, d, coord, shape, strides, size):
     return 1, size, size - 1, shape[d - 1]
 
 
-@njit(**_INLINE)
 def _tanh_term(x0, x1, y0, y1, s2):
-    """|tanh(s (x1 - x0)) - tanh(s (y1 - y0))| with s2 = 2 s, differences in float64.
+    """|tanh(s (x1 - x0)) - tanh(s (y1 - y0))| with s2 = 2 s (float64 s2), in the inputs' precision.
 
-    |nx / dx - ny / dy| with one division (dx, dy > 0); copysign(., 1) is an abs() that LLVM
-    vectorises.
+    Typed per dtype at compile time (:func:`_tanh_term_typed`): float32 in float32 (like NumPy's
+    formula on float32 data), everything else in float64.  |nx / dx - ny / dy| with one division
+    (dx, dy > 0); copysign(., 1) is an abs() that LLVM vectorises.
     """
+    raise NotImplementedError  # only called from jitted code
+
+
+def _tanh_term64(x0, x1, y0, y1, s2):
     nx, dx = _tanh_half_nd(s2 * (np.float64(x1) - np.float64(x0)))
     ny, dy = _tanh_half_nd(s2 * (np.float64(y1) - np.float64(y0)))
     return math.copysign(nx * dy - ny * dx, 1.0) / (dx * dy)
+
+
+def _tanh_term32(x0, x1, y0, y1, s2):
+    s2f = np.float32(s2)  # as NumPy's float32 s * dx (2 s is exact in float32 too)
+    nx, dx = _tanh_half_nd32(s2f * (x1 - x0))
+    ny, dy = _tanh_half_nd32(s2f * (y1 - y0))
+    return math.copysign(nx * dy - ny * dx, _ONE32) / (dx * dy)
+
+
+@overload(_tanh_term, inline="always")
+def _tanh_term_typed(x0, x1, y0, y1, s2):
+    if x0 == types.float32 and y0 == types.float32:
+        return _tanh_term32
+    return _tanh_term64
 
 
 @njit(**_INLINE)
