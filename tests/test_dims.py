@@ -492,3 +492,56 @@ def test_critical_cells_equal_naive_with_keys_from_the_vertices(a, connectivity)
         cells, keys = critical_cells(code, rank, kshape, pad, dim)
         ref_cells, ref_keys = naive_critical_cells(code, kshape, int(pad), rank, dim)
         assert cells.tolist() == ref_cells and keys.tolist() == ref_keys
+
+
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+@pytest.mark.parametrize("filtration", ["sublevel", "superlevel"])
+def test_union_finds_side_by_side_equal_one_job(connectivity, filtration, monkeypatch):
+    """With several jobs dimensions 0 and d-1 run in two threads (each with half of the jobs):
+    every diagram equals the one-job result bit for bit, for tied and untied arrays, squeezed
+    axes, keep_zero, 4-D middle dimensions and every subset of dimensions; the path is taken."""
+    import topoeval.persistence.cubical as cub
+
+    monkeypatch.setattr(cub, "_APART_MIN_CELLS", 1)  # the real threshold is 2**17 cells
+    calls = []
+    run = cub._run_apart
+    monkeypatch.setattr(cub, "_run_apart", lambda *a: calls.append(a[2]) or run(*a))
+    rng = np.random.default_rng(12)
+    kw = dict(filtration=filtration, connectivity=connectivity)
+    for shape in [(7, 9), (1, 8, 6), (5, 4, 6), (3, 4, 3, 4)]:
+        for a in (rng.integers(0, 3, size=shape).astype(np.float64), rng.random(shape).astype(np.float32)):
+            for dims, keep_zero in ((None, False), ((0, len(shape) - 1), True), ((0,), False)):
+                one = persistence_diagrams(a, dims, keep_zero=keep_zero, jobs=1, **kw)
+                for jobs in (2, 3):
+                    assert_same_diagrams(persistence_diagrams(a, dims, keep_zero=keep_zero, jobs=jobs, **kw), one)
+    assert calls and set(calls) == {1, 2, 3}  # the top dimension of the 2-D, squeezed, 3-D and 4-D arrays
+    big = rng.random((400, 420))  # above the real threshold, below the block engine's
+    monkeypatch.setattr(cub, "_APART_MIN_CELLS", 1 << 17)
+    calls.clear()
+    assert_same_diagrams(persistence_diagrams(big, jobs=2, **kw), persistence_diagrams(big, jobs=1, **kw))
+    assert calls == [1]
+
+
+def test_union_finds_side_by_side_refuse_nan_before_any_thread(monkeypatch):
+    import topoeval.persistence.cubical as cub
+
+    monkeypatch.setattr(cub, "_APART_MIN_CELLS", 1)
+    a = np.random.default_rng(5).random((6, 7))
+    a[4, 1] = np.inf
+    with pytest.raises(NonFiniteError, match=r"index \(4, 1\).*persistence_diagram\(a, nan_policy='omit'\)"):
+        persistence_diagrams(a, jobs=2)
+
+
+def test_persistence_diagram_dim_keeps_one_job(monkeypatch):
+    """persistence_diagram(a, dim=d-1, jobs=1) stays off the block engine (it used to take it,
+    with every core, on arrays of a million cells)."""
+    import topoeval.persistence.blocks as blocks
+
+    seen = []
+    orig = blocks.block_diagram
+    monkeypatch.setattr(blocks, "block_diagram", lambda *a, **k: seen.append(k.get("jobs")) or orig(*a, **k))
+    a = np.random.default_rng(6).random((1024, 1025))
+    one = te.persistence_diagram(a, dim=1, jobs=1)
+    assert not seen
+    assert_same_diagrams({1: te.persistence_diagram(a, dim=1, jobs=2)}, {1: one})
+    assert seen == [2]

@@ -142,7 +142,7 @@ def other_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero,
         return persistence_diagram(array, filtration=filtration, connectivity=connectivity, nan_policy=nan_policy,
                                    keep_zero=keep_zero, jobs=jobs, block_shape=block_shape, memory_limit=memory_limit)
     if not use_blocks(array, jobs, block_shape, memory_limit):
-        return one_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero)
+        return one_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero, jobs)
     check_choice(filtration, "filtration", FILTRATIONS)
     check_choice(connectivity, "connectivity", ("full", "face"))
     check_choice(nan_policy, "nan_policy", ("raise", "omit"))
@@ -165,7 +165,7 @@ def other_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero,
         return block_diagram(array, filtration, connectivity, "raise", bool(keep_zero), jobs=jobs,
                              block_shape=block_shape, memory_limit=memory_limit, top=True)
     if in_memory:
-        return one_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero)
+        return one_dimension(array, dim, filtration, connectivity, nan_policy, keep_zero, jobs)
     refuse_middle([k], shape, f"lazy input ({type(array).__name__})", keep=f"dim=0 or dim={top}")
 
 
