@@ -545,3 +545,17 @@ def test_persistence_diagram_dim_keeps_one_job(monkeypatch):
     assert not seen
     assert_same_diagrams({1: te.persistence_diagram(a, dim=1, jobs=2)}, {1: one})
     assert seen == [2]
+
+
+def test_sandwich_threads_follow_jobs(monkeypatch):
+    """jobs=1 means one thread for dimension 1 of a 3-D array too (it took every core)."""
+    import topoeval.persistence.cubical as cub
+
+    seen = []
+    orig = cub._sandwich
+    monkeypatch.setattr(cub, "_sandwich", lambda *a: seen.append(a[4]) or orig(*a))
+    a = np.random.default_rng(7).random((64, 64, 66))  # >= 2**18 cells: threads are allowed
+    one = persistence_diagrams(a, jobs=1)
+    two = te.persistence_diagram(a, dim=1, jobs=2)
+    assert seen == [1, 2]
+    assert_same_diagrams({1: one[1]}, {1: two})

@@ -182,7 +182,7 @@ def persistence_diagrams(
         )
     higher = [k for k in wanted if k > 0]
     if higher:
-        out.update(_higher(arr, higher, filtration, connectivity, bool(keep_zero)))
+        out.update(_higher(arr, higher, filtration, connectivity, bool(keep_zero), jobs))
     return {k: out[k] for k in sorted(out)}
 
 
@@ -266,7 +266,7 @@ def _run_apart(arr, wanted, top, jobs_0, jobs_top, filtration, connectivity, kee
         out.update(voids.result())
     rest = [k for k in wanted if k not in out]
     if rest:  # middle dimensions (4-D, 5-D, keep_zero) and the empty ones
-        out.update(_higher(arr, rest, filtration, connectivity, keep_zero))
+        out.update(_higher(arr, rest, filtration, connectivity, keep_zero, jobs_0 + jobs_top))
     return {k: out[k] for k in sorted(out)}
 
 
@@ -307,8 +307,9 @@ def _sorted(dgm: Diagram) -> Diagram:
     return dgm._take(o)
 
 
-def _higher(arr, dims, filtration, connectivity, keep_zero) -> dict[int, Diagram]:
-    """Diagrams of the dimensions ``dims`` (all >= 1) of a finite array."""
+def _higher(arr, dims, filtration, connectivity, keep_zero, jobs=None) -> dict[int, Diagram]:
+    """Diagrams of the dimensions ``dims`` (all >= 1) of a finite array (``jobs``: the
+    sandwich's threads, None: the cores this process may use)."""
     from .duality import top_dimension
 
     shape = tuple(int(s) for s in arr.shape)
@@ -323,7 +324,7 @@ def _higher(arr, dims, filtration, connectivity, keep_zero) -> dict[int, Diagram
         out[top] = by_birth_death(_unsqueeze(dgm, shape))
     middle = [k for k in dims if 1 <= k < top]
     if middle and dcore == 3 and not keep_zero:
-        out[1] = _sandwich(arr.reshape(core), filtration, connectivity, shape)
+        out[1] = _sandwich(arr.reshape(core), filtration, connectivity, shape, _threads(arr.size, jobs))
     elif middle:
         out.update(_middle(arr, middle, filtration, connectivity, keep_zero))
     return out

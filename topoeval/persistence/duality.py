@@ -246,7 +246,7 @@ def several_dimensions(array, dims, filtration, connectivity, keep_zero, jobs, b
         from .grid import DIM_NAN_HINT
 
         check_finite(array, "array", hint=DIM_NAN_HINT)
-        out.update(_higher(array, plan["middle"], filtration, connectivity, keep_zero))
+        out.update(_higher(array, plan["middle"], filtration, connectivity, keep_zero, jobs))
     for k in plan["blocks"]:
         out[k] = block_diagram(array, filtration, connectivity, "raise", keep_zero, jobs=jobs,
                                block_shape=block_shape, memory_limit=memory_limit, top=k > 0)
