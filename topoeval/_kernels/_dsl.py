@@ -53,8 +53,9 @@ TANH = 1
 SOFTSIGN = 2
 #: Elements per chunk of the smooth kernels' buffer.
 BLOCK = 2048
-#: Length of smooth_sums' scratch buffer: a chunk and the fold's padding to 8.
-BUF = BLOCK + 8
+#: Length of smooth_sums' scratch buffer: a chunk and the fold's padding to 8, then room for a
+#: chunk of float32 terms (float32 inputs, see :func:`_term_buf`).
+BUF = BLOCK + 8 + BLOCK // 2
 #: Target number of elements per cache block of the iteration plan.
 LBLOCK = 1 << 16
 
@@ -166,8 +167,7 @@ def _tanh_half_nd(z):
 _F32 = np.float32
 _W32 = _F32(20.0)  # tanh(10) rounds to 1 in float32
 _LOG2E32 = _F32(1.4426950408889634)
-_LN2HI32 = _F32(0.693145751953125)  # ln 2 in two parts (Cody-Waite): hi has 16 bits, so k * hi is exact
-_LN2LO32 = _F32(1.4286068203094173e-06)
+_LN232 = _F32(0.6931471805599453)  # one constant: see _tanh_half_nd32
 _SHIFT32 = _F32(12582912.0)  # 1.5 * 2**23
 # [4/4] Pade approximant of e**r = (E + O) / (E - O), scaled by 2: E = 2 + 3 r**2 / 14 + r**4 / 840,
 # O = r + r**3 / 42
@@ -183,23 +183,28 @@ _TWO32 = _F32(2.0)
 def _tanh_half_nd32(z):
     """float32 twin of :func:`_tanh_half_nd`: tanh(z / 2) as (num, den), den > 0, all in float32.
 
-    Same scheme with w = min(|z|, 20) and the [3/3] Pade approximant of e**r (relative error
-    < 1e-8 for |r| <= ln 2 / 2, a sixth of a float32 ulp); ln 2 is split in two (float32 has too
-    few bits for the one-constant shortcut of the float64 version).  Error against float64 tanh
-    rounded to float32: <= 2 ulp over the whole range (tests/test_dsl.py measures it), like
-    NumPy's float32 tanh.  Every operand is float32, so LLVM uses 16 lanes per zmm register.
+    Same scheme with w = min(|z|, 20), but k = floor(w / ln 2) (so r = w - k ln 2 is in
+    [0, ln 2) and every term of the numerator (2**k - 1) P + 2 O is >= 0: no cancellation,
+    which cost 3 ulp with k = round(.)) and the [4/4] Pade approximant of e**r (relative error
+    < 2e-12 on [0, ln 2)).  ln 2 is one float32 constant: its error 1.9e-9 * k in r moves
+    tanh(w / 2) by at most 1.9e-9 * k * (1 - tanh**2) / 2, under 0.05 ulp for every k.
+    den = num + 2 Q (adds instead of an FMA: the loop is bound by the FMA ports).  Error against
+    float64 tanh rounded to float32: <= 2 ulp over the whole range (tests/test_dsl.py measures
+    it; NumPy's float32 tanh: 1 ulp).  Every operand is float32, so LLVM uses 16 lanes per zmm.
     """
     a = abs(z)
     w = _W32 if a > _W32 else a
     t = _fmuladd(w, _LOG2E32, -_HALF32) + _SHIFT32  # k = floor(w / ln 2): r >= 0, so O >= 0
     k = t - _SHIFT32
-    r = _fmuladd(k, -_LN2LO32, _fmuladd(k, -_LN2HI32, w))
+    r = _fmuladd(k, -_LN232, w)
     u = r * r
     e = _fmuladd(u, _fmuladd(u, _E4_32, _E2_32), _TWO32)
     o = _fmuladd(r * u, _O3_32, r)
     pk = _pow2_f32(t)
     p = e + o
-    return math.copysign(_fmuladd(pk - _ONE32, p, o + o), z), _fmuladd(pk, p, e - o)
+    num = _fmuladd(pk - _ONE32, p, o + o)
+    q = e - o
+    return math.copysign(num, z), num + (q + q)  # den = 2**k P + Q = num + 2 Q: adds, not FMAs
 
 
 @njit(**_INLINE)
@@ -539,6 +544,51 @@ def _tanh_term_typed(x0, x1, y0, y1, s2):
     return _tanh_term64
 
 
+def _term_buf(buf, x, y):
+    """Where a chunk's tanh terms go: ``buf`` itself, or for float32 inputs a float32 view of its tail.
+
+    float32 terms stored as float32 keep the term loop in float32 alone, so LLVM vectorises it with
+    16 lanes per zmm register; a float64 store in the same loop makes it pick 8 (the widest type
+    decides).  :func:`_chunk_sum` widens them while it sums.
+    """
+    raise NotImplementedError  # only called from jitted code
+
+
+@overload(_term_buf, inline="always")
+def _term_buf_typed(buf, x, y):
+    if x.dtype == types.float32 and y.dtype == types.float32:  # as _tanh_term_typed
+        return lambda buf, x, y: buf[BLOCK + 8:].view(np.float32)
+    return lambda buf, x, y: buf
+
+
+def _chunk_sum(tb, buf, m):
+    """Sum of the chunk's terms tb[:m] in float64, as :func:`_fold_sum` (overwrites ``buf``).
+
+    float32 terms are widened in the first fold step (buf[j] = tb[j] + tb[j + h] in float64),
+    the same sums in the same order as widening them first, without the extra pass.
+    """
+    raise NotImplementedError  # only called from jitted code
+
+
+def _widen_fold(tb, buf, m):
+    w = (m + 7) & ~7
+    for k in range(m, w):
+        tb[k] = 0.0
+    h = ((w + 15) >> 4) << 3 if w > 8 else w
+    for j in range(w - h):
+        buf[j] = np.float64(tb[j]) + np.float64(tb[h + j])
+    for j in range(w - h, h):
+        buf[j] = np.float64(tb[j])
+    return _fold_sum(buf, h)
+
+
+@overload(_chunk_sum, inline="always")
+def _chunk_sum_typed(tb, buf, m):
+    if tb.dtype == types.float32:
+        return _widen_fold
+    return lambda tb, buf, m: _fold_sum(buf, m)
+
+
 @njit(**_INLINE)
 def _smooth_run(x, y, lo, hi, m, kind, s, buf, row):
     """sum_k |sig(s (x[hi+k] - x[lo+k])) - sig(s (y[hi+k] - y[lo+k]))| for k < m.
@@ -559,17 +609,22 @@ def _smooth_run(x, y, lo, hi, m, kind, s, buf, row):
             # one term per iteration: splitting the chunk into two interleaved halves ran 6 %
             # (idle) to 15 % (loaded) faster but doubled this kernel's first-run compile time
             # (1.6 -> 3.1 s CPU in bench_startup), so it is not done
+            tb = _term_buf(buf, x, y)
             for k in range(mc):
-                buf[k] = _tanh_term(x0[k], x1[k], y0[k], y1[k], s2)
+                tb[k] = _tanh_term(x0[k], x1[k], y0[k], y1[k], s2)
+            if row > 0:
+                for k in range((c // row + 1) * row - 1 - c, mc, row):
+                    tb[k] = 0.0
+            total += _chunk_sum(tb, buf, mc)
         else:
             for k in range(mc):
                 dx = s * (np.float64(x1[k]) - np.float64(x0[k]))
                 dy = s * (np.float64(y1[k]) - np.float64(y0[k]))
                 buf[k] = abs(dx / (1.0 + abs(dx)) - dy / (1.0 + abs(dy)))
-        if row > 0:
-            for k in range((c // row + 1) * row - 1 - c, mc, row):
-                buf[k] = 0.0
-        total += _fold_sum(buf, mc)
+            if row > 0:
+                for k in range((c // row + 1) * row - 1 - c, mc, row):
+                    buf[k] = 0.0
+            total += _fold_sum(buf, mc)
     return total
 
 
