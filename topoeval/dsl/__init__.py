@@ -34,7 +34,9 @@ Conventions (docs/architecture.md, "DSL")
   "sum" or "none") combines them as in PyTorch losses.  Without a batch axis
   the whole array is one sample and a Python float is returned.
 - Values are accumulated and returned in float64 whatever the input dtype; the
-  exact loss is counted in integers (no rounding at all).  Gradients and
+  exact loss is counted in integers (no rounding at all).  The tanh terms of
+  float32 inputs are computed in float32, like NumPy (relative error ~1e-6, see
+  :func:`dsl`); the gradient and the sharpness fit compute in float64.  Gradients and
   mismatch maps are float32 for float16/float32 inputs, float64 otherwise.
 
 Implementation: one fused Numba pass over the array (topoeval/_kernels/_dsl.py)

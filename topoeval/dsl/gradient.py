@@ -62,7 +62,8 @@ def dsl_gradient(
     Returns
     -------
     ndarray, shape of ``x``
-        float32 for float16/float32 inputs, float64 otherwise.
+        float32 for float16/float32 inputs, float64 otherwise (computed in float64 for
+        every dtype, unlike the float32 tanh terms of :func:`dsl`).
 
     Examples
     --------
