@@ -51,7 +51,7 @@ from numba.extending import intrinsic, overload
 
 TANH = 1
 SOFTSIGN = 2
-#: Elements per chunk of the smooth kernels' buffer.
+#: Elements per chunk of the smooth kernels' buffer (a multiple of 32: see _chunk_sum).
 BLOCK = 2048
 #: Length of smooth_sums' scratch buffer: a chunk and the fold's padding to 8, then room for a
 #: chunk of float32 terms (float32 inputs, see :func:`_term_buf`).
@@ -562,23 +562,28 @@ def _term_buf_typed(buf, x, y):
 
 
 def _chunk_sum(tb, buf, m):
-    """Sum of the chunk's terms tb[:m] in float64, as :func:`_fold_sum` (overwrites ``buf``).
+    """Sum of the chunk's terms tb[:m] in float64, in a fixed order (overwrites ``buf``).
 
-    float32 terms are widened in the first fold step (buf[j] = tb[j] + tb[j + h] in float64),
-    the same sums in the same order as widening them first, without the extra pass.
+    float64 terms (``tb`` is ``buf``): :func:`_fold_sum`.  float32 terms: the first step adds
+    the four quarters of tb (padded with zeros to a multiple of 32; BLOCK is one) in float64,
+    buf[j] = (tb[j] + tb[j + h]) + (tb[j + 2h] + tb[j + 3h]), then folds those h values: the
+    widening and two fold levels in one pass, which took the float32 tanh DSL from 7.4 to
+    6.0 ms at 64x8x64x64 (the plain fold was a third of the kernel's time).
     """
     raise NotImplementedError  # only called from jitted code
 
 
 def _widen_fold(tb, buf, m):
-    w = (m + 7) & ~7
+    w = (m + 31) & ~31
     for k in range(m, w):
         tb[k] = 0.0
-    h = ((w + 15) >> 4) << 3 if w > 8 else w
-    for j in range(w - h):
-        buf[j] = np.float64(tb[j]) + np.float64(tb[h + j])
-    for j in range(w - h, h):
-        buf[j] = np.float64(tb[j])
+    h = w >> 2
+    t0 = tb[:h]
+    t1 = tb[h:2 * h]
+    t2 = tb[2 * h:3 * h]
+    t3 = tb[3 * h:w]
+    for j in range(h):
+        buf[j] = (np.float64(t0[j]) + np.float64(t1[j])) + (np.float64(t2[j]) + np.float64(t3[j]))
     return _fold_sum(buf, h)
 
 
