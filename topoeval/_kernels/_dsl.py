@@ -51,11 +51,10 @@ from numba.extending import intrinsic, overload
 
 TANH = 1
 SOFTSIGN = 2
-#: Elements per chunk of the smooth kernels' buffer (a multiple of 32: see _chunk_sum).
+#: Elements per chunk of the smooth kernels' buffer (a multiple of 32: see _tanh_chunk32).
 BLOCK = 2048
-#: Length of smooth_sums' scratch buffer: a chunk and the fold's padding to 8, then room for a
-#: chunk of float32 terms (float32 inputs, see :func:`_term_buf`).
-BUF = BLOCK + 8 + BLOCK // 2
+#: Length of smooth_sums' scratch buffer: a chunk and the fold's padding to 8.
+BUF = BLOCK + 8
 #: Target number of elements per cache block of the iteration plan.
 LBLOCK = 1 << 16
 
@@ -514,93 +513,80 @@ def _axis_runs(i, q, d, coord, shape, strides, size):
     return 1, size, size - 1, shape[d - 1]
 
 
-def _tanh_term(x0, x1, y0, y1, s2):
-    """|tanh(s (x1 - x0)) - tanh(s (y1 - y0))| with s2 = 2 s (float64 s2), in the inputs' precision.
+def _tanh_chunk(x0, x1, y0, y1, s2, buf, buf32, c, mc, row):
+    """sum_k |tanh(s (x1[k] - x0[k])) - tanh(s (y1[k] - y0[k]))| for k < mc, s2 = 2 s (float64).
 
-    Typed per dtype at compile time (:func:`_tanh_term_typed`): float32 in float32 (like NumPy's
-    formula on float32 data), everything else in float64.  |nx / dx - ny / dy| with one division
-    (dx, dy > 0); copysign(., 1) is an abs() that LLVM vectorises.
+    Typed per dtype at compile time (:func:`_tanh_chunk_typed`; one overload, so one extra
+    compile unit, not one per helper): float32 pairs in float32 (like NumPy's formula on
+    float32 data; :func:`_tanh_chunk32`), everything else in float64 (:func:`_tanh_chunk64`,
+    the float64 kernel as before, bit for bit).  ``row > 0``: the pairs with
+    (c + k + 1) % row == 0 straddle two rows and are dropped.  Sums in float64, fixed order.
     """
     raise NotImplementedError  # only called from jitted code
 
 
-def _tanh_term64(x0, x1, y0, y1, s2):
-    nx, dx = _tanh_half_nd(s2 * (np.float64(x1) - np.float64(x0)))
-    ny, dy = _tanh_half_nd(s2 * (np.float64(y1) - np.float64(y0)))
-    return math.copysign(nx * dy - ny * dx, 1.0) / (dx * dy)
+def _tanh_chunk64(x0, x1, y0, y1, s2, buf, buf32, c, mc, row):
+    # |nx / dx - ny / dy| with one division (dx, dy > 0); copysign(., 1) is an abs() that LLVM
+    # vectorises.  One term per iteration: splitting the chunk into two interleaved halves ran
+    # 6 % (idle) to 15 % (loaded) faster but doubled this kernel's first-run compile time
+    for k in range(mc):
+        nx, dx = _tanh_half_nd(s2 * (np.float64(x1[k]) - np.float64(x0[k])))
+        ny, dy = _tanh_half_nd(s2 * (np.float64(y1[k]) - np.float64(y0[k])))
+        buf[k] = math.copysign(nx * dy - ny * dx, 1.0) / (dx * dy)
+    if row > 0:
+        for k in range((c // row + 1) * row - 1 - c, mc, row):
+            buf[k] = 0.0
+    return _fold_sum(buf, mc)
 
 
-def _tanh_term32(x0, x1, y0, y1, s2):
+@njit(**_JIT)
+def _tanh_chunk32(x0, x1, y0, y1, s2, buf, buf32, c, mc, row):
+    # the terms go to the float32 buffer: a float64 store in the same loop makes LLVM pick 8
+    # lanes (the widest type decides), float32 alone gives 16 per zmm register.  The sum widens
+    # and adds the four quarters of buf32 (padded with zeros to a multiple of 32; BLOCK is one)
+    # in one pass, buf[j] = (t[j] + t[j + h]) + (t[j + 2h] + t[j + 3h]), then folds those h
+    # values: the plain widen-then-fold was a third of the kernel's time (7.4 -> 6.0 ms at
+    # 64x8x64x64)
     s2f = np.float32(s2)  # as NumPy's float32 s * dx (2 s is exact in float32 too)
-    nx, dx = _tanh_half_nd32(s2f * (x1 - x0))
-    ny, dy = _tanh_half_nd32(s2f * (y1 - y0))
-    return math.copysign(nx * dy - ny * dx, _ONE32) / (dx * dy)
-
-
-@overload(_tanh_term, inline="always")
-def _tanh_term_typed(x0, x1, y0, y1, s2):
-    if x0 == types.float32 and y0 == types.float32:
-        return _tanh_term32
-    return _tanh_term64
-
-
-def _term_buf(buf, x, y):
-    """Where a chunk's tanh terms go: ``buf`` itself, or for float32 inputs a float32 view of its tail.
-
-    float32 terms stored as float32 keep the term loop in float32 alone, so LLVM vectorises it with
-    16 lanes per zmm register; a float64 store in the same loop makes it pick 8 (the widest type
-    decides).  :func:`_chunk_sum` widens them while it sums.
-    """
-    raise NotImplementedError  # only called from jitted code
-
-
-@overload(_term_buf, inline="always")
-def _term_buf_typed(buf, x, y):
-    if x.dtype == types.float32 and y.dtype == types.float32:  # as _tanh_term_typed
-        return lambda buf, x, y: buf[BLOCK + 8:].view(np.float32)
-    return lambda buf, x, y: buf
-
-
-def _chunk_sum(tb, buf, m):
-    """Sum of the chunk's terms tb[:m] in float64, in a fixed order (overwrites ``buf``).
-
-    float64 terms (``tb`` is ``buf``): :func:`_fold_sum`.  float32 terms: the first step adds
-    the four quarters of tb (padded with zeros to a multiple of 32; BLOCK is one) in float64,
-    buf[j] = (tb[j] + tb[j + h]) + (tb[j + 2h] + tb[j + 3h]), then folds those h values: the
-    widening and two fold levels in one pass, which took the float32 tanh DSL from 7.4 to
-    6.0 ms at 64x8x64x64 (the plain fold was a third of the kernel's time).
-    """
-    raise NotImplementedError  # only called from jitted code
-
-
-def _widen_fold(tb, buf, m):
-    w = (m + 31) & ~31
-    for k in range(m, w):
-        tb[k] = 0.0
+    for k in range(mc):
+        nx, dx = _tanh_half_nd32(s2f * (x1[k] - x0[k]))
+        ny, dy = _tanh_half_nd32(s2f * (y1[k] - y0[k]))
+        buf32[k] = math.copysign(nx * dy - ny * dx, _ONE32) / (dx * dy)
+    if row > 0:
+        for k in range((c // row + 1) * row - 1 - c, mc, row):
+            buf32[k] = 0.0
+    w = (mc + 31) & ~31
+    for k in range(mc, w):
+        buf32[k] = 0.0
     h = w >> 2
-    t0 = tb[:h]
-    t1 = tb[h:2 * h]
-    t2 = tb[2 * h:3 * h]
-    t3 = tb[3 * h:w]
+    t0 = buf32[:h]
+    t1 = buf32[h:2 * h]
+    t2 = buf32[2 * h:3 * h]
+    t3 = buf32[3 * h:w]
     for j in range(h):
         buf[j] = (np.float64(t0[j]) + np.float64(t1[j])) + (np.float64(t2[j]) + np.float64(t3[j]))
     return _fold_sum(buf, h)
 
 
-@overload(_chunk_sum, inline="always")
-def _chunk_sum_typed(tb, buf, m):
-    if tb.dtype == types.float32:
-        return _widen_fold
-    return lambda tb, buf, m: _fold_sum(buf, m)
+@overload(_tanh_chunk, inline="always")
+def _tanh_chunk_typed(x0, x1, y0, y1, s2, buf, buf32, c, mc, row):
+    if x0.dtype == types.float32 and y0.dtype == types.float32:
+        # a call, not inlined: compiled once (its own cached function) instead of once for the
+        # overload's typing and again inside smooth_sums (first-run compile time); one call per
+        # chunk of BLOCK terms costs nothing measurable
+        def call32(x0, x1, y0, y1, s2, buf, buf32, c, mc, row):
+            return _tanh_chunk32(x0, x1, y0, y1, s2, buf, buf32, c, mc, row)
+        return call32
+    return _tanh_chunk64
 
 
 @njit(**_INLINE)
-def _smooth_run(x, y, lo, hi, m, kind, s, buf, row):
+def _smooth_run(x, y, lo, hi, m, kind, s, buf, buf32, row):
     """sum_k |sig(s (x[hi+k] - x[lo+k])) - sig(s (y[hi+k] - y[lo+k]))| for k < m.
 
     ``row > 0``: skip the pairs with (k + 1) % row == 0 (they straddle two rows).  Inlined at
-    its one call site (smooth_sums); the chunk of ``BLOCK`` values in ``buf`` is summed by
-    :func:`_sum8` in a fixed order.
+    its one call site (smooth_sums); each chunk of ``BLOCK`` terms is summed in float64 in a
+    fixed order (:func:`_fold_sum`; tanh: :func:`_tanh_chunk`).
     """
     total = 0.0
     s2 = 2.0 * s  # _tanh_half_nd(2 s d) = tanh(s d); the doubling is exact
@@ -611,16 +597,7 @@ def _smooth_run(x, y, lo, hi, m, kind, s, buf, row):
         y0 = y[lo + c:lo + c + mc]
         y1 = y[hi + c:hi + c + mc]
         if kind == TANH:
-            # one term per iteration: splitting the chunk into two interleaved halves ran 6 %
-            # (idle) to 15 % (loaded) faster but doubled this kernel's first-run compile time
-            # (1.6 -> 3.1 s CPU in bench_startup), so it is not done
-            tb = _term_buf(buf, x, y)
-            for k in range(mc):
-                tb[k] = _tanh_term(x0[k], x1[k], y0[k], y1[k], s2)
-            if row > 0:
-                for k in range((c // row + 1) * row - 1 - c, mc, row):
-                    tb[k] = 0.0
-            total += _chunk_sum(tb, buf, mc)
+            total += _tanh_chunk(x0, x1, y0, y1, s2, buf, buf32, c, mc, row)
         else:
             for k in range(mc):
                 dx = s * (np.float64(x1[k]) - np.float64(x0[k]))
@@ -634,12 +611,12 @@ def _smooth_run(x, y, lo, hi, m, kind, s, buf, row):
 
 
 @njit(**_JIT)
-def smooth_sums(x, y, shape, active, batch, kind, s, check, out, work, buf):
+def smooth_sums(x, y, shape, active, batch, kind, s, check, out, work, buf, buf32):
     """Add sum |sig(s dX) - sig(s dY)| per axis and sample to ``out`` (float64, (d, nb)).
 
     ``batch`` must not be the last axis (the caller moves it).  ``check`` and the
     returned flag as in :func:`exact_counts`.  Scratch: ``work`` int64 (2 d,), ``buf``
-    float64 (BUF,).
+    float64 (BUF,), ``buf32`` float32 (BLOCK,) (the tanh terms of float32 pairs).
     """
     d = shape.shape[0]
     strides, coord, total = _layout(shape, work)
@@ -653,7 +630,7 @@ def smooth_sums(x, y, shape, active, batch, kind, s, check, out, work, buf):
             st, seg, m, row = _axis_runs(i, q, d, coord, shape, strides, size)
             if active[i] and m > 0:
                 for p in range(base, base + size, seg):
-                    out[i, b] += _smooth_run(x, y, p, p + st, m, kind, s, buf, row)
+                    out[i, b] += _smooth_run(x, y, p, p + st, m, kind, s, buf, buf32, row)
         _next_block(coord, shape, q)
     return True
 

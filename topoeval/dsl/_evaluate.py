@@ -54,7 +54,7 @@ def _axis_sums(x, y, kind, s, f, batch, axes, w, jobs=1):
     cb = -1 if batch is None else pos[batch]
     # the kernels check finiteness block by block while the data are in cache (no extra pass)
     check = xf.dtype.kind == "f" or yf.dtype.kind == "f"
-    from .._kernels._dsl import BUF, exact_counts, smooth_sums
+    from .._kernels._dsl import BLOCK, BUF, exact_counts, smooth_sums
 
     # scratch arrays made here, per call (threads), not in the kernels (first-run compile time)
     if kind == 0:
@@ -63,7 +63,7 @@ def _axis_sums(x, y, kind, s, f, batch, axes, w, jobs=1):
     else:
         def run(xs, ys, shp, act, o):
             return smooth_sums(xs, ys, shp, act, cb, kind, s, check, o, np.empty(2 * d, np.int64),
-                               np.empty(BUF))
+                               np.empty(BUF), np.empty(BLOCK, np.float32))
     out = np.zeros((d, nb), dtype=np.int64 if kind == 0 else np.float64)
     finite = _run_slabs(run, xf, yf, cshape, active, cb, out, jobs)
     if not finite:
