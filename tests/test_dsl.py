@@ -605,7 +605,9 @@ def test_smooth_kernels_compile_one_signature_and_no_helper_apart():
     f32 = [sig for sig in k.smooth_sums.signatures if "float32" in str(sig[0])]
     assert len(f32) == 1
     assert len([sig for sig in k.exact_counts.signatures if "float32" in str(sig[0])]) == 1
-    assert len(k._tanh_chunk32.signatures) == 1  # the float32 tanh chunk: a call of its own, one signature
+    # the float32 tanh chunk, a call of its own: at most one signature (none when smooth_sums came
+    # from the cache, which holds the callee too)
+    assert len(k._tanh_chunk32.signatures) <= 1
     for helper in ("_smooth_run", "_sum8", "_c_strides", "_plan", "_next_block", "_finite_pair",
                    "_exact_run", "_exact_last", "_axis_runs", "_tanh_half_nd", "_tanh_half_nd32"):
         assert getattr(k, helper).signatures == [], helper
