@@ -579,6 +579,14 @@ def test_float32_tanh_dsl_close_to_float64_and_deterministic(shape):
                                rtol=1e-12)
 
 
+@pytest.mark.parametrize("s", [1e39, 1e300, 1e-46, 1e-300])
+def test_float32_extreme_sharpness_as_float64(s):
+    # float32(s) would overflow (inf * 0 = NaN) or underflow: such sharpness takes the float64 path
+    x = np.array([0, 0, 1, 2], np.float32)
+    y = np.array([0, 1, 1, 1], np.float32)
+    assert dsl(x, y, sharpness=s) == dsl(x.astype(np.float64), y.astype(np.float64), sharpness=s)
+
+
 @pytest.mark.parametrize("scale", [1e-9, 1e-5, 1e-2])
 def test_tanh_sums_keep_relative_accuracy_for_tiny_differences(scale):
     # s * d small: tanh(z) ~ z, and |tanh a - tanh b| ~ |a - b| may be far smaller than an ulp of 1;

@@ -47,6 +47,10 @@ def _axis_sums(x, y, kind, s, f, batch, axes, w, jobs=1):
                 sums[j] = delta.sum(axis=other)
         return sums
     xf, yf, cshape, pos = _flat_c(x, y, batch, smooth=kind != 0)
+    if kind == 1 and xf.dtype == np.float32 and not 2.0 ** -60 <= s <= 2.0 ** 60:
+        # the float32 tanh path multiplies by float32(s): a sharpness near float32's range would
+        # overflow (inf * 0 = NaN) or underflow there, so such rare values take the float64 path
+        xf, yf = xf.astype(np.float64), yf.astype(np.float64)
     d = x.ndim
     active = np.zeros(d, dtype=np.int8)
     for j in on:

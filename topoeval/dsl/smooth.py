@@ -85,7 +85,8 @@ def dsl(
     float64 sums (deterministic order); the float32 tanh is within 2 ulp.  The error is at
     most about 2**-21 * sum(|tanh(s dX)| + |tanh(s dY)|): relative ~1e-6 unless ``x`` and
     ``y`` nearly agree everywhere.  Cast the inputs to float64 for float64 accuracy (every
-    other dtype, ``"softsign"`` and user sign functions are computed in float64).
+    other dtype, ``"softsign"``, user sign functions and a sharpness outside [2**-60, 2**60],
+    which float32 cannot carry, are computed in float64).
 
     Examples
     --------
