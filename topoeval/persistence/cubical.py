@@ -94,8 +94,10 @@ def persistence_diagrams(
         read.  Every diagram equals the one ``persistence_diagram(array, dim=k, ...)`` gives
         with the same options.  ``jobs`` (None: the cores this process may use) is also the
         number of threads of dimension 1 of a 3-D array (the discrete Morse sandwich), which
-        with several jobs runs beside dimensions 0 and 2 (without ``memory_limit``); the
-        diagrams do not depend on it.
+        with several jobs runs beside dimensions 0 and 2 (without ``memory_limit``); with
+        several jobs the union-finds of dimensions 0 and d-1 of an in-memory array (from 2**17
+        cells, without ``block_shape`` / ``memory_limit``) also run side by side, half of the
+        jobs each.  The diagrams do not depend on it.
 
     Returns
     -------
