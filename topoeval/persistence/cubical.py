@@ -240,14 +240,16 @@ def _union_finds_apart(array, dims, connectivity, jobs, block_shape, memory_limi
         return None
     if not isinstance(array, np.ndarray) or isinstance(array, np.memmap) or array.size < _APART_MIN_CELLS:
         return None
-    arr = as_real_array(array, "array")
-    core = _squeezed_shape(arr.shape)
-    top = len(core) - 1 if any(s > 1 for s in arr.shape) else 0
-    wanted = _check_dims(dims, arr.ndim)
+    # the shape decides first: the array is converted (a copy for big-endian data) only when the
+    # path is taken, as the callers below convert it again otherwise
+    core = _squeezed_shape(array.shape)
+    top = len(core) - 1 if any(s > 1 for s in array.shape) else 0
+    wanted = _check_dims(dims, array.ndim)
     if top < 1 or 0 not in wanted or top not in wanted:
         return None
-    if 2 * block_bytes(core, arr.dtype.itemsize, connectivity) > available_memory() // 2:
+    if 2 * block_bytes(core, array.dtype.itemsize, connectivity) > available_memory() // 2:
         return None
+    arr = as_real_array(array, "array")
     from .grid import DIM_NAN_HINT
 
     check_finite(arr, "array", hint=DIM_NAN_HINT)  # before any thread starts
