@@ -287,7 +287,7 @@ def test_sandwich_equals_reduction(a, connectivity, filtration):
 def test_gradient_is_acyclic_and_morse_boundaries_count_paths(a, connectivity):
     """The gradient (naive check: mutual equal-valued pairs, no closed V-path) and the Morse
     boundary of every critical 2-cell against an enumeration of the V-paths."""
-    from topoeval._kernels._gradient import critical_cells, morse_boundary
+    from topoeval._kernels._gradient import critical_cells, morse_boundary, star_context
     from topoeval.persistence.cubical import gradient
 
     g = a.astype(np.float64)
@@ -299,7 +299,7 @@ def test_gradient_is_acyclic_and_morse_boundaries_count_paths(a, connectivity):
     by_key = dict(zip(keys1.tolist(), cells1.tolist()))
     hk, hc, out = (np.empty(4, dtype=np.int64) for _ in range(3))
     for c in cells2:
-        out, m, hk, hc = morse_boundary(c, code, rank, kshape, pad, hk, hc, out)
+        out, m, hk, hc = morse_boundary(c, code, rank, kshape, pad, hk, hc, out, star_context(rank, pad))
         assert (np.diff(out[:m]) < 0).all()
         got = sorted(tuple(int(v) for v in np.unravel_index(by_key[k], tuple(kshape))) for k in out[:m].tolist())
         ref = naive_morse_boundary(code, kshape, int(pad), tuple(int(v) for v in np.unravel_index(c, tuple(kshape))))
@@ -322,7 +322,7 @@ def test_clearing_skips_only_columns_that_reduce_to_zero(connectivity):
             cells1, keys1 = critical_cells(code, rank, kshape, pad, 1)
             cells2, _ = critical_cells(code, rank, kshape, pad, 2)
             cells3, _ = critical_cells(code, rank, kshape, pad, 3)
-            positive = clear_positive(cells2, code, kshape, pad)
+            positive = clear_positive(cells2, code, rank, kshape, pad)
             assert positive.sum() == len(cells3) - pad
             negative = negative_saddles(cells1, code, kshape, pad)
             assert negative.sum() == len(critical_cells(code, rank, kshape, pad, 0)[0]) - 1 + pad
@@ -427,7 +427,7 @@ def test_sandwich_threads_equal_serial_bit_for_bit(connectivity):
                 np.testing.assert_array_equal(gradient(a, pad, threads)[0], code)
             cells1, keys1 = critical_cells(code, rank, kshape, pad, 1)
             cells2, _ = critical_cells(code, rank, kshape, pad, 2)
-            positive = clear_positive(cells2, code, kshape, pad)
+            positive = clear_positive(cells2, code, rank, kshape, pad)
             negative = negative_saddles(cells1, code, kshape, pad)
             serial = saddle_pairs(code, rank, kshape, pad, cells2, keys1, positive, negative, 1)
             for threads in (2, 5):
@@ -559,3 +559,36 @@ def test_sandwich_threads_follow_jobs(monkeypatch):
     two = te.persistence_diagram(a, dim=1, jobs=2)
     assert seen == [1, 2]
     assert_same_diagrams({1: one[1]}, {1: two})
+
+
+@pytest.mark.parametrize("connectivity", ["full", "face"])
+def test_sandwich_lazy_stars_equal_the_whole_gradient(connectivity):
+    """Regular centers left to be completed on demand (classify) give the same critical
+    cells, the same centers' codes, the same written cells and the same pairs as the whole
+    gradient; a regular star has no critical cell (ProcessLowerStars is perfect in 3-D)."""
+    from scipy.ndimage import gaussian_filter
+
+    from topoeval._kernels._gradient import clear_positive, critical_cells, negative_saddles, saddle_pairs
+    from topoeval.persistence.cubical import _sandwich_gradient
+
+    rng = np.random.default_rng(7)
+    pad = connectivity == "full"
+    fields = [gaussian_filter(rng.standard_normal((14, 12, 13)), 2.0), rng.integers(0, 3, size=(7, 6, 8)) * 1.0,
+              np.round(gaussian_filter(rng.standard_normal((10, 11, 9)), 1.5), 1)]
+    for a in fields:
+        out = {}
+        for lazy in (False, True):
+            code, rank, kshape, complete = _sandwich_gradient(a, pad, 1, lazy)
+            assert complete is (not lazy)
+            cells1, keys1 = critical_cells(code, rank, kshape, pad, 1)
+            cells2, keys2 = critical_cells(code, rank, kshape, pad, 2)
+            pos = clear_positive(cells2, code, rank, kshape, pad, complete)
+            neg = negative_saddles(cells1, code, kshape, pad)
+            pairs = saddle_pairs(code, rank, kshape, pad, cells2, keys1, pos, neg)
+            out[lazy] = (code.copy(), cells1, keys1, cells2, keys2, pos, neg, *pairs)
+        whole, lazy = out[False], out[True]
+        assert (whole[0] != 7).all()
+        written = lazy[0] != 7
+        np.testing.assert_array_equal(lazy[0][written], whole[0][written])
+        for x, y in zip(lazy[1:], whole[1:]):
+            np.testing.assert_array_equal(x, y)

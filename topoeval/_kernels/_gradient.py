@@ -48,6 +48,7 @@ from ._cubical import _drain, _find, _heap_pop, _heap_push, _pop_pivot
 
 _CRITICAL = 6
 _UNSET = 7
+_EDGE_BITS = sum(1 << q for q in (4, 10, 12, 14, 16, 22))  # the 1-cells of the 3x3x3 block
 
 
 # ------------------------------------------------------------------ the gradient
@@ -145,123 +146,220 @@ def _push_cofaces(q, unas, cofaces, faces, pos, pq):
     return pq
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _lower_star(rank, i0, i1, i2, pad, tables, r, G, ls, pos, partner, when):
-    """ProcessLowerStars (Robins, Wood & Sheppard) on the lower star of the center ``i``.
-
-    Returns the number of cells of the lower star; ``ls[:n - 1]`` lists them but the center
-    by ascending G, ``partner[q]`` is the block index of a cell's
-    gradient partner (-1: critical) and ``when[q]`` the order of its assignment.  G(cell) is
-    the bitmask of the positions of its vertices other than the center among the lower
-    neighbours sorted by (rank, block index): comparing masks compares the descending vertex
-    ranks lexicographically (Robins et al.'s G), faces before cofaces.  Only the lower star
-    is touched (about 8 cells on average), priority queues are bitmasks over ``ls``.
-
-    The lower neighbours are ranked by counting over the fixed 27 block cells, without
-    branches (an insertion sort of about 13 random keys cost three times more in
-    mispredicted branches).
-    """
-    off, nnz, by_nnz, faces, cofaces, koff, side, vmask, low_bit, roff = tables
-    n0, n1, n2 = rank.shape
-    # (rank + 1) * 32 + q: one integer compare orders by (rank, block index)
-    if 0 < i0 < n0 - 1 and 0 < i1 < n1 - 1 and 0 < i2 < n2 - 1:
-        rf = rank.reshape(-1)
-        c = (np.int64(i0) * n1 + i1) * n2 + i2
-        for q in range(27):
-            r[q] = (np.int64(rf[c + roff[q]]) + 1) * 32 + q
-    else:  # outside the array: a center earlier than all (T, rank -1; ties by block index); V: no cell
-        for q in range(27):
-            j0, j1, j2 = i0 + off[q, 0], i1 + off[q, 1], i2 + off[q, 2]
-            if 0 <= j0 < n0 and 0 <= j1 < n1 and 0 <= j2 < n2:
-                rq = np.int64(rank[j0, j1, j2])
-            else:
-                rq = -1 if pad else np.int64(1) << 40
-            r[q] = (rq + 1) * 32 + q
-    rc = r[13]
-    lower = np.int64(0)
-    for q in range(27):
-        lower |= np.int64(r[q] < rc) << q
-    partner[13] = -1
-    when[13] = 0
-    if lower == 0:
-        return 1
-    for q in range(27):  # a lower vertex's position among the lower ones: its G bit
-        rq = r[q]
-        t = 0
-        for u in range(27):
-            t += r[u] < rq
-        G[q] = np.int64(1) << t
-    G[13] = 0
-    # the lower star: the cells all of whose vertices are lower; G of a cell is the union
-    # of its faces' (padded with the center), dimension by dimension; its cells sorted by G
-    # as they are found (insertion sort: faces come first, so about sorted already)
-    lsmask = np.int64(1) << 13
-    ns = 0
-    for t in range(1, 27):
-        q = by_nnz[t]
-        g = G[q] | G[faces[q, 1]] | G[faces[q, 2]] | G[faces[q, 3]]
-        G[q] = g
-        if vmask[q] & ~lower:
-            continue
-        lsmask |= np.int64(1) << q
-        partner[q] = -1
-        u = ns
-        while u > 0 and G[ls[u - 1]] > g:
-            ls[u] = ls[u - 1]
-            u -= 1
-        ls[u] = q
-        ns += 1
-    for u in range(ns):
-        pos[ls[u]] = u
-    edges = np.int64(0)
-    for u in range(ns):
-        if nnz[ls[u]] == 1:
-            edges |= np.int64(1) << u
-    unas = lsmask
-    delta, pq0 = _pop_min(edges, ls, unas, low_bit)  # the steepest edge: paired with the center
-    unas &= ~((np.int64(1) << 13) | (np.int64(1) << delta))
-    partner[13] = delta
-    partner[delta] = 13
-    when[delta] = 1
-    tick = 2
-    pq1 = _push_cofaces(delta, unas, cofaces, faces, pos, np.int64(0))
-    while True:
-        while pq1:
-            alpha, pq1 = _pop_min(pq1, ls, unas, low_bit)
-            if alpha < 0:
-                break
-            face = -1
-            for s in range(1, faces[alpha, 0] + 1):
-                if (unas >> faces[alpha, s]) & 1:
-                    face = faces[alpha, s]
-            if face < 0:
-                pq0 |= np.int64(1) << pos[alpha]
-            else:
-                unas &= ~((np.int64(1) << face) | (np.int64(1) << alpha))
-                partner[face] = alpha
-                partner[alpha] = face
-                when[face] = tick
-                when[alpha] = tick + 1
-                tick += 2
-                pq0 &= ~(np.int64(1) << pos[face])
-                pq1 = _push_cofaces(alpha, unas, cofaces, faces, pos, pq1)
-                pq1 = _push_cofaces(face, unas, cofaces, faces, pos, pq1)
-        gamma, pq0 = _pop_min(pq0, ls, unas, low_bit)
-        if gamma < 0:
-            break
-        unas &= ~(np.int64(1) << gamma)
-        when[gamma] = tick
-        tick += 1
-        pq1 = _push_cofaces(gamma, unas, cofaces, faces, pos, pq1)
-    for q in range(27):  # never left by ProcessLowerStars; critical keeps the matching valid
-        if (unas >> q) & 1:
-            when[q] = tick
-            tick += 1
-    return ns + 1
+# the layout of a star context (:func:`star_context`): one int64 array, so that the kernels
+# pass one array down to the lazy stars (each array argument of a hot call costs)
+_OFF, _NNZ, _BY_NNZ, _FACES, _COFACES, _KOFF, _SIDE, _VMASK = 0, 81, 108, 135, 243, 432, 459, 486
+_ROFF, _HEAD, _SQUARES, _LOWB, _SCRATCH, _CONTEXT = 513, 540, 1296, 1308, 1345, 1507
 
 
 @njit(cache=True, nogil=True)
-def lower_star_gradient(rank, pad, code, lo=0, hi=-1):
+def star_context(rank, pad):
+    """The fixed tables and the scratch rows of :func:`_stars` for the centers ``rank``, in
+    one int64 array (one per thread: the scratch is written).
+
+    It holds :func:`_block_tables`, ``roff`` (27,) (the block's flat offsets in ``rank``),
+    ``head`` (27, 28) (code bits 0-5 of the cell ``q`` paired with ``t``; ``t = -1``:
+    critical), ``squares`` (12,) (the block indices of the 2-cells), ``_LOW_BIT`` and the
+    scratch (6, 27) (rows ``r, G, ls, pos, partner, when``), at the offsets ``_OFF`` ...
+    """
+    n0, n1, n2 = rank.shape
+    p = 1 if pad else 0
+    k1 = 2 * n1 - 1 + 2 * p
+    k2 = 2 * n2 - 1 + 2 * p
+    off, nnz, by_nnz, faces, cofaces, koff, side, vmask = _block_tables(k1, k2)
+    ctx = np.zeros(_CONTEXT, dtype=np.int64)
+    ctx[_OFF:_NNZ] = off.reshape(-1)
+    ctx[_NNZ:_BY_NNZ] = nnz
+    ctx[_BY_NNZ:_FACES] = by_nnz
+    ctx[_FACES:_COFACES] = faces.reshape(-1)
+    ctx[_COFACES:_KOFF] = cofaces.reshape(-1)
+    ctx[_KOFF:_SIDE] = koff
+    ctx[_SIDE:_VMASK] = side
+    ctx[_VMASK:_ROFF] = vmask
+    for q in range(27):
+        ctx[_ROFF + q] = (off[q, 0] * np.int64(n1) + off[q, 1]) * n2 + off[q, 2]
+        for t in range(-1, 27):
+            dirn = _CRITICAL
+            if t >= 0:  # partners differ along one axis: block index step 9, 3 or 1
+                dt = t - q
+                a = 0 if (dt == 9 or dt == -9) else (1 if (dt == 3 or dt == -3) else 2)
+                dirn = 2 * a + (1 if dt > 0 else 0)
+            ctx[_HEAD + 28 * q + (t % 28)] = dirn | (side[q] << 3)
+    j = 0
+    for q in range(27):
+        if nnz[q] == 2:
+            ctx[_SQUARES + j] = q
+            j += 1
+    ctx[_LOWB:_SCRATCH] = _LOW_BIT
+    return ctx
+
+
+@njit(cache=True, nogil=True)
+def _stars(rank, i0, i1, lo2, hi2, pad, ctx, code, classify):
+    """ProcessLowerStars (Robins, Wood & Sheppard) on the lower stars of the centers
+    ``rank[i0, i1, lo2:hi2]``, written to ``code`` (see the module docstring).
+
+    ``classify``: a *regular* center (its lower link is contractible) only gets its own
+    code (its pair with the steepest lower edge); its other cells stay ``_UNSET`` for
+    :func:`_ensure`.  ProcessLowerStars leaves no critical cell in exactly those lower
+    stars (it is perfect in 3-D: Robins et al., Theorem 3.4; tested), so the critical
+    cells, and the centers' pairs, are the same.  Returns the number of centers whose whole
+    lower star was written.
+
+    Per center: G(cell) is the bitmask of the positions of its vertices other than the
+    center among the 27 block vertices sorted by (rank, block index): comparing masks
+    compares the descending vertex ranks lexicographically (Robins et al.'s G), faces
+    before cofaces.  Only the lower star is touched (about 8 cells on average); priority
+    queues are bitmasks over ``ls`` (the lower star by ascending G).  The loop over the
+    centers is in this one function: an inlined per-center function copied its array
+    arguments with reference counts, 70 ns per center (a third of the time of a smooth field).
+    """
+    off = ctx[_OFF:_NNZ].reshape((27, 3))
+    nnz, by_nnz = ctx[_NNZ:_BY_NNZ], ctx[_BY_NNZ:_FACES]
+    faces, cofaces = ctx[_FACES:_COFACES].reshape((27, 4)), ctx[_COFACES:_KOFF].reshape((27, 7))
+    koff, vmask, roff = ctx[_KOFF:_SIDE], ctx[_VMASK:_ROFF], ctx[_ROFF:_HEAD]
+    head, squares, low_bit = ctx[_HEAD:_SQUARES].reshape((27, 28)), ctx[_SQUARES:_LOWB], ctx[_LOWB:_SCRATCH]
+    scratch = ctx[_SCRATCH:_CONTEXT].reshape((6, 27))
+    r, G, ls, pos, partner, when = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4], scratch[5]
+    n0, n1, n2 = rank.shape
+    rf = rank.reshape(-1)
+    p = 1 if pad else 0
+    k1 = np.int64(2 * n1 - 1 + 2 * p)
+    k2 = np.int64(2 * n2 - 1 + 2 * p)
+    full = 0
+    for i2 in range(lo2, hi2):
+        # (rank + 1) * 32 + q: one integer compare orders by (rank, block index)
+        if 0 < i0 < n0 - 1 and 0 < i1 < n1 - 1 and 0 < i2 < n2 - 1:
+            c = (np.int64(i0) * n1 + i1) * n2 + i2
+            for q in range(27):
+                r[q] = (np.int64(rf[c + roff[q]]) + 1) * 32 + q
+        else:  # outside the array: a center earlier than all (T, rank -1; ties by block index); V: no cell
+            for q in range(27):
+                j0, j1, j2 = i0 + off[q, 0], i1 + off[q, 1], i2 + off[q, 2]
+                if 0 <= j0 < n0 and 0 <= j1 < n1 and 0 <= j2 < n2:
+                    rq = np.int64(rank[j0, j1, j2])
+                else:
+                    rq = -1 if pad else np.int64(1) << 40
+                r[q] = (rq + 1) * 32 + q
+        base = (2 * i0 + p) * k1 * k2 + (2 * i1 + p) * k2 + (2 * i2 + p)
+        rc = r[13]
+        lower = np.int64(0)
+        for q in range(27):
+            lower |= np.int64(r[q] < rc) << q
+        if classify:  # regular: Euler characteristic 1 and connected (a subcomplex of a 2-sphere)
+            lsm = np.int64(0)
+            chi = 0
+            for t in range(1, 27):
+                q = by_nnz[t]
+                inside = np.int64((vmask[q] & ~lower) == 0)
+                lsm |= inside << q
+                chi += inside * (1 - 2 * (nnz[q] == 2))
+            if chi == 1:
+                edges = lsm & _EDGE_BITS
+                reach = edges & (-edges)
+                grown = True
+                while grown:
+                    before = reach
+                    for t in range(12):
+                        q = squares[t]
+                        a, b = faces[q, 1], faces[q, 2]
+                        hit = (lsm >> q) & ((reach >> a) | (reach >> b)) & 1
+                        reach |= (hit << a) | (hit << b)
+                    grown = reach != before
+                if reach == edges:
+                    delta = -1
+                    for t in range(1, 7):  # the steepest lower edge (by_nnz[1:7]: the edges)
+                        q = by_nnz[t]
+                        if (edges >> q) & 1 and (delta < 0 or r[q] < r[delta]):
+                            delta = q
+                    code[base] = np.uint16(head[13, delta])
+                    continue
+        full += 1
+        partner[13] = -1
+        when[13] = 0
+        if lower == 0:
+            code[base] = np.uint16(head[13, -1])
+            continue
+        for q in range(27):  # a lower vertex's position among the lower ones: its G bit
+            rq = r[q]
+            t = 0
+            for u in range(27):
+                t += r[u] < rq
+            G[q] = np.int64(1) << t
+        G[13] = 0
+        # the lower star: the cells all of whose vertices are lower; G of a cell is the union
+        # of its faces' (padded with the center), dimension by dimension; its cells sorted by G
+        # as they are found (insertion sort: faces come first, so about sorted already)
+        lsmask = np.int64(1) << 13
+        ns = 0
+        for t in range(1, 27):
+            q = by_nnz[t]
+            g = G[q] | G[faces[q, 1]] | G[faces[q, 2]] | G[faces[q, 3]]
+            G[q] = g
+            if vmask[q] & ~lower:
+                continue
+            lsmask |= np.int64(1) << q
+            partner[q] = -1
+            u = ns
+            while u > 0 and G[ls[u - 1]] > g:
+                ls[u] = ls[u - 1]
+                u -= 1
+            ls[u] = q
+            ns += 1
+        for u in range(ns):
+            pos[ls[u]] = u
+        edges = np.int64(0)
+        for u in range(ns):
+            if nnz[ls[u]] == 1:
+                edges |= np.int64(1) << u
+        unas = lsmask
+        delta, pq0 = _pop_min(edges, ls, unas, low_bit)  # the steepest edge: paired with the center
+        unas &= ~((np.int64(1) << 13) | (np.int64(1) << delta))
+        partner[13] = delta
+        partner[delta] = 13
+        when[delta] = 1
+        tick = 2
+        pq1 = _push_cofaces(delta, unas, cofaces, faces, pos, np.int64(0))
+        while True:
+            while pq1:
+                alpha, pq1 = _pop_min(pq1, ls, unas, low_bit)
+                if alpha < 0:
+                    break
+                face = -1
+                for s in range(1, faces[alpha, 0] + 1):
+                    if (unas >> faces[alpha, s]) & 1:
+                        face = faces[alpha, s]
+                if face < 0:
+                    pq0 |= np.int64(1) << pos[alpha]
+                else:
+                    unas &= ~((np.int64(1) << face) | (np.int64(1) << alpha))
+                    partner[face] = alpha
+                    partner[alpha] = face
+                    when[face] = tick
+                    when[alpha] = tick + 1
+                    tick += 2
+                    pq0 &= ~(np.int64(1) << pos[face])
+                    pq1 = _push_cofaces(alpha, unas, cofaces, faces, pos, pq1)
+                    pq1 = _push_cofaces(face, unas, cofaces, faces, pos, pq1)
+            gamma, pq0 = _pop_min(pq0, ls, unas, low_bit)
+            if gamma < 0:
+                break
+            unas &= ~(np.int64(1) << gamma)
+            when[gamma] = tick
+            tick += 1
+            pq1 = _push_cofaces(gamma, unas, cofaces, faces, pos, pq1)
+        for q in range(27):  # never left by ProcessLowerStars; critical keeps the matching valid
+            if (unas >> q) & 1:
+                when[q] = tick
+                tick += 1
+        for u in range(ns + 1):
+            q = ls[u] if u < ns else 13
+            code[base + koff[q]] = np.uint16(head[q, partner[q]] | (when[q] << 6))
+    return full
+
+
+@njit(cache=True, nogil=True)
+def lower_star_gradient(rank, pad, code, lo=0, hi=-1, classify=False):
     """The lower-star gradient of ``L`` for the centers ``rank[lo:hi]`` (first axis).
 
     Parameters
@@ -277,42 +375,46 @@ def lower_star_gradient(rank, pad, code, lo=0, hi=-1):
         ranges of centers can run in parallel (and give the same array).
     lo, hi : int
         Range of the first center axis (``hi = -1``: to the end).
+    classify : bool
+        Write only the centers' own codes for regular centers (:func:`_stars`); the
+        kernels that read more of ``code`` complete it on demand (:func:`_ensure`).
+
+    Returns
+    -------
+    int : the number of centers whose whole lower star was written.
     """
     n0, n1, n2 = rank.shape
-    p = 1 if pad else 0
-    k1 = 2 * n1 - 1 + 2 * p
-    k2 = 2 * n2 - 1 + 2 * p
-    s0 = np.int64(k1) * k2
-    off, nnz, by_nnz, faces, cofaces, koff, side, vmask = _block_tables(k1, k2)
-    roff = np.empty(27, dtype=np.int64)  # flat offsets of the block in ``rank``
-    for q in range(27):
-        roff[q] = (off[q, 0] * np.int64(n1) + off[q, 1]) * n2 + off[q, 2]
-    tables = (off, nnz, by_nnz, faces, cofaces, koff, side, vmask, _LOW_BIT, roff)
-    head = np.empty((27, 28), dtype=np.int64)  # code bits 0-5 of the cell q paired with t (-1: 27)
-    for q in range(27):
-        for t in range(-1, 27):
-            dirn = _CRITICAL
-            if t >= 0:  # partners differ along one axis: block index step 9, 3 or 1
-                dt = t - q
-                a = 0 if (dt == 9 or dt == -9) else (1 if (dt == 3 or dt == -3) else 2)
-                dirn = 2 * a + (1 if dt > 0 else 0)
-            head[q, t] = dirn | (side[q] << 3)
-    r = np.empty(27, dtype=np.int64)
-    G = np.zeros(27, dtype=np.int64)
-    ls = np.empty(27, dtype=np.int64)
-    pos = np.empty(27, dtype=np.int64)
-    partner = np.empty(27, dtype=np.int64)
-    when = np.zeros(27, dtype=np.int64)
+    ctx = star_context(rank, pad)
     if hi < 0:
         hi = n0
+    full = 0
     for i0 in range(lo, hi):
         for i1 in range(n1):
-            for i2 in range(n2):
-                ns = _lower_star(rank, i0, i1, i2, pad, tables, r, G, ls, pos, partner, when)
-                base = (2 * i0 + p) * s0 + np.int64(2 * i1 + p) * k2 + (2 * i2 + p)
-                for u in range(ns):
-                    q = ls[u] if u < ns - 1 else 13
-                    code[base + koff[q]] = np.uint16(head[q, partner[q]] | (when[q] << 6))
+            full += _stars(rank, i0, i1, 0, n2, pad, ctx, code, classify)
+    return full
+
+
+@njit(cache=True, nogil=True)
+def _ensure(f, x0, x1, x2, code, rank, pad, ctx):
+    """Write the lower star that holds the cell ``f`` (``K`` coordinates ``x``) if ``code``
+    has it ``_UNSET`` (a regular center's star left by :func:`lower_star_gradient` with
+    ``classify``).  Its center is its latest vertex inside the array (every cell of ``K``
+    has one there).  Threads may write the same star at once: they write the same values.
+    """
+    if (code[f] & 7) != _UNSET:
+        return
+    n0, n1, n2 = rank.shape
+    y0, y1, y2 = x0 - pad, x1 - pad, x2 - pad
+    best, b0, b1, b2 = np.int64(-1), 0, 0, 0
+    for corner in range(8):
+        v0 = (y0 + ((corner & 1) * 2 - 1 if y0 & 1 else 0)) >> 1
+        v1 = (y1 + ((corner & 2) - 1 if y1 & 1 else 0)) >> 1
+        v2 = (y2 + (((corner & 4) >> 1) - 1 if y2 & 1 else 0)) >> 1
+        if 0 <= v0 < n0 and 0 <= v1 < n1 and 0 <= v2 < n2:
+            rv = np.int64(rank[v0, v1, v2])
+            if rv > best:
+                best, b0, b1, b2 = rv, v0, v1, v2
+    _stars(rank, b0, b1, b2, b2 + 1, pad, ctx, code, False)
 
 
 # ------------------------------------------------------------------ cells and keys
@@ -368,7 +470,7 @@ def critical_cells(code, rank, kshape, pad, dim):
 
 
 # ------------------------------------------------------------------ the sandwich
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _top_index(c, kstrides, tshape, pad, x):
     """Index of the L-3-cell ``c`` in the grid of L-3-cells (C order)."""
     _coords(c, kstrides, x)
@@ -378,7 +480,8 @@ def _top_index(c, kstrides, tshape, pad, x):
 
 @njit(cache=True, nogil=True)
 def ascending_forest(code, kshape, pad):
-    """Parent pointers of the L-3-cells along ascending V-paths (a root is critical).
+    """Parent pointers of the L-3-cells along ascending V-paths (a root is critical), from a
+    complete ``code``: one pass.
 
     A non-critical 3-cell is paired with one of its faces; the V-path goes on to that
     face's other coface (or the outside, index ``n_top``).
@@ -388,10 +491,8 @@ def ascending_forest(code, kshape, pad):
     parent : (n_top + 1,) int64
     tshape : (3,) int64  (the grid of L-3-cells)
     """
+    tshape = _top_shape(kshape, pad)
     q = 1 - pad
-    tshape = np.empty(3, dtype=np.int64)
-    for a in range(3):
-        tshape[a] = (kshape[a] - q + 1) // 2
     kstrides = np.array([kshape[1] * kshape[2], kshape[2], 1], dtype=np.int64)
     tstrides = np.array([tshape[1] * tshape[2], tshape[2], 1], dtype=np.int64)
     n_top = tshape[0] * tshape[1] * tshape[2]
@@ -421,16 +522,76 @@ def ascending_forest(code, kshape, pad):
 
 
 @njit(cache=True, nogil=True)
-def clear_positive(saddles2, code, kshape, pad):
+def _top_shape(kshape, pad):
+    tshape = np.empty(3, dtype=np.int64)
+    for a in range(3):
+        tshape[a] = (kshape[a] - (1 - pad) + 1) // 2
+    return tshape
+
+
+@njit(cache=True, nogil=True)
+def _ascend(parent, t, code, rank, kshape, pad, tshape, ctx):
+    """Set ``parent[t]`` (unknown: -1) of the L-3-cell ``t`` from its code, completing its
+    lower star first when it is ``_UNSET`` (see :func:`ascending_forest`)."""
+    n_top = parent.shape[0] - 1
+    q = 1 - pad
+    j0 = t // (tshape[1] * tshape[2])
+    j1 = (t // tshape[2]) % tshape[1]
+    j2 = t % tshape[2]
+    x0, x1, x2 = 2 * j0 + q, 2 * j1 + q, 2 * j2 + q
+    c = (x0 * kshape[1] + x1) * kshape[2] + x2
+    _ensure(c, x0, x1, x2, code, rank, pad, ctx)
+    dirn = code[c] & 7
+    if dirn == _CRITICAL:
+        parent[t] = t
+    else:
+        a = dirn >> 1
+        s = 1 if dirn & 1 else -1
+        if 0 <= (j0, j1, j2)[a] + s < tshape[a]:
+            parent[t] = t + s * (tshape[1] * tshape[2], tshape[2], 1)[a]
+        else:
+            parent[t] = n_top
+    return parent[t]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _root(parent, t, code, rank, kshape, pad, tshape, ctx):
+    """Root of ``t`` in the ascending forest (path halving); unknown pointers (-1) are set
+    on first use (:func:`_ascend`)."""
+    while True:
+        u = parent[t]
+        if u < 0:
+            u = _ascend(parent, t, code, rank, kshape, pad, tshape, ctx)
+        if u == t:
+            return t
+        w = parent[u]
+        if w < 0:
+            w = _ascend(parent, u, code, rank, kshape, pad, tshape, ctx)
+        parent[t] = w
+        t = w
+
+
+@njit(cache=True, nogil=True)
+def clear_positive(saddles2, code, rank, kshape, pad, complete=True):
     """Which critical 2-cells of ``L`` are positive (a Kruskal in reverse key order).
 
     ``saddles2`` ((m,) int64): flat ``K`` indices of the critical 2-cells, sorted by key;
-    ``code, kshape, pad``: the gradient (:func:`lower_star_gradient`).  Returns (m,) bool:
-    True where the 2-cell joins two components of the Morse dual graph (it pairs with a
-    3-cell); those columns need no reduction (clearing).
+    ``code, rank, kshape, pad``: the gradient (:func:`lower_star_gradient`).  ``complete``:
+    ``code`` has every lower star (the forest is built in one pass); False: regular stars
+    may be ``_UNSET`` and only the 3-cells on the V-paths from the 2-cells are visited
+    (completed on demand).  Returns (m,) bool: True where the 2-cell joins two components
+    of the Morse dual graph (vertices: the critical 3-cells and the outside; edges follow
+    the ascending V-paths): it pairs with a 3-cell, and its column needs no reduction
+    (clearing).
     """
-    parent, tshape = ascending_forest(code, kshape, pad)
+    if complete:
+        parent, tshape = ascending_forest(code, kshape, pad)
+    else:
+        tshape = _top_shape(kshape, pad)
+        parent = np.full(tshape[0] * tshape[1] * tshape[2] + 1, -1, dtype=np.int64)
+        parent[-1] = parent.shape[0] - 1
     n_top = parent.shape[0] - 1
+    ctx = star_context(rank, pad)
     kstrides = np.array([kshape[1] * kshape[2], kshape[2], 1], dtype=np.int64)
     x = np.empty(3, dtype=np.int64)
     m = saddles2.shape[0]
@@ -442,12 +603,14 @@ def clear_positive(saddles2, code, kshape, pad):
         for i in range(3):
             if ((x[i] - pad) & 1) == 0:
                 a = i  # the one even axis of a 2-cell: its cofaces lie along it
-        r1 = r2 = _find(parent, n_top)  # the outside may be linked below another root
-        if x[a] >= 1:
-            r1 = _find(parent, _top_index(c - kstrides[a], kstrides, tshape, pad, x))
-            _coords(c, kstrides, x)
-        if x[a] + 1 < kshape[a]:
-            r2 = _find(parent, _top_index(c + kstrides[a], kstrides, tshape, pad, x))
+        below, above = x[a] >= 1, x[a] + 1 < kshape[a]
+        r1 = r2 = _root(parent, n_top, code, rank, kshape, pad, tshape, ctx)  # the outside may be linked
+        if below:
+            r1 = _root(parent, _top_index(c - kstrides[a], kstrides, tshape, pad, x), code, rank, kshape, pad,
+                       tshape, ctx)
+        if above:
+            r2 = _root(parent, _top_index(c + kstrides[a], kstrides, tshape, pad, x), code, rank, kshape, pad,
+                       tshape, ctx)
         if r1 != r2:
             parent[r1] = r2
             positive[j] = True
@@ -520,11 +683,12 @@ _M = (1 << _B) - 1
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _push_faces(x0, x1, x2, skip, code, rank, kshape, ks, pad, heap, cells, n, used, shift):
+def _push_faces(x0, x1, x2, skip, code, rank, kshape, ks, pad, heap, cells, n, used, shift, context):
     """Push the L-faces of the cell at ``x`` except the packed cell ``skip``.
 
     A heap entry is ``key << shift | i``: the key orders it, ``cells[i]`` holds the packed
-    coordinates (one int64 heap, :func:`~topoeval._kernels._cubical._heap_push`).
+    coordinates (one int64 heap, :func:`~topoeval._kernels._cubical._heap_push`).  A face
+    of a regular star left ``_UNSET`` is written first (:func:`_ensure`).
     """
     f = x0 * ks[0] + x1 * ks[1] + x2
     for a in range(3):
@@ -542,6 +706,8 @@ def _push_faces(x0, x1, x2, skip, code, rank, kshape, ks, pad, heap, cells, n, u
                             grown[:used] = cells
                             cells = grown
                         cells[used] = packed
+                        if (code[f + s * ks[a]] & 7) == _UNSET:  # (the test here: a call costs)
+                            _ensure(f + s * ks[a], y0, y1, y2, code, rank, pad, context)
                         k = _key_at(y0, y1, y2, f + s * ks[a], code, rank, pad)
                         heap, n = _heap_push(heap, n, (k << shift) | used)
                         used += 1
@@ -560,13 +726,16 @@ def key_shift(n_centers):
 
 
 @njit(cache=True, nogil=True)
-def morse_boundary(c, code, rank, kshape, pad, heap, cells, out):
+def morse_boundary(c, code, rank, kshape, pad, heap, cells, out, context):
     """Z/2 boundary of the critical 2-cell ``c`` of ``L`` in critical 1-cells (keys).
 
     The chain is expanded from the largest key down: a critical 1-cell is kept, a 1-cell
     paired with a 0-cell is dropped, a 1-cell paired with a 2-cell is replaced by that
     2-cell's other faces (all of smaller key).  Equal keys meet at the top of the heap,
     so Z/2 cancellation is a count.  Cells travel as packed coordinates: no divisions.
+
+    ``context``: :func:`star_context` of ``rank`` (the stars of regular centers on the
+    V-paths are written on demand).
 
     Returns
     -------
@@ -581,7 +750,7 @@ def morse_boundary(c, code, rank, kshape, pad, heap, cells, out):
     x2 = c - x0 * ks[0] - x1 * ks[1]
     n = 0
     used = 0
-    heap, cells, n, used = _push_faces(x0, x1, x2, -1, code, rank, kshape, ks, pad, heap, cells, n, used, shift)
+    heap, cells, n, used = _push_faces(x0, x1, x2, -1, code, rank, kshape, ks, pad, heap, cells, n, used, shift, context)
     m = 0
     while n > 0:
         top, n = _heap_pop(heap, n)
@@ -612,7 +781,7 @@ def morse_boundary(c, code, rank, kshape, pad, heap, cells, out):
         y2 = e2 + s if a == 2 else e2
         if used > low - 8:
             raise ValueError("morse_boundary: a V-path expansion too large for the heap entries")
-        heap, cells, n, used = _push_faces(y0, y1, y2, e, code, rank, kshape, ks, pad, heap, cells, n, used, shift)
+        heap, cells, n, used = _push_faces(y0, y1, y2, e, code, rank, kshape, ks, pad, heap, cells, n, used, shift, context)
     return out, m, heap, cells
 
 
@@ -642,13 +811,14 @@ def column_boundaries(code, rank, kshape, pad, saddles2, order, positive, keys1,
     heap = np.empty(64, dtype=np.int64)
     cells = np.empty(64, dtype=np.int64)
     bnd = np.empty(64, dtype=np.int64)
+    context = star_context(rank, pad)
     for u in range(order.shape[0]):
         j = order[u]
         start[j] = used
         length[j] = 0
         if positive[j]:
             continue
-        bnd, nb, heap, cells = morse_boundary(saddles2[j], code, rank, kshape, pad, heap, cells, bnd)
+        bnd, nb, heap, cells = morse_boundary(saddles2[j], code, rank, kshape, pad, heap, cells, bnd, context)
         if used + nb > pool.shape[0]:
             grown = np.empty(2 * (used + nb), dtype=np.int64)
             grown[:used] = pool[:used]
@@ -781,12 +951,13 @@ def _run_parts(fn, k, parts=None):
         return list(ex.map(fn, range(parts)))
 
 
-def gradient_threads(rank, pad, code, threads=1):
-    """:func:`lower_star_gradient` over ``threads`` slabs of the first axis (the same ``code``)."""
+def gradient_threads(rank, pad, code, threads=1, classify=False):
+    """:func:`lower_star_gradient` over ``threads`` slabs of the first axis (the same ``code``);
+    returns the number of centers whose whole lower star was written."""
     n0 = rank.shape[0]
     cuts = np.linspace(0, n0, max(1, min(int(threads), n0)) + 1).astype(np.int64)
 
     def part(i):
-        lower_star_gradient(rank, pad, code, int(cuts[i]), int(cuts[i + 1]))
+        return lower_star_gradient(rank, pad, code, int(cuts[i]), int(cuts[i + 1]), classify)
 
-    _run_parts(part, len(cuts) - 1)
+    return sum(_run_parts(part, len(cuts) - 1))
