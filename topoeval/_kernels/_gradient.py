@@ -28,6 +28,10 @@ its center along each odd axis (set: at ``y + 1``), bits 6-10 the order in which
 ProcessLowerStars assigned it within its lower star.  The *key* ``rank(center) * 32 +
 time`` orders every cell after the other faces of its gradient partner (a linear
 extension of the V-paths), so Morse boundaries are expanded with one max-heap.
+With ``classify`` a *regular* center (contractible lower link: no critical cell in its
+lower star) gets only its own code; :func:`_ensure` writes the rest of its star when a
+V-path reaches it (the Morse boundaries, the ascending forest), so a smooth field's stars
+far from its critical cells are never processed.
 
 **The sandwich** (:func:`saddle_pairs`): the critical 2-cells of ``L`` are edges of the
 Morse dual graph (their two ascending V-paths end at critical 3-cells or the outside);
