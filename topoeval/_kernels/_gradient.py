@@ -498,31 +498,31 @@ def ascending_forest(code, kshape, pad):
     tshape = _top_shape(kshape, pad)
     q = 1 - pad
     kstrides = np.array([kshape[1] * kshape[2], kshape[2], 1], dtype=np.int64)
-    tstrides = np.array([tshape[1] * tshape[2], tshape[2], 1], dtype=np.int64)
     n_top = tshape[0] * tshape[1] * tshape[2]
     parent = np.empty(n_top + 1, dtype=np.int64)
     parent[n_top] = n_top
     t = 0
-    j = np.empty(3, dtype=np.int64)
     for j0 in range(tshape[0]):
-        j[0] = j0
         for j1 in range(tshape[1]):
-            j[1] = j1
             for j2 in range(tshape[2]):
-                j[2] = j2
                 c = (2 * j0 + q) * kstrides[0] + (2 * j1 + q) * kstrides[1] + 2 * j2 + q
-                dirn = code[c] & 7
-                if dirn == _CRITICAL:
-                    parent[t] = t
-                else:
-                    a = dirn >> 1
-                    s = 1 if dirn & 1 else -1
-                    if 0 <= j[a] + s < tshape[a]:
-                        parent[t] = t + s * tstrides[a]
-                    else:
-                        parent[t] = n_top
+                parent[t] = _up(code[c] & 7, t, j0, j1, j2, tshape[0], tshape[1], tshape[2], n_top)
                 t += 1
     return parent, tshape
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _up(dirn, t, j0, j1, j2, t0, t1, t2, n_top):
+    """The next L-3-cell (or the outside ``n_top``) after ``t`` at ``j`` in the grid ``t0 x t1
+    x t2`` along the ascending V-path given by its code's partner ``dirn`` (``t``: critical)."""
+    if dirn == _CRITICAL:
+        return t
+    a = dirn >> 1
+    s = 1 if dirn & 1 else -1
+    ja, na = (j0, t0) if a == 0 else ((j1, t1) if a == 1 else (j2, t2))
+    if 0 <= ja + s < na:
+        return t + s * (t1 * t2 if a == 0 else (t2 if a == 1 else 1))
+    return n_top
 
 
 @njit(cache=True, nogil=True)
@@ -545,16 +545,7 @@ def _ascend(parent, t, code, rank, kshape, pad, tshape, ctx):
     x0, x1, x2 = 2 * j0 + q, 2 * j1 + q, 2 * j2 + q
     c = (x0 * kshape[1] + x1) * kshape[2] + x2
     _ensure(c, x0, x1, x2, code, rank, pad, ctx)
-    dirn = code[c] & 7
-    if dirn == _CRITICAL:
-        parent[t] = t
-    else:
-        a = dirn >> 1
-        s = 1 if dirn & 1 else -1
-        if 0 <= (j0, j1, j2)[a] + s < tshape[a]:
-            parent[t] = t + s * (tshape[1] * tshape[2], tshape[2], 1)[a]
-        else:
-            parent[t] = n_top
+    parent[t] = _up(code[c] & 7, t, j0, j1, j2, tshape[0], tshape[1], tshape[2], n_top)
     return parent[t]
 
 
