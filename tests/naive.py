@@ -849,3 +849,57 @@ def dsl_f32_atol(x, y, **kw):
     xa, ya = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     return 2.0 ** -20 * (np.asarray(dsl_naive(xa, np.zeros_like(xa), **kw))
                          + np.asarray(dsl_naive(ya, np.zeros_like(ya), **kw)))
+
+
+def _naive_z2_rank(rows):
+    """Rank over Z/2 of a 0/1 matrix given as a list of rows (lists)."""
+    m = [list(r) for r in rows]
+    rank = 0
+    ncols = len(m[0]) if m else 0
+    for c in range(ncols):
+        pivot = next((i for i in range(rank, len(m)) if m[i][c]), None)
+        if pivot is None:
+            continue
+        m[rank], m[pivot] = m[pivot], m[rank]
+        for i in range(len(m)):
+            if i != rank and m[i][c]:
+                m[i] = [x ^ y for x, y in zip(m[i], m[rank])]
+        rank += 1
+    return rank
+
+
+def naive_lower_link_acyclic(lower):
+    """Whether the lower link of a vertex of a 3-D cubical complex has the Z/2 homology of
+    a point, from its lower neighbours ``lower`` (a set of offsets in {-1, 0, 1}^3).
+
+    The cells of the vertex's star are its 26 block neighbours' offsets ``o`` (an edge has
+    one non-zero coordinate, a square two, a cube three); a cell is in the lower star when
+    all its vertices but the center (the offsets with some of ``o``'s coordinates zeroed)
+    are lower.  Its link simplex has dimension (non-zeros - 1); faces: one coordinate zeroed.
+    The reduced Betti numbers come from the ranks of the two boundary matrices.
+    """
+    def verts(o):
+        return [v for v in itertools.product(*[(0, x) if x else (0,) for x in o]) if any(v)]
+
+    cells = [[], [], []]
+    for o in itertools.product((-1, 0, 1), repeat=3):
+        if any(o) and all(v in lower for v in verts(o)):
+            cells[sum(1 for x in o if x) - 1].append(o)
+    if not cells[0]:
+        return False  # empty link: the vertex is a minimum
+
+    def boundary(k):  # rows: the k-cells (link dimension k), columns: the (k-1)-cells
+        index = {c: i for i, c in enumerate(cells[k - 1])}
+        rows = []
+        for o in cells[k]:
+            row = [0] * len(cells[k - 1])
+            for a in range(3):
+                if o[a]:
+                    row[index[tuple(0 if b == a else o[b] for b in range(3))]] = 1
+            rows.append(row)
+        return rows
+
+    r1 = _naive_z2_rank(boundary(1)) if cells[1] else 0
+    r2 = _naive_z2_rank(boundary(2)) if cells[2] else 0
+    n0, n1, n2 = (len(c) for c in cells)
+    return n0 - 1 - r1 == 0 and n1 - r1 - r2 == 0 and n2 - r2 == 0

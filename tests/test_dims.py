@@ -19,7 +19,13 @@ from topoeval.persistence import Diagram
 from topoeval.persistence.cubical import CubicalGrid, persistence_diagrams
 from topoeval.persistence.duality import top_dimension
 
-from .naive import naive_check_gradient, naive_critical_cells, naive_cubical_pairs, naive_morse_boundary
+from .naive import (
+    naive_check_gradient,
+    naive_critical_cells,
+    naive_cubical_pairs,
+    naive_lower_link_acyclic,
+    naive_morse_boundary,
+)
 
 CONSTRUCTION = {"full": "T", "face": "V"}
 
@@ -299,7 +305,7 @@ def test_gradient_is_acyclic_and_morse_boundaries_count_paths(a, connectivity):
     by_key = dict(zip(keys1.tolist(), cells1.tolist()))
     hk, hc, out = (np.empty(4, dtype=np.int64) for _ in range(3))
     for c in cells2:
-        out, m, hk, hc = morse_boundary(c, code, rank, kshape, pad, hk, hc, out, star_context(rank, pad))
+        out, m, hk, hc = morse_boundary(c, code, rank, kshape, pad, hk, hc, out, star_context(rank, pad, np.zeros(0, dtype=np.int64)))
         assert (np.diff(out[:m]) < 0).all()
         got = sorted(tuple(int(v) for v in np.unravel_index(by_key[k], tuple(kshape))) for k in out[:m].tolist())
         ref = naive_morse_boundary(code, kshape, int(pad), tuple(int(v) for v in np.unravel_index(c, tuple(kshape))))
@@ -559,6 +565,30 @@ def test_sandwich_threads_follow_jobs(monkeypatch):
     two = te.persistence_diagram(a, dim=1, jobs=2)
     assert seen == [1, 2]
     assert_same_diagrams({1: one[1]}, {1: two})
+
+
+def test_regularity_table_is_the_acyclic_lower_link():
+    """The table that picks the regular centers (lazy stars) says "regular" exactly when the
+    lower link has the homology of a point (naive Z/2 ranks), on random lower neighbourhoods
+    of every density, looked up as ``_stars`` does."""
+    from topoeval._kernels._gradient import _block_tables, star_table
+
+    _, _, by_nnz, _, _, _, _, vmask = _block_tables(3, 3)
+    table = star_table()
+    offsets = [(q // 9 - 1, (q // 3) % 3 - 1, q % 3 - 1) for q in range(27)]
+    rng = np.random.default_rng(3)
+    seen = {True: 0, False: 0}
+    for density in (0.15, 0.3, 0.5, 0.7, 0.85):
+        for _ in range(300):
+            bits = rng.random(27) < density
+            bits[13] = False
+            lower = sum(1 << q for q in range(27) if bits[q])
+            link = sum(1 << (t - 1) for t in range(1, 19) if vmask[by_nnz[t]] & ~lower == 0)
+            cubes = sum(1 for t in range(19, 27) if vmask[by_nnz[t]] & ~lower == 0)
+            regular = (int(table[link >> 4]) >> ((link & 15) << 2)) & 15 == cubes + 1
+            assert regular == naive_lower_link_acyclic({offsets[q] for q in range(27) if bits[q]}), lower
+            seen[regular] += 1
+    assert min(seen.values()) > 100  # both answers are tested
 
 
 @pytest.mark.parametrize("connectivity", ["full", "face"])

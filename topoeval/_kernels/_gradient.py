@@ -52,7 +52,6 @@ from ._cubical import _drain, _find, _heap_pop, _heap_push, _pop_pivot
 
 _CRITICAL = 6
 _UNSET = 7
-_EDGE_BITS = sum(1 << q for q in (4, 10, 12, 14, 16, 22))  # the 1-cells of the 3x3x3 block
 
 
 # ------------------------------------------------------------------ the gradient
@@ -153,18 +152,76 @@ def _push_cofaces(q, unas, cofaces, faces, pos, pq):
 # the layout of a star context (:func:`star_context`): one int64 array, so that the kernels
 # pass one array down to the lazy stars (each array argument of a hot call costs)
 _OFF, _NNZ, _BY_NNZ, _FACES, _COFACES, _KOFF, _SIDE, _VMASK = 0, 81, 108, 135, 243, 432, 459, 486
-_ROFF, _HEAD, _SQUARES, _LOWB, _SCRATCH, _CONTEXT = 513, 540, 1296, 1308, 1345, 1507
+_ROFF, _HEAD, _LOWB, _SCRATCH, _TABLE, _CONTEXT = 513, 540, 1296, 1333, 1495, 1495 + (1 << 14)
 
 
 @njit(cache=True, nogil=True)
-def star_context(rank, pad):
+def regularity_table():
+    """Which lower links are contractible, by (lower edges, lower squares): (2**14,) int64.
+
+    A center's lower link lies on the octahedral link of the 3x3x3 block: its vertices are
+    the 6 lower edges, its edges the 12 lower squares and its triangles the 8 lower cubes.
+    It is contractible exactly when it is connected with Euler characteristic 1 (a proper
+    subcomplex of a 2-sphere), i.e. when it has ``1 - V + E`` triangles.  Entry ``m`` (bit
+    ``t - 1`` set: the cell ``by_nnz[t]``, ``t`` = 1..18, is lower) is that number plus 1
+    for a connected link, else 0; 4 bits each, 16 per int64 (128 KiB, the L2 of a core).
+    """
+    off, nnz, by_nnz, faces, cofaces, koff, side, vmask = _block_tables(3, 3)
+    slot = np.zeros(27, dtype=np.int64)  # block index of an edge -> its bit (t - 1)
+    for t in range(1, 7):
+        slot[by_nnz[t]] = t - 1
+    ends = np.empty((12, 2), dtype=np.int64)  # a square's two edges, as bits
+    for t in range(7, 19):
+        ends[t - 7, 0] = slot[faces[by_nnz[t], 1]]
+        ends[t - 7, 1] = slot[faces[by_nnz[t], 2]]
+    table = np.zeros(1 << 14, dtype=np.int64)
+    for m in range(1 << 18):
+        verts = m & 63
+        if verts == 0:
+            continue
+        reach = verts & -verts
+        links = 0
+        valid = True
+        for s in range(12):
+            if (m >> (6 + s)) & 1:
+                links += 1
+                valid = valid and ((verts >> ends[s, 0]) & (verts >> ends[s, 1]) & 1) == 1
+        grown = True
+        while grown:  # grow the component of the first vertex along the link's edges
+            before = reach
+            for s in range(12):
+                if (m >> (6 + s)) & 1 and ((reach >> ends[s, 0]) | (reach >> ends[s, 1])) & 1:
+                    reach |= (np.int64(1) << ends[s, 0]) | (np.int64(1) << ends[s, 1])
+            grown = reach != before
+        popv = 0
+        for b in range(6):
+            popv += (verts >> b) & 1
+        need = 1 - popv + links
+        if valid and reach == verts and 0 <= need <= 8:
+            table[m >> 4] |= np.int64(need + 1) << ((m & 15) << 2)
+    return table
+
+
+_REGULAR = []  # the table, made once per process (a few milliseconds)
+
+
+def star_table():
+    """:func:`regularity_table`, made on first use."""
+    if not _REGULAR:
+        _REGULAR.append(regularity_table())
+    return _REGULAR[0]
+
+
+@njit(cache=True, nogil=True)
+def star_context(rank, pad, table):
     """The fixed tables and the scratch rows of :func:`_stars` for the centers ``rank``, in
     one int64 array (one per thread: the scratch is written).
 
     It holds :func:`_block_tables`, ``roff`` (27,) (the block's flat offsets in ``rank``),
     ``head`` (27, 28) (code bits 0-5 of the cell ``q`` paired with ``t``; ``t = -1``:
-    critical), ``squares`` (12,) (the block indices of the 2-cells), ``_LOW_BIT`` and the
-    scratch (6, 27) (rows ``r, G, ls, pos, partner, when``), at the offsets ``_OFF`` ...
+    critical), ``_LOW_BIT``, the scratch (6, 27) (rows ``r, G, ls, pos, partner, when``) and
+    ``table`` (:func:`regularity_table`, for ``classify``; empty: no center is taken as
+    regular), at the offsets ``_OFF`` ...
     """
     n0, n1, n2 = rank.shape
     p = 1 if pad else 0
@@ -189,12 +246,9 @@ def star_context(rank, pad):
                 a = 0 if (dt == 9 or dt == -9) else (1 if (dt == 3 or dt == -3) else 2)
                 dirn = 2 * a + (1 if dt > 0 else 0)
             ctx[_HEAD + 28 * q + (t % 28)] = dirn | (side[q] << 3)
-    j = 0
-    for q in range(27):
-        if nnz[q] == 2:
-            ctx[_SQUARES + j] = q
-            j += 1
     ctx[_LOWB:_SCRATCH] = _LOW_BIT
+    if table.shape[0] == _CONTEXT - _TABLE:
+        ctx[_TABLE:_CONTEXT] = table
     return ctx
 
 
@@ -222,8 +276,9 @@ def _stars(rank, i0, i1, lo2, hi2, pad, ctx, code, classify):
     nnz, by_nnz = ctx[_NNZ:_BY_NNZ], ctx[_BY_NNZ:_FACES]
     faces, cofaces = ctx[_FACES:_COFACES].reshape((27, 4)), ctx[_COFACES:_KOFF].reshape((27, 7))
     koff, vmask, roff = ctx[_KOFF:_SIDE], ctx[_VMASK:_ROFF], ctx[_ROFF:_HEAD]
-    head, squares, low_bit = ctx[_HEAD:_SQUARES].reshape((27, 28)), ctx[_SQUARES:_LOWB], ctx[_LOWB:_SCRATCH]
-    scratch = ctx[_SCRATCH:_CONTEXT].reshape((6, 27))
+    head, low_bit = ctx[_HEAD:_LOWB].reshape((27, 28)), ctx[_LOWB:_SCRATCH]
+    scratch = ctx[_SCRATCH:_TABLE].reshape((6, 27))
+    table = ctx[_TABLE:_CONTEXT]
     r, G, ls, pos, partner, when = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4], scratch[5]
     n0, n1, n2 = rank.shape
     rf = rank.reshape(-1)
@@ -250,34 +305,21 @@ def _stars(rank, i0, i1, lo2, hi2, pad, ctx, code, classify):
         lower = np.int64(0)
         for q in range(27):
             lower |= np.int64(r[q] < rc) << q
-        if classify:  # regular: Euler characteristic 1 and connected (a subcomplex of a 2-sphere)
-            lsm = np.int64(0)
-            chi = 0
-            for t in range(1, 27):
-                q = by_nnz[t]
-                inside = np.int64((vmask[q] & ~lower) == 0)
-                lsm |= inside << q
-                chi += inside * (1 - 2 * (nnz[q] == 2))
-            if chi == 1:
-                edges = lsm & _EDGE_BITS
-                reach = edges & (-edges)
-                grown = True
-                while grown:
-                    before = reach
-                    for t in range(12):
-                        q = squares[t]
-                        a, b = faces[q, 1], faces[q, 2]
-                        hit = (lsm >> q) & ((reach >> a) | (reach >> b)) & 1
-                        reach |= (hit << a) | (hit << b)
-                    grown = reach != before
-                if reach == edges:
-                    delta = -1
-                    for t in range(1, 7):  # the steepest lower edge (by_nnz[1:7]: the edges)
-                        q = by_nnz[t]
-                        if (edges >> q) & 1 and (delta < 0 or r[q] < r[delta]):
-                            delta = q
-                    code[base] = np.uint16(head[13, delta])
-                    continue
+        if classify:  # regular: connected and Euler characteristic 1 (a subcomplex of a 2-sphere)
+            link = np.int64(0)  # the lower edges and squares (the link's vertices and edges)
+            for t in range(1, 19):
+                link |= np.int64((vmask[by_nnz[t]] & ~lower) == 0) << (t - 1)
+            cubes = 0
+            for t in range(19, 27):
+                cubes += (vmask[by_nnz[t]] & ~lower) == 0
+            if ((table[link >> 4] >> ((link & 15) << 2)) & 15) == cubes + 1:
+                delta = -1
+                for t in range(1, 7):  # the steepest lower edge (by_nnz[1:7]: the edges)
+                    q = by_nnz[t]
+                    if (link >> (t - 1)) & 1 and (delta < 0 or r[q] < r[delta]):
+                        delta = q
+                code[base] = np.uint16(head[13, delta])
+                continue
         full += 1
         partner[13] = -1
         when[13] = 0
@@ -363,7 +405,7 @@ def _stars(rank, i0, i1, lo2, hi2, pad, ctx, code, classify):
 
 
 @njit(cache=True, nogil=True)
-def lower_star_gradient(rank, pad, code, lo=0, hi=-1, classify=False):
+def lower_star_gradient(rank, pad, code, lo, hi, table):
     """The lower-star gradient of ``L`` for the centers ``rank[lo:hi]`` (first axis).
 
     Parameters
@@ -379,16 +421,18 @@ def lower_star_gradient(rank, pad, code, lo=0, hi=-1, classify=False):
         ranges of centers can run in parallel (and give the same array).
     lo, hi : int
         Range of the first center axis (``hi = -1``: to the end).
-    classify : bool
-        Write only the centers' own codes for regular centers (:func:`_stars`); the
-        kernels that read more of ``code`` complete it on demand (:func:`_ensure`).
+    table : (2**14,) or (0,) int64
+        :func:`regularity_table` (:func:`star_table`): write only the centers' own codes
+        for regular centers (``classify`` of :func:`_stars`); the kernels that read more of
+        ``code`` complete it on demand (:func:`_ensure`).  Empty: every whole star.
 
     Returns
     -------
     int : the number of centers whose whole lower star was written.
     """
     n0, n1, n2 = rank.shape
-    ctx = star_context(rank, pad)
+    ctx = star_context(rank, pad, table)
+    classify = table.shape[0] > 0
     if hi < 0:
         hi = n0
     full = 0
@@ -586,7 +630,7 @@ def clear_positive(saddles2, code, rank, kshape, pad, complete=True):
         parent = np.full(tshape[0] * tshape[1] * tshape[2] + 1, -1, dtype=np.int64)
         parent[-1] = parent.shape[0] - 1
     n_top = parent.shape[0] - 1
-    ctx = star_context(rank, pad)
+    ctx = star_context(rank, pad, np.zeros(0, dtype=np.int64))  # (no classify)
     kstrides = np.array([kshape[1] * kshape[2], kshape[2], 1], dtype=np.int64)
     x = np.empty(3, dtype=np.int64)
     m = saddles2.shape[0]
@@ -808,7 +852,7 @@ def column_boundaries(code, rank, kshape, pad, saddles2, order, positive, keys1,
     heap = np.empty(64, dtype=np.int64)
     cells = np.empty(64, dtype=np.int64)
     bnd = np.empty(64, dtype=np.int64)
-    context = star_context(rank, pad)
+    context = star_context(rank, pad, np.zeros(0, dtype=np.int64))
     for u in range(order.shape[0]):
         j = order[u]
         start[j] = used
@@ -953,8 +997,9 @@ def gradient_threads(rank, pad, code, threads=1, classify=False):
     returns the number of centers whose whole lower star was written."""
     n0 = rank.shape[0]
     cuts = np.linspace(0, n0, max(1, min(int(threads), n0)) + 1).astype(np.int64)
+    table = star_table() if classify else np.zeros(0, dtype=np.int64)
 
     def part(i):
-        return lower_star_gradient(rank, pad, code, int(cuts[i]), int(cuts[i + 1]), classify)
+        return lower_star_gradient(rank, pad, code, int(cuts[i]), int(cuts[i + 1]), table)
 
     return sum(_run_parts(part, len(cuts) - 1))

@@ -423,13 +423,13 @@ def _sandwich_gradient(g, pad, threads, lazy=None):
     irregular stars are written and ``complete`` is False.  ``lazy``: force the choice
     (tests).  The pairs do not depend on it.
     """
-    from .._kernels._gradient import gradient_threads, lower_star_gradient
+    from .._kernels._gradient import gradient_threads, lower_star_gradient, star_table
 
     code, rank, kshape = _unset_gradient(g, pad)
     if lazy is None:
         n0, plane = g.shape[0], g.shape[1] * g.shape[2]
         planes = sorted({int(i) for i in np.linspace(0, n0 - 1, min(4, n0))})
-        full = sum(lower_star_gradient(rank, pad, code, i, i + 1, True) for i in planes)
+        full = sum(lower_star_gradient(rank, pad, code, i, i + 1, star_table()) for i in planes)
         lazy = full <= LAZY_STARS_MAX * len(planes) * plane
     gradient_threads(rank, pad, code, threads, bool(lazy))
     return code, rank, kshape, not lazy
