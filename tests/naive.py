@@ -903,3 +903,13 @@ def naive_lower_link_acyclic(lower):
     r2 = _naive_z2_rank(boundary(2)) if cells[2] else 0
     n0, n1, n2 = (len(c) for c in cells)
     return n0 - 1 - r1 == 0 and n1 - r1 - r2 == 0 and n2 - r2 == 0
+
+
+def naive_by_birth_death(dgm):
+    """``dgm`` with its pairs by (birth, death), ascending (sublevel) or descending
+    (superlevel), ties in their current order: a stable lexsort."""
+    if dgm.filtration == "superlevel":
+        o = np.lexsort((-dgm.deaths, -dgm.births))
+    else:
+        o = np.lexsort((dgm.deaths, dgm.births))
+    return dgm._take(o)

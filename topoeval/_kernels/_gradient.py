@@ -959,6 +959,14 @@ def saddle_pairs(code, rank, kshape, pad, saddles2, keys1, positive, negative, t
     rows, cols : (p,) int64
         Row (index into ``keys1``) and column (index into ``saddles2``) of every pair.
     """
+    pool, start, length = boundary_matrix(code, rank, kshape, pad, saddles2, keys1, positive, negative, threads)
+    return reduce_columns(pool, start, length, keys1.shape[0])
+
+
+def boundary_matrix(code, rank, kshape, pad, saddles2, keys1, positive, negative, threads=1):
+    """The compressed, cleared Morse boundary matrix of :func:`saddle_pairs`: ``pool, start,
+    length`` for :func:`reduce_columns` (the columns by :func:`column_boundaries` in
+    ``threads`` threads; the same matrix for any number)."""
     m = saddles2.shape[0]
     first = row_lookup(keys1, rank.size)
     order = np.argsort(saddles2, kind="stable")
@@ -977,7 +985,7 @@ def saddle_pairs(code, rank, kshape, pad, saddles2, keys1, positive, negative, t
         start[order[cuts[i] : cuts[i + 1]]] += shift
         shift += p.shape[0]
     pool = np.concatenate(pools) if len(pools) > 1 else pools[0]
-    return reduce_columns(pool, start, length, keys1.shape[0])
+    return pool, start, length
 
 
 def _run_parts(fn, k, parts=None):

@@ -94,7 +94,8 @@ def persistence_diagrams(
         read.  Every diagram equals the one ``persistence_diagram(array, dim=k, ...)`` gives
         with the same options.  ``jobs`` (None: the cores this process may use) is also the
         number of threads of dimension 1 of a 3-D array (the discrete Morse sandwich), which
-        with several jobs runs beside dimensions 0 and 2 (without ``memory_limit``); with
+        with several jobs has dimensions 0 and 2 computed beside its serial reduction (without
+        ``memory_limit``); with
         several jobs the union-finds of dimensions 0 and d-1 of an in-memory array (from 2**17
         cells, without ``block_shape`` / ``memory_limit``) also run side by side, half of the
         jobs each.  The diagrams do not depend on it.
@@ -150,15 +151,15 @@ def persistence_diagrams(
     if not isinstance(keep_zero, (bool, np.bool_)):
         raise InvalidOptionError(f"keep_zero={keep_zero!r} is not valid; pass True or False")
     apart = _sandwich_apart(array, dims, connectivity, bool(keep_zero), jobs, memory_limit)
-    if apart is not None:  # dimension 1 of a 3-D array beside the union-finds, in a thread
+    if apart is not None:  # dimension 1 of a 3-D array; the union-finds beside its reduction
         arr, rest, threads = apart
-        from concurrent.futures import ThreadPoolExecutor
+        out = {}
 
-        with ThreadPoolExecutor(1) as ex:
-            one = ex.submit(_sandwich, arr, filtration, connectivity, arr.shape, threads)
-            out = persistence_diagrams(arr, rest, filtration=filtration, connectivity=connectivity,
-                                       keep_zero=keep_zero, jobs=jobs, block_shape=block_shape) if rest else {}
-            out[1] = one.result()
+        def others():  # beside the sandwich's serial reduction, which leaves a core idle
+            out.update(persistence_diagrams(arr, rest, filtration=filtration, connectivity=connectivity,
+                                            keep_zero=keep_zero, jobs=jobs, block_shape=block_shape))
+
+        out[1] = _sandwich(arr, filtration, connectivity, arr.shape, threads, others if rest else None)
         return {k: out[k] for k in sorted(out)}
     apart = _union_finds_apart(array, dims, connectivity, jobs, block_shape, memory_limit)
     if apart is not None:  # dimensions 0 and d-1 at the same time, in two threads
@@ -192,8 +193,8 @@ def _sandwich_apart(array, dims, connectivity, keep_zero, jobs, memory_limit):
     """``(arr, other dims, threads)`` where dimension 1 of a 3-D array can run beside the rest.
 
     The sandwich (dimension 1) and the union-finds of dimensions 0 and 2 share nothing, so
-    with several jobs they run at the same time (the same diagrams: every stage is
-    deterministic).  Only for an in-memory array with three axes longer than 1, without
+    with several jobs the union-finds run beside the sandwich's serial reduction, which
+    would leave a core idle (the same diagrams: every stage is deterministic).  Only for an in-memory array with three axes longer than 1, without
     ``keep_zero`` (the full reduction) and without ``memory_limit`` (whose budget counts
     one stage at a time); None otherwise.
     """
@@ -302,15 +303,6 @@ def _empty(filtration: str, shape: tuple[int, ...], dim: int) -> Diagram:
     return Diagram._new(z, z.copy(), zi, zi.copy(), filtration, shape, dim)
 
 
-def _sorted(dgm: Diagram) -> Diagram:
-    """Pairs by (birth, death), ascending for sublevel and descending for superlevel."""
-    if dgm.filtration == "superlevel":
-        o = np.lexsort((-dgm.deaths, -dgm.births))
-    else:
-        o = np.lexsort((dgm.deaths, dgm.births))
-    return dgm._take(o)
-
-
 def _higher(arr, dims, filtration, connectivity, keep_zero, jobs=None) -> dict[int, Diagram]:
     """Diagrams of the dimensions ``dims`` (all >= 1) of a finite array (``jobs``: the
     sandwich's threads, None: the cores this process may use)."""
@@ -323,7 +315,7 @@ def _higher(arr, dims, filtration, connectivity, keep_zero, jobs=None) -> dict[i
     top = dcore - 1
     if top >= 1 and top in dims:
         dgm = top_dimension(arr.reshape(core), filtration, connectivity, keep_zero)
-        from .glue import by_birth_death  # _sorted's order by two radix sorts (a third of its time)
+        from .glue import by_birth_death  # a stable lexsort's order by two radix sorts (a third of its time)
 
         out[top] = by_birth_death(_unsqueeze(dgm, shape))
     middle = [k for k in dims if 1 <= k < top]
@@ -334,7 +326,7 @@ def _higher(arr, dims, filtration, connectivity, keep_zero, jobs=None) -> dict[i
     return out
 
 
-def _sandwich(arr, filtration, connectivity, shape, threads=None) -> Diagram:
+def _sandwich(arr, filtration, connectivity, shape, threads=None, beside=None) -> Diagram:
     """Dimension 1 of a 3-D array (no axis of length 1) by the discrete Morse sandwich.
 
     The lower-star gradient of :mod:`topoeval._kernels._gradient`, its critical 1- and
@@ -342,12 +334,25 @@ def _sandwich(arr, filtration, connectivity, shape, threads=None) -> Diagram:
     reduction of the Morse boundaries of the others.  Zero-persistence pairs are not
     found this way (gradient pairs hide them): ``keep_zero=True`` takes :func:`_middle`.
     ``threads``: for the gradient and the boundaries (None: :func:`_threads`' default).
+    ``beside``: a callable run in a second thread during the serial reduction (the other
+    dimensions: they fill the core the reduction leaves idle); its exceptions propagate.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from .._kernels._cubical import valued_element
-    from .._kernels._gradient import _run_parts, clear_positive, critical_cells, negative_saddles, saddle_pairs
+    from .._kernels._gradient import (
+        _run_parts,
+        boundary_matrix,
+        clear_positive,
+        critical_cells,
+        negative_saddles,
+        reduce_columns,
+    )
 
     sign = -1.0 if filtration == "superlevel" else 1.0
-    g = np.ascontiguousarray(np.asarray(arr, dtype=np.float64) * sign)
+    g = np.ascontiguousarray(arr, dtype=np.float64)  # only read: no copy of a float64 array
+    if sign < 0:
+        g = -g
     pad = connectivity == "full"  # T: the gradient lives on the dual complex
     threads = _threads(g.size) if threads is None else threads
     code, rank, kshape, complete = _sandwich_gradient(g, pad, threads)
@@ -360,20 +365,29 @@ def _sandwich(arr, filtration, connectivity, shape, threads=None) -> Diagram:
         return cells, keys, clear_positive(cells, code, rank, kshape, pad, complete)
 
     (cells1, keys1, negative), (cells2, _, positive) = _run_parts(lambda i: saddles(i + 1), min(2, threads), 2)
-    rows, cols = saddle_pairs(code, rank, kshape, pad, cells2, keys1, positive, negative, threads)
+    pool, start, length = boundary_matrix(code, rank, kshape, pad, cells2, keys1, positive, negative, threads)
     del code, rank
+    with ThreadPoolExecutor(1) as ex:
+        other = ex.submit(beside) if beside is not None else None
+        rows, cols = reduce_columns(pool, start, length, keys1.shape[0])
+        del pool, start, length
+        if other is not None:
+            other.result()
     # L-pairs (1-cell, 2-cell); in the dual (T) the L-2-cell is the real birth 1-cell
     bcells, dcells = (cells2[cols], cells1[rows]) if pad else (cells1[rows], cells2[cols])
     kstrides = np.array([kshape[1] * kshape[2], kshape[2], 1], dtype=np.int64)
     flat = g.reshape(-1)
-    bidx = valued_element(bcells, flat, gshape, kstrides, not pad)
-    didx = valued_element(dcells, flat, gshape, kstrides, not pad)
-    births, deaths = g[tuple(bidx.T)], g[tuple(didx.T)]
+    bidx, didx = _run_parts(lambda i: valued_element((bcells, dcells)[i], flat, gshape, kstrides, not pad),
+                            min(2, threads), 2)
+    gstrides = np.array([g.shape[1] * g.shape[2], g.shape[2], 1], dtype=np.int64)
+    births, deaths = flat[bidx @ gstrides], flat[didx @ gstrides]
     sel = births != deaths
-    dgm = Diagram._new(
-        births[sel] * sign + 0.0, deaths[sel] * sign + 0.0, bidx[sel], didx[sel], filtration, tuple(g.shape), 1
-    )
-    return _sorted(_unsqueeze(dgm, shape))
+    if not sel.all():
+        births, deaths, bidx, didx = births[sel], deaths[sel], bidx[sel], didx[sel]
+    dgm = Diagram._new(births * sign + 0.0, deaths * sign + 0.0, bidx, didx, filtration, tuple(g.shape), 1)
+    from .glue import by_birth_death  # the order of a stable lexsort by (birth, death), by radix sorts
+
+    return by_birth_death(_unsqueeze(dgm, shape))
 
 
 def _threads(n: int, jobs: int | None = None) -> int:
@@ -558,7 +572,9 @@ class CubicalGrid:
         bidx = valued_element(bcells, self.f, self.gshape, self.kstrides, self.vertices)
         didx = valued_element(dcells, self.f, self.gshape, self.kstrides, self.vertices)
         dgm = Diagram._new(births + 0.0, deaths + 0.0, bidx, didx, filtration, tuple(shape), k)
-        return _sorted(_unsqueeze(dgm, shape))
+        from .glue import by_birth_death
+
+        return by_birth_death(_unsqueeze(dgm, shape))
 
 
 def _expand(x: np.ndarray, axis: int, vertices: bool) -> np.ndarray:

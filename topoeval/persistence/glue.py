@@ -297,8 +297,8 @@ def _store_of(parts):
 
 def by_birth_death(dgm, in_place=False):
     """``dgm`` with its pairs by (birth, death), ascending (sublevel) or descending (superlevel),
-    ties in their current order: the order of :func:`topoeval.persistence.cubical._sorted`
-    (a stable lexsort) by two stable radix sorts of the values, deaths then births.
+    ties in their current order: the order of a stable lexsort (``tests/naive.py``
+    ``naive_by_birth_death``) by two stable radix sorts of the values, deaths then births.
 
     ``in_place``: permute the pairs of ``dgm`` in place (its arrays must be its own, as they are
     fresh from :func:`assemble`): one pair of extra memory instead of a second copy of the
