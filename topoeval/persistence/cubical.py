@@ -94,8 +94,7 @@ def persistence_diagrams(
         read.  Every diagram equals the one ``persistence_diagram(array, dim=k, ...)`` gives
         with the same options.  ``jobs`` (None: the cores this process may use) is also the
         number of threads of dimension 1 of a 3-D array (the discrete Morse sandwich), which
-        with several jobs has dimensions 0 and 2 computed beside its serial reduction (without
-        ``memory_limit``); with
+        with several jobs runs beside dimensions 0 and 2 (one job; without ``memory_limit``); with
         several jobs the union-finds of dimensions 0 and d-1 of an in-memory array (from 2**17
         cells, without ``block_shape`` / ``memory_limit``) also run side by side, half of the
         jobs each.  The diagrams do not depend on it.
@@ -151,15 +150,18 @@ def persistence_diagrams(
     if not isinstance(keep_zero, (bool, np.bool_)):
         raise InvalidOptionError(f"keep_zero={keep_zero!r} is not valid; pass True or False")
     apart = _sandwich_apart(array, dims, connectivity, bool(keep_zero), jobs, memory_limit)
-    if apart is not None:  # dimension 1 of a 3-D array; the union-finds beside its reduction
+    if apart is not None:  # dimension 1 of a 3-D array; the union-finds beside it, in one thread
         arr, rest, threads = apart
-        out = {}
+        from concurrent.futures import ThreadPoolExecutor
 
-        def others():  # beside the sandwich's serial reduction, which leaves a core idle
-            out.update(persistence_diagrams(arr, rest, filtration=filtration, connectivity=connectivity,
-                                            keep_zero=keep_zero, jobs=jobs, block_shape=block_shape))
-
-        out[1] = _sandwich(arr, filtration, connectivity, arr.shape, threads, others if rest else None)
+        with ThreadPoolExecutor(1) as ex:
+            # one job: the sandwich's serial stages (ranks, Kruskals, reduction) leave a core to them
+            others = ex.submit(persistence_diagrams, arr, rest, filtration=filtration, connectivity=connectivity,
+                               keep_zero=keep_zero, jobs=1 if block_shape is None else jobs,
+                               block_shape=block_shape) if rest else None
+            out = {1: _sandwich(arr, filtration, connectivity, arr.shape, threads)}
+            if others is not None:
+                out.update(others.result())
         return {k: out[k] for k in sorted(out)}
     apart = _union_finds_apart(array, dims, connectivity, jobs, block_shape, memory_limit)
     if apart is not None:  # dimensions 0 and d-1 at the same time, in two threads
@@ -193,8 +195,9 @@ def _sandwich_apart(array, dims, connectivity, keep_zero, jobs, memory_limit):
     """``(arr, other dims, threads)`` where dimension 1 of a 3-D array can run beside the rest.
 
     The sandwich (dimension 1) and the union-finds of dimensions 0 and 2 share nothing, so
-    with several jobs the union-finds run beside the sandwich's serial reduction, which
-    would leave a core idle (the same diagrams: every stage is deterministic).  Only for an in-memory array with three axes longer than 1, without
+    with several jobs the union-finds run beside the sandwich, one after the other in one
+    thread: the sandwich's serial stages (center ranks, Kruskals, reduction) leave them a core
+    (the same diagrams: every stage is deterministic).  Only for an in-memory array with three axes longer than 1, without
     ``keep_zero`` (the full reduction) and without ``memory_limit`` (whose budget counts
     one stage at a time); None otherwise.
     """
@@ -326,7 +329,7 @@ def _higher(arr, dims, filtration, connectivity, keep_zero, jobs=None) -> dict[i
     return out
 
 
-def _sandwich(arr, filtration, connectivity, shape, threads=None, beside=None) -> Diagram:
+def _sandwich(arr, filtration, connectivity, shape, threads=None) -> Diagram:
     """Dimension 1 of a 3-D array (no axis of length 1) by the discrete Morse sandwich.
 
     The lower-star gradient of :mod:`topoeval._kernels._gradient`, its critical 1- and
@@ -334,11 +337,7 @@ def _sandwich(arr, filtration, connectivity, shape, threads=None, beside=None) -
     reduction of the Morse boundaries of the others.  Zero-persistence pairs are not
     found this way (gradient pairs hide them): ``keep_zero=True`` takes :func:`_middle`.
     ``threads``: for the gradient and the boundaries (None: :func:`_threads`' default).
-    ``beside``: a callable run in a second thread during the serial reduction (the other
-    dimensions: they fill the core the reduction leaves idle); its exceptions propagate.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     from .._kernels._cubical import valued_element
     from .._kernels._gradient import (
         _run_parts,
@@ -367,12 +366,8 @@ def _sandwich(arr, filtration, connectivity, shape, threads=None, beside=None) -
     (cells1, keys1, negative), (cells2, _, positive) = _run_parts(lambda i: saddles(i + 1), min(2, threads), 2)
     pool, start, length = boundary_matrix(code, rank, kshape, pad, cells2, keys1, positive, negative, threads)
     del code, rank
-    with ThreadPoolExecutor(1) as ex:
-        other = ex.submit(beside) if beside is not None else None
-        rows, cols = reduce_columns(pool, start, length, keys1.shape[0])
-        del pool, start, length
-        if other is not None:
-            other.result()
+    rows, cols = reduce_columns(pool, start, length, keys1.shape[0])
+    del pool, start, length
     # L-pairs (1-cell, 2-cell); in the dual (T) the L-2-cell is the real birth 1-cell
     bcells, dcells = (cells2[cols], cells1[rows]) if pad else (cells1[rows], cells2[cols])
     kstrides = np.array([kshape[1] * kshape[2], kshape[2], 1], dtype=np.int64)
