@@ -304,8 +304,9 @@ def test_gradient_is_acyclic_and_morse_boundaries_count_paths(a, connectivity):
     cells2, _ = critical_cells(code, rank, kshape, pad, 2)
     by_key = dict(zip(keys1.tolist(), cells1.tolist()))
     hk, hc, out = (np.empty(4, dtype=np.int64) for _ in range(3))
+    context = star_context(rank, pad, np.zeros(0, dtype=np.int64))
     for c in cells2:
-        out, m, hk, hc = morse_boundary(c, code, rank, kshape, pad, hk, hc, out, star_context(rank, pad, np.zeros(0, dtype=np.int64)))
+        out, m, hk, hc = morse_boundary(c, code, rank, kshape, pad, hk, hc, out, context)
         assert (np.diff(out[:m]) < 0).all()
         got = sorted(tuple(int(v) for v in np.unravel_index(by_key[k], tuple(kshape))) for k in out[:m].tolist())
         ref = naive_morse_boundary(code, kshape, int(pad), tuple(int(v) for v in np.unravel_index(c, tuple(kshape))))

@@ -197,9 +197,9 @@ def _sandwich_apart(array, dims, connectivity, keep_zero, jobs, memory_limit):
     The sandwich (dimension 1) and the union-finds of dimensions 0 and 2 share nothing, so
     with several jobs the union-finds run beside the sandwich, one after the other in one
     thread: the sandwich's serial stages (center ranks, Kruskals, reduction) leave them a core
-    (the same diagrams: every stage is deterministic).  Only for an in-memory array with three axes longer than 1, without
-    ``keep_zero`` (the full reduction) and without ``memory_limit`` (whose budget counts
-    one stage at a time); None otherwise.
+    (the same diagrams: every stage is deterministic).  Only for an in-memory array with
+    three axes longer than 1, without ``keep_zero`` (the full reduction) and without
+    ``memory_limit`` (whose budget counts one stage at a time); None otherwise.
     """
     from .blocks import check_jobs
 
